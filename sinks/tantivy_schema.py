@@ -12,6 +12,7 @@ One tantivy document per event (or alert):
     t          json, default      full-text fields (fields.TEXT_FIELDS), tokenised and
                tokenizer          lower-cased, with positions for phrases
     all        text, raw          every short string value, for bare words (KQL's `*`)
+    has        text, raw          paths of the full-text fields present (`_exists_:message`)
     ip.<path>  ip, indexed+fast   fields.IP_FIELDS, so CIDR is an address range
 
 Inside a json field tantivy encodes a term as `path (segments joined by \\x01) \\x00
@@ -32,6 +33,7 @@ TS = "timestamp"
 KW = "f"
 TXT = "t"
 ALL = "all"
+HAS = "has"
 IP_PREFIX = "ip."
 
 IGNORE_ABOVE = 1024      # ECS templates' keyword ignore_above
@@ -51,6 +53,7 @@ def build_schema() -> tantivy.Schema:
     sb.add_json_field(KW, tokenizer_name="raw", fast=True, expand_dots_enabled=True, index_option="basic")
     sb.add_json_field(TXT, tokenizer_name="default", index_option="position", expand_dots_enabled=True)
     sb.add_text_field(ALL, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field(HAS, tokenizer_name="raw", index_option="basic")
     for path in sorted(fields.IP_FIELDS):
         sb.add_ip_addr_field(IP_PREFIX + path, indexed=True, fast=True)
     return sb.build()
@@ -89,7 +92,8 @@ def _walk(obj: dict[str, Any], prefix: str, out: _Split) -> dict[str, Any]:
                 kw[key] = sub
             continue
         if path in fields.TEXT_FIELDS:
-            out.text[path] = value
+            if value is not None:
+                out.text[path] = value
             continue
         if path in fields.IP_FIELDS:
             for ip in (value if isinstance(value, list) else [value]):
@@ -129,6 +133,8 @@ def to_document(doc: dict[str, Any], source: bytes, doc_id: str) -> tantivy.Docu
         d.add_json(KW, kw)
     if out.text:
         d.add_json(TXT, out.text)
+        for path in out.text:
+            d.add_text(HAS, path)
     for value in out.all:
         d.add_text(ALL, value)
     for path, ip in out.ips:

@@ -1,4 +1,4 @@
-"""The search query language, parsed once per query with pyparsing into `ast` nodes.
+r"""The search query language, parsed once per query with pyparsing into `ast` nodes.
 
 Lucene/KQL style, so operators who know Kibana or Lucene can type it unprompted:
 

@@ -195,7 +195,7 @@ class TantivyCompiler:
         if kind == "ip":
             return Query.exists_query(S.IP_PREFIX + field)
         if kind == "text":
-            return Query.regex_query(self.schema, S.TXT, _json_prefix(field) + ".*")
+            return Query.term_query(self.schema, S.HAS, field)
         return Query.exists_query(f"{S.KW}.{field}", json_subpaths=True)
 
 
