@@ -8,7 +8,6 @@ from logwarden.model import Model
 
 class ArchiveConfig(Model):
     enabled: bool = Field(False, description="Also write every ECS event to gzip-compressed NDJSON files, one per hour, under <data_dir>/archive.")
-    max_open_files: int = Field(4, ge=1, le=64, description="Hourly files kept open at once; late events for older hours reopen (append) their file.")
 
 
 class IndexConfig(Model):
