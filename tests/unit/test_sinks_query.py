@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logwarden.sinks.query import And, Cidr, Exists, Match, MatchAll, Not, Or, QueryError, Range, Wildcard, parse
 from logwarden.sinks.query import datemath
@@ -54,6 +56,10 @@ from logwarden.sinks.query import datemath
     ("user=bob", Match(None, "user=bob")),
     ("url.path:/a/b", Match("url.path", "/a/b")),
     ('"not"', Match(None, "not", phrase=True)),
+    ("not-an-ip", Match(None, "not-an-ip")),
+    ("order android", And((Match(None, "order"), Match(None, "android")))),
+    ("NOT(a)", Not(Match(None, "a"))),
+    ("a and b", And((Match(None, "a"), Match(None, "b")))),
     ('message:"say \\"hi\\""', Match("message", 'say "hi"', phrase=True)),
 ])
 def test_parse(text, expected):
@@ -113,3 +119,19 @@ def test_datemath(text, up, expected):
 def test_datemath_rejects_words():
     with pytest.raises(ValueError, match="date math"):
         datemath.parse("yesterday", NOW)
+
+
+ALPHABET = st.sampled_from(list('abc:*?"()[]{}\\ -!/<>=.@_019') + ["AND ", "OR ", "NOT ", " TO ", "now-5m", "10.0.0.0/8",
+                                                                      "source.ip:", "@timestamp>", "_exists_:"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(ALPHABET, max_size=12).map("".join))
+def test_any_text_parses_or_fails_with_a_position(text):
+    try:
+        node = parse(text)
+    except QueryError as exc:
+        assert 0 <= exc.position <= len(text)
+        assert exc.message
+    else:
+        assert node is not None
