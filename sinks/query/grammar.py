@@ -61,7 +61,9 @@ def _value_node(field: str | None, raw: str, quoted: bool, s: str, loc: int) -> 
     if quoted:
         if field is not None and fields.kind(field) == "date":
             return _range_node(field, raw, raw, True, True, s, loc)
-        return Match(field, raw, phrase=True)
+        if field is None or fields.kind(field) != "ip":
+            return Match(field, raw, phrase=True)
+        raw = raw.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")  # IPv6 in quotes: same checks as bare
     if raw == "*":
         return Exists(field) if field is not None else MatchAll()
     if _has_wildcard(raw):

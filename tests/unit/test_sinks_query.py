@@ -47,7 +47,8 @@ from logwarden.sinks.query import datemath
     ("source.ip:10.0.0.0/8", Cidr("source.ip", "10.0.0.0/8")),
     ("source.ip:10.1.2.3/8", Cidr("source.ip", "10.0.0.0/8")),
     ("source.ip:2001:db8::/32", None),  # colons need quoting or escaping: checked below
-    ('source.ip:"2001:db8::1"', Match("source.ip", "2001:db8::1", phrase=True)),
+    ('source.ip:"2001:db8::1"', Match("source.ip", "2001:db8::1")),
+    ('source.ip:"2001:db8::/32"', Cidr("source.ip", "2001:db8::/32")),
     (r"source.ip:2001\:db8\:\:/32", Cidr("source.ip", "2001:db8::/32")),
     ("source.ip:10.0.0.1", Match("source.ip", "10.0.0.1")),
     ("process.name:(sshd OR sudo)", Or((Match("process.name", "sshd"), Match("process.name", "sudo")))),
