@@ -2,8 +2,8 @@
 
 Start-up recovers every partition (LogManager does that on open), replays committed
 offsets from `__consumer_offsets`, then listens. Maintenance (segment roll by age,
-retention, compaction, time-based fsync) runs on the event loop every few seconds: the
-logs are single-writer and all appends happen on this thread. Shutdown closes the
+retention, compaction, flush.ms fsyncs) runs on the storage's own background thread so an
+fsync never stalls the event loop; all appends happen on the event-loop thread. Shutdown closes the
 listener, flushes and closes every log, and returns so the process exits 0.
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ def build_context(cfg: Any, host: str, port: int) -> BrokerContext:
     from .storage import LogConfig, LogManager
 
     b = cfg.broker
-    logs = LogManager(cfg.data_path / "broker", LogConfig())
+    logs = LogManager(cfg.data_path, LogConfig())
     return BrokerContext(
         logs, host=host, port=port, auto_create_topics=b.auto_create_topics,
         default_partitions=b.default_partitions, max_frame_bytes=b.max_request_bytes,
@@ -69,20 +69,11 @@ async def main(cfg: Any, ready: asyncio.Future[int] | None = None) -> None:
     if ready is not None:
         ready.set_result(bound)
 
-    async def maintenance() -> None:
-        while True:
-            await asyncio.sleep(MAINTENANCE_INTERVAL_S)
-            try:
-                ctx.logs.run_maintenance()
-            except Exception:
-                log.exception("log maintenance failed")
-
-    task = asyncio.create_task(maintenance())
+    ctx.logs.start_background(MAINTENANCE_INTERVAL_S)
     try:
         await stop.wait()
     finally:
         log.info("broker stopping")
-        task.cancel()
         server.close()
         for conn in list(ctx.connections):
             if conn.transport is not None:

@@ -75,7 +75,7 @@ def handle_describe_configs(ctx: Any, session: Any, hdr: Any, req: dict[str, Any
         try:
             if r["resource_type"] == TOPIC_RESOURCE:
                 values = ctx.logs.describe_config(r["resource_name"])
-                overrides = set(getattr(ctx.logs, "topic_overrides", lambda _n: {})(r["resource_name"]) or ())
+                overrides = set(ctx.logs.config_overrides(r["resource_name"]))
             elif r["resource_type"] == BROKER_RESOURCE:
                 values, overrides = _broker_configs(ctx), set()
             else:
