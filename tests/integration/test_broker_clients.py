@@ -215,3 +215,59 @@ def test_two_confluent_members_share_the_partitions(broker, tmp_path):
     assert all(finals) and finals[0].isdisjoint(finals[1]) and finals[0] | finals[1] == {0, 1, 2, 3}
     records = [tuple(x) for r in results for x in r["got"]]
     assert len(records) == len(set(records)) == 4000
+
+
+RSYSLOG_CONF = """
+global(workDirectory="{work}")
+module(load="imtcp")
+module(load="omkafka")
+template(name="msgonly" type="string" string="%msg%")
+input(type="imtcp" port="{tcp_port}" address="127.0.0.1" ruleset="tokafka")
+ruleset(name="tokafka") {{
+  action(type="omkafka" broker=["{bootstrap}"] topic="{topic}" template="msgonly"
+         confParam=["compression.codec=snappy", "socket.timeout.ms=10000"]
+         partitions.auto="on")
+}}
+"""
+
+
+@pytest.mark.skipif(shutil.which("rsyslogd") is None or not __import__("os").path.exists(
+    "/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so"), reason="Debian packages rsyslog and rsyslog-kafka are needed")
+def test_rsyslog_omkafka_ships_into_a_topic(broker, tmp_path):
+    from broker_proc import free_port
+
+    topic = new_topic(broker, 2)
+    tcp_port = free_port()
+    work = tmp_path / "rsyslog"
+    work.mkdir()
+    conf = tmp_path / "rsyslog.conf"
+    conf.write_text(RSYSLOG_CONF.format(work=work, tcp_port=tcp_port, bootstrap=broker.bootstrap, topic=topic))
+    proc = subprocess.Popen(["rsyslogd", "-n", "-f", str(conf), "-i", str(tmp_path / "rsyslog.pid")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", tcp_port), timeout=1)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode()
+                time.sleep(0.1)
+        with sock:
+            for i in range(200):
+                sock.sendall(f"<13>Nov 26 10:00:00 web1 app[42]: rsyslog line {i}\n".encode())
+        c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "rsyslog-check", "auto.offset.reset": "earliest"})
+        c.subscribe([topic])
+        got = []
+        deadline = time.monotonic() + 30
+        while len(got) < 200 and time.monotonic() < deadline:
+            got += [m.value().decode().strip() for m in c.consume(200, 0.5) if not m.error()]
+        c.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert sorted(got) == sorted(f"rsyslog line {i}" for i in range(200))
