@@ -95,7 +95,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
 
     # -- request processing -------------------------------------------------------
     def _abort(self, why: str) -> None:
-        log.warning("closing connection", extra={"peer": str(self.session.peer if self.session else None), "reason": why})
+        peer = str(self.session.peer if self.session else None)
+        log.warning("closing connection from %s: %s", peer, why, extra={"peer": peer, "reason": why})
         self.closed = True
         self.queue.clear()
         if self.transport is not None:

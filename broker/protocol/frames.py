@@ -108,7 +108,9 @@ def parse_header(frame: memoryview) -> tuple[RequestHeader, int]:
     elif n != -1:
         raise DecodeError(f"negative client_id length {n}")
     api = APIS.get(key)
-    if api is not None and api.flexible(version):
+    if api is not None and api.flexible(version) and version <= api.max_version:
+        # A too-new version is only ever answered (ApiVersions) or refused: its header
+        # layout is not ours to judge, so it is not parsed further.
         pos = skip_tagged_fields(frame, pos)
     return RequestHeader(key, version, corr, client_id), pos
 
