@@ -157,11 +157,14 @@ def validate_produce(records: bytes | bytearray | memoryview, max_message_bytes:
 
 
 def scan_valid(mv: memoryview, start: int, end: int, next_offset: int | None,
-               verify_crc: bool = True) -> tuple[list[BatchInfo], int, str | None]:
+               verify_crc: bool = True, contiguous: bool = False,
+               max_offset: int | None = None) -> tuple[list[BatchInfo], int, str | None]:
     """Walk batches in mv[start:end] as read back from a segment file (recovery).
 
     Stops at the first batch that is torn, corrupt or whose offsets go backwards (each base
-    offset must be >= `next_offset`, the previous batch's last offset + 1). Returns the
+    offset must be >= `next_offset`, the previous batch's last offset + 1, and equal to it
+    when `contiguous`; no last offset may pass `max_offset`). The CRC does not cover the
+    baseOffset, so these offset rules are what catches a damaged one. Returns the
     valid batches, the position just after the last valid one, and why it stopped (None
     when the whole range was valid). A batch running past `end` is reported as torn, so
     callers reading in chunks must extend the chunk and retry before truncating."""
@@ -178,8 +181,10 @@ def scan_valid(mv: memoryview, start: int, end: int, next_offset: int | None,
             h = BatchHeader._make(HEADER.unpack_from(mv, pos))
             if h.magic != 2 or h.batch_length < MIN_BATCH_LENGTH or pos + LOG_OVERHEAD + h.batch_length > end:
                 return out, pos, f"bad header at position {pos}"
-        if next_offset is not None and h.base_offset < next_offset:
-            return out, pos, f"offset {h.base_offset} at position {pos} goes backwards (expected >= {next_offset})"
+        if next_offset is not None and (h.base_offset < next_offset or (contiguous and h.base_offset != next_offset)):
+            return out, pos, f"batch at position {pos} has base offset {h.base_offset}, expected {next_offset}"
+        if max_offset is not None and h.base_offset + h.last_offset_delta > max_offset:
+            return out, pos, f"batch at position {pos} ends at offset {h.base_offset + h.last_offset_delta} past {max_offset}"
         size = LOG_OVERHEAD + h.batch_length
         out.append(BatchInfo(pos, size, h.base_offset, h.last_offset_delta, h.max_timestamp,
                              h.producer_id, h.producer_epoch, h.base_sequence))

@@ -72,11 +72,17 @@ def finish_interrupted_swaps(directory: Path) -> None:
     _fsync_dir(directory)
 
 
-def _clean_segment(seg: LogSegment, latest: dict[bytes, int], drop_before_ms: int) -> tuple[list[bytes], bool]:
-    """Kept batches (bytes) of one segment and whether anything was removed."""
+def _clean_segment(seg: LogSegment, latest: dict[bytes, int], drop_before_ms: int,
+                   keep_last: bool) -> tuple[list[bytes], bool]:
+    """Kept batches (bytes) of one segment and whether anything was removed.
+
+    With `keep_last`, the segment's final batch survives even when all its records go (as
+    an empty batch, as Kafka's cleaner keeps them): were the end of the log compacted
+    away, a consumer positioned in the gap would see no batch to advance past."""
     out: list[bytes] = []
     changed = False
-    for pos, size, base, last, _ in list(seg.headers(0, seg.size)):
+    headers = list(seg.headers(0, seg.size))
+    for n, (pos, size, base, last, _) in enumerate(headers):
         raw = os.pread(seg.fd, size, pos)
         try:
             h, payload, recs = decode(raw)
@@ -98,7 +104,7 @@ def _clean_segment(seg: LogSegment, latest: dict[bytes, int], drop_before_ms: in
             out.append(raw)
         else:
             changed = True
-            if keep:
+            if keep or (keep_last and n == len(headers) - 1):
                 out.append(rebuild_batch(h, payload, keep))
     return out, changed
 
@@ -134,7 +140,7 @@ def compact(plog, now: int) -> int:
     group_changed = False
     pending: list[tuple[list[LogSegment], list[bytes]]] = []
     for seg in segs:
-        data, changed = _clean_segment(seg, latest, drop_before)
+        data, changed = _clean_segment(seg, latest, drop_before, seg is segs[-1])
         size = sum(len(b) for b in data)
         if group and sum(len(b) for b in group_data) + size > cfg.segment_bytes:
             if group_changed or len(group) > 1:
@@ -167,6 +173,10 @@ def compact(plog, now: int) -> int:
 
 def _swap(plog, members: list[LogSegment], data: list[bytes], now: int) -> None:
     d = plog.directory
+    marker = d / ".compacted"  # log.COMPACTED_MARKER: recovery must now allow offset gaps
+    if not marker.exists():
+        marker.touch()
+        _fsync_dir(d)
     base = members[0].base_offset
     name = segment_name(base)
     cleaned = d / f"{name}.log.cleaned"

@@ -23,11 +23,11 @@ from typing import Any
 from .batch import validate_produce
 from .config import LogConfig
 from .errors import OffsetOutOfRangeError, RecordTooLargeError
-from .segment import LogSegment
+from .segment import MAX_RELATIVE_OFFSET, LogSegment
 
 log = logging.getLogger(__name__)
 
-MAX_RELATIVE_OFFSET = 2**31 - 1  # relative offsets in index entries must fit (Kafka: Int)
+COMPACTED_MARKER = ".compacted"  # present once the cleaner has rewritten a segment: gaps allowed
 
 
 def now_ms() -> int:
@@ -107,6 +107,7 @@ class PartitionLog:
         if not bases:
             bases = [0]
         ic = self.config.index_interval_bytes
+        contiguous = "compact" not in self.config.cleanup_policy and not (self.directory / COMPACTED_MARKER).exists()
         recovering = False
         prev_next: int | None = None
         for i, base in enumerate(bases):
@@ -117,7 +118,7 @@ class PartitionLog:
             self._bases.append(base)
             if not clean and (recovering or next_base is None or next_base > self.recovery_point):
                 recovering = True
-                dropped = seg.recover(prev_next, active)
+                dropped = seg.recover(prev_next, active, contiguous, next_base)
                 if dropped and not active:
                     log.warning("%s-%d: dropping segments after the corrupt one at %d",
                                 self.topic, self.partition, base)
@@ -129,7 +130,7 @@ class PartitionLog:
                     break
             elif not seg.load(next_base, active):
                 log.warning("%s-%d: rebuilding indexes of segment %d", self.topic, self.partition, base)
-                seg.recover(prev_next, active)
+                seg.recover(prev_next, active, contiguous, next_base)
             prev_next = seg.next_offset if seg.exact_next else None
         if not clean and recovering:
             for seg in self.segments:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 SCAN_CHUNK = 8192  # header walks: many small batches per read, one read per large batch
 RECOVER_CHUNK = 8 * 1024 * 1024  # CRC-verifying recovery reads this much at a time
 IOV_MAX = 1024  # Linux limit on buffers per pwritev
+MAX_RELATIVE_OFFSET = 2**31 - 1  # offsets relative to the segment base must fit index entries
 
 
 def segment_name(base_offset: int) -> str:
@@ -229,9 +230,13 @@ class LogSegment:
         self.rolling_base_ms = self.first_batch_max_timestamp()
         return True
 
-    def recover(self, next_offset: int | None, active: bool) -> int:
+    def recover(self, next_offset: int | None, active: bool, contiguous: bool = False,
+                next_base: int | None = None) -> int:
         """Re-validate every batch, truncate at the first bad one, rebuild the indexes.
 
+        `contiguous`: offsets must follow on without gaps (never-compacted logs), so a
+        damaged baseOffset (outside the CRC) is caught. Batches must end before
+        `next_base` and within the index's relative-offset range.
         Returns the number of bytes truncated (0 when the segment was intact)."""
         entries: list[tuple[int, int]] = []
         tentries: list[tuple[int, int]] = []
@@ -239,6 +244,11 @@ class LogSegment:
         since = 0
         pos = 0
         expected = next_offset if next_offset is not None else self.base_offset
+        if expected < self.base_offset:
+            expected = self.base_offset
+        max_offset = self.base_offset + MAX_RELATIVE_OFFSET
+        if next_base is not None:
+            max_offset = min(max_offset, next_base - 1)
         file_size = os.fstat(self.fd).st_size
         reason = None
         while pos < file_size:
@@ -249,7 +259,7 @@ class LogSegment:
                 if need > want:
                     want = min(need, avail)
             chunk = memoryview(os.pread(self.fd, want, pos))
-            batches, used, reason = scan_valid(chunk, 0, len(chunk), expected)
+            batches, used, reason = scan_valid(chunk, 0, len(chunk), expected, True, contiguous, max_offset)
             for b in batches:
                 p = pos + b.position
                 last = b.base_offset + b.last_offset_delta
