@@ -2,7 +2,7 @@
 
 Globs use Python's `glob` with `recursive=True` (`**` crosses directories), as Filebeat's
 and Vector's do. `watch_roots` gives the directories a filesystem watcher must observe:
-the longest glob-free prefix of each pattern.
+the longest glob-free prefix of each pattern, if it exists.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def watch_roots(patterns: list[str]) -> dict[str, bool]:
             fixed.append(part)
         root = os.sep.join(fixed) or os.sep
         recursive = len(fixed) < len(parts) - 1 or "**" in pattern
-        while not os.path.isdir(root) and root != os.sep:
-            root, recursive = os.path.dirname(root), True
+        if not os.path.isdir(root):
+            continue  # not there yet: the periodic scan finds it; never watch a whole parent tree
         out[root] = out.get(root, False) or recursive
     return out

@@ -109,7 +109,7 @@ class Agent:
                     continue
                 key = file_key(st)
                 seen.add(key)
-                if key in self.harvesters:
+                if key in self.harvesters or any(h.key == key for h in self.closing):
                     continue
                 self._open(source, path, key, st.st_size)
         self._first_scan = False

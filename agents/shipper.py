@@ -60,6 +60,8 @@ class Shipper:
         self._next_replay = 0.0
         self._fatal = False
         self._closing = False
+        self._last_error: int | None = None
+        self._replay_inflight = 0  # part of inflight that is spool replay (already durable)
 
     # -- producing -------------------------------------------------------------------------
     def send(self, value: bytes, ack: Ack) -> None:
@@ -89,6 +91,7 @@ class Shipper:
         if err is None:
             self.stats.sent += 1
             metrics.SENT.inc()
+            self._last_error = None
             ack()
         elif err.code() in PERMANENT:
             self.stats.dropped += 1
@@ -101,6 +104,9 @@ class Shipper:
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
             self._fatal = True
+        if err.code() == self._last_error and not err.fatal():
+            return  # librdkafka repeats connection errors on every reconnect attempt
+        self._last_error = err.code()
         log.warning("producer error", extra={"error": err.str(), "code": err.code(), "fatal": err.fatal()})
 
     # -- the loop's side -------------------------------------------------------------------
@@ -163,6 +169,7 @@ class Shipper:
 
         def done(err: KafkaError | None, _msg: Any) -> None:
             self.inflight -= 1
+            self._replay_inflight -= 1
             state[1] -= 1
             if err is None:
                 self.stats.sent += 1
@@ -177,6 +184,7 @@ class Shipper:
                 try:
                     self._producer.produce(self.topic, value, on_delivery=done)
                     self.inflight += 1
+                    self._replay_inflight += 1
                     break
                 except BufferError:
                     self._producer.poll(0.05)
@@ -216,12 +224,16 @@ class Shipper:
         return self.inflight == 0 and not self._failed and not self._to_spool and not self._retry
 
     def close(self, timeout: float) -> None:
-        """Deliver what can be delivered within `timeout`; whatever is left stays unacknowledged."""
+        """Deliver live records within `timeout`; spool what is left (purged), then stop.
+
+        Replayed spool records need no waiting: they stay in the spool until acknowledged.
+        """
         self._closing = True
         deadline = time.monotonic() + timeout
-        while self.inflight and time.monotonic() < deadline:
-            self._producer.flush(min(0.5, max(0.0, deadline - time.monotonic())))
+        while self.inflight - self._replay_inflight > 0 and time.monotonic() < deadline:
+            self._producer.flush(min(0.2, max(0.0, deadline - time.monotonic())))
             self._settle(time.monotonic())
+        self._producer.purge()
         self._producer.poll(0)
         batch = self._failed + self._to_spool
         self._failed, self._to_spool = [], []
@@ -230,5 +242,6 @@ class Shipper:
             for _, ack in batch[:written]:
                 ack()
             self.stats.spooled += written
+            metrics.SPOOLED.inc(written)
         if self.spool is not None:
             self.spool.close()

@@ -37,6 +37,27 @@ def _segment_name(seq: int) -> str:
     return f"{seq:020d}.spool"
 
 
+def read_segment(path: str | os.PathLike[str]) -> list[bytes]:
+    """The intact records of one segment file, in order."""
+    data = Path(path).read_bytes()
+    out: list[bytes] = []
+    pos = 0
+    while pos + HEADER.size <= len(data):
+        n, crc = HEADER.unpack_from(data, pos)
+        payload = data[pos + HEADER.size: pos + HEADER.size + n]
+        if len(payload) != n or zlib.crc32(payload) != crc:
+            log.warning("spool segment has a torn tail, ignoring the rest", extra={"segment": str(path), "position": pos})
+            break
+        out.append(payload)
+        pos += HEADER.size + n
+    return out
+
+
+def read_all(directory: str | os.PathLike[str]) -> list[bytes]:
+    """Every record in a spool directory, oldest first (for inspection and tests)."""
+    return [r for p in sorted(Path(directory).glob("*.spool")) for r in read_segment(p)]
+
+
 class Spool:
     def __init__(self, directory: str | os.PathLike[str], max_bytes: int, segment_bytes: int):
         self.dir = Path(directory)
@@ -116,18 +137,7 @@ class Spool:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd, self._active = -1, None
-        data = (self.dir / _segment_name(seq)).read_bytes()
-        out: list[bytes] = []
-        pos = 0
-        while pos + HEADER.size <= len(data):
-            n, crc = HEADER.unpack_from(data, pos)
-            payload = data[pos + HEADER.size: pos + HEADER.size + n]
-            if len(payload) != n or zlib.crc32(payload) != crc:
-                log.warning("spool segment has a torn tail, ignoring the rest", extra={"segment": seq, "position": pos})
-                break
-            out.append(payload)
-            pos += HEADER.size + n
-        return seq, out
+        return seq, read_segment(self.dir / _segment_name(seq))
 
     def remove(self, seq: int) -> None:
         """Delete a segment whose records the broker acknowledged."""
