@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from logwarden.model import Model
 
 from .conditions import ConditionConfig
 from .processors import ProcessorConfig
+from .timefmt import zone
 
 
 class PipelineMatch(Model):
@@ -38,8 +39,13 @@ class PipelineConfig(Model):
     name: str = Field(description="Pipeline name, reported by --explain and in DLQ error.type.")
     match: PipelineMatch = Field(default_factory=PipelineMatch, description="Events this pipeline applies to; empty matches all.")
     format: str | None = Field(None, description="Format parser for these events (overrides fields.log_format); a name from the format registry.")
-    timezone: str | None = Field(None, description="Zone for timestamps without one in these events (IANA name, +HH:MM, UTC or local).")
+    timezone: str | None = Field(None, description="Zone for timestamps without one in these events (IANA name, +HH:MM, UTC or local); overrides event.timezone and parsers.timezone.")
     processors: list[ProcessorConfig] = Field(default_factory=list, description="Processors run in order after the format parser.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        return v if v is None else ParsersConfig._known_zone(v)
 
     @model_validator(mode="after")
     def _program_is_post_parse(self) -> "PipelineConfig":
@@ -59,7 +65,16 @@ class RouteConfig(Model):
 class ParsersConfig(Model):
     workers: int = Field(1, ge=1, le=64, description="Parser processes in the consumer group (one per core is a good start).")
     default_format: str = Field("auto", description="Format used when an event names none (fields.log_format).")
-    timezone: str = Field("UTC", description="Zone for timestamps that carry none (RFC 3164, nginx/apache error logs): IANA name, +HH:MM, UTC or local.")
+    timezone: str = Field("local", description="Zone for timestamps that carry none (RFC 3164, nginx/apache error logs) when the envelope has no event.timezone: IANA name, +HH:MM, UTC, or local (this host's zone, as Filebeat does).")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            zone(v)
+        except (KeyError, ValueError, OSError):
+            raise ValueError(f"unknown time zone {v!r}: use an IANA name such as Europe/Berlin, +HH:MM, UTC or local") from None
+        return v
     on_unmatched: Literal["dlq", "keep"] = Field("dlq", description="A line no parser understands: dlq sends it to the dead-letter topic; keep indexes it as a plain event tagged _parsefailure.")
     input_topic: str = Field("logs.raw", description="Topic of raw envelopes.")
     output_topic: str = Field("logs.ecs", description="Default topic of ECS events.")

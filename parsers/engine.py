@@ -156,7 +156,13 @@ class Engine:
             cls = FORMATS.get(name)
             if cls is None:
                 return None
-            opts = FormatOptions(tz=zone(tz_name) if tz_name else self.tz, now=self.now, grok_patterns=self.patterns)
+            tz = self.tz
+            if tz_name:
+                try:
+                    tz = zone(tz_name)
+                except (KeyError, ValueError, OSError):
+                    pass  # an envelope's unknown event.timezone: read in the configured zone
+            opts = FormatOptions(tz=tz, now=self.now, grok_patterns=self.patterns)
             if name == "auto":
                 p = cls(opts, factory=lambda n, tz=tz_name: self.parser(n, tz))
             else:
@@ -217,7 +223,12 @@ class Engine:
             return ParseFailure("envelope has no `message` text", "envelope")
         pipe = self._select(raw)
         name = self.format_name(raw, pipe)
-        parser = self.parser(name, pipe.config.timezone if pipe is not None else None)
+        tz_name = pipe.config.timezone if pipe is not None else None
+        if tz_name is None:
+            ev = raw.get("event")
+            if ev.__class__ is dict:
+                tz_name = ev.get("timezone")  # Filebeat's add_locale: the shipping host's zone
+        parser = self.parser(name, tz_name)
         if parser is None:
             return ParseFailure(f"unknown log format {name!r} (known: {', '.join(sorted(FORMATS))})", "engine")
         doc = base_document(raw, self.clock())

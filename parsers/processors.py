@@ -56,14 +56,18 @@ def _tag(doc: dict[str, Any], tag: str) -> None:
 
 
 class RenameConfig(Model):
-    type: Literal["rename"]
+    """Move a field to a new name (`from` -> `to`)."""
+
+    type: Literal["rename"] = Field(description="`rename`")
     from_: str = Field(alias="from", description="Field to move.")
     to: str = Field(description="New field name (dotted ECS path).")
     when: ConditionConfig | None = Field(None, description="Only for events matching this condition.")
 
 
 class SetConfig(Model):
-    type: Literal["set"]
+    """Write a constant, or copy another field's value."""
+
+    type: Literal["set"] = Field(description="`set`")
     field: str = Field(description="Field to write.")
     value: Any = Field(None, description="Value to write (ignored when copy_from is given).")
     copy_from: str | None = Field(None, description="Copy the value of this field instead.")
@@ -72,18 +76,24 @@ class SetConfig(Model):
 
 
 class RemoveConfig(Model):
-    type: Literal["remove"]
+    """Delete fields."""
+
+    type: Literal["remove"] = Field(description="`remove`")
     fields: list[str] = Field(description="Fields to delete.")
     when: ConditionConfig | None = Field(None, description="Only for events matching this condition.")
 
 
 class DropConfig(Model):
-    type: Literal["drop"]
+    """Discard matching events on purpose (they are counted, not dead-lettered)."""
+
+    type: Literal["drop"] = Field(description="`drop`")
     when: ConditionConfig = Field(description="Drop the events matching this condition (deliberately, not to the DLQ).")
 
 
 class TimestampConfig(Model):
-    type: Literal["timestamp"]
+    """Parse a time field with layouts and a zone into `@timestamp` (or `target`)."""
+
+    type: Literal["timestamp"] = Field(description="`timestamp`")
     field: str = Field(description="Field holding the time text.")
     formats: list[str] = Field(default_factory=lambda: ["ISO8601"], description="Layouts tried in order: strptime layouts (%Y-%m-%d %H:%M:%S), or ISO8601, UNIX, UNIX_MS, CLF.")
     timezone: str | None = Field(None, description="Zone for times without one (default: the pipeline's or parsers.timezone).")
@@ -93,7 +103,9 @@ class TimestampConfig(Model):
 
 
 class DissectConfig(Model):
-    type: Literal["dissect"]
+    """Split a text field by literal delimiters (`%{a} - %{b}`), cheaper than grok."""
+
+    type: Literal["dissect"] = Field(description="`dissect`")
     field: str = Field("message", description="Field to split.")
     pattern: str = Field(description="Dissect pattern, e.g. '%{client.ip} - %{user.name} [%{ts}] %{?skip} %{msg}'; %{?x} skips, %{x->} pads.")
     target_prefix: str = Field("", description="Prefix for the extracted keys, e.g. 'app.'.")
@@ -101,7 +113,9 @@ class DissectConfig(Model):
 
 
 class KvConfig(Model):
-    type: Literal["kv"]
+    """Extract key=value pairs from a text field."""
+
+    type: Literal["kv"] = Field(description="`kv`")
     field: str = Field("message", description="Field holding key=value text.")
     field_split: str = Field(" ", description="Separator between pairs (a regex).")
     value_split: str = Field("=", description="Separator between key and value (a literal).")
@@ -111,24 +125,32 @@ class KvConfig(Model):
 
 
 class UserAgentConfig(Model):
-    type: Literal["user_agent"]
+    """Parse user_agent.original into user_agent.name/version/os/device (ua-parser)."""
+
+    type: Literal["user_agent"] = Field(description="`user_agent`")
     field: str = Field("user_agent.original", description="Field holding the User-Agent header.")
 
 
 class ConvertConfig(Model):
-    type: Literal["convert"]
+    """Convert field types: integer, long, float, double, boolean, string, ip."""
+
+    type: Literal["convert"] = Field(description="`convert`")
     fields: dict[str, Literal["integer", "long", "float", "double", "boolean", "string", "ip"]] = Field(description="Field -> type.")
     if_invalid: Literal["remove", "keep", "dlq"] = Field("remove", description="A value that does not convert: remove it (tagged _convertfailure), keep it, or DLQ.")
 
 
 class TruncateConfig(Model):
-    type: Literal["truncate"]
+    """Bound text fields to max_chars; flags the event log.flags: truncated."""
+
+    type: Literal["truncate"] = Field(description="`truncate`")
     fields: list[str] = Field(description="Text fields to bound.")
     max_chars: int = Field(ge=1, description="Longest text kept; longer values are cut and log.flags gets `truncated`.")
 
 
 class GrokConfig(Model):
-    type: Literal["grok"]
+    """Match a field with grok patterns (%{SYNTAX:SEMANTIC:type}) compiled to one anchored regex."""
+
+    type: Literal["grok"] = Field(description="`grok`")
     field: str = Field("message", description="Field to match.")
     patterns: list[str] = Field(min_length=1, description="Grok patterns tried as one alternation, first listed wins.")
     pattern_definitions: dict[str, str] = Field(default_factory=dict, description="Extra NAME: pattern definitions for these patterns only.")

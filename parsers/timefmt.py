@@ -28,12 +28,28 @@ def zone(name: str | None) -> tzinfo:
     if not name or name.upper() in ("UTC", "Z"):
         return UTC
     if name == "local":
-        return datetime.now().astimezone().tzinfo or UTC
+        return local_zone()
     if name[0] in "+-" and len(name) in (5, 6):
         sign = -1 if name[0] == "-" else 1
         hh, mm = int(name[1:3]), int(name[-2:])
         return timezone(sign * timedelta(hours=hh, minutes=mm))
     return ZoneInfo(name)
+
+
+def local_zone() -> tzinfo:
+    """This host's zone with its DST rules: $TZ, else /etc/localtime, else the current offset."""
+    import os
+
+    tz = os.environ.get("TZ", "").lstrip(":")
+    try:
+        if tz:
+            return ZoneInfo(tz)
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            return ZoneInfo(target.split("zoneinfo/", 1)[1])
+    except (ValueError, OSError, KeyError):
+        pass
+    return datetime.now().astimezone().tzinfo or UTC
 
 
 def iso(dt: datetime) -> str:

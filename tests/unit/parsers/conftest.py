@@ -24,7 +24,7 @@ def envelope(line: str, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def engine() -> Engine:
-    return Engine(ParsersConfig(), now=NOW)
+    return Engine(ParsersConfig(timezone="UTC"), now=NOW)
 
 
 @pytest.fixture
