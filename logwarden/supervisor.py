@@ -1,0 +1,208 @@
+"""`logwarden up`: run every stage as a supervised child process.
+
+Workers are processes, not threads, so the appliance uses every core (parsers scale with
+`parsers.workers`). The supervisor:
+
+* writes the effective configuration to `<data_dir>/run/effective.yml` and starts each
+  child as the ordinary CLI command with `-c` pointing at it, so what runs under `up` is
+  exactly what an operator would run by hand in the scaled-out form;
+* starts the broker first and waits for its port, then the consumers, then producers;
+* restarts a child that dies, with exponential backoff (1 s doubling to 30 s, reset after a
+  minute of health);
+* on SIGINT/SIGTERM stops producers first and the broker last, each with SIGTERM and a
+  grace period, then SIGKILL;
+* sets PR_SET_PDEATHSIG on every child, so a SIGKILLed supervisor takes its children with
+  it instead of leaving orphans that hold ports and locks;
+* writes `<data_dir>/run/status.json` for the HTTP app's /health.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from logwarden import logs
+from logwarden.config import Config, dump
+from logwarden.model import parse_hostport
+
+log = logging.getLogger("logwarden.supervisor")
+
+BACKOFF_START_S = 1.0
+BACKOFF_MAX_S = 30.0
+HEALTHY_AFTER_S = 60.0  # a child up this long has its backoff reset
+STOP_GRACE_S = 15.0
+
+
+def _pdeathsig() -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    backoff: float = BACKOFF_START_S
+    restart_at: float = 0.0
+    restarts: int = 0
+    history: list[int] = field(default_factory=list)
+
+
+class Supervisor:
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.run_dir = cfg.data_path / "run"
+        self.children: list[Child] = []
+        self.stopping = False
+
+    # -- layout ---------------------------------------------------------------
+    def _prepare(self) -> Path:
+        self.cfg.data_path.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        metrics_dir = self.run_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)  # samples of dead processes are meaningless
+        metrics_dir.mkdir()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        if self.cfg.demo.enabled:
+            from logwarden.demo import enable
+
+            enable(self.cfg)
+        effective = self.run_dir / "effective.yml"
+        effective.write_text(dump(self.cfg))
+        return effective
+
+    def _plan(self, effective: Path) -> list[Child]:
+        base = [sys.executable, "-m", "logwarden"]
+        c = ["-c", str(effective)]
+        plan: list[Child] = []
+        if self.cfg.broker.embedded and not self.cfg.kafka.bootstrap_servers:
+            plan.append(Child("broker", [*base, "broker", *c]))
+        for i in range(self.cfg.parsers.workers):
+            plan.append(Child(f"parsers-{i}", [*base, "worker", "parsers", *c]))
+        plan.append(Child("index", [*base, "worker", "index", *c]))
+        plan.append(Child("rules", [*base, "worker", "rules", *c]))
+        plan.append(Child("metrics", [*base, "worker", "metrics", *c]))
+        plan.append(Child("http", [*base, "http", *c]))
+        ing = self.cfg.ingest
+        if ing.syslog_udp or ing.syslog_tcp or ing.http:
+            plan.append(Child("ingest", [*base, "ingest", *c]))
+        if self.cfg.sources:
+            plan.append(Child("agent", [*base, "agent", *c]))
+        if self.cfg.demo.enabled:
+            plan.append(Child("demo", [*base, "demo-writer", *c]))
+        return plan
+
+    # -- process control -------------------------------------------------------
+    def _spawn(self, child: Child) -> None:
+        child.proc = subprocess.Popen(child.argv, preexec_fn=_pdeathsig, stdin=subprocess.DEVNULL)
+        child.started = time.monotonic()
+        log.info("child started", extra={"child": child.name, "child_pid": child.proc.pid})
+
+    def _wait_port(self, listen: str, timeout: float = 30.0) -> bool:
+        host, port = parse_hostport(listen)
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stopping:
+            try:
+                with socket.create_connection((host, port), timeout=0.5):
+                    return True
+            except OSError:
+                time.sleep(0.1)
+        return False
+
+    def _write_status(self) -> None:
+        status = {
+            "pid": os.getpid(),
+            "children": {
+                c.name: {"pid": c.proc.pid if c.proc else None,
+                         "running": bool(c.proc and c.proc.poll() is None),
+                         "restarts": c.restarts}
+                for c in self.children
+            },
+        }
+        tmp = self.run_dir / "status.json.tmp"
+        tmp.write_bytes(orjson.dumps(status))
+        tmp.replace(self.run_dir / "status.json")
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.stopping = True
+
+    def run(self) -> int:
+        logs.setup("supervisor", self.cfg.log_level)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        effective = self._prepare()
+        self.children = self._plan(effective)
+        for child in self.children:
+            self._spawn(child)
+            if child.name == "broker" and not self._wait_port(self.cfg.broker.listen):
+                log.error("broker did not open its port", extra={"listen": self.cfg.broker.listen})
+        url = f"http://{self.cfg.http.listen}"
+        print(f"Logwarden is up: {url}  (data in {self.cfg.data_path}; Ctrl-C stops)", flush=True)
+        if self.cfg.demo.enabled:
+            print(f"Demo logs are being written; try: logwarden search 'process.name:sshd' --url {url}"
+                  f"  and  logwarden alerts --url {url}", flush=True)
+        try:
+            while not self.stopping:
+                self._tick()
+                self._write_status()
+                time.sleep(0.2)
+        finally:
+            self._stop_all()
+        return 0
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            if child.proc is None:
+                if now >= child.restart_at:
+                    self._spawn(child)
+                continue
+            code = child.proc.poll()
+            if code is None:
+                if now - child.started > HEALTHY_AFTER_S:
+                    child.backoff = BACKOFF_START_S
+                continue
+            child.history.append(code)
+            child.restarts += 1
+            log.error("child exited; restarting", extra={"child": child.name, "exit_code": code, "backoff_s": child.backoff})
+            child.proc = None
+            child.restart_at = now + child.backoff
+            child.backoff = min(child.backoff * 2, BACKOFF_MAX_S)
+
+    def _stop_all(self) -> None:
+        # Producers and consumers first, the broker last, so in-flight work is flushed and committed.
+        others = [c for c in reversed(self.children) if c.name != "broker"]
+        brokers = [c for c in self.children if c.name == "broker"]
+        for group in (others, brokers):
+            live = [c for c in group if c.proc and c.proc.poll() is None]
+            for child in live:
+                child.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+            deadline = time.monotonic() + STOP_GRACE_S
+            for child in live:
+                self._reap(child, deadline)
+        self._write_status()
+        log.info("stopped")
+
+    @staticmethod
+    def _reap(child: Child, deadline: float) -> None:
+        assert child.proc is not None
+        try:
+            child.proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("child did not stop in time; killing", extra={"child": child.name})
+            child.proc.kill()
+            child.proc.wait()

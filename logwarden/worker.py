@@ -1,0 +1,165 @@
+"""The worker shell every consumer stage runs in: consume, process, produce, commit.
+
+A stage (parsers, index, rules, metrics) is a pure object that turns a batch of Kafka
+messages into outputs; this shell owns the I/O, the retries and, above all, the order of
+durability that makes delivery at-least-once end to end:
+
+    consume batch -> stage.process() -> produce outputs (acks=all, idempotent)
+    ... every checkpoint_interval_ms, on rebalance and on shutdown:
+    producer.flush()  -> every output acknowledged by the broker
+    stage.checkpoint() -> side effects durable (e.g. the tantivy commit)
+    consumer.commit(offsets) -> only now do input offsets move
+
+A crash anywhere before the commit replays the batch; deterministic `event.id`s make the
+replay collapse downstream. A failed delivery aborts the process (the supervisor restarts
+it) rather than commit past an event that was never written.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Protocol
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from logwarden import metrics
+from logwarden.kafka import consumer_settings, producer_settings
+
+if TYPE_CHECKING:
+    from confluent_kafka import Message
+
+    from logwarden.config import Config
+
+log = logging.getLogger("logwarden.worker")
+
+
+@dataclass(slots=True)
+class Output:
+    topic: str
+    value: bytes
+    key: bytes | None = None
+
+
+class Stage(Protocol):
+    name: str
+    topics: list[str]
+
+    def process(self, msgs: list["Message"]) -> Iterable[Output]: ...
+
+    def checkpoint(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class DeliveryFailed(RuntimeError):
+    """An output was not acknowledged; offsets must not move past its input."""
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT; stages poll it between batches."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def install(self) -> "StopFlag":
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self._event.set())
+        return self
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
+
+
+class _Shell:
+    def __init__(self, cfg: "Config", stage: Stage, group_id: str, checkpoint_interval_ms: int):
+        self.stage = stage
+        self.interval = checkpoint_interval_ms / 1000
+        self.pending: dict[tuple[str, int], int] = {}
+        self.failures: list[str] = []
+        self.producer = Producer(producer_settings(cfg))
+        self.consumer = Consumer(consumer_settings(cfg, group_id))
+        self.received = metrics.RECEIVED.labels(stage.name)
+        self.sent = metrics.SENT.labels(stage.name)
+
+    def _delivered(self, err: KafkaError | None, msg: "Message") -> None:
+        if err is not None:
+            self.failures.append(f"{msg.topic()}: {err.str()}")
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Commit what is done before another member takes these partitions over.
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        remaining = self.producer.flush(30)
+        if remaining:
+            raise DeliveryFailed(f"{remaining} outputs not acknowledged within 30 s")
+        if self.failures:
+            raise DeliveryFailed("; ".join(self.failures[:5]))
+        self.stage.checkpoint()
+        if self.pending:
+            offsets = [TopicPartition(t, p, o) for (t, p), o in self.pending.items()]
+            try:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as exc:
+                # A commit refused after a rebalance is harmless: the new owner replays.
+                log.warning("offset commit failed", extra={"error": str(exc)})
+            self.pending.clear()
+
+    def run(self, stop: StopFlag, batch_size: int) -> None:
+        self.consumer.subscribe(self.stage.topics, on_revoke=self._on_revoke)
+        last = time.monotonic()
+        try:
+            while not stop.is_set():
+                msgs = self.consumer.consume(batch_size, 0.2)
+                good = []
+                for m in msgs:
+                    err = m.error()
+                    if err is None:
+                        good.append(m)
+                    elif err.code() != KafkaError._PARTITION_EOF:
+                        log.warning("consume error", extra={"error": err.str()})
+                if good:
+                    self.received.inc(len(good))
+                    n = 0
+                    for out in self.stage.process(good):
+                        self._produce(out)
+                        n += 1
+                    self.sent.inc(n)
+                    for m in good:
+                        self.pending[(m.topic(), m.partition())] = m.offset() + 1
+                self.producer.poll(0)
+                now = time.monotonic()
+                if now - last >= self.interval:
+                    self.checkpoint()
+                    last = now
+            self.checkpoint()
+        finally:
+            self.stage.close()
+            self.consumer.close()
+
+    def _produce(self, out: Output) -> None:
+        while True:
+            try:
+                self.producer.produce(out.topic, out.value, out.key, on_delivery=self._delivered)
+                return
+            except BufferError:
+                self.producer.poll(0.05)
+
+
+def run_stage(cfg: "Config", stage: Stage, *, group_id: str | None = None, batch_size: int = 5000,
+              checkpoint_interval_ms: int = 1000, stop: StopFlag | None = None) -> None:
+    """Run `stage` until SIGTERM/SIGINT (or `stop`), committing offsets only after durability."""
+    stop = stop or StopFlag().install()
+    shell = _Shell(cfg, stage, group_id or f"logwarden-{stage.name}", checkpoint_interval_ms)
+    log.info("stage started", extra={"stage": stage.name, "topics": stage.topics, "bootstrap": cfg.bootstrap_servers})
+    shell.run(stop, batch_size)
+    log.info("stage stopped", extra={"stage": stage.name})

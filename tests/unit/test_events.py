@@ -1,0 +1,30 @@
+"""Event identity: the same line (host, file, offset) always yields the same event.id."""
+from logwarden.events import flatten, get_path, raw_event_id, set_path, unflatten
+
+
+def envelope(offset: int, inode: str = "42", message: str = "x") -> dict:
+    return {"@timestamp": "2026-01-01T00:00:00Z", "message": message, "host": {"name": "web-1"},
+            "log": {"file": {"path": "/var/log/a.log", "inode": inode, "device_id": "2049"}, "offset": offset}}
+
+
+def test_event_id_is_deterministic_and_identity_based():
+    assert raw_event_id(envelope(10)) == raw_event_id(envelope(10, message="other text"))
+    assert raw_event_id(envelope(10)) != raw_event_id(envelope(11))
+    assert raw_event_id(envelope(10)) != raw_event_id(envelope(10, inode="43"))
+
+
+def test_sender_supplied_id_wins():
+    env = envelope(1)
+    env["event"] = {"id": "abc"}
+    assert raw_event_id(env) == "abc"
+
+
+def test_paths_nested_and_flat():
+    doc: dict = {}
+    set_path(doc, "source.ip", "192.0.2.1")
+    set_path(doc, "source.port", 22)
+    assert doc == {"source": {"ip": "192.0.2.1", "port": 22}}
+    assert get_path(doc, "source.ip") == "192.0.2.1"
+    assert get_path({"source.ip": "x"}, "source.ip") == "x"
+    assert get_path({"log": {"file.path": "/p"}}, "log.file.path") == "/p"
+    assert unflatten(flatten(doc)) == doc
