@@ -170,8 +170,8 @@ class Correlator:
             if len(g.entries) > MAX_ENTRIES:
                 g.entries.popleft()
             g.last = max(g.last, ts)
-            if g.start is None:
-                g.start = ts
+            if g.start is None or (not st.immediate and ts < g.start):
+                g.start = ts if g.start is None else min(g.start, ts)
             if st.immediate:
                 horizon = g.last - corr.timespan
                 while g.entries and g.entries[0].ts < horizon:
@@ -200,8 +200,6 @@ class Correlator:
             rest = deque(e for e in g.entries if e.ts > end)
             g.entries = rest
             g.start = rest[0].ts if rest else None
-        if g.start is None:
-            st.groups.pop(key, None)
         return out
 
     def tick(self, now: float) -> list[Hit]:
@@ -215,6 +213,8 @@ class Correlator:
                         del st.groups[key]
                 elif g.start is not None and now > g.start + span:
                     out += self._close(st, key, g, now)
+                if not g.entries:
+                    st.groups.pop(key, None)
         chained: list[Hit] = []
         for h in out:
             if self.wants(h.doc.id):

@@ -53,6 +53,8 @@ class Engine:
                 vmap[v] = sorted(set(seqs))
         self._index_items = list(self.index.items())
         self.correlator = Correlator(ruleset.correlations)
+        # Correlations referenced by another correlation feed it and do not alert themselves.
+        self.silent = {c.doc.id for c in ruleset.correlations if not c.standalone}
 
     def candidates(self, low: dict) -> list[int]:
         cands = set(self.always)
@@ -87,8 +89,9 @@ class Engine:
             if r.standalone:
                 out.append(Hit(r.doc, "rule", [(ref, doc)], when, when, 1))
             if self.correlator.wants(r.doc.id):
-                out += self.correlator.feed(r.doc.id, when, flat, [(ref, doc)])
+                out += [h for h in self.correlator.feed(r.doc.id, when, flat, [(ref, doc)]) if h.doc.id not in self.silent]
         return out
 
     def tick(self, now: float) -> list[Hit]:
-        return self.correlator.tick(now)
+        """Decide correlation windows that ended before `now` (event time)."""
+        return [h for h in self.correlator.tick(now) if h.doc.id not in self.silent]
