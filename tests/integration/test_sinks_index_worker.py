@@ -19,7 +19,7 @@ from logwarden.sinks.embedded import IndexReader, index_path
 from logwarden.sinks.search import SearchService
 from logwarden.config import load
 
-from conftest import free_port, logwarden_cmd
+from lwtest import free_port, logwarden_cmd
 
 pytestmark = [
     pytest.mark.integration,
@@ -108,6 +108,8 @@ def test_index_worker_exactly_once_across_sigkill(appliance):
     _wait("first 3000 events indexed", lambda: events.count() == 3000, [worker])
     svc = SearchService(cfg)
     assert svc.search("process.name:sshd", limit=1)["total"] == 1500
+    # alerts arrive on their own topic and may be committed a checkpoint later than the events
+    _wait("the alert indexed", lambda: svc.alerts(limit=5)["total"] == 1, [worker])
     assert svc.alerts(limit=5)["hits"][0]["rule"]["name"] == "SSH brute force"
 
     # More events, a SIGKILL while they are being indexed, and a replay of some old ones.
