@@ -12,7 +12,7 @@ from logwarden.sinks.es_sink import BulkFailed, ElasticsearchBackend
 from logwarden.sinks.index_service import IndexStage
 from logwarden.sinks.search import SearchService
 
-from tests.integration.es_server import ESServer
+from es_server import ESServer
 
 pytestmark = pytest.mark.integration
 

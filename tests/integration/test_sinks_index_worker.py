@@ -19,7 +19,7 @@ from logwarden.sinks.embedded import IndexReader, index_path
 from logwarden.sinks.search import SearchService
 from logwarden.config import load
 
-from tests.conftest import free_port, logwarden_cmd
+from lwtest import free_port, logwarden_cmd
 
 pytestmark = [
     pytest.mark.integration,

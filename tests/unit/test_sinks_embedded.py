@@ -11,7 +11,7 @@ import pytest
 from logwarden.sinks.embedded import IndexReader, IndexWriter
 from logwarden.sinks.query import parse
 
-from tests.unit.sinks_corpus import NOW, corpus, evaluate
+from sinks_corpus import NOW, corpus, evaluate
 
 QUERIES = [
     "*",
