@@ -38,11 +38,26 @@ def index_path(data_dir: Path, name: str) -> Path:
     return Path(data_dir) / "index" / name
 
 
+class IncompatibleIndex(RuntimeError):
+    """The directory holds an index with another schema (written by another version)."""
+
+
+SCHEMA_MARK = "logwarden-schema.txt"   # beside tantivy's meta.json: the S.SCHEMA_VERSION it was created with
+
+
 def open_or_create(path: Path) -> tantivy.Index:
     path.mkdir(parents=True, exist_ok=True)
+    mark = path / SCHEMA_MARK
     if tantivy.Index.exists(str(path)):
+        found = mark.read_text().strip() if mark.exists() else "unknown"
+        if found != str(S.SCHEMA_VERSION):
+            raise IncompatibleIndex(
+                f"{path}: index schema version {found}, this Logwarden writes version {S.SCHEMA_VERSION}; "
+                f"stop the index worker, delete {path} and start it again to rebuild it from the broker's retained logs.ecs")
         return tantivy.Index.open(str(path))
-    return tantivy.Index(S.build_schema(), path=str(path), reuse=True)
+    index = tantivy.Index(S.build_schema(), path=str(path), reuse=True)
+    mark.write_text(f"{S.SCHEMA_VERSION}\n")
+    return index
 
 
 class IndexWriter:

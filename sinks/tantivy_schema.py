@@ -29,6 +29,8 @@ import tantivy
 
 from logwarden.sinks.query import fields
 
+SCHEMA_VERSION = 1      # bump on any change below: old indexes are then refused with a rebuild hint
+
 SOURCE = "_source"
 ID = "id"
 TS = "timestamp"

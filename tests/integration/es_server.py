@@ -11,7 +11,8 @@ Implemented from the Elasticsearch REST reference:
                                       mapping checks from the matching template (long, float,
                                       ip, date) and dynamic object/concrete conflicts -> 400 items
   POST [/INDEX]/_refresh              no-op acknowledgement (writes are visible at once)
-  GET|POST /INDEX/_search, _count     match_all, term, terms, ids, exists, range, bool;
+  GET|POST /INDEX/_search, _count     match_all, term, terms, ids, exists, range (with
+                                      `now-<n><unit>` date math), bool;
                                       sort on @timestamp; size/from; track_total_hits
   GET /INDEX/_doc/ID                  one document
 Content negotiation is checked as Elasticsearch does: `compatible-with=8|9` only.
@@ -26,7 +27,7 @@ import itertools
 import re
 import threading
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -150,6 +151,19 @@ def _get(doc: dict[str, Any], path: str) -> list[Any]:
     return v if isinstance(v, list) else [v]
 
 
+_NOW_MATH = re.compile(r"^now-(\d+)([smhd])$")
+
+
+def _resolve_now(v: Any) -> Any:
+    """`now-<n><unit>` (the only date math the sink sends) as an ISO string comparable to @timestamp."""
+    m = _NOW_MATH.match(v) if isinstance(v, str) else None
+    if not m:
+        return v
+    seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    t = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def _matches(q: dict[str, Any], doc: dict[str, Any], doc_id: str) -> bool:
     (kind, body), = q.items()
     if kind == "match_all":
@@ -167,6 +181,7 @@ def _matches(q: dict[str, Any], doc: dict[str, Any], doc_id: str) -> bool:
         return bool(_get(doc, body["field"]))
     if kind == "range":
         (field, b), = body.items()
+        b = {k: _resolve_now(v) for k, v in b.items()}
         for v in _get(doc, field):
             if ("gte" in b and not v >= b["gte"]) or ("gt" in b and not v > b["gt"]) or \
                ("lte" in b and not v <= b["lte"]) or ("lt" in b and not v < b["lt"]):

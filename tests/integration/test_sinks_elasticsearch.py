@@ -139,3 +139,15 @@ def test_alerts_go_to_the_alerts_index_and_search_reads_both(es, tmp_path):
     assert res["total"] == 5 and [h["event"]["id"] for h in res["hits"]] == ["id-3", "id-1"]
     assert svc.alerts(limit=10)["hits"] == [alert]
     stage.close()
+
+
+def test_search_since_uses_date_math(es, tmp_path):
+    from datetime import datetime, timedelta, timezone
+    cfg = make_cfg(es, tmp_path)
+    backend = ElasticsearchBackend(cfg.index)
+    now = datetime.now(timezone.utc)
+    docs = [ev(i, **{"@timestamp": (now - timedelta(minutes=10 * i)).isoformat(timespec="milliseconds").replace("+00:00", "Z")})
+            for i in range(6)]
+    assert backend.write("events", [(d, orjson.dumps(d)) for d in docs]) == []
+    res = SearchService(cfg).search("process.name:sshd", since=timedelta(minutes=25), limit=10)
+    assert [h["event"]["id"] for h in res["hits"]] == ["id-0", "id-1", "id-2"]

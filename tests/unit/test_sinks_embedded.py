@@ -267,3 +267,11 @@ def test_every_parseable_query_agrees_with_reference(reader, docs, q):
     expected = {d["event"]["id"] for d in docs if evaluate(node, d, NOW)}
     assert {h["event"]["id"] for h in res["hits"]} == expected, node
     assert res["total"] == len(expected)
+
+
+def test_an_index_of_another_schema_version_is_refused_with_the_fix(tmp_path):
+    from logwarden.sinks.embedded import SCHEMA_MARK, IncompatibleIndex
+    IndexWriter(tmp_path / "e", heap_bytes=16_000_000).close()
+    (tmp_path / "e" / SCHEMA_MARK).write_text("0\n")
+    with pytest.raises(IncompatibleIndex, match="delete .* and start it again"):
+        IndexWriter(tmp_path / "e", heap_bytes=16_000_000)
