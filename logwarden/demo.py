@@ -70,8 +70,7 @@ def sshd_line(rng: random.Random, t: float, host: str = "web-1") -> str:
         f"Accepted publickey for {user} from {ip} port {port} ssh2: ED25519 SHA256:pP3kq0Zb1r9x0mM6bL7C4nq2kL1nJt4Xb2bq3ZfQy8E",
         f"pam_unix(sshd:session): session opened for user {user}(uid=1001) by (uid=0)",
         f"Disconnected from user {user} {ip} port {port}",
-        f"Failed password for {user} from {ip} port {port} ssh2",
-    ])
+    ] + ([f"Failed password for {user} from {ip} port {port} ssh2"] if rng.random() < 0.3 else []))
     return f"{_syslog_ts(t)} {host} sshd[{pid}]: {body}"
 
 
@@ -100,7 +99,9 @@ def run(cfg: Config) -> None:
     with open(d / "nginx-access.log", "a", buffering=1) as access, open(d / "auth.log", "a", buffering=1) as auth:
         while not stop:
             now = time.time()
-            if rng.random() < 0.8:
+            # About one auth line in twenty, as on a busy web server; the occasional benign
+            # failed password among them stays far below the brute-force threshold.
+            if rng.random() < 0.95:
                 access.write(nginx_line(rng, now) + "\n")
             else:
                 auth.write(sshd_line(rng, now) + "\n")
