@@ -11,6 +11,7 @@ import pytest
 
 import logwarden.rules.bundled as bundled
 from logwarden import demo
+from logwarden.config import DemoConfig
 from lwtest import run_cli
 
 pytestmark = pytest.mark.integration
@@ -41,7 +42,8 @@ def test_burst_raises_the_bundled_alert(tmp_path):
 def test_background_traffic_alone_stays_quiet(tmp_path):
     rng = random.Random(11)
     t = time.time()
-    # one minute of auth lines at the demo's default rate (about one a second)
-    lines = [demo.sshd_line(rng, t + i) for i in range(60)]
+    # two minutes of background lines at the demo's default rate, burst left out
+    rate = DemoConfig().rate_per_s
+    lines = [demo.tick(rng, t + i / rate)[1] for i in range(int(120 * rate))]
     matches = parse_and_test(tmp_path, lines)
     assert not any(m["rule"]["title"] == BRUTE_FORCE for m in matches), matches
