@@ -137,23 +137,23 @@ def compact(plog, now: int) -> int:
     rewritten = 0
     group: list[LogSegment] = []
     group_data: list[bytes] = []
+    group_size = 0
     group_changed = False
-    pending: list[tuple[list[LogSegment], list[bytes]]] = []
-    for seg in segs:
+    for seg in segs:  # each group is swapped as soon as it is complete: ~2 segments in memory
         data, changed = _clean_segment(seg, latest, drop_before, seg is segs[-1])
         size = sum(len(b) for b in data)
-        if group and sum(len(b) for b in group_data) + size > cfg.segment_bytes:
+        if group and group_size + size > cfg.segment_bytes:
             if group_changed or len(group) > 1:
-                pending.append((group, group_data))
-            group, group_data, group_changed = [], [], False
+                _swap(plog, group, group_data, now)
+                rewritten += len(group)
+            group, group_data, group_size, group_changed = [], [], 0, False
         group.append(seg)
         group_data.extend(data)
+        group_size += size
         group_changed = group_changed or changed
     if group and (group_changed or len(group) > 1):
-        pending.append((group, group_data))
-    for members, data in pending:
-        _swap(plog, members, data, now)
-        rewritten += len(members)
+        _swap(plog, group, group_data, now)
+        rewritten += len(group)
     # Tombstones still kept become due once they pass delete.retention.ms: note when.
     for seg in plog.segments[:-1]:
         for pos, size, _, _, _ in list(seg.headers(0, seg.size)):
