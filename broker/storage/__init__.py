@@ -9,10 +9,10 @@ from .errors import (CorruptRecordError, InvalidConfigError, InvalidPartitionsEr
                      InvalidTopicError, OffsetOutOfRangeError, RecordTooLargeError, StorageError,
                      TopicExistsError, UnknownPartitionError, UnknownTopicError)
 from .log import PartitionLog, ReadSlice
-from .manager import LogManager, validate_topic_name
+from .manager import LogDirLockedError, LogManager, validate_topic_name
 
 __all__ = [
-    "LogConfig", "PartitionLog", "ReadSlice", "LogManager", "validate_topic_name",
+    "LogConfig", "PartitionLog", "ReadSlice", "LogManager", "LogDirLockedError", "validate_topic_name",
     "StorageError", "CorruptRecordError", "RecordTooLargeError", "OffsetOutOfRangeError", "InvalidRecordError",
     "UnknownTopicError", "UnknownPartitionError", "TopicExistsError", "InvalidTopicError",
     "InvalidPartitionsError", "InvalidConfigError",

@@ -70,6 +70,7 @@ class PartitionLog:
         self._bases: list[int] = []
         self._graveyard: list[tuple[int, LogSegment]] = []  # (close at ms, segment)
         self._dir_dirty = True  # a segment file was created since the last directory fsync
+        self.deleted = False  # set by drop(): the topic is gone, maintenance must skip it
         self.directory.mkdir(parents=True, exist_ok=True)
         from .cleaner import finish_interrupted_swaps  # cleaner imports this module
         finish_interrupted_swaps(self.directory)
@@ -234,6 +235,8 @@ class PartitionLog:
 
     def flush(self) -> None:
         """fsync every segment holding offsets at or above the recovery point, then advance it."""
+        if self.deleted:
+            return
         with self.lock:
             leo = self.log_end_offset
             rp = self.recovery_point
@@ -319,6 +322,8 @@ class PartitionLog:
 
     def maintain(self, now: int | None = None) -> None:
         """Roll by age when idle, retention, compaction, flush.ms and delayed closes."""
+        if self.deleted:
+            return
         now = now_ms() if now is None else now
         with self.lock:
             seg = self.segments[-1]
@@ -346,6 +351,7 @@ class PartitionLog:
         """Delete every file of this log (topic deletion); returns segments to close later."""
         with self.lock:
             segs = self.segments + [s for _, s in self._graveyard]
+            self.deleted = True
             for seg in self.segments:
                 seg.unlink()
             self.segments = []

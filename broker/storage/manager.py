@@ -15,6 +15,7 @@ otherwise each log re-validates everything from its recovery point on (see log.p
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 TOPICS_FILE = "topics.json"
 RECOVERY_CHECKPOINT = "recovery-point-offset-checkpoint"
 CLEAN_SHUTDOWN = ".kafka_cleanshutdown"
+LOCK_FILE = ".lock"  # flock'ed while a LogManager has the directory open, as Kafka does
 MAX_TOPIC_NAME = 249  # Kafka: 255 minus room for "-<partition>" and deletion suffixes
 MAX_PARTITIONS = 10000
 _LEGAL = re.compile(r"[a-zA-Z0-9._-]+")
@@ -65,10 +67,21 @@ def _atomic_write(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+class LogDirLockedError(RuntimeError):
+    """Another process (or LogManager) has this log directory open."""
+
+
 class LogManager:
     def __init__(self, data_dir: Path, default_config: LogConfig | None = None) -> None:
         self.log_dir = Path(data_dir) / "broker"
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.log_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise LogDirLockedError(f"{self.log_dir} is in use by another broker process (lock on {LOCK_FILE}); "
+                                    "two brokers must not share a data_dir") from None
         self.default_config = default_config or LogConfig()
         self._lock = threading.RLock()
         self._topics: dict[str, dict] = {}
@@ -169,7 +182,8 @@ class LogManager:
             dropped = []
             for p in range(meta["partitions"]):
                 lg = self._logs.pop((name, p))
-                dropped.extend(lg.drop())
+                with lg.maint_lock:  # let a running maintenance pass on it finish first
+                    dropped.extend(lg.drop())
                 shutil.rmtree(lg.directory, ignore_errors=True)
             self._graveyard.append((now_ms() + self.default_config.file_delete_delay_ms, dropped))
         log.info("deleted topic %s", name)
@@ -285,4 +299,5 @@ class LogManager:
             self._graveyard = []
         self._write_checkpoint()
         _atomic_write(self.log_dir / CLEAN_SHUTDOWN, b"")
+        os.close(self._lock_fd)  # releases the flock
 
