@@ -32,8 +32,14 @@ def segment_name(base_offset: int) -> str:
     return f"{base_offset:020d}"
 
 
-def write_all(fd: int, buffers: list, position: int) -> int:
+def write_all(fd: int, buffers: list, position: int, expected: int = -1) -> int:
     """pwritev every buffer at `position`, resuming after short writes; returns bytes written."""
+    if len(buffers) <= IOV_MAX and expected >= 0:
+        n = os.pwritev(fd, buffers, position)
+        if n == expected:
+            return n  # the usual case: one syscall
+        buffers = _skip(buffers, n)
+        return n + write_all(fd, buffers, position + n)
     total = 0
     i = 0
     while i < len(buffers):
@@ -45,17 +51,21 @@ def write_all(fd: int, buffers: list, position: int) -> int:
             i += len(chunk)
             continue
         # Short write (rare on regular files): drop what went out and retry the rest.
-        rest: list = []
-        skip = n
-        for b in chunk:
-            if skip >= len(b):
-                skip -= len(b)
-                continue
-            rest.append(memoryview(b)[skip:])
-            skip = 0
-        buffers = rest + buffers[i + len(chunk):]
+        buffers = _skip(chunk, n) + buffers[i + len(chunk):]
         i = 0
     return total
+
+
+def _skip(buffers: list, n: int) -> list:
+    """The buffers that remain after the first `n` bytes were written."""
+    rest: list = []
+    for b in buffers:
+        if n >= len(b):
+            n -= len(b)
+            continue
+        rest.append(memoryview(b)[n:])
+        n = 0
+    return rest
 
 
 class LogSegment:
@@ -102,7 +112,7 @@ class LogSegment:
             pos += b.size
             off = last + 1
         try:
-            write_all(self.fd, iov, self.size)
+            write_all(self.fd, iov, self.size, pos - self.size)
         except OSError:
             os.ftruncate(self.fd, self.size)  # leave nothing half-written behind
             raise
