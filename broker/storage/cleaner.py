@@ -24,9 +24,10 @@ import logging
 import os
 from pathlib import Path
 
+from .batch import parse_header
 from .errors import CorruptRecordError
 from .records import UnsupportedCompression, decode, rebuild_batch
-from .segment import LogSegment, segment_name
+from .segment import IndexBuilder, LogSegment, segment_name
 
 log = logging.getLogger(__name__)
 
@@ -193,19 +194,24 @@ def _swap(plog, members: list[LogSegment], data: list[bytes], now: int) -> None:
     swap = d / f"{name}.log.swap"
     os.replace(cleaned, swap)
     _fsync_dir(d)
-    with plog.lock:
+    ib = IndexBuilder(base, plog.config.index_interval_bytes)  # indexes from what we wrote: no rescan
+    pos = 0
+    for b in data:
+        h = parse_header(b)
+        ib.add(pos, len(b), h.base_offset + h.last_offset_delta, h.max_timestamp)
+        pos += len(b)
+    with plog.lock:  # held only for renames and bookkeeping: appends and reads wait briefly
         for seg in members:
             seg.unlink()
         os.replace(swap, d / f"{name}.log")
         _unlink(members_file)
-        _fsync_dir(d)
         new = LogSegment(d, base, plog.config.index_interval_bytes)
-        new.recover(None, active=False)
+        new.install(ib, pos, active=False)
         new.close_index_files()
-        new.fsync()
         ids = {id(s) for s in members}
         i = next(i for i, s in enumerate(plog.segments) if id(s) in ids)
         plog.segments[i:i + len(members)] = [new]
         plog._bases = [s.base_offset for s in plog.segments]
         for seg in members:
             plog._graveyard.append((now + plog.config.file_delete_delay_ms, seg))
+    _fsync_dir(d)
