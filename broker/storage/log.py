@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .batch import validate_produce
+from .batch import set_log_append_time, validate_produce
 from .config import LogConfig
 from .errors import OffsetOutOfRangeError, RecordTooLargeError
 from .segment import MAX_RELATIVE_OFFSET, LogSegment
@@ -146,7 +146,8 @@ class PartitionLog:
     def append(self, records: bytes | bytearray | memoryview, now_ms: int | None = None) -> tuple[int, int, int]:
         """Validate and append the RECORDS of a Produce request (whole v2 batches).
 
-        Returns (base_offset, last_offset, -1): -1 because timestamps are CreateTime.
+        Returns (base_offset, last_offset, log_append_time): -1 for CreateTime topics, the
+        broker time stamped into every batch for message.timestamp.type=LogAppendTime.
         Raises CorruptRecordError / RecordTooLargeError without writing anything."""
         mv = records if isinstance(records, memoryview) else memoryview(records)
         if mv.format != "B" or mv.ndim != 1:
@@ -162,6 +163,14 @@ class PartitionLog:
         count = sum(b.last_offset_delta + 1 for b in batches)
         if now_ms is None:
             now_ms = int(time.time() * 1000)
+        append_time = -1
+        if cfg.message_timestamp_type == "LogAppendTime":
+            buf = bytearray(mv)  # the CRC covers maxTimestamp: copy, stamp, re-checksum
+            for b in batches:
+                set_log_append_time(buf, b.position, b.size, now_ms)
+            mv = memoryview(buf)
+            batches = [b._replace(max_timestamp=now_ms) for b in batches]
+            append_time = now_ms
         with self.lock:
             seg = self.segments[-1]
             base = seg.next_offset
@@ -174,7 +183,7 @@ class PartitionLog:
                 or cfg.flush_ms == 0
         if flush:
             self.flush()
-        return base, nxt - 1, -1
+        return base, nxt - 1, append_time
 
     def _roll(self) -> LogSegment:
         """Start a new active segment at the LEO (caller holds the lock)."""

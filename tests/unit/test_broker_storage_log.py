@@ -195,3 +195,15 @@ def test_missing_or_stale_index_is_rebuilt(tmp_path):
     assert read_all(lg2) == before
     assert lg2.offset_for_timestamp(1000 + 17) is not None
     lg2.close()
+
+
+def test_log_append_time_stamps_batches(tmp_path):
+    lg = open_log(tmp_path, message_timestamp_type="LogAppendTime")
+    base, last, t = lg.append(make_batch(vals(3), ts=5), now_ms=1_800_000_000_000)
+    assert (base, last, t) == (0, 2, 1_800_000_000_000)
+    from kafka.record import MemoryRecords
+    batch = MemoryRecords(lg.read(0, 1000).data).next_batch()
+    assert batch.validate_crc() and batch.timestamp_type == 1
+    assert batch.max_timestamp == 1_800_000_000_000
+    assert lg.offset_for_timestamp(1_700_000_000_000) == (0, 1_800_000_000_000)
+    lg.close()
