@@ -160,6 +160,7 @@ class LogManager:
                 self._logs[(name, p)] = PartitionLog(self.log_dir / f"{name}-{p}", name, p, cfg, 0, True)
             self._topics[name] = {"partitions": partitions, "config": overrides}
             self._save_topics()
+        self._write_checkpoint()  # no stale recovery point of an earlier topic of that name
         log.info("created topic %s with %d partition(s)", name, partitions)
 
     def create_partitions(self, name: str, total: int) -> None:
@@ -186,6 +187,7 @@ class LogManager:
                     dropped.extend(lg.drop())
                 shutil.rmtree(lg.directory, ignore_errors=True)
             self._graveyard.append((now_ms() + self.default_config.file_delete_delay_ms, dropped))
+        self._write_checkpoint()
         log.info("deleted topic %s", name)
 
     def _meta(self, name: str) -> dict:
