@@ -278,6 +278,14 @@ class LogManager:
         self._thread = threading.Thread(target=loop, name="logwarden-log-maintenance", daemon=True)
         self._thread.start()
 
+    def stop_background(self) -> None:
+        """Stop the maintenance thread (waits for a pass in progress)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._stop = threading.Event()
+
     def flush_all(self) -> None:
         for lg in self.logs():
             lg.flush()
@@ -288,9 +296,7 @@ class LogManager:
         if self._closed:
             return
         self._closed = True
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self.stop_background()
         for lg in self.logs():
             with lg.maint_lock:
                 lg.close()
