@@ -207,3 +207,15 @@ def test_log_append_time_stamps_batches(tmp_path):
     assert batch.max_timestamp == 1_800_000_000_000
     assert lg.offset_for_timestamp(1_700_000_000_000) == (0, 1_800_000_000_000)
     lg.close()
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+def test_compressed_batches_stored_as_received_and_searchable(tmp_path, codec):
+    lg = open_log(tmp_path)
+    raw = make_batch(vals(50), ts=1000, ts_step=10, compression=codec)
+    lg.append(raw)
+    data = lg.read(0, 1 << 20).data
+    assert data[8:] == raw[8:]  # byte for byte, apart from the base offset
+    assert [r[2] for r in read_records(data)] == vals(50)
+    assert lg.offset_for_timestamp(1000 + 10 * 33 - 5) == (33, 1330)  # found inside the compressed batch
+    lg.close()

@@ -225,3 +225,18 @@ def test_appends_and_reads_while_the_maintenance_thread_works(tmp_path):
     m.close()
     logging.getLogger("logwarden.broker.storage").removeHandler(errors)
     assert not errors.records, errors.records[0].getMessage()
+
+
+@pytest.mark.parametrize("codec", ["gzip", "lz4", "snappy", "zstd"])
+def test_compaction_of_compressed_batches(tmp_path, codec):
+    lg = open_log(tmp_path, cleanup_policy="compact", segment_bytes=400, delete_retention_ms=0)
+    for i in range(30):
+        keys = [b"a", b"b", b"c"]
+        lg.append(make_batch([b"%s%d" % (k, i) for k in keys], keys=keys, ts=T0 + i, compression=codec))
+    active_base = lg.active.base_offset
+    lg.maintain(T0 + 10**9)
+    got = read_all(lg)
+    inactive = [r for r in got if r[0] < active_base]
+    assert sorted(r[1] for r in inactive) == [b"a", b"b", b"c"]
+    assert {r[1]: r[2] for r in got}[b"a"] == b"a29"
+    lg.close()
