@@ -19,6 +19,7 @@ import fcntl
 import logging
 import os
 import re
+import resource
 import shutil
 import threading
 from pathlib import Path
@@ -67,6 +68,21 @@ def _atomic_write(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+def raise_fd_limit() -> int:
+    """Lift the soft RLIMIT_NOFILE to the hard limit: every segment keeps its .log open
+    (reads and sendfile need no open() per fetch), so a broker needs more than the usual
+    soft limit of 1024 descriptors, as Kafka does. Returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            return want
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
 class LogDirLockedError(RuntimeError):
     """Another process (or LogManager) has this log directory open."""
 
@@ -75,6 +91,7 @@ class LogManager:
     def __init__(self, data_dir: Path, default_config: LogConfig | None = None) -> None:
         self.log_dir = Path(data_dir) / "broker"
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        raise_fd_limit()
         self._lock_fd = os.open(self.log_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
