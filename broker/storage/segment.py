@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .batch import HEADER_SIZE, OFFSET, BatchInfo, parse_header, read_prefix, scan_valid
+from .errors import KafkaStorageError
 from .index import OffsetIndex, TimeIndex
 
 log = logging.getLogger(__name__)
@@ -113,9 +114,9 @@ class LogSegment:
             off = last + 1
         try:
             write_all(self.fd, iov, self.size, pos - self.size)
-        except OSError:
+        except OSError as e:
             os.ftruncate(self.fd, self.size)  # leave nothing half-written behind
-            raise
+            raise KafkaStorageError(f"writing {self.log_path}: {e}") from e
         if self.size == 0:
             self.rolling_base_ms = batches[0].max_timestamp
         for last, p, ts, ts_off in entries:

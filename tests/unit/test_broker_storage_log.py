@@ -219,3 +219,26 @@ def test_compressed_batches_stored_as_received_and_searchable(tmp_path, codec):
     assert [r[2] for r in read_records(data)] == vals(50)
     assert lg.offset_for_timestamp(1000 + 10 * 33 - 5) == (33, 1330)  # found inside the compressed batch
     lg.close()
+
+
+def test_failed_write_keeps_nothing(tmp_path):
+    """A write the kernel refuses (here EFBIG from RLIMIT_FSIZE, as ENOSPC would) leaves the
+    log exactly as before and raises KafkaStorageError (Kafka error 56)."""
+    import resource
+    from logwarden.broker.storage import KafkaStorageError
+    lg = open_log(tmp_path)
+    lg.append(make_batch(vals(5)))
+    size, leo = lg.active.size, lg.log_end_offset
+    old = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + 100, old[1]))
+    try:
+        with pytest.raises(KafkaStorageError) as exc:
+            lg.append(make_batch(vals(40)))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old)
+    assert exc.value.kafka_error_code == 56
+    assert (lg.active.size, lg.log_end_offset) == (size, leo)
+    assert lg.active.log_path.stat().st_size == size
+    assert lg.append(make_batch(vals(2)))[0] == leo
+    assert [r[0] for r in read_all(lg)] == list(range(leo + 2))
+    lg.close()
