@@ -22,7 +22,7 @@ from typing import Any
 
 from .batch import set_log_append_time, validate_produce
 from .config import LogConfig
-from .errors import OffsetOutOfRangeError, RecordTooLargeError
+from .errors import KafkaStorageError, OffsetOutOfRangeError, RecordTooLargeError
 from .segment import MAX_RELATIVE_OFFSET, LogSegment
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,10 @@ class PartitionLog:
             if seg.size and (seg.size + total > cfg.segment_bytes
                              or seg.time_waited_for_roll(now_ms, batches[0].max_timestamp) > cfg.segment_ms
                              or base + count - seg.base_offset > MAX_RELATIVE_OFFSET):
-                seg = self._roll()
+                try:
+                    seg = self._roll()
+                except OSError as e:  # cannot create the next segment (EMFILE, ENOSPC, ...)
+                    raise KafkaStorageError(f"{self.topic}-{self.partition}: rolling a segment: {e}") from e
             nxt = seg.append(mv, batches, base)
             flush = (cfg.flush_messages is not None and nxt - self.recovery_point >= cfg.flush_messages) \
                 or cfg.flush_ms == 0
