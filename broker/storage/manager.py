@@ -40,6 +40,7 @@ LOCK_FILE = ".lock"  # flock'ed while a LogManager has the directory open, as Ka
 MAX_TOPIC_NAME = 249  # Kafka: 255 minus room for "-<partition>" and deletion suffixes
 MAX_PARTITIONS = 10000
 _LEGAL = re.compile(r"[a-zA-Z0-9._-]+")
+_PARTITION_DIR = re.compile(r"[a-zA-Z0-9._-]+-[0-9]+")  # only these are ever removed as orphans
 
 
 def validate_topic_name(name: str) -> None:
@@ -119,7 +120,7 @@ class LogManager:
         points = self._read_checkpoint()
         wanted = {f"{t}-{p}" for t, meta in self._topics.items() for p in range(meta["partitions"])}
         for d in self.log_dir.iterdir():
-            if d.is_dir() and d.name not in wanted:
+            if d.is_dir() and d.name not in wanted and _PARTITION_DIR.fullmatch(d.name):
                 log.warning("removing %s: not a partition of any topic (interrupted create or delete)", d)
                 shutil.rmtree(d, ignore_errors=True)
         for topic, meta in self._topics.items():

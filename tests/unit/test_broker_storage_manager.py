@@ -107,8 +107,10 @@ def test_orphan_partition_dir_is_removed(tmp_path):
     m.create_topic("t", 1)
     m.close()
     (tmp_path / "broker" / "half-0").mkdir()
+    (tmp_path / "broker" / "operator notes").mkdir()
     m2 = LogManager(tmp_path)
     assert not (tmp_path / "broker" / "half-0").exists()
+    assert (tmp_path / "broker" / "operator notes").exists()  # not a partition directory: left alone
     m2.close()
 
 
