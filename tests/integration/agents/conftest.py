@@ -1,6 +1,6 @@
 import pytest
 
-from agent_testlib import Running
+from tests.integration.agents.agent_testlib import Running
 
 from logwarden.agents.service import Agent
 
