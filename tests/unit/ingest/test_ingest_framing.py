@@ -37,8 +37,8 @@ def test_octet_counting_keeps_embedded_newlines():
 
 
 def test_newline_framing_with_crlf_and_nul_trailers():
-    got = SyslogFramer().feed(b"<13>a\r\n<13>b\x00\n<13>c\n")
-    assert [f.data for f in got] == [b"<13>a", b"<13>b", b"<13>c"]
+    got = SyslogFramer().feed(b"<13>a\r\n<13>b\x00\n<13>c\n<13>d\x00<13>e\x00")
+    assert [f.data for f in got] == [b"<13>a", b"<13>b", b"<13>c", b"<13>d", b"<13>e"]
 
 
 def test_oversized_octet_counted_message_is_cut_and_the_stream_continues():
