@@ -9,9 +9,15 @@ from dataclasses import dataclass, fields
 
 from prometheus_client import Counter, Gauge
 
+from logwarden import metrics as core
+
 LINES = Counter("logwarden_agent_lines_read_total", "Records (lines, or joined multiline records) read from files.")
 BYTES = Counter("logwarden_agent_read_bytes_total", "Bytes read from files.")
 SENT = Counter("logwarden_agent_sent_events_total", "Records the broker acknowledged (acks=all), replays from the spool included.")
+# The same events on the component-wide series every stage reports (UI overview, alerts on errors).
+CORE_RECEIVED = core.RECEIVED.labels("agent")
+CORE_SENT = core.SENT.labels("agent")
+CORE_DROPPED = core.ERRORS.labels("agent", "dropped")
 SPOOLED = Counter("logwarden_agent_spooled_events_total", "Records written to the disk spool because the broker did not take them.")
 DROPPED = Counter("logwarden_agent_dropped_events_total", "Records the broker rejected for good (e.g. larger than its maximum message size).")
 TRUNCATED = Counter("logwarden_agent_truncated_lines_total", "Lines cut to max_line_bytes.")

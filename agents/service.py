@@ -183,6 +183,7 @@ class Agent:
                         send(tpl.build(rec, ts), functools.partial(tracker.ack, tracker.add(rec.end)))
                     self.stats.lines_read += len(recs)
                     metrics.LINES.inc(len(recs))
+                    metrics.CORE_RECEIVED.inc(len(recs))
                 if n:
                     self.stats.bytes_read += n
                     metrics.BYTES.inc(n)

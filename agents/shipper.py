@@ -81,6 +81,7 @@ class Shipper:
             except KafkaException as exc:  # refused locally (larger than message.max.bytes)
                 self.stats.dropped += 1
                 metrics.DROPPED.inc()
+                metrics.CORE_DROPPED.inc()
                 log.error("record refused by the producer, dropping it", extra={"error": str(exc), "bytes": len(value)})
                 ack()
                 return
@@ -91,11 +92,13 @@ class Shipper:
         if err is None:
             self.stats.sent += 1
             metrics.SENT.inc()
+            metrics.CORE_SENT.inc()
             self._last_error = None
             ack()
         elif err.code() in PERMANENT:
             self.stats.dropped += 1
             metrics.DROPPED.inc()
+            metrics.CORE_DROPPED.inc()
             log.error("broker rejected a record, dropping it", extra={"error": err.str(), "bytes": len(msg.value() or b"")})
             ack()
         else:
@@ -174,6 +177,7 @@ class Shipper:
             if err is None:
                 self.stats.sent += 1
                 metrics.SENT.inc()
+                metrics.CORE_SENT.inc()
             else:
                 state[2] += 1
             if state[1] == 0:
@@ -191,6 +195,7 @@ class Shipper:
                 except KafkaException as exc:
                     self.stats.dropped += 1
                     metrics.DROPPED.inc()
+                    metrics.CORE_DROPPED.inc()
                     log.error("spooled record refused by the producer, dropping it", extra={"error": str(exc)})
                     state[1] -= 1
                     if state[1] == 0:

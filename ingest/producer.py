@@ -15,6 +15,8 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 from prometheus_client import Counter
 
+from logwarden import metrics as core
+
 log = logging.getLogger(__name__)
 SENT = Counter("logwarden_ingest_sent_events_total", "Records the broker acknowledged.", ["input"])
 FAILED = Counter("logwarden_ingest_failed_events_total", "Records the broker did not take (HTTP senders get an error, syslog ones are lost).", ["input"])
@@ -60,14 +62,17 @@ class AsyncProducer:
 
     def send(self, value: bytes, input_type: str) -> "asyncio.Future[str | None]":
         """Produce; the future resolves to None when acknowledged, else to the error text."""
+        core.RECEIVED.labels("ingest").inc()
         fut: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
 
         def cb(err: KafkaError | None, _msg: Any) -> None:
             self._done()
             if err is None:
                 SENT.labels(input_type).inc()
+                core.SENT.labels("ingest").inc()
             else:
                 FAILED.labels(input_type).inc()
+                core.ERRORS.labels("ingest", "not_acknowledged").inc()
             if not fut.done():
                 fut.set_result(None if err is None else err.str())
 
@@ -77,12 +82,15 @@ class AsyncProducer:
         return fut
 
     def send_nowait(self, value: bytes, input_type: str) -> None:
+        core.RECEIVED.labels("ingest").inc()
         def cb(err: KafkaError | None, _msg: Any) -> None:
             self._done()
             if err is None:
                 SENT.labels(input_type).inc()
+                core.SENT.labels("ingest").inc()
             else:
                 FAILED.labels(input_type).inc()
+                core.ERRORS.labels("ingest", "not_acknowledged").inc()
                 log.warning("syslog record lost", extra={"error": err.str()})
 
         if not self._produce(value, cb):
