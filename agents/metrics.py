@@ -28,6 +28,9 @@ INFLIGHT = Gauge("logwarden_agent_inflight_events", "Records produced and not ye
 
 @dataclass
 class Stats:
+    """Plain counters, bumped per record on the hot path (a Prometheus inc costs ~3 us);
+    `publish` moves their growth into the Prometheus series every registry flush."""
+
     lines_read: int = 0
     bytes_read: int = 0
     sent: int = 0
@@ -37,3 +40,18 @@ class Stats:
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_published = Stats()
+_SERIES = {"lines_read": (LINES, CORE_RECEIVED), "bytes_read": (BYTES,), "sent": (SENT, CORE_SENT),
+           "spooled": (SPOOLED,), "dropped": (DROPPED, CORE_DROPPED), "truncated": (TRUNCATED,)}
+
+
+def publish(stats: Stats) -> None:
+    """Add what `stats` counted since the last call to the Prometheus counters."""
+    for name, series in _SERIES.items():
+        delta = getattr(stats, name) - getattr(_published, name)
+        if delta > 0:
+            for s in series:
+                s.inc(delta)
+            setattr(_published, name, getattr(stats, name))
