@@ -143,6 +143,7 @@ class Engine:
         self._pre = [p for p in self.pipelines if p.program is None]
         self._post = [p for p in self.pipelines if p.program is not None]
         self._select_cache: dict[tuple[Any, ...], _Pipeline | None] = {}
+        self._field_keys = sorted({k for p in self._pre for k in p.config.match.fields})
         self.routes = [_Route(r.name, compile_condition(r.when), r.topic, r.keep_in_default) for r in cfg.routes]
         for name in {cfg.default_format, format_override or "auto", *(p.format for p in cfg.pipelines if p.format)}:
             if name not in FORMATS:
@@ -174,12 +175,12 @@ class Engine:
         if not self._pre:
             return None
         f = raw.get("fields")
+        # everything a pre-parse selector can look at, and nothing else (values must hash)
         key = (
-            f.get("log_format") if f.__class__ is dict else None,
+            tuple(str(f.get(k)) for k in self._field_keys) if f.__class__ is dict else None,
             ((raw.get("log") or {}).get("file") or {}).get("path"),
             (raw.get("event") or {}).get("dataset"),
             (raw.get("input") or {}).get("type"),
-            tuple(sorted(f.items())) if f.__class__ is dict and len(f) > 1 else None,
         )
         try:
             return self._select_cache[key]

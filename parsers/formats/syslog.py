@@ -66,6 +66,8 @@ class SyslogParser:
         if m is None:
             return self._headerless(line, doc)
         pri, ts_iso, ts_bsd, host, prog, pid, msg = m.groups()
+        if prog in ("CEF", "LEEF") and pid is None and msg[:1].isdigit():
+            prog, msg = None, f"{prog}:{msg}"  # `host CEF:0|...` is a CEF payload, not a program
         if ts_iso:
             ts = self.iso_time(ts_iso.replace(",", "."))
             pattern = "syslog.iso"

@@ -29,17 +29,30 @@ def test_json_lines(parse):
         assert isinstance(r, ParseFailure) and r.parser == "json"
 
 
-def test_auto_detects_each_shape(parse):
+def test_auto_detects_each_shape(engine):
     cases = {
-        SSHD: "syslog", NGINX: "access", '{"msg": "x"}': "json",
+        SSHD: "syslog", NGINX: "access", '{"msg": "x"}': "json_auto",
         "<34>Oct 11 22:14:15 mymachine su: 'su root' failed": "syslog",
         "<165>1 2003-10-11T22:14:15.003Z host app - - - msg": "syslog",
         "2026-11-26T15:00:03Z web1 sshd[1]: Accepted password for a from 192.0.2.1 port 1 ssh2": "syslog",
         'www.example.com:80 203.0.113.9 - - [26/Nov/2026:15:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"': "access",
+        '2016/10/25 14:49:34 [error] 54053#0: *1 open() failed, client: 127.0.0.1': "nginx_error",
+        "[Wed Oct 11 14:32:52 2000] [error] [client 192.0.2.1] File does not exist: /x": "apache_error",
+        "2016-10-06T00:17:09.669794202Z stderr F boom": "cri",
+        "type=LOGIN msg=audit(1610903553.686:584): pid=1 uid=0 old-auid=4294967295 auid=1000": "auditd",
+        "CEF:0|V|P|1|100|name|5|src=10.0.0.1": "cef",
+        "LEEF:1.0|V|P|1|41|src=10.0.0.1\tdst=10.0.0.2": "leef",
+        'level=info msg="started" port=8080': "logfmt",
+        "user logged in user=bob src=203.0.113.5": "kv",
     }
-    for line, dataset_family in cases.items():
-        doc = parse(line)
+    for line, fmt in cases.items():
+        doc, trace = engine.explain(envelope(line))
         assert isinstance(doc, dict), (line, doc)
+        producers = {who for _, who in trace if who != "envelope"}
+        assert any(who.startswith(f"auto:{fmt}:") for who in producers), (line, producers)
+
+
+def test_auto_sshd_and_nginx_fields(parse):
     doc = parse(SSHD)
     assert (doc["event"]["category"], doc["event"]["outcome"], doc["process"]["name"], doc["source"]["ip"], doc["user"]["name"]) == (
         ["authentication"], "failure", "sshd", "203.0.113.5", "admin")
