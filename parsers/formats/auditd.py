@@ -28,6 +28,9 @@ from ..timefmt import epoch_iso
 
 RECORD = re.compile(r"(?:node=(\S+) )?type=(\S+) msg=audit\((\d+(?:\.\d+)?):(\d+)\): ?(.*)\Z", re.S)
 KV = re.compile(r"""([\w-]+)=("[^"]*"|'[^']*'|\S*)""")
+# inside msg='...' user-space tools write unquoted values with spaces (op=adding group to /etc/group):
+# a value runs to the next ` key=`
+INNER_KV = re.compile(r"""([\w-]+)=("[^"]*"|'[^']*'|.*?)(?= [\w-]+=|\Z)""")
 _HEX = re.compile(r"(?:[0-9A-F]{2})+\Z")
 
 # record type -> (event.action, event.category, event.type); Filebeat's vocabulary.
@@ -80,7 +83,7 @@ def parse_kv(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in KV.findall(text):
         if k == "msg" and v[:1] == "'":
-            for ik, iv in KV.findall(v[1:-1]):
+            for ik, iv in INNER_KV.findall(v[1:-1]):
                 if ik in out and ik not in ("msg",):
                     out[f"inner_{ik}"] = _value(iv, ik)  # rare: same key inside and outside msg=''
                 else:

@@ -29,6 +29,13 @@ APACHE_ERROR = re.compile(
 _APACHE_CODE = re.compile(r"(AH\d{5}): ")
 
 
+def _multiline(doc: dict[str, Any]) -> None:
+    """Mark an event the agent joined from several lines, as Filebeat's multiline does."""
+    flags = doc["log"].setdefault("flags", [])
+    if "multiline" not in flags:
+        flags.append("multiline")
+
+
 class NginxErrorParser:
     name = "nginx_error"
 
@@ -46,6 +53,8 @@ class NginxErrorParser:
         doc["@timestamp"] = iso
         doc["message"] = msg
         doc["log"]["level"] = level
+        if "\n" in msg:
+            _multiline(doc)
         doc["process"] = {"pid": int(pid), "thread": {"id": int(tid)}}
         if conn:
             doc["nginx"] = {"error": {"connection_id": int(conn)}}
@@ -87,6 +96,8 @@ class ApacheErrorParser:
         doc["@timestamp"] = iso
         doc["message"] = msg
         doc["log"]["level"] = level
+        if "\n" in msg:
+            _multiline(doc)
         if module:
             doc["apache"] = {"error": {"module": module}}
         if pid:
