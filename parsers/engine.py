@@ -65,13 +65,7 @@ def base_document(raw: dict[str, Any], ingested: str) -> dict[str, Any]:
     msg = raw["message"]
     event = {"id": fast_raw_event_id(raw), "original": msg, "ingested": ingested, "kind": "event"}
     doc: dict[str, Any] = {"@timestamp": raw.get("@timestamp") or ingested, "message": msg, "event": event}
-    extra = False
-    for k in raw:
-        if k in _COMMON:
-            continue
-        extra = True
-        break
-    if extra:
+    if not _COMMON.issuperset(raw):  # keys beyond Filebeat's usual envelope: carry them all
         for k, v in raw.items():
             if k not in _CARRY_SKIP:
                 doc[k] = v
