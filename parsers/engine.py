@@ -25,7 +25,7 @@ from logwarden.events import flatten
 from . import processors
 from .conditions import compile_condition
 from .config import ParsersConfig, PipelineConfig
-from .core import FormatOptions, FormatParser, ParseFailure
+from .core import FormatOptions, FormatParser, Marks, ParseFailure
 from .formats import DATASETS, FORMATS
 from .grok import load_definitions
 from .ids import fast_raw_event_id
@@ -139,6 +139,7 @@ class Engine:
     def __init__(self, cfg: ParsersConfig | None = None, *, now: datetime | None = None, format_override: str | None = None):
         self.cfg = cfg = cfg or ParsersConfig()
         self.clock = _Clock()
+        self.marks = Marks()
         self.now = now
         self.format_override = format_override
         self.tz = zone(cfg.timezone)
@@ -179,7 +180,7 @@ class Engine:
                     tz = zone(tz_name)
                 except (KeyError, ValueError, OSError):
                     pass  # an envelope's unknown event.timezone: read in the configured zone
-            opts = FormatOptions(tz=tz, now=self.now, grok_patterns=self.patterns)
+            opts = FormatOptions(tz=tz, now=self.now, grok_patterns=self.patterns, marks=self.marks)
             if name == "auto":
                 p = cls(opts, factory=lambda n, tz=tz_name: self.parser(n, tz))
             else:
@@ -230,7 +231,11 @@ class Engine:
     def explain(self, raw: Any) -> tuple[dict[str, Any] | ParseFailure | None, list[tuple[str, str]]]:
         """The result plus (field, producer) for every field: envelope, parser:pattern, processor."""
         trace: list[tuple[str, str]] = []
-        return self._run(raw, trace), trace
+        self.marks.active = []
+        try:
+            return self._run(raw, trace), trace
+        finally:
+            self.marks.active = None
 
     def _run(self, raw: Any, trace: list[tuple[str, str]] | None) -> dict[str, Any] | ParseFailure | None:
         if raw.__class__ is not dict:
@@ -276,7 +281,12 @@ class Engine:
                 return doc
             return result  # type: ignore[return-value]
         if trace is not None:
-            _attribute(trace, before, doc, f"{parser.name}:{result}", envelope=True)
+            steps = self.marks.active or []
+            envelope = True
+            for snap, label in steps:  # staged parsers: header fields, then the message's
+                _attribute(trace, before, _Flat(snap), label, envelope=envelope)
+                before, envelope = snap, False
+            _attribute(trace, before, doc, f"{parser.name}:{result}", envelope=envelope)
         if pipe is None and not self._post:
             return doc
         for p in (pipe, self._post_pipeline(doc)):
@@ -321,8 +331,12 @@ class Engine:
         return out
 
 
+class _Flat(dict):
+    """An already flattened snapshot (from Marks), passed where a document is expected."""
+
+
 def _attribute(trace: list[tuple[str, str]], before: dict[str, Any] | None, doc: dict[str, Any], who: str, envelope: bool = False) -> None:
-    after = flatten(doc)
+    after = doc if isinstance(doc, _Flat) else flatten(doc)
     before = before or {}
     if envelope:
         for k in before:
