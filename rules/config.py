@@ -1,10 +1,46 @@
 """Configuration of the Sigma rules stage (`rules:` in logwarden.yml)."""
+from typing import Literal
+
 from pydantic import Field
 
 from logwarden.model import Model
 
+Level = Literal["informational", "low", "medium", "high", "critical"]
+
+
+class SuppressionConfig(Model):
+    rule: str = Field("*", description="Rule id, name or title this applies to; shell wildcards allowed ('*' = every rule).")
+    group_by: list[str] = Field(default_factory=list, description="Event fields whose values form the suppression key (e.g. [source.ip]); empty: the rule alone.")
+    window: str = Field("10m", description="After an alert, further alerts with the same key are suppressed for this long (e.g. 10m, 1h).")
+
+
+class NotifierConfig(Model):
+    type: Literal["webhook", "slack", "smtp", "file"] = Field(description="webhook (JSON POST), slack (Slack-style incoming webhook), smtp (e-mail) or file (NDJSON lines).")
+    min_level: Level = Field("low", description="Only alerts at or above this level are sent.")
+    url: str | None = Field(None, description="webhook/slack: the endpoint to POST to.")
+    headers: dict[str, str] = Field(default_factory=dict, description="webhook: extra HTTP headers (use ${ENV_VAR} for tokens).")
+    retries: int = Field(3, ge=0, le=20, description="webhook/slack: attempts after the first failure, with exponential backoff.")
+    timeout_ms: int = Field(5000, ge=100, description="webhook/slack/smtp: per-attempt timeout.")
+    path: str | None = Field(None, description="file: where alert lines are appended.")
+    smtp_host: str = Field("127.0.0.1", description="smtp: server host.")
+    smtp_port: int = Field(25, description="smtp: server port.")
+    smtp_starttls: bool = Field(False, description="smtp: upgrade the connection with STARTTLS.")
+    smtp_username: str | None = Field(None, description="smtp: login user (optional).")
+    smtp_password: str | None = Field(None, description="smtp: login password; use ${ENV_VAR}.")
+    mail_from: str = Field("logwarden@localhost", description="smtp: From address.")
+    mail_to: list[str] = Field(default_factory=list, description="smtp: recipients.")
+    template: str | None = Field(None, description="jinja2 template (sandboxed) for the message body; default depends on the type.")
+    subject_template: str | None = Field(None, description="smtp: jinja2 template for the subject line.")
+
 
 class RulesConfig(Model):
-    paths: list[str] = Field(default_factory=list, description="Sigma rule files or folders (searched recursively for .yml).")
-    mapping: str = Field("ecs", description="Field mapping applied to rules: ecs (Sigma names to ECS) or none.")
-    min_level: str = Field("informational", description="Alerts below this level are not raised.")
+    paths: list[str] = Field(default_factory=list, description="Sigma rule files or folders (searched recursively for .yml). Loaded in addition to the bundled rules.")
+    bundled: bool = Field(True, description="Also load the rules shipped with Logwarden (an SSH brute-force correlation). With no paths and bundled: true, only the bundled rules run.")
+    mapping: str = Field("ecs", description="Field mapping applied to rules: ecs (Sigma names to ECS), none, or a path to a pipeline YAML file.")
+    min_level: Level = Field("informational", description="Alerts below this level are not raised.")
+    placeholders: dict[str, list[str]] = Field(default_factory=dict, description="Values for %placeholders% used with the expand modifier, e.g. {Administrators: [root, admin]}.")
+    dedup_window: str = Field("1h", description="An alert whose id (rule + event or rule + group + window) was already raised within this window is not raised again; replays collapse.")
+    suppress: list[SuppressionConfig] = Field(default_factory=list, description="Suppression windows per rule and group-by fields.")
+    reload_interval_ms: int = Field(2000, ge=100, description="How often rule files are checked for changes (hot reload).")
+    base_url: str = Field("http://127.0.0.1:8080", description="Web UI address used in alert links back to the events.")
+    notifiers: list[NotifierConfig] = Field(default_factory=list, description="Where alerts are sent besides the alerts topic.")

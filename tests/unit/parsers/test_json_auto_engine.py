@@ -9,7 +9,7 @@ from logwarden.parsers.core import ParseFailure
 from logwarden.parsers.dlq import dlq_document
 from logwarden.parsers.engine import Engine
 
-from .conftest import envelope
+from parsers_testlib import envelope
 
 SSHD = "Nov 26 15:00:01 web1 sshd[4242]: Failed password for invalid user admin from 203.0.113.5 port 52311 ssh2"
 NGINX = '203.0.113.9 - - [26/Nov/2026:15:00:00 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/8.0"'

@@ -93,7 +93,7 @@ def test_rfc3164_variants(parse):
     from logwarden.parsers.config import ParsersConfig
     from logwarden.parsers.engine import Engine
     from datetime import datetime, timezone
-    from .conftest import envelope
+    from parsers_testlib import envelope
     jan = Engine(ParsersConfig(timezone="Europe/Berlin"), now=datetime(2027, 1, 2, tzinfo=timezone.utc))
     doc = jan.parse(envelope("Dec 31 23:30:00 h cron[1]: x", fields={"log_format": "syslog"}))
     assert doc["@timestamp"] == "2026-12-31T22:30:00.000Z"  # read in Berlin (UTC+1)

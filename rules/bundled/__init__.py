@@ -1,0 +1,1 @@
+"""Rules shipped with Logwarden (package data, loaded when rules.bundled is true)."""

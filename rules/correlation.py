@@ -1,0 +1,229 @@
+"""Sigma correlation rules evaluated on a stream of rule matches (sans-IO).
+
+Every match of a rule that a correlation references is fed here with its event time.
+State is kept per correlation and per group (the values of the `group-by` fields):
+
+    group state = deque of entries (time, source rule, events, value) within `timespan`
+
+Windows slide on *event time* (`@timestamp`), not arrival time: an entry older than the
+newest time seen in its group minus `timespan` is dropped. Two evaluation modes follow
+from the condition:
+
+* lower-bounded conditions (`gt`, `gte` only) fire as soon as they hold, which is the
+  moment a brute force becomes visible; the group then starts afresh, so the next alert
+  needs new evidence (no alert storm from the 6th, 7th, ... attempt);
+* conditions with an upper bound (`lt`, `lte`, `eq`, `neq`, or a range) can only be decided
+  when a window closes: the window opens at a group's first entry and closes `timespan`
+  later (checked on the next entry or on `tick(now)`), then the next window opens.
+
+Types: event_count (entries), value_count (distinct values of condition.field),
+temporal (distinct referenced rules seen; default condition: all of them),
+temporal_ordered (the referenced rules matched in the listed order), value_sum,
+value_avg, and value_percentile (the share, in percent, of the window's entries carrying
+the newest entry's value - so `lte: 1` finds values rarer than 1 %; this reading of the
+v2.1 text is ours). A correlation's own hits feed correlations that reference it.
+"""
+from __future__ import annotations
+
+import operator
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from .compiler import Correlation
+
+# Per-group memory bound: a window keeps at most this many entries (oldest dropped first).
+MAX_ENTRIES = 10_000
+
+_OPS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le, "eq": operator.eq, "neq": operator.ne}
+
+
+@dataclass
+class Hit:
+    """A rule or correlation match: what an alert is made from."""
+
+    doc: Any  # SigmaDoc
+    kind: str  # "rule" | "correlation"
+    events: list[tuple[Any, dict]]  # (ref, event document) - ref is caller-defined (line number, offset)
+    first_ts: float
+    last_ts: float
+    count: int
+    group: dict[str, Any] = field(default_factory=dict)
+    value: float | None = None
+
+
+@dataclass
+class _Entry:
+    ts: float
+    source: str
+    events: list[tuple[Any, dict]]
+    value: Any
+
+
+class _Group:
+    __slots__ = ("entries", "start", "last")
+
+    def __init__(self) -> None:
+        self.entries: deque[_Entry] = deque()
+        self.start: float | None = None
+        self.last = 0.0
+
+
+def _hashable(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_hashable(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
+    return v
+
+
+class _State:
+    def __init__(self, corr: Correlation):
+        self.corr = corr
+        self.groups: dict[tuple, _Group] = {}
+        self.immediate = set(corr.condition) <= {"gt", "gte"}
+        self.order = [r.doc.id for r in corr.refs]
+
+    def holds(self, x: float) -> bool:
+        return all(_OPS[k](x, v) for k, v in self.corr.condition.items())
+
+    def measure(self, entries: list[_Entry]) -> float | None:
+        t = self.corr.type
+        if t == "event_count":
+            return float(len(entries))
+        if t == "value_count":
+            return float(len({_hashable(e.value) for e in entries if e.value is not None}))
+        if t == "temporal":
+            return float(len({e.source for e in entries}))
+        if t == "temporal_ordered":
+            return float(self._ordered(entries))
+        nums = [n for n in (_num(e.value) for e in entries) if n is not None]
+        if t == "value_sum":
+            return float(sum(nums))
+        if t == "value_avg":
+            return sum(nums) / len(nums) if nums else None
+        if t == "value_percentile":
+            last = entries[-1].value if entries else None
+            if last is None:
+                return None
+            same = sum(1 for e in entries if e.value == last)
+            return 100.0 * same / len(entries)
+        return None
+
+    def _ordered(self, entries: list[_Entry]) -> int:
+        """Length of the longest prefix of `rules` matched in order (earliest-first greedy)."""
+        want = 0
+        last_ts = float("-inf")
+        for e in sorted(entries, key=lambda e: e.ts):
+            if want < len(self.order) and e.source == self.order[want] and e.ts >= last_ts:
+                want += 1
+                last_ts = e.ts
+        return want
+
+
+def _num(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _first(lookup: dict, names: list[str]) -> Any:
+    for n in names:
+        v = lookup.get(n)
+        if v is not None:
+            return v
+    return None
+
+
+class Correlator:
+    """Feeds rule matches through every correlation that references them."""
+
+    def __init__(self, correlations: list[Correlation]):
+        self.states = [_State(c) for c in correlations]
+        self.by_source: dict[str, list[_State]] = {}
+        for st in self.states:
+            for ref in st.corr.refs:
+                self.by_source.setdefault(ref.doc.id, []).append(st)
+
+    def wants(self, source_id: str) -> bool:
+        return source_id in self.by_source
+
+    def feed(self, source_id: str, ts: float, lookup: dict, events: list[tuple[Any, dict]]) -> list[Hit]:
+        """One match of rule `source_id`; `lookup` maps field names to values (a flat event)."""
+        out: list[Hit] = []
+        for st in self.by_source.get(source_id, ()):
+            corr = st.corr
+            cands = corr.group_fields.get(source_id, [])
+            key = tuple(_hashable(_first(lookup, c)) for c in cands)
+            value = _first(lookup, corr.value_fields[source_id]) if corr.value_fields else None
+            g = st.groups.get(key)
+            if g is None:
+                g = st.groups[key] = _Group()
+            if not st.immediate and g.start is not None and ts > g.start + corr.timespan:
+                out += self._close(st, key, g, ts)
+            g.entries.append(_Entry(ts, source_id, events, value))
+            if len(g.entries) > MAX_ENTRIES:
+                g.entries.popleft()
+            g.last = max(g.last, ts)
+            if g.start is None or (not st.immediate and ts < g.start):
+                g.start = ts if g.start is None else min(g.start, ts)
+            if st.immediate:
+                horizon = g.last - corr.timespan
+                while g.entries and g.entries[0].ts < horizon:
+                    g.entries.popleft()
+                m = st.measure(list(g.entries))
+                if m is not None and st.holds(m):
+                    out.append(self._hit(st, key, list(g.entries), m))
+                    del st.groups[key]
+        # Chained correlations: a correlation's hit is a match of that correlation.
+        chained: list[Hit] = []
+        for h in out:
+            if self.wants(h.doc.id):
+                chained += self.feed(h.doc.id, h.last_ts, dict(h.group), h.events)
+        return out + chained
+
+    def _close(self, st: _State, key: tuple, g: _Group, now: float) -> list[Hit]:
+        """Decide every window of `g` that ended before `now` (upper-bounded conditions)."""
+        out = []
+        span = st.corr.timespan
+        while g.start is not None and now > g.start + span:
+            end = g.start + span
+            inside = [e for e in g.entries if e.ts <= end]
+            m = st.measure(inside)
+            if inside and m is not None and st.holds(m):
+                out.append(self._hit(st, key, inside, m))
+            rest = deque(e for e in g.entries if e.ts > end)
+            g.entries = rest
+            g.start = rest[0].ts if rest else None
+        return out
+
+    def tick(self, now: float) -> list[Hit]:
+        """Close windows that ended before `now` and forget idle groups (call periodically)."""
+        out: list[Hit] = []
+        for st in self.states:
+            span = st.corr.timespan
+            for key, g in list(st.groups.items()):
+                if st.immediate:
+                    if g.last < now - span:
+                        del st.groups[key]
+                elif g.start is not None and now > g.start + span:
+                    out += self._close(st, key, g, now)
+                if not g.entries:
+                    st.groups.pop(key, None)
+        chained: list[Hit] = []
+        for h in out:
+            if self.wants(h.doc.id):
+                chained += self.feed(h.doc.id, h.last_ts, dict(h.group), h.events)
+        return out + chained
+
+    @staticmethod
+    def _hit(st: _State, key: tuple, entries: list[_Entry], m: float) -> Hit:
+        events = [ev for e in entries for ev in e.events]
+        group = {name: (list(v) if isinstance(v, tuple) else v) for name, v in zip(st.corr.group_by, key)}
+        return Hit(st.corr.doc, "correlation", events, min(e.ts for e in entries), max(e.ts for e in entries),
+                   len(events), group, m)

@@ -1,0 +1,1 @@
+"""Bundled field mapping pipelines (package data: ecs.yml, none.yml)."""

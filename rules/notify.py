@@ -1,0 +1,217 @@
+"""Alert notifiers: webhook, Slack-style webhook, SMTP e-mail and file.
+
+Every message is rendered from a jinja2 template in a `SandboxedEnvironment`, because
+templates come from configuration and alert fields come from attacker-controlled log
+lines: the sandbox refuses attribute access to Python internals, so neither side can
+reach code. The template context is the alert document itself (`rule`, `alert`, `event`,
+`host`, `source`, `user`, `tags`) plus `doc` for the whole document and a `tojson` filter.
+
+Notifiers are found by `type` in the `NOTIFIERS` registry and run on a background thread
+(`Dispatcher`) so a slow endpoint never stalls the stage; HTTP delivery retries with
+exponential backoff on connection errors, 429 and 5xx. The queue is bounded: when it is
+full, the alert is still on the `alerts` topic, only the notification is dropped (and
+counted).
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import smtplib
+import threading
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import orjson
+from jinja2.sandbox import SandboxedEnvironment
+
+from .alerts import LEVEL_RANK
+from .config import NotifierConfig
+
+log = logging.getLogger(__name__)
+
+QUEUE_MAX = 10_000  # pending notifications before new ones are dropped
+BACKOFF_S = 0.2     # first retry delay; doubles per attempt
+
+DEFAULT_TEMPLATES = {
+    "webhook": None,  # the alert document as JSON
+    "file": None,
+    "slack": (":rotating_light: *[{{ alert.level | upper }}] {{ rule.name }}*"
+              "{% if alert.group %} ({% for k, v in alert.group.items() %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}){% endif %}\n"
+              "{{ alert.count }} event(s) from {{ alert.first_seen }} to {{ alert.last_seen }}"
+              "{% if host and host.name %} on {{ host.name }}{% endif %}\n"
+              "Rule by {{ rule.author or 'unknown' }} - {{ alert.url or alert.query }}"),
+    "smtp": ("Logwarden alert: {{ rule.name }} ({{ alert.level }})\n\n"
+             "{{ rule.description }}\n\n"
+             "Events: {{ alert.count }} between {{ alert.first_seen }} and {{ alert.last_seen }}\n"
+             "{% for k, v in alert.group.items() %}{{ k }}: {{ v }}\n{% endfor %}"
+             "Search: {{ alert.url or alert.query }}\n\n"
+             "Rule: {{ rule.id }} by {{ rule.author or 'unknown' }} ({{ rule.license }})\n"
+             "{% for ev in alert.events[:3] %}\n> {{ ev.message or ev.event.original }}{% endfor %}\n"),
+}
+DEFAULT_SUBJECT = "[{{ alert.level | upper }}] {{ rule.name }}{% if source and source.ip %} from {{ source.ip }}{% endif %}"
+
+_env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+_env.filters["tojson"] = lambda v: orjson.dumps(v, default=str).decode()
+
+
+def render(template: str, alert: dict[str, Any]) -> str:
+    ctx = dict(alert)
+    ctx["doc"] = alert
+    return _env.from_string(template).render(**ctx)
+
+
+class Notifier(Protocol):
+    cfg: NotifierConfig
+
+    def send(self, alert: dict[str, Any]) -> None: ...
+
+
+class NotifyError(Exception):
+    pass
+
+
+def _post_with_retries(cfg: NotifierConfig, client: httpx.Client, content: bytes, headers: dict[str, str]) -> None:
+    delay = BACKOFF_S
+    last = ""
+    for attempt in range(cfg.retries + 1):
+        try:
+            r = client.post(cfg.url or "", content=content, headers=headers)
+            if r.status_code < 300:
+                return
+            last = f"HTTP {r.status_code}"
+            if r.status_code != 429 and r.status_code < 500:
+                raise NotifyError(f"{cfg.url}: {last} (not retried)")
+        except httpx.HTTPError as exc:
+            last = str(exc) or type(exc).__name__
+        if attempt < cfg.retries:
+            time.sleep(delay)
+            delay *= 2
+    raise NotifyError(f"{cfg.url}: gave up after {cfg.retries + 1} attempts: {last}")
+
+
+class WebhookNotifier:
+    """POSTs the alert as JSON (or the rendered template) to `url`."""
+
+    def __init__(self, cfg: NotifierConfig):
+        if not cfg.url:
+            raise ValueError("webhook notifier needs url")
+        self.cfg = cfg
+        self.client = httpx.Client(timeout=cfg.timeout_ms / 1000)
+
+    def send(self, alert: dict[str, Any]) -> None:
+        if self.cfg.template:
+            body = render(self.cfg.template, alert).encode()
+            ctype = "application/json" if body.lstrip()[:1] in (b"{", b"[") else "text/plain; charset=utf-8"
+        else:
+            body, ctype = orjson.dumps(alert), "application/json"
+        _post_with_retries(self.cfg, self.client, body, {"content-type": ctype, **self.cfg.headers})
+
+
+class SlackNotifier(WebhookNotifier):
+    """A Slack (or Mattermost, Rocket.Chat) incoming webhook: {"text": <rendered>}."""
+
+    def send(self, alert: dict[str, Any]) -> None:
+        text = render(self.cfg.template or DEFAULT_TEMPLATES["slack"], alert)
+        _post_with_retries(self.cfg, self.client, orjson.dumps({"text": text}),
+                           {"content-type": "application/json", **self.cfg.headers})
+
+
+class SmtpNotifier:
+    def __init__(self, cfg: NotifierConfig):
+        if not cfg.mail_to:
+            raise ValueError("smtp notifier needs mail_to")
+        self.cfg = cfg
+
+    def send(self, alert: dict[str, Any]) -> None:
+        c = self.cfg
+        msg = EmailMessage()
+        msg["From"] = c.mail_from
+        msg["To"] = ", ".join(c.mail_to)
+        msg["Subject"] = render(c.subject_template or DEFAULT_SUBJECT, alert).replace("\n", " ").strip()
+        msg["X-Logwarden-Alert-Id"] = alert["event"]["id"]
+        msg.set_content(render(c.template or DEFAULT_TEMPLATES["smtp"], alert))
+        with smtplib.SMTP(c.smtp_host, c.smtp_port, timeout=c.timeout_ms / 1000) as smtp:
+            if c.smtp_starttls:
+                smtp.starttls()
+            if c.smtp_username:
+                smtp.login(c.smtp_username, c.smtp_password or "")
+            smtp.send_message(msg)
+
+
+class FileNotifier:
+    """Appends one line per alert: the alert JSON, or the rendered template."""
+
+    def __init__(self, cfg: NotifierConfig):
+        if not cfg.path:
+            raise ValueError("file notifier needs path")
+        self.cfg = cfg
+        self.lock = threading.Lock()
+
+    def send(self, alert: dict[str, Any]) -> None:
+        line = render(self.cfg.template, alert).rstrip("\n") if self.cfg.template else orjson.dumps(alert).decode()
+        p = Path(self.cfg.path or "")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock, p.open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+
+NOTIFIERS: dict[str, type] = {"webhook": WebhookNotifier, "slack": SlackNotifier, "smtp": SmtpNotifier, "file": FileNotifier}
+
+
+def build(cfg: NotifierConfig) -> Notifier:
+    return NOTIFIERS[cfg.type](cfg)
+
+
+class Dispatcher:
+    """Delivers alerts to notifiers on one background thread."""
+
+    def __init__(self, notifiers: list[Notifier]):
+        self.notifiers = notifiers
+        self.q: queue.Queue = queue.Queue(maxsize=QUEUE_MAX)
+        self.stats = {"sent": 0, "failed": 0, "dropped": 0}
+        self.thread: threading.Thread | None = None
+        if notifiers:
+            self.thread = threading.Thread(target=self._loop, name="logwarden-notify", daemon=True)
+            self.thread.start()
+
+    def submit(self, alert: dict[str, Any]) -> None:
+        rank = LEVEL_RANK.get(alert["alert"]["level"], 2)
+        for n in self.notifiers:
+            if rank >= LEVEL_RANK[n.cfg.min_level]:
+                try:
+                    self.q.put_nowait((n, alert))
+                except queue.Full:
+                    self.stats["dropped"] += 1
+
+    def _loop(self) -> None:
+        while True:
+            item = self.q.get()
+            if item is None:
+                self.q.task_done()
+                return
+            n, alert = item
+            try:
+                n.send(alert)
+                self.stats["sent"] += 1
+            except Exception as exc:  # one failing notifier must not stop the others
+                self.stats["failed"] += 1
+                log.error("notification failed", extra={"notifier": n.cfg.type, "alert_id": alert["event"]["id"], "error": str(exc)})
+            finally:
+                self.q.task_done()
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until queued notifications are delivered (or failed); False on timeout."""
+        end = time.monotonic() + timeout_s
+        while self.q.unfinished_tasks and time.monotonic() < end:
+            time.sleep(0.01)
+        return not self.q.unfinished_tasks
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        if self.thread:
+            self.flush(timeout_s)
+            self.q.put(None)
+            self.thread.join(timeout_s)
+            self.thread = None

@@ -1,0 +1,145 @@
+"""Alert documents, dedup, suppression and minimum level; the stage's process() on real Messages."""
+import time
+
+import orjson
+from confluent_kafka import Message
+
+from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC, ECS_TOPIC
+from logwarden.rules.alerts import AlertPolicy, build_alert
+from logwarden.rules.config import RulesConfig, SuppressionConfig
+from logwarden.rules.service import RulesStage
+
+RULE = """title: Curl to pastebin
+id: c1
+level: medium
+author: Jane Doe
+description: curl fetching from pastebin
+references: [https://example.org/x]
+tags: [attack.t1105]
+logsource: {product: linux, category: process_creation}
+detection:
+  sel:
+    Image|endswith: /curl
+    CommandLine|contains: pastebin
+  condition: sel
+"""
+
+
+def proc(i: int, ip: str = "192.0.2.1") -> dict:
+    return {"@timestamp": f"2026-11-26T10:00:{i:02d}Z", "event": {"id": f"ev{i}", "category": ["process"], "type": ["start"]},
+            "process": {"executable": "/usr/bin/curl", "command_line": "curl https://pastebin.com/raw/x"},
+            "host": {"name": "web-1"}, "source": {"ip": ip}, "user": {"name": "www"}}
+
+
+def ssh(i: int) -> dict:
+    return {"@timestamp": f"2026-11-26T10:01:{i:02d}Z", "event": {"id": f"ssh{i}", "category": ["authentication"], "outcome": "failure"},
+            "process": {"name": "sshd"}, "source": {"ip": "203.0.113.5"}, "host": {"name": "bastion"}}
+
+
+def stage(tmp_path, **kw) -> RulesStage:
+    (tmp_path / "rules").mkdir(exist_ok=True)
+    (tmp_path / "rules" / "curl.yml").write_text(RULE)
+    cfg = RulesConfig(paths=[str(tmp_path / "rules")], reload_interval_ms=100, **kw)
+    return RulesStage(cfg)
+
+
+def msgs(docs: list, start: int = 0) -> list[Message]:
+    return [Message(topic=ECS_TOPIC, partition=0, offset=start + i,
+                    value=d if isinstance(d, bytes) else orjson.dumps(d)) for i, d in enumerate(docs)]
+
+
+def test_alert_document_shape(tmp_path):
+    st = stage(tmp_path, base_url="http://ui:8080")
+    outs = list(st.process(msgs([proc(1)])))
+    st.close()
+    assert len(outs) == 1 and outs[0].topic == ALERTS_TOPIC
+    a = orjson.loads(outs[0].value)
+    assert outs[0].key == a["event"]["id"].encode()
+    assert a["event"]["kind"] == "alert" and a["event"]["severity"] == 47
+    assert a["rule"]["reference"] == ["https://example.org/x"] and a["rule"]["id"] == "c1"
+    assert {k: a["rule"][k] for k in ("name", "author", "ruleset", "category")} == {
+        "name": "Curl to pastebin", "author": "Jane Doe", "ruleset": "sigma", "category": "linux/process_creation"}
+    assert a["tags"] == ["attack.t1105"]
+    al = a["alert"]
+    assert al["level"] == "medium" and al["count"] == 1 and al["event_ids"] == ["ev1"]
+    assert al["first_seen"] == al["last_seen"] == "2026-11-26T10:00:01.000Z"
+    assert al["events"] == [proc(1)] and al["query"] == 'event.id:"ev1"'
+    assert al["url"].startswith("http://ui:8080/?q=event.id")
+    assert a["host"] == {"name": "web-1"} and a["source"] == {"ip": "192.0.2.1"} and a["user"] == {"name": "www"}
+
+
+def test_correlation_alert_carries_group_and_events(tmp_path):
+    st = stage(tmp_path)
+    outs = [o for o in st.process(msgs([ssh(i) for i in range(6)])) if o.topic == ALERTS_TOPIC]
+    st.close()
+    assert len(outs) == 1
+    a = orjson.loads(outs[0].value)
+    assert a["rule"]["name"] == "SSH brute force from one source address" and a["event"]["severity"] == 73
+    assert a["rule"]["author"] == "Logwarden project" and a["rule"]["category"] == "correlation/event_count"
+    assert a["alert"]["group"] == {"source.ip": "203.0.113.5"} and a["alert"]["count"] == 5
+    assert a["alert"]["event_ids"] == [f"ssh{i}" for i in range(5)]
+    assert a["source"] == {"ip": "203.0.113.5"}
+
+
+def test_replayed_events_do_not_alert_twice(tmp_path):
+    st = stage(tmp_path)
+    first = list(st.process(msgs([proc(1), proc(2)])))
+    replay = list(st.process(msgs([proc(1), proc(2)])))
+    st.close()
+    assert len(first) == 2 and replay == []
+    assert st.policy.stats["duplicate"] == 2
+
+
+def test_min_level(tmp_path):
+    st = stage(tmp_path, min_level="high")
+    assert list(st.process(msgs([proc(1)]))) == []
+    assert len(list(st.process(msgs([ssh(i) for i in range(5)])))) == 1   # the high correlation passes
+    st.close()
+
+
+def test_suppression_window_by_group_field():
+    cfg = RulesConfig(suppress=[SuppressionConfig(rule="c1", group_by=["source.ip"], window="10m")])
+    pol = AlertPolicy(cfg)
+    from logwarden.rules.compiler import ruleset_from_text
+    from logwarden.rules.engine import Engine
+    eng = Engine(ruleset_from_text(RULE, mapping="ecs"))
+
+    def alert(i, ip, now):
+        (hit,) = eng.process(proc(i, ip))
+        return build_alert(hit, now)
+    t = 1000.0
+    assert pol.admit(alert(1, "192.0.2.1", t), t)
+    assert not pol.admit(alert(2, "192.0.2.1", t + 60), t + 60)       # same key, inside the window
+    assert pol.admit(alert(3, "192.0.2.9", t + 61), t + 61)            # other key
+    late = alert(4, "192.0.2.1", t + 601)
+    assert pol.admit(late, t + 601) and late["alert"]["suppressed"] == 1
+    assert pol.stats == {"raised": 3, "below_level": 0, "duplicate": 0, "suppressed": 1}
+
+
+def test_bad_messages_go_to_the_dead_letter_topic(tmp_path):
+    st = stage(tmp_path)
+    outs = list(st.process(msgs([b"{not json", b"[1, 2]", proc(1)])))
+    st.close()
+    assert [o.topic for o in outs] == [DLQ_TOPIC, DLQ_TOPIC, ALERTS_TOPIC]
+    d = orjson.loads(outs[0].value)
+    assert d["event"]["kind"] == "pipeline_error" and d["error"]["type"] == "rules"
+    assert "not a JSON object" in d["error"]["message"] and d["event"]["original"] == "{not json"
+
+
+def test_hot_reload_picks_up_new_and_broken_rules(tmp_path):
+    st = stage(tmp_path)
+    assert len(st.engine.rules) == 2          # curl + bundled base rule
+    (tmp_path / "rules" / "wget.yml").write_text(RULE.replace("id: c1", "id: w1").replace("/curl", "/wget")
+                                                 .replace("Curl to", "Wget to"))
+    (tmp_path / "rules" / "broken.yml").write_text("title: broken\ndetection: {sel: {a|x: 1}, condition: sel}\n")
+    deadline = time.monotonic() + 10
+    while not st.maybe_reload():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert sorted(r.doc.id for r in st.engine.rules if r.standalone) == ["c1", "w1"]
+    assert len(st.engine.ruleset.errors) == 1 and "broken.yml" in st.engine.ruleset.errors[0].file
+    doc = proc(5)
+    doc["process"]["executable"] = "/usr/bin/wget"
+    outs = list(st.process(msgs([doc])))
+    st.close()
+    assert [orjson.loads(o.value)["rule"]["id"] for o in outs] == ["w1"]
