@@ -7,7 +7,7 @@ import yaml
 from logwarden.config import validate
 from logwarden.parsers.engine import Engine
 
-from .conftest import envelope
+from parsers_testlib import envelope
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "parsers.md"
 

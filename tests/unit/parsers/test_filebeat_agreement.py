@@ -9,7 +9,7 @@ names, the test's relative file path, offsets and timezone echo). Values are com
 a one-element list agrees with its element (Filebeat writes event.action as a list, ECS
 defines a keyword).
 
-Run `python -m tests.unit.parsers.test_filebeat_agreement` for the full table; the test
+Run `python tests/unit/parsers/test_filebeat_agreement.py` for the full table; the test
 prints it too (pytest -s) and holds the floor: overall agreement, and full agreement on the
 fields detection and search pivot on.
 """

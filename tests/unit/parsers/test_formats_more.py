@@ -2,7 +2,7 @@
 from logwarden.parsers.core import ParseFailure
 from logwarden.parsers.formats.auditd import AuditJoiner
 
-from .conftest import envelope
+from parsers_testlib import envelope
 
 NGINX_ERR = ('2016/10/25 14:49:34 [error] 54053#0: *1 open() "/x/favicon.ico" failed (2: No such file or directory), '
              'client: 127.0.0.1, server: localhost, request: "GET /favicon.ico HTTP/1.1", host: "localhost:8080"')

@@ -10,7 +10,7 @@ from logwarden.parsers.engine import Engine
 from logwarden.parsers.grok import Grok, GrokError, library
 from logwarden.parsers.processors import compile_dissect
 
-from .conftest import NOW, envelope
+from parsers_testlib import NOW, envelope
 
 SHOP = '2026-11-26 10:00:00,123 WARN [cart] user=bob ip=203.0.113.5 msg="slow checkout" took=1200ms'
 

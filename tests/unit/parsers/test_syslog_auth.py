@@ -141,7 +141,7 @@ def test_structured_data_helper():
 
 
 def test_explain_attributes_header_and_message_separately(engine):
-    from .conftest import envelope
+    from parsers_testlib import envelope
     doc, trace = engine.explain(envelope("Nov 26 15:00:01 web1 sshd[4242]: Invalid user x from 192.0.2.1 port 2", fields={"log_format": "sshd"}))
     who = dict(trace)
     assert who["host.hostname"] == who["process.pid"] == "sshd:syslog.rfc3164"
