@@ -67,7 +67,8 @@ class DissectConfig(Model):
 
     type: Literal["dissect"] = Field(description="`dissect`")
     field: str = Field("message", description="Field to split.")
-    pattern: str = Field(description="Dissect pattern, e.g. '%{client.ip} - %{user.name} [%{ts}] %{?skip} %{msg}'; %{?x} skips, %{x->} pads.")
+    pattern: str = Field(description="Dissect pattern, e.g. '%{client.ip} - %{user.name} [%{ts}] %{?skip} %{msg}'; %{?x} skips, %{+x} appends to x, %{x->} pads.")
+    append_separator: str = Field(" ", description="Joins the parts of a %{+key} append.")
     target_prefix: str = Field("", description="Prefix for the extracted keys, e.g. 'app.'.")
     if_no_match: Literal["tag", "dlq", "ignore"] = Field("tag", description="When the text does not fit: tag _dissectfailure, DLQ, or ignore.")
 

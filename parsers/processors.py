@@ -153,10 +153,13 @@ def build_timestamp(c: TimestampConfig, ctx: dict[str, Any]) -> Step:
 _DISSECT_KEY = re.compile(r"%\{([^}]*)\}")
 
 
-def compile_dissect(pattern: str) -> tuple[re.Pattern[str], list[str | None]]:
-    """Dissect to an anchored regex: each %{key} takes text up to the next delimiter."""
+def compile_dissect(pattern: str) -> tuple[re.Pattern[str], list[tuple[str, bool] | None]]:
+    """Dissect to an anchored regex: each %{key} takes text up to the next delimiter.
+
+    Keys: `%{name}` captures, `%{?name}` / `%{}` skip, `%{+name}` appends to an earlier
+    `name` (joined by append_separator), `%{name->}` lets the following delimiter repeat."""
     parts = _DISSECT_KEY.split(pattern)  # literal, key, literal, key, ..., literal
-    keys: list[str | None] = []
+    keys: list[tuple[str, bool] | None] = []
     rx = [re.escape(parts[0])]
     for i in range(1, len(parts), 2):
         key, lit = parts[i], parts[i + 1]
@@ -164,7 +167,7 @@ def compile_dissect(pattern: str) -> tuple[re.Pattern[str], list[str | None]]:
         key = key[:-2] if pad else key
         last = i == len(parts) - 2 and lit == ""
         rx.append("(.*)" if last else "(.*?)")
-        keys.append(None if (not key or key.startswith("?")) else key.lstrip("+&*"))
+        keys.append(None if (not key or key.startswith("?")) else (key.lstrip("+&*"), key.startswith("+")))
         if lit:
             esc = re.escape(lit)
             rx.append(f"(?:{esc})+" if pad else esc)
@@ -173,6 +176,7 @@ def compile_dissect(pattern: str) -> tuple[re.Pattern[str], list[str | None]]:
 
 def build_dissect(c: DissectConfig, ctx: dict[str, Any]) -> Step:
     rx, keys = compile_dissect(c.pattern)
+    sep = c.append_separator
 
     def step(doc: dict[str, Any]) -> Any:
         v = get_path(doc, c.field)
@@ -183,9 +187,14 @@ def build_dissect(c: DissectConfig, ctx: dict[str, Any]) -> Step:
             if c.if_no_match == "tag":
                 _tag(doc, "_dissectfailure")
             return None
-        for key, val in zip(keys, m.groups()):
-            if key:
-                set_path(doc, c.target_prefix + key, val)
+        values: dict[str, str] = {}
+        for key, val in zip(keys, m.groups(), strict=True):
+            if key is None:
+                continue
+            name, append = key
+            values[name] = f"{values[name]}{sep}{val}" if append and name in values else val
+        for name, val in values.items():
+            set_path(doc, c.target_prefix + name, val)
         return None
     return step
 

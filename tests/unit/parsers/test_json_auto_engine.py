@@ -127,3 +127,23 @@ def test_cli_parse(tmp_path):
     assert "log.offset" in r.stdout and "<- envelope" in r.stdout
     r = CliRunner().invoke(parse_cmd, ["--format", "nope", str(f)])
     assert r.exit_code == 2 and "unknown format" in r.output
+
+
+def test_cli_pipeline_file_and_timezone(tmp_path):
+    pipe = tmp_path / "shop.yml"
+    pipe.write_text(
+        "name: shop\nformat: plain\nprocessors:\n"
+        "  - {type: dissect, pattern: '%{ts} %{+ts} %{log.level} %{msg}'}\n"
+        "  - {type: timestamp, field: ts, formats: ['%Y-%m-%d %H:%M:%S'], remove_source: true}\n"
+        "  - {type: drop, when: {equals: {log.level: DEBUG}}}\n", encoding="utf-8")
+    lines = "2026-11-26 10:00:00 INFO started\n2026-11-26 10:00:01 DEBUG noise\nshort\n"
+    r = CliRunner().invoke(parse_cmd, ["--pipeline", str(pipe), "--timezone", "+02:00"], input=lines)
+    assert r.exit_code == 0, r.output
+    docs = [orjson.loads(x) for x in r.stdout.splitlines()]
+    assert len(docs) == 2  # DEBUG dropped on purpose; "short" does not fit the dissect pattern and is tagged
+    assert docs[0]["@timestamp"] == "2026-11-26T08:00:00.000Z" and docs[0]["msg"] == "started"
+    assert docs[1]["tags"] == ["_dissectfailure"] and r.stderr == ""
+    bad = tmp_path / "bad.yml"
+    bad.write_text("name: x\nprocessors:\n  - {type: rename, form: a, to: b}\n", encoding="utf-8")
+    r = CliRunner().invoke(parse_cmd, ["--pipeline", str(bad)], input="x\n")
+    assert r.exit_code == 1 and "bad.yml" in r.output and "form" in r.output

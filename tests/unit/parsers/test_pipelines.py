@@ -81,7 +81,7 @@ def test_dissect_drop_truncate_useragent_parse():
     assert doc["user_agent"]["os"]["name"] == "Linux"
     assert e.parse(envelope("10.0.0.1 [x] HEAD / curl")) is None  # dropped on purpose
     rx, keys = compile_dissect("%{a->} %{b}")
-    assert rx.match("x     y").groups() == ("x", "y") and keys == ["a", "b"]
+    assert rx.match("x     y").groups() == ("x", "y") and keys == [("a", False), ("b", False)]
 
 
 def test_parse_processor_on_container_message():
