@@ -1,7 +1,14 @@
 """Configuration of the built-in broker (`broker:` in logwarden.yml)."""
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from logwarden.model import Model, parse_hostport
+
+
+class SaslUser(Model):
+    scram_sha_256: str | None = Field(None, description="SCRAM-SHA-256 credential `salt:iterations:stored_key:server_key` (base64), never the password.")
+    scram_sha_512: str | None = Field(None, description="SCRAM-SHA-512 credential in the same form.")
 
 
 class BrokerConfig(Model):
@@ -9,6 +16,14 @@ class BrokerConfig(Model):
     listen: str = Field("127.0.0.1:9092", description="HOST:PORT the Kafka-protocol listener binds; loopback by default.")
     auto_create_topics: bool = Field(True, description="Create a topic on first produce or metadata request, as Kafka's auto.create.topics.enable.")
     default_partitions: int = Field(4, ge=1, le=1024, description="Partitions of an auto-created topic.")
+    # -- protocol & security (owned by the protocol side: broker/server.py, broker/security/) --
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field("PLAINTEXT", description="Kafka security.protocol of the listener: TLS (SSL) and/or SASL authentication.")
+    tls_certfile: str | None = Field(None, description="PEM certificate chain of the listener (SSL, SASL_SSL).")
+    tls_keyfile: str | None = Field(None, description="PEM private key of the listener (SSL, SASL_SSL).")
+    tls_cafile: str | None = Field(None, description="PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS).")
+    sasl_mechanisms: list[Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]] = Field(default_factory=lambda: ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"], description="SASL mechanisms offered (SASL_PLAINTEXT, SASL_SSL).")
+    sasl_users: dict[str, SaslUser] = Field(default_factory=dict, description="SASL users with hashed credentials; `python -m logwarden.broker.security.scram USER` prints an entry.")
+    max_request_bytes: int = Field(100 * 1024 * 1024, ge=1024, description="Largest request frame accepted (Kafka socket.request.max.bytes); bigger ones close the connection.")
 
     @field_validator("listen")
     @classmethod

@@ -1,10 +1,47 @@
-"""Configuration of network receivers (`ingest:` in logwarden.yml)."""
-from pydantic import Field
+"""Configuration of network receivers (`ingest:` in logwarden.yml).
 
-from logwarden.model import Model
+Listeners are `HOST:PORT` strings and stay off when empty. HTTP callers authenticate with
+per-source tokens; each token names its source, which is shipped with every event it sent
+(`fields.ingest_source`) and can set a default parser format, fields and tags.
+"""
+from pydantic import Field, model_validator
+
+from logwarden.model import Model, parse_hostport
+
+
+class IngestToken(Model):
+    name: str = Field(description="Name of the source using this token; shipped as fields.ingest_source.")
+    token: str = Field(min_length=8, description="The secret (use ${ENV_VAR}). Sent as `Authorization: Bearer <token>`, `ApiKey <token>`, `ApiKey base64(<id>:<token>)`, or as the password of Basic auth.")
+    format: str | None = Field(None, description="Default fields.log_format for events sent with this token (a `format` query parameter overrides it).")
+    fields: dict[str, str] = Field(default_factory=dict, description="Extra fields added to every event sent with this token.")
+    tags: list[str] = Field(default_factory=list, description="Tags added to every event sent with this token.")
 
 
 class IngestConfig(Model):
     syslog_udp: str | None = Field(None, description="HOST:PORT for syslog over UDP; off when empty.")
     syslog_tcp: str | None = Field(None, description="HOST:PORT for syslog over TCP (octet counting or newline framing); off when empty.")
-    http: str | None = Field(None, description="HOST:PORT for HTTP NDJSON and the Elasticsearch _bulk API; off when empty.")
+    syslog_tls: str | None = Field(None, description="HOST:PORT for syslog over TLS (RFC 5425; same framing as TCP); needs tls_cert_file and tls_key_file.")
+    http: str | None = Field(None, description="HOST:PORT for HTTP NDJSON (POST /ingest) and the Elasticsearch _bulk API; off when empty.")
+    tls_cert_file: str | None = Field(None, description="PEM certificate (chain) of the TLS syslog listener.")
+    tls_key_file: str | None = Field(None, description="PEM private key of the TLS syslog listener.")
+    tls_client_ca_file: str | None = Field(None, description="When set, TLS syslog clients must present a certificate signed by this CA.")
+    syslog_format: str = Field("syslog", description="fields.log_format of syslog messages (the parser that reads RFC 3164/5424).")
+    syslog_max_message_bytes: int = Field(65536, ge=480, description="Longer syslog messages are cut and flagged log.flags ['truncated'] (RFC 5425 asks receivers to take at least 2048 bytes).")
+    tokens: list[IngestToken] = Field(default_factory=list, description="Accepted HTTP tokens; when empty, HTTP ingest needs no authentication (bind it to loopback).")
+    http_max_body_bytes: int = Field(16 * 1048576, ge=1024, description="Larger HTTP request bodies are refused with 413.")
+    es_version: str = Field("8.17.0", description="Elasticsearch version reported by GET / so shippers' version checks pass.")
+    topic: str = Field("logs.raw", description="Topic the raw envelopes are produced to.")
+    delivery_timeout_ms: int = Field(30000, ge=100, description="How long a record may take to be acknowledged (acks=all); an HTTP request waits for its records and fails its items after this.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "IngestConfig":
+        for name in ("syslog_udp", "syslog_tcp", "syslog_tls", "http"):
+            value = getattr(self, name)
+            if value:
+                parse_hostport(value)
+        if self.syslog_tls and not (self.tls_cert_file and self.tls_key_file):
+            raise ValueError("syslog_tls needs tls_cert_file and tls_key_file")
+        names = [t.name for t in self.tokens]
+        if len(set(names)) != len(names):
+            raise ValueError("token names must be unique")
+        return self

@@ -25,14 +25,16 @@ This file is generated from the configuration models (`python -m logwarden.docge
 """
 
 
-def _models(ann: Any) -> list[type[BaseModel]]:
-    out = []
-    for c in (ann, *(getattr(ann, "__args__", ()) or ())):
-        if isinstance(c, type) and issubclass(c, BaseModel):
-            out.append(c)
-        for a in getattr(c, "__args__", ()) or ():
-            if isinstance(a, type) and issubclass(a, BaseModel):
-                out.append(a)
+def _models(ann: Any, depth: int = 0) -> list[type[BaseModel]]:
+    """Models inside an annotation, through list/Optional/Union/Annotated (discriminated unions)."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [ann]
+    out: list[type[BaseModel]] = []
+    if depth < 4:
+        for a in getattr(ann, "__args__", ()) or ():
+            for m in _models(a, depth + 1):
+                if m not in out:
+                    out.append(m)
     return out
 
 
@@ -50,22 +52,39 @@ def _default(field: Any) -> str:
     return "**required**"
 
 
-def render(model: type[BaseModel] = Config, prefix: str = "") -> str:
+def _variant(sub: type[BaseModel]) -> str:
+    """` (type: rename)` for members of a discriminated union, so their sections differ."""
+    t = sub.model_fields.get("type")
+    args = getattr(t.annotation, "__args__", ()) if t is not None else ()
+    return f" (type: {args[0]})" if len(args) == 1 and isinstance(args[0], str) else ""
+
+
+def render(model: type[BaseModel] = Config, prefix: str = "", _done: dict[type[BaseModel], str] | None = None) -> str:
+    done = {} if _done is None else _done
     lines: list[str] = []
     rows = []
     nested = []
     for name, field in model.model_fields.items():
-        key = f"{prefix}{name}"
+        key = f"{prefix}{field.alias or name}"
         subs = _models(field.annotation)
-        rows.append(f"| `{key}` | {_type_name(field.annotation) if not subs else 'section' if not str(field.annotation).startswith('list') else 'list of entries'} | {_default(field)} | {field.description or ''} |")
+        kind = _type_name(field.annotation) if not subs else "section" if not str(field.annotation).startswith("list") else "list of entries"
+        meaning = field.description or ""
+        seen = [done[s] for s in subs if s in done]
+        if seen:
+            meaning += f" (same shape as `{seen[0]}`)"
+        rows.append(f"| `{key}` | {kind} | {_default(field)} | {meaning} |")
         for sub in subs:
-            nested.append((key + ("[]" if str(field.annotation).startswith("list") else ""), sub))
+            if sub in done:
+                continue  # recursive or shared models (conditions) are described once
+            section = key + ("[]" if str(field.annotation).startswith("list") else "")
+            done[sub] = section
+            nested.append((section + (_variant(sub) if len(subs) > 1 else ""), sub))
     lines.append("| key | type | default | meaning |\n| --- | --- | --- | --- |")
     lines.extend(rows)
     out = "\n".join(lines) + "\n"
     for key, sub in nested:
         doc = (sub.__doc__ or "").strip()
-        out += f"\n## `{key}`\n\n" + (f"{doc}\n\n" if doc else "") + render(sub, key + ".")
+        out += f"\n## `{key}`\n\n" + (f"{doc}\n\n" if doc else "") + render(sub, key.split(" (")[0] + ".", done)
     return out
 
 

@@ -1,9 +1,86 @@
-"""Configuration of the parser stage (`parsers:` in logwarden.yml)."""
-from pydantic import Field
+"""Configuration of the parser stage (`parsers:` in logwarden.yml).
+
+    parsers:
+      workers: 2
+      timezone: Europe/Berlin          # for RFC 3164 and error-log times, which carry no zone
+      pipelines:
+        - name: shop
+          match: {path: "/var/log/shop/*.log"}
+          format: json
+          processors:
+            - {type: rename, from: usr, to: user.name}
+      routes:
+        - {name: auth, when: {equals: {event.category: authentication}}, topic: logs.auth}
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from logwarden.model import Model
+
+from .conditions import ConditionConfig
+from .processors import ProcessorConfig
+from .timefmt import zone
+
+
+class PipelineMatch(Model):
+    """Which events a pipeline applies to; every given selector must match (AND)."""
+
+    fields: dict[str, str] = Field(default_factory=dict, description="Envelope `fields.<key>` values that must be equal, e.g. {log_format: shop}.")
+    path: list[str] = Field(default_factory=list, description="Globs on log.file.path (any may match), e.g. /var/log/shop/*.log.")
+    dataset: str | None = Field(None, description="event.dataset sent by the shipper (Filebeat modules set e.g. nginx.access).")
+    input: str | None = Field(None, description="input.type of the envelope: filestream, syslog or http.")
+    program: str | None = Field(None, description="Syslog program (process.name after parsing), e.g. sshd. Checked after the format parser ran.")
+
+
+class PipelineConfig(Model):
+    name: str = Field(description="Pipeline name, reported by --explain and in DLQ error.type.")
+    match: PipelineMatch = Field(default_factory=PipelineMatch, description="Events this pipeline applies to; empty matches all.")
+    format: str | None = Field(None, description="Format parser for these events (overrides fields.log_format); a name from the format registry.")
+    timezone: str | None = Field(None, description="Zone for timestamps without one in these events (IANA name, +HH:MM, UTC or local); overrides event.timezone and parsers.timezone.")
+    processors: list[ProcessorConfig] = Field(default_factory=list, description="Processors run in order after the format parser.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        return v if v is None else ParsersConfig._known_zone(v)
+
+    @model_validator(mode="after")
+    def _program_is_post_parse(self) -> "PipelineConfig":
+        if self.match.program and (self.format or self.timezone):
+            raise ValueError("a pipeline matched by `program` is chosen after parsing, so it cannot set `format` or `timezone`; "
+                             "split it into a pipeline matched by path/fields (format) and one by program (processors)")
+        return self
+
+
+class RouteConfig(Model):
+    name: str = Field(description="Route name (metrics, --explain).")
+    when: ConditionConfig = Field(description="Condition on the ECS event, Filebeat-style: equals, contains, regexp, exists, network, range, and, or, not.")
+    topic: str = Field(description="Topic the matching events are written to.")
+    keep_in_default: bool = Field(True, description="Also write matching events to the default output topic, so the index and the rules still see them.")
 
 
 class ParsersConfig(Model):
     workers: int = Field(1, ge=1, le=64, description="Parser processes in the consumer group (one per core is a good start).")
     default_format: str = Field("auto", description="Format used when an event names none (fields.log_format).")
+    timezone: str = Field("local", description="Zone for timestamps that carry none (RFC 3164, nginx/apache error logs) when the envelope has no event.timezone: IANA name, +HH:MM, UTC, or local (this host's zone, as Filebeat does).")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            zone(v)
+        except (KeyError, ValueError, OSError):
+            raise ValueError(f"unknown time zone {v!r}: use an IANA name such as Europe/Berlin, +HH:MM, UTC or local") from None
+        return v
+    on_unmatched: Literal["dlq", "keep"] = Field("dlq", description="A line no parser understands: dlq sends it to the dead-letter topic; keep indexes it as a plain event tagged _parsefailure.")
+    input_topic: str = Field("logs.raw", description="Topic of raw envelopes.")
+    output_topic: str = Field("logs.ecs", description="Default topic of ECS events.")
+    dlq_topic: str = Field("logs.dlq", description="Dead-letter topic for lines that could not be parsed.")
+    batch_size: int = Field(5000, ge=1, le=1_000_000, description="Messages per consume batch.")
+    patterns: dict[str, str] = Field(default_factory=dict, description="Extra grok pattern definitions, NAME: regex-with-%{SYNTAX} (add to or override the bundled library).")
+    pattern_files: list[str] = Field(default_factory=list, description="Files of grok definitions, one `NAME pattern` per line.")
+    pipelines: list[PipelineConfig] = Field(default_factory=list, description="Pipelines, first match wins (program-matched ones are checked after parsing).")
+    routes: list[RouteConfig] = Field(default_factory=list, description="Routes: condition -> extra topic; every matching route applies.")

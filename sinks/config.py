@@ -6,7 +6,23 @@ from pydantic import Field
 from logwarden.model import Model
 
 
+class ArchiveConfig(Model):
+    enabled: bool = Field(False, description="Also write every ECS event to gzip-compressed NDJSON files, one per hour, under <data_dir>/archive.")
+
+
 class IndexConfig(Model):
     type: Literal["embedded", "elasticsearch"] = Field("embedded", description="embedded (tantivy in the data dir) or elasticsearch.")
     commit_interval_ms: int = Field(1000, ge=50, description="How often the embedded index commits; offsets are committed after it.")
+    writer_heap_bytes: int = Field(128_000_000, ge=16_000_000, description="Indexing memory of the embedded index writer before it flushes a segment.")
     elasticsearch_url: str | None = Field(None, description="Elasticsearch/OpenSearch endpoint when type is elasticsearch.")
+    elasticsearch_username: str | None = Field(None, description="Basic-auth user for Elasticsearch.")
+    elasticsearch_password: str | None = Field(None, description="Basic-auth password; use ${ENV_VAR} rather than a literal.")
+    elasticsearch_api_key: str | None = Field(None, description="Elasticsearch API key (base64 id:key) instead of basic auth.")
+    elasticsearch_ca_certs: str | None = Field(None, description="CA bundle that signed the cluster's certificate.")
+    index_prefix: str = Field("logwarden", description="Elasticsearch index names: <prefix>-events-YYYY.MM.DD and <prefix>-alerts.")
+    bulk_max_actions: int = Field(5000, ge=1, le=100_000, description="Documents per _bulk request.")
+    bulk_max_bytes: int = Field(10_000_000, ge=10_000, description="Largest _bulk request body in bytes.")
+    bulk_max_retries: int = Field(5, ge=0, le=100, description="Retries of 429/5xx items (and whole failed requests) before the batch fails and is redelivered.")
+    bulk_retry_backoff_ms: int = Field(200, ge=1, description="First retry delay; doubles per retry.")
+    metrics_listen: str | None = Field(None, description="HOST:PORT where `logwarden worker metrics` serves /metrics when run on its own; under `logwarden up` the HTTP app aggregates every process instead.")
+    archive: ArchiveConfig = Field(default_factory=ArchiveConfig, description="Compressed NDJSON archive of the ECS events.")

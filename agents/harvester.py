@@ -1,0 +1,148 @@
+"""One open file being read: the IO shell around the splitter, the joiner and the state table.
+
+A harvester owns a file descriptor, not a path: after a rename it keeps reading the same
+bytes (state `rotated`) until the end (`drained`), while discovery opens a new harvester
+for whatever now sits at the path. Reads use `os.pread` at the splitter's position, so
+the descriptor's own offset never matters. `check()` compares the descriptor with the
+path (moved?), the size with the position (copytruncate: restart at 0), and the first
+line with the fingerprint (truncated and refilled past the old position between polls).
+
+Offsets handed out in records are absolute; the acknowledgement tracker belongs to the
+harvester's current *generation*: a truncation starts a new tracker, so late
+acknowledgements of the old content can never move the new content's offset.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from .config import FileSource
+from .identity import FINGERPRINT_BYTES, file_key, fingerprint_bytes, fingerprint_fd
+from .lifecycle import FileEvent, FileState, transition
+from .multiline import MultilineJoiner, Record, single
+from .registry import AckTracker
+from .splitter import LineSplitter
+
+log = logging.getLogger(__name__)
+
+
+class Harvester:
+    def __init__(self, source: FileSource, path: str, offset: int = 0, fingerprint: str | None = None):
+        self.source = source
+        self.path = path
+        self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        st = os.fstat(self.fd)
+        self.key = file_key(st)
+        self.device_id, _, self.inode = self.key.partition(":")
+        self.state = FileState.DISCOVERED
+        self.fingerprint = fingerprint or fingerprint_fd(self.fd)
+        self.template = None  # EnvelopeTemplate, built by the service once the fingerprint is known
+        self.last_activity = time.monotonic()
+        self.eof = False
+        self._restart(offset)
+        self.fire(FileEvent.OPEN)
+
+    def _restart(self, offset: int) -> None:
+        self.splitter = LineSplitter(offset, self.source.max_line_bytes)
+        ml = self.source.multiline
+        self.joiner = MultilineJoiner(ml) if ml else None
+        self.tracker = AckTracker(offset)
+
+    def fire(self, event: FileEvent) -> None:
+        new = transition(self.state, event)
+        if new is not self.state:
+            log.info("file %s", new.value, extra={"path": self.path, "file_key": self.key, "event": event.value, "offset": self.splitter.position})
+        self.state = new
+
+    @property
+    def position(self) -> int:
+        return self.splitter.position
+
+    def read(self, limit: int, now: float) -> tuple[list[Record], int]:
+        """Read up to `limit` bytes; returns the complete records and the byte count read."""
+        if self.fingerprint is None:
+            self.fingerprint = fingerprint_fd(self.fd)
+            if self.fingerprint is None:  # first line incomplete: nothing can be shipped yet
+                self._at_eof()
+                return [], 0
+        chunk = os.pread(self.fd, limit, self.splitter.position)
+        if not chunk:
+            self._at_eof()
+            return self._poll_joiner(now), 0
+        if self.eof:
+            self.eof = False
+            self.fire(FileEvent.GREW)
+        self.last_activity = now
+        lines = self.splitter.feed(chunk)
+        if self.joiner is not None:
+            recs = self.joiner.feed(lines, now)
+            late = self.joiner.poll(now)
+            if late is not None:
+                recs.append(late)
+        else:
+            recs = [single(ln) for ln in lines]
+        if len(chunk) < limit:
+            self._at_eof()
+        return recs, len(chunk)
+
+    def _poll_joiner(self, now: float) -> list[Record]:
+        if self.joiner is None:
+            return []
+        late = self.joiner.poll(now)
+        return [late] if late is not None else []
+
+    def _at_eof(self) -> None:
+        if not self.eof:
+            self.eof = True
+            self.fire(FileEvent.EOF)
+
+    def check(self) -> FileEvent | None:
+        """Poll-time checks; returns the event that happened (MOVED, TRUNCATED) if any."""
+        try:
+            size = os.fstat(self.fd).st_size
+        except OSError:
+            return None
+        if size < self.splitter.position or self._refilled():
+            log.warning("file truncated, reading from offset 0", extra={"path": self.path, "file_key": self.key, "size": size, "offset": self.splitter.position})
+            self.fingerprint = fingerprint_fd(self.fd)
+            self.template = None
+            self._restart(0)
+            self.eof = False
+            self.fire(FileEvent.TRUNCATED)
+            return FileEvent.TRUNCATED
+        if self.state is FileState.TAILING:
+            try:
+                moved = file_key(os.stat(self.path)) != self.key
+            except FileNotFoundError:
+                moved = True
+            except OSError:
+                moved = False
+            if moved:
+                self.fire(FileEvent.MOVED)
+                return FileEvent.MOVED
+        return None
+
+    def _refilled(self) -> bool:
+        """Truncated and rewritten beyond our position between two polls: the first line changed."""
+        if self.fingerprint is None or self.splitter.position == 0:
+            return False
+        fp = fingerprint_bytes(os.pread(self.fd, FINGERPRINT_BYTES, 0))
+        return fp is not None and fp != self.fingerprint
+
+    def flush_partial(self) -> list[Record]:
+        """At close: ship a last line that never got its newline, and any pending multiline record."""
+        out: list[Record] = []
+        if self.joiner is not None:
+            rec = self.joiner.flush()
+            if rec is not None:
+                out.append(rec)
+        line = self.splitter.flush()
+        if line is not None and line.data:
+            out.append(single(line))
+        return out
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

@@ -1,0 +1,72 @@
+"""A tailed file's lifecycle as a transition table (h11 `_state.py` style).
+
+    discovered --open--> tailing --eof/grew/truncated--> tailing
+    tailing --moved--> rotated          (path renamed away or deleted; keep reading the fd)
+    rotated --eof--> drained            (read to the end; the writer may still append)
+    drained --grew--> rotated           (the writer appended before it reopened its log)
+    drained --inactive--> closed        (nothing new for close_inactive_ms: release the fd)
+    tailing --inactive--> closed        (idle file: reopened at its registry offset when it grows)
+    any --stop--> closed                (agent shutdown)
+    tailing/rotated/drained --truncated--> same state, reading restarts at offset 0
+
+`moved` is detected by comparing the open descriptor's (device, inode) with what the
+path leads to now, on every poll; `truncated` when the file is shorter than the read
+position (copytruncate). docs/agents.md draws its diagram from this table.
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class FileState(str, Enum):
+    DISCOVERED = "discovered"
+    TAILING = "tailing"
+    ROTATED = "rotated"
+    DRAINED = "drained"
+    CLOSED = "closed"
+
+
+class FileEvent(str, Enum):
+    OPEN = "open"
+    EOF = "eof"
+    GREW = "grew"
+    TRUNCATED = "truncated"
+    MOVED = "moved"
+    INACTIVE = "inactive"
+    STOP = "stop"
+
+
+S, E = FileState, FileEvent
+TRANSITIONS: dict[tuple[FileState, FileEvent], FileState] = {
+    (S.DISCOVERED, E.OPEN): S.TAILING,
+    (S.DISCOVERED, E.STOP): S.CLOSED,
+    (S.TAILING, E.EOF): S.TAILING,
+    (S.TAILING, E.GREW): S.TAILING,
+    (S.TAILING, E.TRUNCATED): S.TAILING,
+    (S.TAILING, E.MOVED): S.ROTATED,
+    (S.TAILING, E.INACTIVE): S.CLOSED,
+    (S.TAILING, E.STOP): S.CLOSED,
+    (S.ROTATED, E.GREW): S.ROTATED,
+    (S.ROTATED, E.EOF): S.DRAINED,
+    (S.ROTATED, E.TRUNCATED): S.ROTATED,
+    (S.ROTATED, E.MOVED): S.ROTATED,
+    (S.ROTATED, E.STOP): S.CLOSED,
+    (S.DRAINED, E.EOF): S.DRAINED,
+    (S.DRAINED, E.GREW): S.ROTATED,
+    (S.DRAINED, E.TRUNCATED): S.ROTATED,
+    (S.DRAINED, E.MOVED): S.DRAINED,
+    (S.DRAINED, E.INACTIVE): S.CLOSED,
+    (S.DRAINED, E.STOP): S.CLOSED,
+    (S.CLOSED, E.STOP): S.CLOSED,
+}
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+def transition(state: FileState, event: FileEvent) -> FileState:
+    try:
+        return TRANSITIONS[(state, event)]
+    except KeyError:
+        raise InvalidTransition(f"{event.value} is not valid in state {state.value}") from None

@@ -1,0 +1,33 @@
+"""The agent's own counters, as Prometheus metrics and as plain numbers for logs and tests.
+
+Names follow logwarden_<component>_<what>_<unit|total>; the supervisor's multiprocess
+directory makes them show up on the HTTP app's /metrics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from prometheus_client import Counter, Gauge
+
+LINES = Counter("logwarden_agent_lines_read_total", "Records (lines, or joined multiline records) read from files.")
+BYTES = Counter("logwarden_agent_read_bytes_total", "Bytes read from files.")
+SENT = Counter("logwarden_agent_sent_events_total", "Records the broker acknowledged (acks=all), replays from the spool included.")
+SPOOLED = Counter("logwarden_agent_spooled_events_total", "Records written to the disk spool because the broker did not take them.")
+DROPPED = Counter("logwarden_agent_dropped_events_total", "Records the broker rejected for good (e.g. larger than its maximum message size).")
+TRUNCATED = Counter("logwarden_agent_truncated_lines_total", "Lines cut to max_line_bytes.")
+FILES = Gauge("logwarden_agent_open_files", "Files currently open.", multiprocess_mode="livesum")
+SPOOL_BYTES = Gauge("logwarden_agent_spool_bytes", "Bytes in the disk spool.", multiprocess_mode="livesum")
+INFLIGHT = Gauge("logwarden_agent_inflight_events", "Records produced and not yet acknowledged or spooled.", multiprocess_mode="livesum")
+
+
+@dataclass
+class Stats:
+    lines_read: int = 0
+    bytes_read: int = 0
+    sent: int = 0
+    spooled: int = 0
+    dropped: int = 0
+    truncated: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

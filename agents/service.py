@@ -1,0 +1,291 @@
+"""`logwarden agent`: tail cfg.sources and ship every line to `logs.raw`.
+
+One loop in one thread (the filesystem watcher only sets an event):
+
+    scan globs (every scan_interval_ms, or at once when a file appears or moves)
+    read every open file from its position -> splitter -> multiline -> envelope -> produce
+    serve delivery reports -> per-file AckTracker -> registry offsets
+    check files (moved? truncated? inactive?) every poll_interval_ms
+    write the registry every registry_flush_ms (atomic, fsync'd)
+    wait for a watchdog event or poll_interval_ms
+
+A rotated file is read to its end before the file that replaced it at the same path
+(`rotated` -> `drained`), so lines reach the broker in the order they were written.
+Files found on the first scan start at `start_at`; files that appear later always start
+at offset 0 (they are new logs, e.g. the one logrotate just created).
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+
+import logwarden
+from logwarden.config import Config
+from logwarden.events import now_iso
+from logwarden.kafka import producer_settings
+
+from . import metrics
+from .config import AgentConfig, FileSource
+from .discovery import matches, watch_roots
+from .envelope import EnvelopeTemplate
+from .harvester import Harvester
+from .identity import file_key, fingerprint_path
+from .lifecycle import FileEvent, FileState
+from .metrics import Stats
+from .registry import Registry
+from .shipper import Shipper
+from .spool import Spool
+from .watch import Wakeup, start_observer
+
+log = logging.getLogger("logwarden.agent")
+PUMP_BYTES_PER_FILE = 4 * 1_048_576  # per loop turn, so one busy file cannot starve the others
+SHUTDOWN_FLUSH_S = 10.0
+STATS_LOG_S = 30.0
+
+
+def _agent_id(directory: Path) -> str:
+    """A stable agent.id, kept beside the registry like Filebeat's meta.json."""
+    meta = directory / "meta.json"
+    try:
+        return str(orjson.loads(meta.read_bytes())["id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        directory.mkdir(parents=True, exist_ok=True)
+        aid = str(uuid.uuid4())
+        tmp = meta.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps({"id": aid}))
+        os.replace(tmp, meta)
+        return aid
+
+
+class Agent:
+    def __init__(self, cfg: Config, acfg: AgentConfig | None = None, sources: list[FileSource] | None = None):
+        self.cfg = cfg
+        self.acfg = acfg = acfg or AgentConfig()
+        self.sources = list(cfg.sources if sources is None else sources)
+        self.dir = cfg.data_path / "agent"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.registry = Registry(self.dir / "registry.json")
+        hostname = acfg.host_name or socket.gethostname()
+        self.host = {"name": hostname}
+        self.agent_info = {"type": "logwarden", "version": logwarden.__version__, "id": _agent_id(self.dir), "name": acfg.name or hostname}
+        self.stats = Stats()
+        spool = Spool(self.dir / "spool", acfg.spool_max_bytes, acfg.spool_segment_bytes) if acfg.spool_max_bytes > 0 else None
+        settings = producer_settings(cfg, **{
+            "client.id": "logwarden-agent",
+            "linger.ms": acfg.linger_ms,
+            "batch.size": acfg.batch_max_bytes,
+            "compression.type": acfg.compression,
+            "message.timeout.ms": acfg.delivery_timeout_ms,
+            "retry.backoff.ms": acfg.retry_backoff_ms,
+            "retry.backoff.max.ms": max(acfg.retry_backoff_ms, acfg.retry_backoff_max_ms),
+            "queue.buffering.max.messages": min(acfg.max_inflight_records + 1000, 10_000_000),
+        })
+        self.shipper = Shipper(settings, acfg.topic, self.stats, spool=spool, max_inflight=acfg.max_inflight_records,
+                               backoff_ms=acfg.retry_backoff_ms, backoff_max_ms=acfg.retry_backoff_max_ms)
+        self.harvesters: dict[str, Harvester] = {}  # open files by 'device:inode'
+        self.closing: list[Harvester] = []  # closed files whose last records await acknowledgement
+        self.idle: set[str] = set()  # closed for inactivity; reopened when they grow
+        self._first_scan = True
+        self.stop_event = threading.Event()
+        self.wake = Wakeup()
+
+    # -- discovery -------------------------------------------------------------------------
+    def scan(self) -> None:
+        seen: set[str] = set()
+        for source in self.sources:
+            for path in matches(source):
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                key = file_key(st)
+                seen.add(key)
+                if key in self.harvesters or any(h.key == key for h in self.closing):
+                    continue
+                self._open(source, path, key, st.st_size)
+        self._first_scan = False
+        if self.acfg.clean_removed:
+            open_keys = set(self.harvesters) | {h.key for h in self.closing}
+            for key in [k for k in self.registry.entries if k not in open_keys and k not in seen]:
+                self.registry.remove(key)
+                self.idle.discard(key)
+
+    def _open(self, source: FileSource, path: str, key: str, size: int) -> None:
+        entry = self.registry.get(key)
+        fp = fingerprint_path(path)
+        if entry is not None and (entry.fingerprint is None or fp is None or entry.fingerprint == fp) and entry.offset <= size:
+            if key in self.idle and entry.offset == size:
+                return  # closed for inactivity and still nothing new
+            offset, fp = entry.offset, entry.fingerprint or fp
+        elif entry is not None:
+            log.info("file identity reused or file truncated, reading from 0", extra={"path": path, "file_key": key, "registry_offset": entry.offset, "size": size})
+            offset = 0
+        elif self._first_scan and source.start_at == "end":
+            offset = size
+        else:
+            offset = 0
+        try:
+            h = Harvester(source, path, offset, fp)
+        except OSError as exc:
+            log.warning("cannot open file", extra={"path": path, "error": str(exc)})
+            return
+        if h.key != key:  # replaced between stat and open; the next scan sees the new one
+            h.close()
+            return
+        self.idle.discard(key)
+        self.harvesters[key] = h
+        metrics.FILES.set(len(self.harvesters))
+        log.info("tailing file", extra={"path": path, "file_key": key, "offset": offset})
+
+    # -- reading ---------------------------------------------------------------------------
+    def _template(self, h: Harvester) -> EnvelopeTemplate:
+        src = h.source
+        fields = dict(src.fields)
+        if src.format:
+            fields["log_format"] = src.format
+        h.template = EnvelopeTemplate(path=h.path, device_id=h.device_id, inode=h.inode, fingerprint=h.fingerprint or "",
+                                      host=self.host, agent=self.agent_info, fields=fields, tags=list(src.tags))
+        return h.template
+
+    def _blocked(self, h: Harvester) -> bool:
+        """Finish a rotated file before reading the new one at its path."""
+        for other in self.harvesters.values():
+            if other is not h and other.path == h.path and other.state is FileState.ROTATED:
+                return True
+        return False
+
+    def pump(self, now: float) -> int:
+        total = 0
+        ts = now_iso().encode()
+        limit = self.acfg.read_buffer_bytes
+        for h in list(self.harvesters.values()):
+            if self._blocked(h):
+                continue
+            budget = PUMP_BYTES_PER_FILE
+            while budget > 0 and not self.shipper.busy:
+                recs, n = h.read(limit, now)
+                if recs:
+                    tpl = h.template or self._template(h)
+                    tracker, send = h.tracker, self.shipper.send
+                    for rec in recs:
+                        if rec.flags and "truncated" in rec.flags:
+                            self.stats.truncated += 1
+                            metrics.TRUNCATED.inc()
+                        send(tpl.build(rec, ts), functools.partial(tracker.ack, tracker.add(rec.end)))
+                    self.stats.lines_read += len(recs)
+                    metrics.LINES.inc(len(recs))
+                if n:
+                    self.stats.bytes_read += n
+                    metrics.BYTES.inc(n)
+                    total += n
+                    budget -= n
+                    self.shipper.poll(0)
+                if n < limit:
+                    break
+        return total
+
+    # -- housekeeping ----------------------------------------------------------------------
+    def check(self, now: float) -> None:
+        inactive_s = self.acfg.close_inactive_ms / 1000.0
+        for key, h in list(self.harvesters.items()):
+            ev = h.check()
+            if ev is FileEvent.MOVED:
+                self.wake.rescan = True
+            idle = h.eof and now - h.last_activity >= inactive_s and not (h.joiner and h.joiner.pending)
+            if idle and h.state in (FileState.TAILING, FileState.DRAINED):
+                if h.state is FileState.DRAINED:  # its writer is gone: a last line without newline is complete
+                    recs = h.flush_partial()
+                    if recs:
+                        tpl = h.template or self._template(h)
+                        ts = now_iso().encode()
+                        for rec in recs:
+                            self.shipper.send(tpl.build(rec, ts), functools.partial(h.tracker.ack, h.tracker.add(rec.end)))
+                h.fire(FileEvent.INACTIVE)
+                h.close()
+                del self.harvesters[key]
+                self.closing.append(h)
+                if os.path.exists(h.path):
+                    self.idle.add(key)
+                metrics.FILES.set(len(self.harvesters))
+
+    def commit(self, force: bool = False) -> None:
+        for h in list(self.harvesters.values()) + self.closing:
+            if h.fingerprint is not None or h.tracker.committed:
+                self.registry.set(h.key, h.path, h.fingerprint, h.tracker.committed)
+        self.closing = [h for h in self.closing if h.tracker.pending]
+        self.registry.flush(force)
+
+    # -- the loop --------------------------------------------------------------------------
+    def run_forever(self) -> None:
+        acfg = self.acfg
+        observer = start_observer(watch_roots([p for s in self.sources for p in s.paths]), self.wake) if acfg.watch else None
+        poll_s, scan_s, flush_s = acfg.poll_interval_ms / 1000.0, acfg.scan_interval_ms / 1000.0, acfg.registry_flush_ms / 1000.0
+        next_scan = next_check = next_flush = next_stats = 0.0
+        try:
+            while not self.stop_event.is_set():
+                now = time.monotonic()
+                if now >= next_scan or self.wake.rescan:
+                    self.wake.rescan = False
+                    self.scan()
+                    next_scan = now + scan_s
+                read = self.pump(now)
+                self.shipper.poll(0)
+                if now >= next_check:
+                    self.check(now)
+                    next_check = now + poll_s
+                if now >= next_flush:
+                    self.commit()
+                    next_flush = now + flush_s
+                if now >= next_stats:
+                    if next_stats:
+                        log.info("agent stats", extra={**self.stats.as_dict(), "files": len(self.harvesters)})
+                    next_stats = now + STATS_LOG_S
+                if read and not self.shipper.busy:
+                    continue
+                if self.shipper.busy or self.shipper.inflight:
+                    self.shipper.poll(min(poll_s, 0.05))
+                    if self.wake.event.is_set():
+                        self.wake.event.clear()
+                else:
+                    self.wake.wait(min(poll_s, max(0.0, next_scan - time.monotonic())))
+        finally:
+            if observer is not None:
+                observer.stop()
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        self.shipper.close(SHUTDOWN_FLUSH_S)
+        self.commit(force=True)
+        for h in self.harvesters.values():
+            h.fire(FileEvent.STOP)
+            h.close()
+        self.harvesters.clear()
+        metrics.FILES.set(0)
+        log.info("agent stopped", extra=self.stats.as_dict())
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake.event.set()
+
+
+def run(cfg: Config) -> None:
+    """Entry point of `logwarden agent`: blocks until SIGTERM/SIGINT, then flushes and commits."""
+    acfg = getattr(cfg, "agent", None) or AgentConfig()
+    agent = Agent(cfg, acfg)
+    if not agent.sources:
+        log.warning("no sources configured: nothing to tail (add `sources:` or --tail GLOB)")
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: agent.stop())
+    log.info("agent started", extra={"sources": [s.paths for s in agent.sources], "bootstrap_servers": cfg.bootstrap_servers,
+                                      "registry": str(agent.registry.path)})
+    agent.run_forever()

@@ -1,0 +1,247 @@
+"""Produce envelopes with confluent-kafka; turn delivery reports into acknowledgements.
+
+Every record is produced with its own acknowledgement callback (the file's AckTracker and
+the record's sequence number). The producer runs acks=all with idempotence, lz4 batches
+and librdkafka's own retries with exponential backoff (`retry.backoff.ms` doubling up to
+`retry.backoff.max.ms`) inside `message.timeout.ms`. A delivery report then means:
+
+    success                  acknowledge: the file offset may move past the line
+    permanent rejection      (message too large, invalid record) count as dropped, log,
+                             acknowledge so one bad record cannot stall a file forever
+    anything else            (timeout, broker down, purged) append to the disk spool,
+                             fsync, then acknowledge; while the spool holds records, new
+                             records go there too, keeping their order
+
+The spool is replayed oldest segment first; a segment is deleted when all its records
+were acknowledged, else the next attempt waits twice as long (up to the maximum). Without
+a spool (spool_max_bytes: 0) or when it is full, failed records wait in memory and are
+produced again after the backoff; they stay unacknowledged, so a crash re-reads them.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import Any, Callable
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from . import metrics
+from .metrics import Stats
+from .spool import Spool
+
+log = logging.getLogger(__name__)
+Ack = Callable[[], Any]
+
+# Errors no retry can fix: the record itself is refused.
+PERMANENT = {KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RECORD}
+SPOOL_HEADROOM_BYTES = 1_048_576  # stop reading this close to a full spool: in-flight records still need room
+
+
+class Shipper:
+    def __init__(self, settings: dict[str, Any], topic: str, stats: Stats, *, spool: Spool | None,
+                 max_inflight: int, backoff_ms: int, backoff_max_ms: int):
+        self._settings = dict(settings)
+        self._settings["error_cb"] = self._on_error
+        self._producer = Producer(self._settings)
+        self.topic = topic
+        self.stats = stats
+        self.spool = spool
+        self.max_inflight = max_inflight
+        self._backoff_min = backoff_ms / 1000.0
+        self._backoff_max = backoff_max_ms / 1000.0
+        self._backoff = self._backoff_min
+        self.inflight = 0
+        self._failed: list[tuple[bytes, Ack]] = []  # delivery failed, not yet spooled
+        self._to_spool: list[tuple[bytes, Ack]] = []  # new records while the spool is not empty
+        self._retry: deque[tuple[bytes, Ack]] = deque()  # no room in the spool: produce again later
+        self._next_retry = 0.0
+        self._replay: list[int] | None = None  # [segment, remaining, failed]
+        self._next_replay = 0.0
+        self._fatal = False
+        self._closing = False
+        self._last_error: int | None = None
+        self._replay_inflight = 0  # part of inflight that is spool replay (already durable)
+
+    # -- producing -------------------------------------------------------------------------
+    def send(self, value: bytes, ack: Ack) -> None:
+        if self.spool is not None and (self._to_spool or not self.spool.empty):
+            self._to_spool.append((value, ack))
+            return
+        self._produce(value, ack)
+
+    def _produce(self, value: bytes, ack: Ack) -> None:
+        cb = lambda err, msg: self._on_delivery(err, msg, ack)  # noqa: E731 - one closure per record
+        while True:
+            try:
+                self._producer.produce(self.topic, value, on_delivery=cb)
+                break
+            except BufferError:  # librdkafka's queue is full: serve delivery reports, try again
+                self._producer.poll(0.05)
+            except KafkaException as exc:  # refused locally (larger than message.max.bytes)
+                self.stats.dropped += 1
+                metrics.DROPPED.inc()
+                log.error("record refused by the producer, dropping it", extra={"error": str(exc), "bytes": len(value)})
+                ack()
+                return
+        self.inflight += 1
+
+    def _on_delivery(self, err: KafkaError | None, msg: Any, ack: Ack) -> None:
+        self.inflight -= 1
+        if err is None:
+            self.stats.sent += 1
+            metrics.SENT.inc()
+            self._last_error = None
+            ack()
+        elif err.code() in PERMANENT:
+            self.stats.dropped += 1
+            metrics.DROPPED.inc()
+            log.error("broker rejected a record, dropping it", extra={"error": err.str(), "bytes": len(msg.value() or b"")})
+            ack()
+        else:
+            self._failed.append((msg.value(), ack))
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self._fatal = True
+        if err.code() == self._last_error and not err.fatal():
+            return  # librdkafka repeats connection errors on every reconnect attempt
+        self._last_error = err.code()
+        log.warning("producer error", extra={"error": err.str(), "code": err.code(), "fatal": err.fatal()})
+
+    # -- the loop's side -------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """Backpressure: stop reading files while this is true."""
+        if self.inflight + len(self._retry) + len(self._to_spool) >= self.max_inflight:
+            return True
+        if self.spool is not None and not self.spool.empty and not self.spool.has_room(min(SPOOL_HEADROOM_BYTES, self.spool.max_bytes // 4)):
+            return True
+        return self.spool is None and bool(self._retry)
+
+    def poll(self, timeout: float = 0.0) -> None:
+        self._producer.poll(timeout)
+        if self._fatal:
+            self._recreate()
+        self._settle(time.monotonic())
+
+    def _settle(self, now: float) -> None:
+        batch = self._failed + self._to_spool
+        self._failed, self._to_spool = [], []
+        if batch:
+            written = self.spool.append([v for v, _ in batch]) if self.spool is not None else 0
+            for _, ack in batch[:written]:
+                ack()
+            if written:
+                self.stats.spooled += written
+                metrics.SPOOLED.inc(written)
+                log.debug("spooled records", extra={"count": written})
+            if written < len(batch):
+                self._retry.extend(batch[written:])
+                self._next_retry = max(self._next_retry, now + self._backoff)
+            metrics.SPOOL_BYTES.set(self.spool.size_bytes if self.spool else 0)
+        if self._retry and now >= self._next_retry and self.inflight == 0:
+            # A failed record is not spooled: produce it again, with backoff between rounds.
+            retry, self._retry = self._retry, deque()
+            for value, ack in retry:
+                self._produce(value, ack)
+            self._next_retry = now + self._bump()
+        self._maybe_replay(now)
+        metrics.INFLIGHT.set(self.inflight)
+
+    def _bump(self) -> float:
+        cur = self._backoff
+        self._backoff = min(self._backoff * 2, self._backoff_max)
+        return cur
+
+    def _maybe_replay(self, now: float) -> None:
+        if self._closing or self.spool is None or self._replay is not None or self.spool.empty or now < self._next_replay:
+            return
+        oldest = self.spool.oldest()
+        if oldest is None:
+            return
+        seq, records = oldest
+        if not records:
+            self.spool.remove(seq)
+            return
+        state = [seq, len(records), 0]
+        self._replay = state
+
+        def done(err: KafkaError | None, _msg: Any) -> None:
+            self.inflight -= 1
+            self._replay_inflight -= 1
+            state[1] -= 1
+            if err is None:
+                self.stats.sent += 1
+                metrics.SENT.inc()
+            else:
+                state[2] += 1
+            if state[1] == 0:
+                self._replay_finished(state)
+
+        for value in records:
+            while True:
+                try:
+                    self._producer.produce(self.topic, value, on_delivery=done)
+                    self.inflight += 1
+                    self._replay_inflight += 1
+                    break
+                except BufferError:
+                    self._producer.poll(0.05)
+                except KafkaException as exc:
+                    self.stats.dropped += 1
+                    metrics.DROPPED.inc()
+                    log.error("spooled record refused by the producer, dropping it", extra={"error": str(exc)})
+                    state[1] -= 1
+                    if state[1] == 0:
+                        self._replay_finished(state)
+                    break
+        log.info("replaying spool segment", extra={"segment": seq, "records": len(records)})
+
+    def _replay_finished(self, state: list[int]) -> None:
+        seq, _, failed = state
+        self._replay = None
+        if failed:
+            self._next_replay = time.monotonic() + self._bump()
+            log.warning("spool replay failed, backing off", extra={"segment": seq, "failed": failed, "next_in_s": self._backoff})
+        else:
+            self.spool.remove(seq)  # type: ignore[union-attr]
+            self._backoff = self._backoff_min
+            self._next_replay = 0.0
+            log.info("spool segment delivered", extra={"segment": seq})
+
+    def _recreate(self) -> None:
+        """A fatal idempotence error: purged records fail over to the spool; start a fresh producer."""
+        log.error("producer hit a fatal error, recreating it")
+        old = self._producer
+        old.purge()
+        old.poll(0)
+        self._producer = Producer(self._settings)
+        self._fatal = False
+
+    @property
+    def idle(self) -> bool:
+        return self.inflight == 0 and not self._failed and not self._to_spool and not self._retry
+
+    def close(self, timeout: float) -> None:
+        """Deliver live records within `timeout`; spool what is left (purged), then stop.
+
+        Replayed spool records need no waiting: they stay in the spool until acknowledged.
+        """
+        self._closing = True
+        deadline = time.monotonic() + timeout
+        while self.inflight - self._replay_inflight > 0 and time.monotonic() < deadline:
+            self._producer.flush(min(0.2, max(0.0, deadline - time.monotonic())))
+            self._settle(time.monotonic())
+        self._producer.purge()
+        self._producer.poll(0)
+        batch = self._failed + self._to_spool
+        self._failed, self._to_spool = [], []
+        if batch and self.spool is not None:
+            written = self.spool.append([v for v, _ in batch])
+            for _, ack in batch[:written]:
+                ack()
+            self.stats.spooled += written
+            metrics.SPOOLED.inc(written)
+        if self.spool is not None:
+            self.spool.close()

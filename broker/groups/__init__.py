@@ -1,0 +1,1 @@
+"""Consumer groups: the group coordinator state machine and committed offsets."""

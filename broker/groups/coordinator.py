@@ -1,0 +1,318 @@
+"""The group coordinator: membership, rebalances and committed offsets for consumer groups.
+
+Kafka's classic protocol. A member joins (JoinGroup); once every known member has
+(re)joined, or the rebalance timeout has passed, the coordinator bumps the generation,
+picks the protocol all members support and answers every pending join at once — the
+leader gets the member list and computes the assignment, which it hands back in its
+SyncGroup; the followers' SyncGroups are answered with their share. Heartbeats keep a
+member alive and tell it (REBALANCE_IN_PROGRESS) when it must rejoin; a member that misses
+its session timeout, or leaves, triggers a rebalance of the rest.
+
+JoinGroup v4+ with an empty member id is answered MEMBER_ID_REQUIRED with a fresh id that
+the client must send back (KIP-394). The state machine is the table in `state.py`; this
+class only decides which transition a request or a timer causes. Waiting requests are
+asyncio futures resolved with the response dict the handler returns.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from logwarden.broker.protocol import errors as E
+
+from .offsets import OffsetStore
+from .state import GroupState, check_transition
+
+log = logging.getLogger("logwarden.broker.groups")
+S = GroupState
+
+MIN_SESSION_TIMEOUT_MS = 1000   # Kafka: group.min.session.timeout.ms (6 s); tests use less
+MAX_SESSION_TIMEOUT_MS = 1_800_000
+# Kafka's group.initial.rebalance.delay.ms (3 s) lets several members of a new group join
+# one rebalance; a short delay gets most of that benefit without slowing start-up.
+INITIAL_REBALANCE_DELAY_S = 0.3
+
+
+@dataclass
+class Member:
+    member_id: str
+    client_id: str
+    client_host: str
+    session_timeout_ms: int
+    rebalance_timeout_ms: int
+    protocol_type: str
+    protocols: list[tuple[str, bytes]]
+    group_instance_id: str | None = None
+    assignment: bytes = b""
+    join_future: asyncio.Future[dict[str, Any]] | None = None
+    sync_future: asyncio.Future[dict[str, Any]] | None = None
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass
+class Group:
+    group_id: str
+    state: GroupState = S.EMPTY
+    protocol_type: str | None = None
+    protocol_name: str | None = None
+    generation_id: int = 0
+    leader_id: str | None = None
+    members: dict[str, Member] = field(default_factory=dict)
+    pending: set[str] = field(default_factory=set)  # ids handed out with MEMBER_ID_REQUIRED
+    rebalance_timer: asyncio.TimerHandle | None = None
+
+    def transition(self, new: GroupState) -> None:
+        check_transition(self.state, new)
+        log.info("group state", extra={"group": self.group_id, "from": self.state.value, "to": new.value,
+                                       "generation": self.generation_id, "members": len(self.members)})
+        self.state = new
+
+
+class GroupCoordinator:
+    def __init__(self, logs: Any):
+        self.groups: dict[str, Group] = {}
+        self.offsets = OffsetStore(logs)
+
+    # -- helpers ------------------------------------------------------------------------
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    def _arm_session(self, g: Group, m: Member) -> None:
+        if m.timer is not None:
+            m.timer.cancel()
+        m.timer = self._loop().call_later(m.session_timeout_ms / 1000, self._session_expired, g.group_id, m.member_id)
+
+    def _session_expired(self, group_id: str, member_id: str) -> None:
+        g = self.groups.get(group_id)
+        if g is None or member_id not in g.members:
+            return
+        m = g.members[member_id]
+        if m.join_future is not None and not m.join_future.done():
+            self._arm_session(g, m)  # waiting in a join: the rebalance timeout governs it
+            return
+        log.info("member session expired", extra={"group": group_id, "member": member_id})
+        self._remove_member(g, m)
+
+    def _remove_member(self, g: Group, m: Member) -> None:
+        if m.timer is not None:
+            m.timer.cancel()
+        g.members.pop(m.member_id, None)
+        for fut in (m.join_future, m.sync_future):
+            if fut is not None and not fut.done():
+                fut.set_result({"error_code": E.UNKNOWN_MEMBER_ID})
+        if g.leader_id == m.member_id:
+            g.leader_id = next(iter(g.members), None)
+        if g.state in (S.STABLE, S.COMPLETING_REBALANCE):
+            self._prepare_rebalance(g)
+        elif g.state is S.PREPARING_REBALANCE:
+            self._maybe_complete_join(g)
+
+    def _prepare_rebalance(self, g: Group, delay_s: float = 0.0) -> None:
+        if g.state is S.COMPLETING_REBALANCE:
+            for m in g.members.values():  # their SyncGroup must be retried after rejoining
+                if m.sync_future is not None and not m.sync_future.done():
+                    m.sync_future.set_result({"error_code": E.REBALANCE_IN_PROGRESS})
+        g.transition(S.PREPARING_REBALANCE)
+        timeout = max((m.rebalance_timeout_ms for m in g.members.values()), default=0) / 1000
+        if g.rebalance_timer is not None:
+            g.rebalance_timer.cancel()
+        g.rebalance_timer = self._loop().call_later(max(timeout, delay_s), self._rebalance_timeout, g.group_id)
+        if delay_s:
+            self._loop().call_later(delay_s, self._maybe_complete_join, g)
+        else:
+            self._maybe_complete_join(g)
+
+    def _rebalance_timeout(self, group_id: str) -> None:
+        g = self.groups.get(group_id)
+        if g is None or g.state is not S.PREPARING_REBALANCE:
+            return
+        for m in list(g.members.values()):
+            if m.join_future is None or m.join_future.done():
+                log.info("member missed the rebalance", extra={"group": group_id, "member": m.member_id})
+                if m.timer is not None:
+                    m.timer.cancel()
+                g.members.pop(m.member_id, None)
+        self._complete_join(g)
+
+    def _maybe_complete_join(self, g: Group) -> None:
+        if g.state is not S.PREPARING_REBALANCE:
+            return
+        if all(m.join_future is not None and not m.join_future.done() for m in g.members.values()):
+            self._complete_join(g)
+
+    def _complete_join(self, g: Group) -> None:
+        if g.rebalance_timer is not None:
+            g.rebalance_timer.cancel()
+            g.rebalance_timer = None
+        g.generation_id += 1
+        if not g.members:
+            g.protocol_name = None
+            g.leader_id = None
+            g.transition(S.EMPTY)
+            return
+        g.protocol_name = self._select_protocol(g)
+        if g.leader_id not in g.members:
+            g.leader_id = next(iter(g.members))
+        g.transition(S.COMPLETING_REBALANCE)
+        everyone = [{"member_id": m.member_id, "group_instance_id": m.group_instance_id,
+                     "metadata": dict(m.protocols)[g.protocol_name]} for m in g.members.values()]
+        for m in g.members.values():
+            fut, m.join_future = m.join_future, None
+            resp = {"error_code": E.NONE, "generation_id": g.generation_id, "protocol_name": g.protocol_name,
+                    "leader": g.leader_id, "member_id": m.member_id,
+                    "members": everyone if m.member_id == g.leader_id else []}
+            if fut is not None and not fut.done():
+                fut.set_result(resp)
+            self._arm_session(g, m)
+
+    @staticmethod
+    def _select_protocol(g: Group) -> str:
+        common = None
+        for m in g.members.values():
+            names = {n for n, _ in m.protocols}
+            common = names if common is None else common & names
+        votes: dict[str, int] = {}
+        for m in g.members.values():
+            for n, _ in m.protocols:
+                if n in common:  # type: ignore[operator]
+                    votes[n] = votes.get(n, 0) + 1
+                    break
+        return max(votes, key=lambda n: votes[n])
+
+    # -- requests -----------------------------------------------------------------------
+    def join(self, req: dict[str, Any], version: int, client_id: str, client_host: str) -> Any:
+        group_id, member_id = req["group_id"], req["member_id"]
+        base = {"generation_id": -1, "protocol_name": "", "leader": "", "member_id": member_id, "members": []}
+        if not group_id:
+            return {**base, "error_code": E.INVALID_GROUP_ID}
+        st = req["session_timeout_ms"]
+        if not MIN_SESSION_TIMEOUT_MS <= st <= MAX_SESSION_TIMEOUT_MS:
+            return {**base, "error_code": E.INVALID_SESSION_TIMEOUT}
+        protocols = [(p["name"], p["metadata"]) for p in req["protocols"]]
+        g = self.groups.get(group_id)
+        if g is None or g.state is S.DEAD:
+            g = self.groups[group_id] = Group(group_id)
+        if not protocols or (g.members and req["protocol_type"] != g.protocol_type) or (
+                g.members and not self._compatible(g, protocols)):
+            return {**base, "error_code": E.INCONSISTENT_GROUP_PROTOCOL}
+        if not member_id:
+            member_id = f"{client_id or 'member'}-{uuid.uuid4()}"
+            if version >= 4:
+                g.pending.add(member_id)
+                return {**base, "member_id": member_id, "error_code": E.MEMBER_ID_REQUIRED}
+        elif member_id in g.pending:
+            g.pending.discard(member_id)
+        elif member_id not in g.members:
+            return {**base, "error_code": E.UNKNOWN_MEMBER_ID}
+        rt = req.get("rebalance_timeout_ms", -1)
+        m = g.members.get(member_id)
+        if m is None:
+            m = g.members[member_id] = Member(member_id, client_id, client_host, st, st if rt < 0 else rt,
+                                              req["protocol_type"], protocols, req.get("group_instance_id"))
+        else:
+            m.protocols, m.session_timeout_ms = protocols, st
+            m.rebalance_timeout_ms = st if rt < 0 else rt
+        g.protocol_type = req["protocol_type"]
+        if m.join_future is not None and not m.join_future.done():
+            m.join_future.set_result({**base, "error_code": E.UNKNOWN_MEMBER_ID})
+        fut: asyncio.Future[dict[str, Any]] = self._loop().create_future()
+        m.join_future = fut
+        self._arm_session(g, m)
+        if g.state is S.EMPTY:
+            self._prepare_rebalance(g, INITIAL_REBALANCE_DELAY_S)
+        elif g.state in (S.STABLE, S.COMPLETING_REBALANCE):
+            self._prepare_rebalance(g)
+        else:
+            self._maybe_complete_join(g)
+        return fut
+
+    @staticmethod
+    def _compatible(g: Group, protocols: list[tuple[str, bytes]]) -> bool:
+        names = {n for n, _ in protocols}
+        for m in g.members.values():
+            names &= {n for n, _ in m.protocols}
+        return bool(names)
+
+    def _member(self, group_id: str, member_id: str, generation: int) -> tuple[Group | None, Member | None, int]:
+        g = self.groups.get(group_id)
+        if g is None or member_id not in g.members:
+            return g, None, E.UNKNOWN_MEMBER_ID
+        if generation != g.generation_id:
+            return g, g.members[member_id], E.ILLEGAL_GENERATION
+        return g, g.members[member_id], E.NONE
+
+    def sync(self, req: dict[str, Any]) -> Any:
+        g, m, err = self._member(req["group_id"], req["member_id"], req["generation_id"])
+        if err:
+            return {"error_code": err, "assignment": b""}
+        assert g is not None and m is not None
+        self._arm_session(g, m)
+        if g.state is S.PREPARING_REBALANCE:
+            return {"error_code": E.REBALANCE_IN_PROGRESS, "assignment": b""}
+        if g.state is S.STABLE:
+            return {"error_code": E.NONE, "assignment": m.assignment}
+        fut: asyncio.Future[dict[str, Any]] = self._loop().create_future()
+        m.sync_future = fut
+        if m.member_id == g.leader_id:
+            given = {a["member_id"]: a["assignment"] for a in req["assignments"]}
+            for mem in g.members.values():
+                mem.assignment = given.get(mem.member_id, b"")
+            g.transition(S.STABLE)
+            for mem in g.members.values():
+                if mem.sync_future is not None and not mem.sync_future.done():
+                    mem.sync_future.set_result({"error_code": E.NONE, "assignment": mem.assignment})
+                mem.sync_future = None
+        return fut
+
+    def heartbeat(self, req: dict[str, Any]) -> dict[str, Any]:
+        g, m, err = self._member(req["group_id"], req["member_id"], req["generation_id"])
+        if err:
+            return {"error_code": err}
+        assert g is not None and m is not None
+        self._arm_session(g, m)
+        if g.state is S.PREPARING_REBALANCE:
+            return {"error_code": E.REBALANCE_IN_PROGRESS}
+        return {"error_code": E.NONE}
+
+    def leave(self, group_id: str, member_ids: list[str]) -> list[int]:
+        g = self.groups.get(group_id)
+        out = []
+        for mid in member_ids:
+            if g is None or mid not in g.members:
+                out.append(E.UNKNOWN_MEMBER_ID)
+                continue
+            log.info("member left", extra={"group": group_id, "member": mid})
+            self._remove_member(g, g.members[mid])
+            out.append(E.NONE)
+        return out
+
+    def commit_error(self, req: dict[str, Any]) -> int:
+        """Whether an OffsetCommit may be applied (0) or the Kafka error to answer with."""
+        gen, member_id = req.get("generation_id", -1), req.get("member_id", "")
+        g = self.groups.get(req["group_id"])
+        if gen < 0 and not member_id:
+            if g is not None and g.members:
+                return E.ILLEGAL_GENERATION  # a "simple" commit against an active group
+            return E.NONE
+        g, m, err = self._member(req["group_id"], member_id, gen)
+        if err:
+            return err
+        assert g is not None and m is not None
+        self._arm_session(g, m)
+        if g.state is S.PREPARING_REBALANCE:
+            return E.REBALANCE_IN_PROGRESS
+        return E.NONE
+
+    def describe(self, group_id: str) -> dict[str, Any]:
+        g = self.groups.get(group_id)
+        if g is None:
+            return {"error_code": E.NONE, "group_id": group_id, "group_state": "Dead", "protocol_type": "",
+                    "protocol_data": "", "members": []}
+        return {"error_code": E.NONE, "group_id": group_id, "group_state": g.state.value,
+                "protocol_type": g.protocol_type or "", "protocol_data": g.protocol_name or "",
+                "members": [{"member_id": m.member_id, "client_id": m.client_id, "client_host": m.client_host,
+                             "member_metadata": dict(m.protocols).get(g.protocol_name or "", b""),
+                             "member_assignment": m.assignment} for m in g.members.values()]}

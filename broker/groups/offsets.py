@@ -1,0 +1,135 @@
+"""Committed offsets, kept in memory and persisted in the compacted `__consumer_offsets`.
+
+Records use Kafka's own key/value formats so Kafka tooling can read the topic:
+    key   (version 1): int16 version, string group, string topic, int32 partition
+    value (version 3): int16 version, int64 offset, int32 leader_epoch, string metadata,
+                       int64 commit_timestamp
+A null value is a tombstone (the offset was deleted). On start the whole topic is replayed
+in order, last write wins; compaction by the storage layer keeps it small.
+"""
+from __future__ import annotations
+
+import logging
+import struct
+import time
+import zlib
+from typing import Any, NamedTuple
+
+from logwarden.broker.protocol.batches import build_batch, iter_batches, iter_records
+from logwarden.broker.producers import slice_bytes
+
+log = logging.getLogger("logwarden.broker.groups")
+
+OFFSETS_TOPIC = "__consumer_offsets"
+OFFSETS_PARTITIONS = 1
+_h = struct.Struct(">h")
+_i32 = struct.Struct(">i")
+_value = struct.Struct(">hqi")
+
+
+class Committed(NamedTuple):
+    offset: int
+    leader_epoch: int
+    metadata: str
+    timestamp: int
+
+
+def _str(s: str) -> bytes:
+    b = s.encode()
+    return _h.pack(len(b)) + b
+
+
+def encode_key(group: str, topic: str, partition: int) -> bytes:
+    return _h.pack(1) + _str(group) + _str(topic) + _i32.pack(partition)
+
+
+def decode_key(b: bytes) -> tuple[str, str, int] | None:
+    version = _h.unpack_from(b, 0)[0]
+    if version not in (0, 1):
+        return None  # group metadata records (version 2) are not kept
+    pos = 2
+    parts = []
+    for _ in range(2):
+        n = _h.unpack_from(b, pos)[0]
+        parts.append(b[pos + 2:pos + 2 + n].decode())
+        pos += 2 + n
+    return parts[0], parts[1], _i32.unpack_from(b, pos)[0]
+
+
+def encode_value(c: Committed) -> bytes:
+    return _value.pack(3, c.offset, c.leader_epoch) + _str(c.metadata) + struct.pack(">q", c.timestamp)
+
+
+def decode_value(b: bytes) -> Committed:
+    _version, offset, epoch = _value.unpack_from(b, 0)
+    n = _h.unpack_from(b, 14)[0]
+    meta = b[16:16 + max(n, 0)].decode()
+    ts = struct.unpack_from(">q", b, 16 + max(n, 0))[0]
+    return Committed(offset, epoch, meta, ts)
+
+
+class OffsetStore:
+    def __init__(self, logs: Any):
+        self.logs = logs
+        self.offsets: dict[str, dict[tuple[str, int], Committed]] = {}
+        if OFFSETS_TOPIC not in logs.topics():
+            logs.create_topic(OFFSETS_TOPIC, OFFSETS_PARTITIONS, {"cleanup.policy": "compact"})
+        self._load()
+
+    def _load(self) -> None:
+        n = 0
+        for p in range(self.logs.topics()[OFFSETS_TOPIC]):
+            plog = self.logs.get(OFFSETS_TOPIC, p)
+            offset = plog.log_start_offset
+            while offset < plog.log_end_offset:
+                data = memoryview(slice_bytes(plog.read(offset, 16 * 1024 * 1024)))
+                if not data:
+                    break
+                pos = 0
+                last = offset
+                for h in iter_batches(data):
+                    for _off, _ts, key, value in iter_records(data[pos:pos + h.size], h):
+                        n += 1
+                        self._apply(key, value)
+                    pos += h.size
+                    last = h.base_offset + h.last_offset_delta + 1
+                if last == offset:
+                    break
+                offset = last
+        log.info("loaded committed offsets", extra={"records": n, "groups": len(self.offsets)})
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            return
+        k = decode_key(key)
+        if k is None:
+            return
+        group, topic, partition = k
+        if value is None:
+            self.offsets.get(group, {}).pop((topic, partition), None)
+        else:
+            self.offsets.setdefault(group, {})[(topic, partition)] = decode_value(value)
+
+    def commit(self, group: str, entries: list[tuple[str, int, int, int, str]]) -> None:
+        """Persist (topic, partition, offset, leader_epoch, metadata) entries, then apply them."""
+        now = int(time.time() * 1000)
+        recs = []
+        for topic, partition, offset, epoch, meta in entries:
+            c = Committed(offset, epoch, meta or "", now)
+            recs.append((encode_key(group, topic, partition), encode_value(c)))
+        if not recs:
+            return
+        part = zlib.crc32(group.encode()) % self.logs.topics()[OFFSETS_TOPIC]
+        self.logs.get(OFFSETS_TOPIC, part).append(build_batch(recs, now))
+        for key, value in recs:
+            self._apply(key, value)
+
+    def fetch(self, group: str) -> dict[tuple[str, int], Committed]:
+        return self.offsets.get(group, {})
+
+    def delete_group(self, group: str) -> None:
+        keys = list(self.offsets.get(group, {}))
+        if keys:
+            now = int(time.time() * 1000)
+            self.logs.get(OFFSETS_TOPIC, 0).append(build_batch([(encode_key(group, t, p), None) for t, p in keys], now))
+        self.offsets.pop(group, None)

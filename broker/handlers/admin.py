@@ -1,0 +1,95 @@
+"""CreateTopics, DeleteTopics, DescribeConfigs (topic resources and the broker resource)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from logwarden.broker.context import NODE_ID
+from logwarden.broker.protocol import errors as E
+from logwarden.broker.storage.errors import StorageError
+
+log = logging.getLogger("logwarden.broker.admin")
+
+TOPIC_RESOURCE, BROKER_RESOURCE = 2, 4
+SOURCE_TOPIC, SOURCE_DEFAULT = 1, 5  # DescribeConfigs config_source values
+
+
+def handle_create_topics(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    out = []
+    for t in req["topics"]:
+        name, n = t["name"], t["num_partitions"]
+        entry = {"name": name, "error_code": E.NONE, "error_message": None}
+        out.append(entry)
+        if t["assignments"]:
+            n = len(t["assignments"])
+        if n == -1:
+            n = ctx.default_partitions
+        if n <= 0:
+            entry.update(error_code=E.INVALID_PARTITIONS, error_message="num_partitions must be positive")
+            continue
+        if t["replication_factor"] not in (-1, 1):
+            entry.update(error_code=E.INVALID_REPLICATION_FACTOR,
+                         error_message="this broker has one node: replication factor must be 1")
+            continue
+        configs = {c["name"]: c["value"] for c in t["configs"] if c["value"] is not None}
+        if req.get("validate_only"):
+            if name in ctx.logs.topics():
+                entry.update(error_code=E.TOPIC_ALREADY_EXISTS, error_message=f"topic {name!r} already exists")
+            continue
+        try:
+            ctx.logs.create_topic(name, n, configs or None)
+            log.info("created topic", extra={"topic": name, "partitions": n})
+        except StorageError as exc:
+            entry.update(error_code=exc.kafka_error_code, error_message=str(exc))
+    return {"throttle_time_ms": 0, "topics": out}
+
+
+def handle_delete_topics(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    out = []
+    for name in req["topic_names"]:
+        code = E.NONE
+        try:
+            ctx.logs.delete_topic(name)
+            log.info("deleted topic", extra={"topic": name})
+            for key in [k for k in ctx.waiters if k[0] == name]:
+                ctx.notify(*key)
+        except StorageError as exc:
+            code = exc.kafka_error_code
+        out.append({"name": name, "error_code": code})
+    return {"throttle_time_ms": 0, "responses": out}
+
+
+def _broker_configs(ctx: Any) -> dict[str, str]:
+    return {"auto.create.topics.enable": str(ctx.auto_create_topics).lower(),
+            "num.partitions": str(ctx.default_partitions),
+            "socket.request.max.bytes": str(ctx.max_frame_bytes),
+            "broker.id": str(NODE_ID)}
+
+
+def handle_describe_configs(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    results = []
+    for r in req["resources"]:
+        res = {"error_code": E.NONE, "error_message": None, "resource_type": r["resource_type"],
+               "resource_name": r["resource_name"], "configs": []}
+        results.append(res)
+        try:
+            if r["resource_type"] == TOPIC_RESOURCE:
+                values = ctx.logs.describe_config(r["resource_name"])
+                overrides = set(ctx.logs.config_overrides(r["resource_name"]))
+            elif r["resource_type"] == BROKER_RESOURCE:
+                values, overrides = _broker_configs(ctx), set()
+            else:
+                res.update(error_code=E.INVALID_REQUEST, error_message="only topic and broker resources")
+                continue
+        except StorageError as exc:
+            res.update(error_code=exc.kafka_error_code, error_message=str(exc))
+            continue
+        keys = r["configuration_keys"]
+        for name in sorted(values):
+            if keys is not None and name not in keys:
+                continue
+            source = SOURCE_TOPIC if name in overrides else SOURCE_DEFAULT
+            res["configs"].append({"name": name, "value": values[name], "read_only": False,
+                                   "is_default": source == SOURCE_DEFAULT, "config_source": source,
+                                   "is_sensitive": False, "synonyms": [], "config_type": 0, "documentation": None})
+    return {"throttle_time_ms": 0, "results": results}

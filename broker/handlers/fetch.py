@@ -1,0 +1,96 @@
+"""Fetch with delayed fetch (long polling).
+
+A fetch reads whole batches from each requested partition (PartitionLog.read, at least one
+batch even if it exceeds partition_max_bytes, like Kafka), stopping once the response
+max_bytes is used up. If fewer than min_bytes were found and max_wait_ms > 0, the request
+waits: a future is registered for each of its partitions, Produce resolves those futures,
+and the fetch is re-read when one fires or max_wait_ms passes (Kafka's DelayedFetch).
+
+Record data goes out as the buffer storage returned (or one pread of the file region), so
+no record is ever decoded. Single replica: high watermark = last stable offset = log end.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from logwarden.broker.producers import slice_bytes
+from logwarden.broker.protocol import errors as E
+from logwarden.broker.storage.errors import StorageError
+
+
+def _read(ctx: Any, req: dict[str, Any]) -> tuple[dict[str, Any], int, bool]:
+    budget = req.get("max_bytes", 0x7FFFFFFF)
+    if budget <= 0:
+        budget = 0x7FFFFFFF
+    total = 0
+    error = False
+    responses = []
+    for t in req["topics"]:
+        topic = t["topic"]
+        parts = []
+        for p in t["partitions"]:
+            idx = p["partition"]
+            entry: dict[str, Any] = {"partition_index": idx, "error_code": E.NONE, "high_watermark": -1,
+                                     "last_stable_offset": -1, "log_start_offset": -1,
+                                     "aborted_transactions": None, "preferred_read_replica": -1, "records": b""}
+            parts.append(entry)
+            try:
+                plog = ctx.logs.get(topic, idx)
+                hw = plog.log_end_offset
+                entry["high_watermark"] = entry["last_stable_offset"] = hw
+                entry["log_start_offset"] = plog.log_start_offset
+                offset = p["fetch_offset"]
+                if offset == hw and offset >= plog.log_start_offset:
+                    continue
+                if budget - total <= 0:
+                    continue
+                limit = min(p["partition_max_bytes"], budget - total)
+                if limit <= 0:
+                    continue
+                sl = plog.read(offset, limit)
+            except StorageError as exc:
+                entry["error_code"] = exc.kafka_error_code
+                error = True
+                continue
+            if sl.size:
+                data = slice_bytes(sl)
+                entry["records"] = data
+                total += len(data)
+        responses.append({"topic": topic, "partitions": parts})
+    return {"throttle_time_ms": 0, "error_code": E.NONE, "session_id": 0, "responses": responses}, total, error
+
+
+async def _delayed(ctx: Any, req: dict[str, Any]) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + req["max_wait_ms"] / 1000
+    while True:
+        remaining = deadline - loop.time()
+        fut: asyncio.Future[None] = loop.create_future()
+        keys = [(t["topic"], p["partition"]) for t in req["topics"] for p in t["partitions"]]
+        for k in keys:
+            ctx.waiters.setdefault(k, []).append(fut)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), max(remaining, 0))
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            for k in keys:
+                lst = ctx.waiters.get(k)
+                if lst is not None:
+                    try:
+                        lst.remove(fut)
+                    except ValueError:
+                        pass
+                    if not lst:
+                        ctx.waiters.pop(k, None)
+        resp, total, error = _read(ctx, req)
+        if total >= req["min_bytes"] or error or loop.time() >= deadline:
+            return resp
+
+
+def handle_fetch(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> Any:
+    resp, total, error = _read(ctx, req)
+    if total >= req["min_bytes"] or error or req["max_wait_ms"] <= 0 or not req["topics"]:
+        return resp
+    return _delayed(ctx, req)

@@ -1,0 +1,90 @@
+"""FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit/OffsetFetch,
+DescribeGroups, ListGroups: thin translations onto the GroupCoordinator."""
+from __future__ import annotations
+
+from typing import Any
+
+from logwarden.broker.context import NODE_ID
+from logwarden.broker.protocol import errors as E
+
+from .metadata import advertised
+
+
+def handle_find_coordinator(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    host, port = advertised(ctx, session)
+    if req.get("key_type", 0) not in (0, 1):
+        return {"error_code": E.INVALID_REQUEST, "error_message": "unknown key_type", "node_id": -1, "host": "", "port": -1}
+    return {"throttle_time_ms": 0, "error_code": E.NONE, "error_message": None, "node_id": NODE_ID, "host": host, "port": port}
+
+
+def handle_join_group(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> Any:
+    host = str(session.peer[0]) if session.peer else ""
+    return ctx.coordinator.join(req, hdr.api_version, hdr.client_id or "", "/" + host)
+
+
+def handle_sync_group(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> Any:
+    return ctx.coordinator.sync(req)
+
+
+def handle_heartbeat(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    return ctx.coordinator.heartbeat(req)
+
+
+def handle_leave_group(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    if hdr.api_version >= 3:
+        ids = [m["member_id"] for m in req["members"]]
+        codes = ctx.coordinator.leave(req["group_id"], ids)
+        return {"throttle_time_ms": 0, "error_code": E.NONE,
+                "members": [{"member_id": m, "group_instance_id": None, "error_code": c} for m, c in zip(ids, codes)]}
+    codes = ctx.coordinator.leave(req["group_id"], [req["member_id"]])
+    return {"throttle_time_ms": 0, "error_code": codes[0]}
+
+
+def handle_offset_commit(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    err = ctx.coordinator.commit_error(req) if req["group_id"] else E.INVALID_GROUP_ID
+    entries = []
+    topics = []
+    for t in req["topics"]:
+        parts = []
+        for p in t["partitions"]:
+            code = err
+            if not code and t["name"] not in ctx.logs.topics():
+                code = E.UNKNOWN_TOPIC_OR_PARTITION
+            if not code:
+                entries.append((t["name"], p["partition_index"], p["committed_offset"],
+                                p.get("committed_leader_epoch", -1), p["committed_metadata"]))
+            parts.append({"partition_index": p["partition_index"], "error_code": code})
+        topics.append({"name": t["name"], "partitions": parts})
+    if entries:
+        ctx.coordinator.offsets.commit(req["group_id"], entries)
+    return {"throttle_time_ms": 0, "topics": topics}
+
+
+def handle_offset_fetch(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    committed = ctx.coordinator.offsets.fetch(req["group_id"])
+    wanted = req["topics"]
+    if wanted is None:
+        by_topic: dict[str, list[int]] = {}
+        for (topic, part) in committed:
+            by_topic.setdefault(topic, []).append(part)
+        wanted = [{"name": t, "partition_indexes": sorted(ps)} for t, ps in sorted(by_topic.items())]
+    topics = []
+    for t in wanted:
+        parts = []
+        for idx in t["partition_indexes"]:
+            c = committed.get((t["name"], idx))
+            parts.append({"partition_index": idx, "committed_offset": c.offset if c else -1,
+                          "committed_leader_epoch": c.leader_epoch if c else -1,
+                          "metadata": c.metadata if c else "", "error_code": E.NONE})
+        topics.append({"name": t["name"], "partitions": parts})
+    return {"throttle_time_ms": 0, "topics": topics, "error_code": E.NONE}
+
+
+def handle_describe_groups(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    return {"throttle_time_ms": 0, "groups": [ctx.coordinator.describe(g) for g in req["groups"]]}
+
+
+def handle_list_groups(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    return {"throttle_time_ms": 0, "error_code": E.NONE,
+            "groups": [{"group_id": g.group_id, "protocol_type": g.protocol_type or ""}
+                       for g in ctx.coordinator.groups.values() if g.state.value != "Dead"]}

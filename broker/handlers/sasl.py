@@ -1,0 +1,54 @@
+"""SaslHandshake and SaslAuthenticate (KIP-152), plus the legacy v0 flow of bare tokens."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from logwarden.broker.protocol import errors as E
+from logwarden.broker.security.scram import AuthError, server_for
+
+log = logging.getLogger("logwarden.broker.sasl")
+
+
+def handle_sasl_handshake(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    mech = req["mechanism"]
+    if mech not in ctx.sasl_mechanisms:
+        return {"error_code": E.UNSUPPORTED_SASL_MECHANISM, "mechanisms": ctx.sasl_mechanisms}
+    if session.authenticated and session.principal:
+        return {"error_code": E.ILLEGAL_SASL_STATE, "mechanisms": ctx.sasl_mechanisms}
+    session.sasl = server_for(mech, ctx.sasl_users)
+    session.sasl_mechanism = mech
+    session.raw_sasl = hdr.api_version == 0
+    return {"error_code": E.NONE, "mechanisms": ctx.sasl_mechanisms}
+
+
+def _step(session: Any, token: bytes) -> tuple[int, str | None, bytes]:
+    if session.sasl is None:
+        return E.ILLEGAL_SASL_STATE, "SaslHandshake must come first", b""
+    try:
+        out = session.sasl.step(token)
+    except (AuthError, ValueError, UnicodeDecodeError) as exc:
+        log.warning("SASL authentication failed", extra={"peer": str(session.peer), "mechanism": session.sasl_mechanism,
+                                                         "reason": str(exc)})
+        session.sasl = None
+        return E.SASL_AUTHENTICATION_FAILED, f"Authentication failed: {exc}", b""
+    if session.sasl.done:
+        session.authenticated = True
+        session.principal = session.sasl.principal
+        session.raw_sasl = False
+        log.info("SASL authenticated", extra={"peer": str(session.peer), "principal": session.principal,
+                                              "mechanism": session.sasl_mechanism})
+    return E.NONE, None, out
+
+
+def handle_sasl_authenticate(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    code, msg, out = _step(session, req["auth_bytes"])
+    return {"error_code": code, "error_message": msg, "auth_bytes": out, "session_lifetime_ms": 0}
+
+
+def raw_token(ctx: Any, session: Any, token: bytes) -> bytes:
+    """SaslHandshake v0: tokens travel as bare size-prefixed frames; failure closes the socket."""
+    code, msg, out = _step(session, token)
+    if code:
+        raise ConnectionAbortedError(msg)
+    return out

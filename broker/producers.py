@@ -1,0 +1,121 @@
+"""Idempotent-producer sequence checks (sans-IO), so a retried batch is written once.
+
+Kafka keeps, per (partition, producer id), the producer epoch and the sequence numbers and
+offsets of the last few batches it appended. A batch whose sequence range equals one of
+those is a retry of something already written: the broker answers success with the
+original offset and writes nothing. A batch that skips ahead is refused with
+OUT_OF_ORDER_SEQUENCE_NUMBER so the client re-sends in order.
+
+After a restart the table is empty; the first produce to a partition rebuilds it from the
+batch headers in the tail of the log (`rebuild`), so a batch that was written but whose
+acknowledgement was lost to a crash is still recognised when the client retries it.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Iterable
+
+from .protocol.batches import BatchHeader, iter_batches
+
+# Kafka remembers the last 5 batches: max.in.flight.requests.per.connection for idempotence.
+REMEMBERED_BATCHES = 5
+# How many trailing offsets to scan on the first produce after start-up. librdkafka keeps
+# at most 5 in-flight batches of batch.num.messages (default 10k) records each.
+REBUILD_TAIL_OFFSETS = 100_000
+REBUILD_READ_BYTES = 64 * 1024 * 1024
+
+DUPLICATE = "duplicate"
+OUT_OF_ORDER = "out_of_order"
+FENCED = "fenced"
+OK = "ok"
+
+
+class _Producer:
+    __slots__ = ("epoch", "batches")
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+        # (first_seq, last_seq, base_offset, last_offset) of recent batches
+        self.batches: deque[tuple[int, int, int, int]] = deque(maxlen=REMEMBERED_BATCHES)
+
+
+class ProducerStateTable:
+    def __init__(self) -> None:
+        self._parts: dict[tuple[str, int], dict[int, _Producer]] = {}
+
+    def loaded(self, tp: tuple[str, int]) -> bool:
+        return tp in self._parts
+
+    def rebuild(self, tp: tuple[str, int], headers: Iterable[BatchHeader]) -> None:
+        table: dict[int, _Producer] = {}
+        for h in headers:
+            if h.producer_id < 0:
+                continue
+            p = table.get(h.producer_id)
+            if p is None or h.producer_epoch != p.epoch:
+                p = table[h.producer_id] = _Producer(h.producer_epoch)
+            p.batches.append((h.base_sequence, h.base_sequence + h.last_offset_delta,
+                              h.base_offset, h.base_offset + h.last_offset_delta))
+        self._parts[tp] = table
+
+    def check(self, tp: tuple[str, int], h: BatchHeader) -> tuple[str, int]:
+        """(verdict, base_offset of the duplicate or -1) for a batch about to be appended."""
+        if h.producer_id < 0 or h.base_sequence < 0:
+            return OK, -1
+        p = self._parts.setdefault(tp, {}).get(h.producer_id)
+        if p is None:
+            return OK, -1  # unknown producer (new, or its history was truncated): accept
+        if h.producer_epoch < p.epoch:
+            return FENCED, -1
+        if h.producer_epoch > p.epoch:
+            return (OK, -1) if h.base_sequence == 0 else (OUT_OF_ORDER, -1)
+        last_seq = h.base_sequence + h.last_offset_delta
+        for first, last, base, _ in p.batches:
+            if first == h.base_sequence and last == last_seq:
+                return DUPLICATE, base
+        if p.batches:
+            expected = (p.batches[-1][1] + 1) & 0x7FFFFFFF
+            if h.base_sequence != expected:
+                if any(first <= h.base_sequence <= last for first, last, _, _ in p.batches):
+                    return DUPLICATE, -1
+                return OUT_OF_ORDER, -1
+        return OK, -1
+
+    def record(self, tp: tuple[str, int], h: BatchHeader, base_offset: int) -> None:
+        if h.producer_id < 0:
+            return
+        table = self._parts.setdefault(tp, {})
+        p = table.get(h.producer_id)
+        if p is None or h.producer_epoch != p.epoch:
+            p = table[h.producer_id] = _Producer(h.producer_epoch)
+        p.batches.append((h.base_sequence, h.base_sequence + h.last_offset_delta,
+                          base_offset, base_offset + h.last_offset_delta))
+
+
+def tail_headers(plog: Any) -> list[BatchHeader]:
+    """Batch headers from the last REBUILD_TAIL_OFFSETS offsets of a partition log."""
+    out: list[BatchHeader] = []
+    offset = max(plog.log_start_offset, plog.log_end_offset - REBUILD_TAIL_OFFSETS)
+    while offset < plog.log_end_offset:
+        sl = plog.read(offset, REBUILD_READ_BYTES)
+        data = slice_bytes(sl)
+        if not data:
+            break
+        got = list(iter_batches(data))
+        if not got:
+            break
+        out.extend(got)
+        offset = got[-1].base_offset + got[-1].last_offset_delta + 1
+    return out
+
+
+def slice_bytes(sl: Any) -> Any:
+    """The bytes of a storage ReadSlice, whether it carries data or a file region."""
+    data = getattr(sl, "data", None)
+    if data is not None:
+        return data
+    if not sl.size:
+        return b""
+    import os
+    fd = sl.fd if getattr(sl, "fd", None) is not None else sl.fileobj.fileno()
+    return os.pread(fd, sl.size, sl.position)

@@ -1,0 +1,188 @@
+"""The thin asyncio shell around the sans-IO codec: one `KafkaConnection` per socket.
+
+Bytes are received straight into the frame buffer (BufferedProtocol + FrameDecoder), each
+frame's header picks `handlers.HANDLERS[api_key]`, the body is decoded with that API's
+schema for the request's version, and the handler returns a response dict or an
+awaitable of one (delayed fetch, group joins). Kafka promises that responses on one
+connection come back in request order, so requests of a connection are handled strictly
+one after another; a synchronous handler is run inline from data arrival, an awaitable one
+parks the connection until it completes. Reading is paused while requests are queued so a
+client that pipelines cannot make the broker buffer without bound.
+
+Protocol violations close the connection with a log line: a frame size out of range, a
+header that does not parse, an unknown API key or an unsupported version (except
+ApiVersions, which answers UNSUPPORTED_VERSION with the supported list, as Kafka does).
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import logging
+import ssl
+from typing import Any
+
+from .protocol import errors
+from .protocol.frames import FrameDecoder, FrameError, RequestHeader, encode_response, parse_header
+from .protocol.schemas import API_VERSIONS, APIS, SASL_AUTHENTICATE, SASL_HANDSHAKE
+from .protocol.types import DecodeError
+
+log = logging.getLogger("logwarden.broker.server")
+
+# Requests a connection may have queued before reading from its socket pauses.
+MAX_QUEUED_REQUESTS = 64
+PRE_AUTH_APIS = {API_VERSIONS.key, SASL_HANDSHAKE.key, SASL_AUTHENTICATE.key}
+
+
+class Session:
+    """Per-connection state handlers may read or change (authentication, peer)."""
+
+    def __init__(self, peer: Any, needs_auth: bool):
+        self.peer = peer
+        self.authenticated = not needs_auth
+        self.principal: str | None = None
+        self.sasl: Any = None  # the SASL mechanism state machine during authentication
+        self.sasl_mechanism: str | None = None
+        self.raw_sasl = False  # SaslHandshake v0: the next frames are bare SASL tokens
+        self.client_id: str | None = None
+        self.local: Any = None  # (host, port) the client connected to: what Metadata advertises
+
+
+class KafkaConnection(asyncio.BufferedProtocol):
+    def __init__(self, broker: Any, needs_auth: bool):
+        self.broker = broker
+        self.needs_auth = needs_auth
+        self.decoder = FrameDecoder(broker.max_frame_bytes)
+        self.queue: collections.deque[memoryview] = collections.deque()
+        self.busy = False
+        self.paused = False
+        self.closed = False
+        self.transport: asyncio.Transport | None = None
+        self.session: Session | None = None
+
+    # -- asyncio callbacks --------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.session = Session(transport.get_extra_info("peername"), self.needs_auth)
+        self.session.local = transport.get_extra_info("sockname")
+        self.broker.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.queue.clear()
+        self.broker.connections.discard(self)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.decoder.get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        try:
+            frame = self.decoder.buffer_updated(nbytes)
+        except FrameError as exc:
+            self._abort(f"bad frame: {exc}")
+            return
+        if frame is None:
+            return
+        self.queue.append(frame)
+        if len(self.queue) >= MAX_QUEUED_REQUESTS and not self.paused:
+            self.paused = True
+            self.transport.pause_reading()
+        if not self.busy:
+            self._drain()
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    # -- request processing -------------------------------------------------------
+    def _abort(self, why: str) -> None:
+        peer = str(self.session.peer if self.session else None)
+        log.warning("closing connection from %s: %s", peer, why, extra={"peer": peer, "reason": why})
+        self.closed = True
+        self.queue.clear()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _drain(self) -> None:
+        """Handle queued frames in order until one needs to wait."""
+        self.busy = True
+        try:
+            while self.queue and not self.closed:
+                frame = self.queue.popleft()
+                result = self._dispatch(frame)
+                if result is None:
+                    continue
+                hdr, out = result
+                if inspect.isawaitable(out):
+                    asyncio.ensure_future(self._finish(hdr, out))
+                    return  # stay busy until _finish resumes draining
+                self._send(hdr, out)
+            self.busy = False
+            if self.paused and not self.closed:
+                self.paused = False
+                self.transport.resume_reading()
+        except Exception:
+            self.busy = False
+            log.exception("request handling failed")
+            self._abort("internal error")
+
+    async def _finish(self, hdr: RequestHeader, awaitable: Any) -> None:
+        try:
+            body = await awaitable
+        except Exception:
+            log.exception("request handling failed", extra={"api_key": hdr.api_key})
+            self._abort("internal error")
+            return
+        if self.closed:
+            return
+        self._send(hdr, body)
+        self._drain()
+
+    def _send(self, hdr: RequestHeader, body: Any) -> None:
+        if body is None:  # acks=0 produce: no response at all
+            return
+        if isinstance(body, (bytes, bytearray)):  # SaslHandshake v0 raw token
+            self.transport.write(len(body).to_bytes(4, "big") + body)
+            return
+        self.transport.writelines(encode_response(hdr.correlation_id, hdr.api_key, hdr.api_version, body))
+
+    def _dispatch(self, frame: memoryview) -> tuple[RequestHeader, Any] | None:
+        session = self.session
+        assert session is not None
+        if session.raw_sasl:
+            from .handlers.sasl import raw_token
+            return RequestHeader(-1, 0, 0, None), raw_token(self.broker, session, bytes(frame))
+        try:
+            hdr, pos = parse_header(frame)
+        except DecodeError as exc:
+            self._abort(f"malformed request header: {exc}")
+            return None
+        api = APIS.get(hdr.api_key)
+        if api is None:
+            self._abort(f"unknown api_key {hdr.api_key}")
+            return None
+        session.client_id = hdr.client_id
+        if not api.min_version <= hdr.api_version <= api.max_version:
+            if hdr.api_key == API_VERSIONS.key:
+                # KIP-511: answer in v0 form so any client can read the supported list.
+                from .protocol.schemas import api_versions_table
+                return RequestHeader(hdr.api_key, 0, hdr.correlation_id, hdr.client_id), {
+                    "error_code": errors.UNSUPPORTED_VERSION, "api_keys": api_versions_table()}
+            self._abort(f"unsupported version {hdr.api_version} of {api.name}")
+            return None
+        if not session.authenticated and hdr.api_key not in PRE_AUTH_APIS:
+            self._abort(f"{api.name} before SASL authentication")
+            return None
+        try:
+            body, end = api.codecs(hdr.api_version)[0].decode(frame, pos)
+        except DecodeError as exc:
+            self._abort(f"malformed {api.name} v{hdr.api_version} request: {exc}")
+            return None
+        from .handlers import HANDLERS
+        return hdr, HANDLERS[hdr.api_key](self.broker, session, hdr, body)
+
+
+async def serve(broker: Any, host: str, port: int, ssl_context: ssl.SSLContext | None = None,
+                needs_auth: bool = False) -> asyncio.base_events.Server:
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: KafkaConnection(broker, needs_auth), host, port,
+                                    ssl=ssl_context, reuse_address=True, backlog=1024)

@@ -1,0 +1,129 @@
+"""Per-topic log settings with Kafka's names and defaults.
+
+`LogConfig` holds them in snake_case; topics store only their overrides, in Kafka's dotted
+spelling (`retention.ms`), exactly as CreateTopics and DescribeConfigs carry them, and the
+effective config is the broker default with those overrides applied.
+
+fsync policy (see docs/broker-storage.md): `append()` hands every batch to the kernel with
+one write before it returns, so an acknowledged record survives SIGKILL of the broker
+(the page cache belongs to the kernel). `flush_messages`/`flush_ms` bound what a power loss
+or kernel crash can take: by default at most about one second of acknowledged records.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationError
+
+from logwarden.model import Model
+
+from .errors import InvalidConfigError
+
+MiB = 1024 * 1024
+DAY_MS = 24 * 3600 * 1000
+# Kafka spells "never" for flush.messages / flush.ms as Long.MAX_VALUE.
+KAFKA_LONG_MAX = 9223372036854775807
+# Index entries store file positions as u32 and offsets relative to the segment as u32.
+MAX_SEGMENT_BYTES = 2**31 - 1
+
+
+class LogConfig(Model):
+    segment_bytes: int = Field(256 * MiB, ge=14, le=MAX_SEGMENT_BYTES, description="segment.bytes: roll the active segment before it grows past this size.")
+    segment_ms: int = Field(7 * DAY_MS, ge=1, description="segment.ms: roll the active segment when its first batch is older than this, so retention can delete it.")
+    retention_bytes: int = Field(-1, ge=-1, description="retention.bytes: delete the oldest segments while the partition is larger than this; -1 = no size limit.")
+    retention_ms: int = Field(7 * DAY_MS, ge=-1, description="retention.ms: delete a segment once its newest timestamp is older than this; -1 = keep forever.")
+    cleanup_policy: Literal["delete", "compact", "compact,delete"] = Field("delete", description="cleanup.policy: `delete` applies retention; `compact` keeps the last record per key; both may be combined.")
+    delete_retention_ms: int = Field(DAY_MS, ge=0, description="delete.retention.ms: how long the compactor keeps a tombstone (null value) after compacting, so consumers can see the delete.")
+    flush_messages: int | None = Field(None, ge=1, description="flush.messages: fsync after this many appended records; None = never count-based. 1 = fsync before every acknowledgement.")
+    flush_ms: int | None = Field(1000, ge=0, description="flush.ms: fsync unflushed data once it is this old (checked on append and by maintenance); None = leave it to the kernel.")
+    max_message_bytes: int = Field(8 * MiB, ge=0, description="max.message.bytes: largest record batch accepted, in bytes.")
+    index_interval_bytes: int = Field(4096, ge=0, description="index.interval.bytes: bytes between two entries of the sparse offset and time indexes.")
+    file_delete_delay_ms: int = Field(60000, ge=0, description="file.delete.delay.ms: deleted segments keep their open file handles this long so in-flight fetches (sendfile) finish.")
+
+
+# Kafka topic config name -> LogConfig field.
+KAFKA_NAMES: dict[str, str] = {
+    "segment.bytes": "segment_bytes",
+    "segment.ms": "segment_ms",
+    "retention.bytes": "retention_bytes",
+    "retention.ms": "retention_ms",
+    "cleanup.policy": "cleanup_policy",
+    "delete.retention.ms": "delete_retention_ms",
+    "flush.messages": "flush_messages",
+    "flush.ms": "flush_ms",
+    "max.message.bytes": "max_message_bytes",
+    "index.interval.bytes": "index_interval_bytes",
+    "file.delete.delay.ms": "file_delete_delay_ms",
+}
+FIELD_NAMES = {v: k for k, v in KAFKA_NAMES.items()}
+_NULLABLE = {"flush_messages", "flush_ms"}
+
+# Valid Kafka topic configs this broker accepts and reports back but does not act on
+# (replication, compression conversion, ...): clients and tools send them routinely.
+ACCEPTED_KAFKA_NAMES = frozenset({
+    "compression.type", "min.insync.replicas", "unclean.leader.election.enable",
+    "message.timestamp.type", "message.timestamp.difference.max.ms", "message.downconversion.enable",
+    "min.compaction.lag.ms", "max.compaction.lag.ms", "min.cleanable.dirty.ratio", "preallocate",
+    "segment.index.bytes", "segment.jitter.ms", "follower.replication.throttled.replicas",
+    "leader.replication.throttled.replicas", "local.retention.ms", "local.retention.bytes",
+    "remote.storage.enable", "message.format.version",
+})
+
+
+def _to_kafka(field: str, value: object) -> str:
+    if value is None and field in _NULLABLE:
+        return str(KAFKA_LONG_MAX)
+    return str(value)
+
+
+def _from_kafka(field: str, raw: str) -> object:
+    if field == "cleanup_policy":
+        parts = sorted(p.strip() for p in raw.split(",") if p.strip())
+        return ",".join(parts)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidConfigError(f"{FIELD_NAMES[field]}: expected an integer, got {raw!r}") from None
+    if field in _NULLABLE and value >= KAFKA_LONG_MAX:
+        return None
+    return value
+
+
+def apply_overrides(base: LogConfig, overrides: dict[str, str] | None) -> LogConfig:
+    """The effective config of a topic: `base` with Kafka-named string overrides applied.
+
+    Raises InvalidConfigError naming the key for unknown names or bad values."""
+    if not overrides:
+        return base
+    values = base.model_dump()
+    for name, raw in overrides.items():
+        if name in ACCEPTED_KAFKA_NAMES:
+            continue
+        field = KAFKA_NAMES.get(name)
+        if field is None:
+            raise InvalidConfigError(f"unknown topic config {name!r}")
+        if raw is None:  # DescribeConfigs/AlterConfigs null = back to the default
+            continue
+        values[field] = _from_kafka(field, str(raw))
+    try:
+        return LogConfig(**values)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        raise InvalidConfigError(f"{FIELD_NAMES.get(field, field)}: {err['msg']}") from None
+
+
+def validate_overrides(overrides: dict[str, str] | None) -> dict[str, str]:
+    """Check overrides against a default config and return them normalized to str values."""
+    clean = {k: str(v) for k, v in (overrides or {}).items() if v is not None}
+    apply_overrides(LogConfig(), clean)
+    return clean
+
+
+def describe(config: LogConfig, overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Kafka-named string values of every setting (DescribeConfigs), overrides included."""
+    out = {FIELD_NAMES[f]: _to_kafka(f, getattr(config, f)) for f in KAFKA_NAMES.values()}
+    for name, raw in (overrides or {}).items():
+        if name in ACCEPTED_KAFKA_NAMES:
+            out[name] = str(raw)
+    return out

@@ -1,0 +1,106 @@
+"""`logwarden parse`: run the parser engine over a file or stdin, one ECS document per line.
+
+    logwarden parse --format nginx access.log
+    tail -f /var/log/auth.log | logwarden parse --explain
+    logwarden parse --pipeline shop.yml --strict shop.log
+
+Each input line is wrapped in the envelope the agent would ship (path, byte offset, host),
+so event.id, log.offset and log.file.path come out as they would in the stage. A line that
+cannot be parsed prints {"line": N, "reason": ..., "parser": ...} to stderr and parsing
+goes on; the exit status is 0, or 1 with --strict when any line failed. --explain prints,
+after each document, which parser and pattern (or processor) produced each field.
+"""
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import click
+import orjson
+import yaml
+from pydantic import ValidationError
+
+from .config import ParsersConfig, PipelineConfig
+from .core import ParseFailure
+from .engine import Engine
+from .formats import FORMATS
+
+
+def load_pipeline_file(path: str) -> dict[str, Any]:
+    """A pipeline file holds one pipeline, a list of them, or a `parsers:`-shaped mapping."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if isinstance(data, dict) and "parsers" in data:
+        data = data["parsers"]
+    if isinstance(data, list):
+        return {"pipelines": data}
+    if isinstance(data, dict) and ("pipelines" in data or "routes" in data or "patterns" in data):
+        return data
+    if isinstance(data, dict):
+        data.setdefault("name", Path(path).stem)
+        return {"pipelines": [data]}
+    raise click.BadParameter(f"{path}: expected a pipeline mapping or a list of pipelines", param_hint="--pipeline")
+
+
+@click.command("parse")
+@click.option("--format", "fmt", default=None, metavar="NAME|auto", help=f"Format of every line (default: auto). Known: {', '.join(sorted(FORMATS))}.")
+@click.option("--pipeline", "pipeline_file", type=click.Path(exists=True, dir_okay=False), help="YAML pipeline(s) to apply (processors, format, routes).")
+@click.option("--strict", is_flag=True, help="Exit 1 if any line could not be parsed.")
+@click.option("--explain", is_flag=True, help="After each document, print which parser/pattern/processor produced each field.")
+@click.option("--timezone", default=None, help="Zone for timestamps without one (default UTC).")
+@click.argument("source", default="-", type=click.Path(allow_dash=True, dir_okay=False))
+def parse(fmt: str | None, pipeline_file: str | None, strict: bool, explain: bool, timezone: str | None, source: str) -> None:
+    """Parse log lines into ECS JSON documents (one per line on stdout)."""
+    settings: dict[str, Any] = load_pipeline_file(pipeline_file) if pipeline_file else {}
+    if timezone:
+        settings["timezone"] = timezone
+    try:
+        cfg = ParsersConfig.model_validate(settings)
+        if fmt and fmt not in FORMATS:
+            raise click.BadParameter(f"unknown format {fmt!r}; known: {', '.join(sorted(FORMATS))}", param_hint="--format")
+        engine = Engine(cfg, format_override=fmt if fmt else (None if cfg.pipelines else None))
+    except ValidationError as exc:
+        raise click.ClickException(f"{pipeline_file}: {exc}") from None
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    path = "-" if source == "-" else str(Path(source).resolve())
+    stream: BinaryIO = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+    out = sys.stdout.buffer
+    err = sys.stderr.buffer
+    host = socket.gethostname()
+    failed = 0
+    offset = 0
+    try:
+        for n, raw_line in enumerate(stream, 1):
+            start = offset
+            offset += len(raw_line)
+            line = raw_line.rstrip(b"\n").rstrip(b"\r").decode("utf-8", "replace")
+            if not line:
+                continue
+            envelope: dict[str, Any] = {"message": line, "log": {"file": {"path": path}, "offset": start},
+                                        "host": {"name": host}, "input": {"type": "filestream"},
+                                        "agent": {"type": "logwarden", "name": host}}
+            if explain:
+                result, trace = engine.explain(envelope)
+            else:
+                result, trace = engine.parse(envelope), None
+            if result is None:
+                continue  # dropped by a pipeline's drop processor, deliberately
+            if isinstance(result, ParseFailure):
+                failed += 1
+                err.write(orjson.dumps({"line": n, "reason": result.reason, "parser": result.parser}) + b"\n")
+                err.flush()
+                continue
+            out.write(orjson.dumps(result) + b"\n")
+            if trace:
+                width = max(len(k) for k, _ in trace)
+                for k, who in sorted(trace):
+                    out.write(f"  {k:<{width}}  <- {who}\n".encode())
+            out.flush() if explain else None
+    finally:
+        out.flush()
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    if strict and failed:
+        sys.exit(1)

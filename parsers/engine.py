@@ -1,0 +1,311 @@
+"""The sans-IO parser engine: raw envelope in, ECS document (or a reason) out.
+
+    engine = Engine(cfg.parsers)
+    result = engine.parse(raw)       # dict (ECS) | ParseFailure | None (dropped by a pipeline)
+    topics = engine.topics(result)   # default output topic plus matching routes
+
+Per event: pick the pipeline (first whose path/fields/dataset/input selectors match; the
+choice is cached per distinct (log_format, path, dataset, input), which repeat endlessly),
+pick the format (pipeline > envelope fields.log_format > Filebeat event.dataset >
+parsers.default_format), build the base document from the envelope, let the format parser
+fill it, then run the pipeline's processors - and those of the first pipeline matched by
+syslog program, which is only known after parsing. Nothing here does I/O; the stage shell
+(service.py) and the CLI (cli.py) feed it.
+"""
+from __future__ import annotations
+
+import fnmatch
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from logwarden.events import flatten, raw_event_id
+
+from . import processors
+from .conditions import compile_condition
+from .config import ParsersConfig, PipelineConfig
+from .core import FormatOptions, FormatParser, ParseFailure
+from .formats import DATASETS, FORMATS
+from .grok import load_definitions
+from .timefmt import iso, zone
+
+DROP = processors.DROP
+_CARRY_SKIP = frozenset(("@timestamp", "message", "event", "log", "source", "host", "tags"))
+_EVENT_CARRY = ("dataset", "module", "timezone", "category", "type", "provider")
+
+
+class _Clock:
+    """event.ingested text, formatted at most once per millisecond."""
+
+    __slots__ = ("ms", "text")
+
+    def __init__(self) -> None:
+        self.ms = -1
+        self.text = ""
+
+    def __call__(self) -> str:
+        t = time.time()
+        ms = int(t * 1000)
+        if ms != self.ms:
+            self.ms = ms
+            self.text = iso(datetime.fromtimestamp(t, timezone.utc))
+        return self.text
+
+
+def base_document(raw: dict[str, Any], ingested: str) -> dict[str, Any]:
+    """The ECS skeleton every parser starts from: identity, original, envelope metadata."""
+    msg = raw["message"]
+    event = {"id": raw_event_id(raw), "original": msg, "ingested": ingested, "kind": "event"}
+    ev_in = raw.get("event")
+    if ev_in.__class__ is dict:
+        for k in _EVENT_CARRY:
+            if k in ev_in:
+                event[k] = ev_in[k]
+    doc: dict[str, Any] = {"@timestamp": raw.get("@timestamp") or ingested, "message": msg, "event": event}
+    for k, v in raw.items():
+        if k not in _CARRY_SKIP:
+            doc[k] = v
+    host = raw.get("host")
+    if host.__class__ is dict:
+        doc["host"] = dict(host)  # parsers add host.hostname; never write into the envelope
+    tags = raw.get("tags")
+    if tags:
+        doc["tags"] = list(tags)
+    log = raw.get("log")
+    doc["log"] = dict(log) if log.__class__ is dict else {}
+    src = raw.get("source")
+    if src.__class__ is dict and (src.get("ip") or src.get("address")):
+        # the sender of a network message (a syslog relay), not the event's own source
+        doc["log"]["source"] = {"address": src.get("address") or src.get("ip")}
+    return doc
+
+
+@dataclass(slots=True)
+class _Pipeline:
+    name: str
+    config: PipelineConfig
+    pre: Callable[[dict[str, Any]], bool] | None  # path/fields/dataset/input selectors
+    program: str | None
+    steps: list[tuple[str, Callable[[dict[str, Any]], Any]]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Route:
+    name: str
+    test: Callable[[dict[str, Any]], bool]
+    topic: str
+    keep_in_default: bool
+
+
+def _pre_selector(cfg: PipelineConfig) -> Callable[[dict[str, Any]], bool] | None:
+    m = cfg.match
+    if not (m.fields or m.path or m.dataset or m.input):
+        return None
+
+    def test(raw: dict[str, Any]) -> bool:
+        if m.fields:
+            f = raw.get("fields") or {}
+            if any(str(f.get(k)) != v for k, v in m.fields.items()):
+                return False
+        if m.path:
+            p = ((raw.get("log") or {}).get("file") or {}).get("path") or ""
+            if not any(fnmatch.fnmatchcase(p, g) for g in m.path):
+                return False
+        if m.dataset and (raw.get("event") or {}).get("dataset") != m.dataset:
+            return False
+        if m.input and (raw.get("input") or {}).get("type") != m.input:
+            return False
+        return True
+    return test
+
+
+class Engine:
+    def __init__(self, cfg: ParsersConfig | None = None, *, now: datetime | None = None, format_override: str | None = None):
+        self.cfg = cfg = cfg or ParsersConfig()
+        self.clock = _Clock()
+        self.now = now
+        self.format_override = format_override
+        self.tz = zone(cfg.timezone)
+        patterns: dict[str, str] = {}
+        for path in cfg.pattern_files:
+            with open(path, encoding="utf-8") as fh:
+                patterns.update(load_definitions(fh.read(), path))
+        patterns.update(cfg.patterns)
+        self.patterns = patterns
+        self._parsers: dict[tuple[str, str | None], FormatParser] = {}
+        self.pipelines: list[_Pipeline] = []
+        for pc in cfg.pipelines:
+            ctx = {"tz": zone(pc.timezone) if pc.timezone else self.tz, "patterns": patterns}
+            pipe = _Pipeline(pc.name, pc, _pre_selector(pc), pc.match.program)
+            pipe.steps = [(p.type, processors.build(p, ctx)) for p in pc.processors]
+            self.pipelines.append(pipe)
+        self._pre = [p for p in self.pipelines if p.program is None]
+        self._post = [p for p in self.pipelines if p.program is not None]
+        self._select_cache: dict[tuple[Any, ...], _Pipeline | None] = {}
+        self.routes = [_Route(r.name, compile_condition(r.when), r.topic, r.keep_in_default) for r in cfg.routes]
+        for name in {cfg.default_format, format_override or "auto", *(p.format for p in cfg.pipelines if p.format)}:
+            if name not in FORMATS:
+                raise ValueError(f"unknown format {name!r}; known: {', '.join(sorted(FORMATS))}")
+
+    # -- building blocks -----------------------------------------------------------------
+    def parser(self, name: str, tz_name: str | None = None) -> FormatParser | None:
+        key = (name, tz_name)
+        p = self._parsers.get(key)
+        if p is None:
+            cls = FORMATS.get(name)
+            if cls is None:
+                return None
+            tz = self.tz
+            if tz_name:
+                try:
+                    tz = zone(tz_name)
+                except (KeyError, ValueError, OSError):
+                    pass  # an envelope's unknown event.timezone: read in the configured zone
+            opts = FormatOptions(tz=tz, now=self.now, grok_patterns=self.patterns)
+            if name == "auto":
+                p = cls(opts, factory=lambda n, tz=tz_name: self.parser(n, tz))
+            else:
+                p = cls(opts)
+            self._parsers[key] = p
+        return p
+
+    def _select(self, raw: dict[str, Any]) -> _Pipeline | None:
+        if not self._pre:
+            return None
+        f = raw.get("fields")
+        key = (
+            f.get("log_format") if f.__class__ is dict else None,
+            ((raw.get("log") or {}).get("file") or {}).get("path"),
+            (raw.get("event") or {}).get("dataset"),
+            (raw.get("input") or {}).get("type"),
+            tuple(sorted(f.items())) if f.__class__ is dict and len(f) > 1 else None,
+        )
+        try:
+            return self._select_cache[key]
+        except KeyError:
+            pass
+        chosen = next((p for p in self._pre if p.pre is None or p.pre(raw)), None)
+        if len(self._select_cache) > 10_000:
+            self._select_cache.clear()
+        self._select_cache[key] = chosen
+        return chosen
+
+    def format_name(self, raw: dict[str, Any], pipe: _Pipeline | None) -> str:
+        if self.format_override:
+            return self.format_override
+        if pipe is not None and pipe.config.format:
+            return pipe.config.format
+        f = raw.get("fields")
+        if f.__class__ is dict:
+            name = f.get("log_format")
+            if name:
+                return name
+        ev = raw.get("event")
+        if ev.__class__ is dict and ev.get("dataset") in DATASETS:
+            return DATASETS[ev["dataset"]]
+        return self.cfg.default_format
+
+    # -- the per-event path --------------------------------------------------------------
+    def parse(self, raw: Any) -> dict[str, Any] | ParseFailure | None:
+        return self._run(raw, None)
+
+    def explain(self, raw: Any) -> tuple[dict[str, Any] | ParseFailure | None, list[tuple[str, str]]]:
+        """The result plus (field, producer) for every field: envelope, parser:pattern, processor."""
+        trace: list[tuple[str, str]] = []
+        return self._run(raw, trace), trace
+
+    def _run(self, raw: Any, trace: list[tuple[str, str]] | None) -> dict[str, Any] | ParseFailure | None:
+        if raw.__class__ is not dict:
+            return ParseFailure("envelope is not a JSON object", "envelope")
+        msg = raw.get("message")
+        if msg.__class__ is not str:
+            return ParseFailure("envelope has no `message` text", "envelope")
+        pipe = self._select(raw)
+        name = self.format_name(raw, pipe)
+        tz_name = pipe.config.timezone if pipe is not None else None
+        if tz_name is None:
+            ev = raw.get("event")
+            if ev.__class__ is dict:
+                tz_name = ev.get("timezone")  # Filebeat's add_locale: the shipping host's zone
+        parser = self.parser(name, tz_name)
+        if parser is None:
+            return ParseFailure(f"unknown log format {name!r} (known: {', '.join(sorted(FORMATS))})", "engine")
+        doc = base_document(raw, self.clock())
+        before = flatten(doc) if trace is not None else None
+        result = parser.parse(msg, doc)
+        if result.__class__ is ParseFailure:
+            if self.cfg.on_unmatched == "keep":
+                doc = base_document(raw, self.clock())
+                doc.setdefault("tags", []).append("_parsefailure")
+                doc["error"] = {"message": result.reason, "type": result.parser}  # type: ignore[union-attr]
+                return doc
+            return result  # type: ignore[return-value]
+        if trace is not None:
+            _attribute(trace, before, doc, f"{parser.name}:{result}", envelope=True)
+        for p in (pipe, self._post_pipeline(doc)):
+            if p is None:
+                continue
+            for i, (kind, step) in enumerate(p.steps):
+                snap = flatten(doc) if trace is not None else None
+                out = step(doc)
+                if out is not None:
+                    if out is DROP:
+                        return None
+                    if out.__class__ is ParseFailure:
+                        return ParseFailure(out.reason, f"{p.name}/{out.parser}")
+                if trace is not None:
+                    _attribute(trace, snap, doc, f"pipeline {p.name} processors[{i}] {kind}")
+        return doc
+
+    def _post_pipeline(self, doc: dict[str, Any]) -> _Pipeline | None:
+        if not self._post:
+            return None
+        prog = (doc.get("process") or {}).get("name")
+        if prog is None:
+            return None
+        for p in self._post:
+            if fnmatch.fnmatchcase(prog, p.program or ""):
+                return p
+        return None
+
+    def topics(self, doc: dict[str, Any]) -> list[str]:
+        """Where an ECS event goes: the default topic and every matching route's topic."""
+        if not self.routes:
+            return [self.cfg.output_topic]
+        out: list[str] = []
+        keep = True
+        for r in self.routes:
+            if r.test(doc):
+                if r.topic not in out:
+                    out.append(r.topic)
+                keep = keep and r.keep_in_default
+        if keep and self.cfg.output_topic not in out:
+            out.insert(0, self.cfg.output_topic)
+        return out
+
+
+def _attribute(trace: list[tuple[str, str]], before: dict[str, Any] | None, doc: dict[str, Any], who: str, envelope: bool = False) -> None:
+    after = flatten(doc)
+    before = before or {}
+    if envelope:
+        for k in before:
+            if k in after and after[k] == before[k]:
+                trace.append((k, "envelope"))
+    for k, v in after.items():
+        if k not in before or before[k] != v:
+            trace.append((k, who))
+    for k in before:
+        if k not in after:
+            trace.append((k, f"{who} (removed)"))
+
+
+_default: Engine | None = None
+
+
+def parse(raw: dict[str, Any]) -> dict[str, Any] | ParseFailure | None:
+    """Parse one envelope with the default configuration (format from the envelope, else auto)."""
+    global _default
+    if _default is None:
+        _default = Engine()
+    return _default.parse(raw)

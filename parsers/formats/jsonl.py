@@ -1,0 +1,95 @@
+"""JSON lines: one object per line, merged into the ECS document.
+
+Applications that log JSON usually name their time `timestamp`, `time`, `ts` or `@timestamp`
+(ISO text or epoch seconds/milliseconds), their text `message` or `msg`, and their level
+`level`. Those become `@timestamp`, `message` and `log.level`; the object's fields are
+kept at the top level as Filebeat's `json.overwrite_keys` does, because ECS-shaped JSON
+(from an ECS logging library) then lands exactly where it belongs.
+
+Two guards keep the document indexable: the stage's own `event.id`, `event.original` and
+`event.ingested` always win, and a key whose value would collide in type with an ECS object
+(`"host": "web1"` where ECS has `host.*`) moves to `json.<key>` instead of clobbering it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..core import FormatOptions, ParseFailure
+from ..timefmt import parse_any
+
+TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "datetime", "date", "eventTime", "t")
+MESSAGE_KEYS = ("message", "msg", "log")
+LEVEL_KEYS = ("level", "severity", "lvl", "loglevel")
+# Top-level ECS field sets: their value must stay an object.
+ECS_OBJECTS = frozenset((
+    "agent", "client", "cloud", "container", "destination", "dns", "ecs", "error", "event", "file",
+    "group", "host", "http", "log", "network", "observer", "orchestrator", "organization", "package",
+    "process", "registry", "related", "rule", "server", "service", "source", "threat", "tls", "url",
+    "user", "user_agent", "vulnerability", "winlog", "kubernetes", "labels",
+))
+PROTECTED_EVENT = ("id", "original", "ingested")
+
+
+def merge_object(obj: dict[str, Any], doc: dict[str, Any]) -> None:
+    """Merge a decoded JSON object into `doc` one level deep (see module doc for the guards)."""
+    for key, value in obj.items():
+        cur = doc.get(key)
+        if key in ECS_OBJECTS:
+            if not isinstance(value, dict):
+                doc.setdefault("json", {})[key] = value
+                continue
+            if isinstance(cur, dict):
+                if key == "event":
+                    value = {k: v for k, v in value.items() if k not in PROTECTED_EVENT}
+                cur.update(value)
+                continue
+        doc[key] = value
+
+
+class JsonParser:
+    name = "json"
+
+    def __init__(self, options: FormatOptions | None = None):
+        self.tz = (options or FormatOptions()).tz
+
+    def parse(self, line: str, doc: dict[str, Any]) -> str | ParseFailure:
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            return ParseFailure(f"invalid JSON: {exc}", self.name)
+        if not isinstance(obj, dict):
+            return ParseFailure(f"JSON line is a {type(obj).__name__}, not an object", self.name)
+        return self.apply(obj, doc)
+
+    def apply(self, obj: dict[str, Any], doc: dict[str, Any]) -> str:
+        ts = None
+        for key in TIME_KEYS:
+            if key in obj:
+                ts = parse_any(obj[key], self.tz)
+                if ts is not None:
+                    break
+        msg = None
+        for key in MESSAGE_KEYS:
+            v = obj.get(key)
+            if isinstance(v, str):
+                msg = v
+                break
+        level = None
+        for key in LEVEL_KEYS:
+            v = obj.get(key)
+            if isinstance(v, str):
+                level = v.lower()
+                break
+        obj.pop("@timestamp", None)
+        merge_object(obj, doc)
+        if ts is not None:
+            doc["@timestamp"] = ts
+        if msg is not None:
+            doc["message"] = msg.rstrip("\n")
+        if level is not None:
+            doc.setdefault("log", {})
+            if isinstance(doc["log"], dict):
+                doc["log"]["level"] = level
+        return "json.object"

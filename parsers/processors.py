@@ -1,0 +1,443 @@
+"""Processors: small, named steps a pipeline runs on the ECS document after the format parser.
+
+Each processor is a pydantic config model (its `type:` is the YAML name) and a compiled
+callable `(doc) -> None | DROP | ParseFailure`, found by name in `PROCESSORS`. Everything
+that can be prepared is prepared at build time - regexes, grok, dissect patterns, time
+layouts, conditions - so per event a processor is a few dict operations.
+
+Outcomes: None means go on; DROP means the pipeline deliberately discards the event
+(`drop`); a ParseFailure sends the event to the dead-letter topic with its reason (a grok
+or dissect that did not match, with `if_no_match: dlq`).
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from functools import lru_cache
+from typing import Annotated, Any, Callable, Literal, Union
+
+from pydantic import Field
+
+from logwarden.events import get_path, set_path
+from logwarden.model import Model
+
+from .conditions import ConditionConfig, compile_condition
+from .core import ParseFailure
+from .grok import Grok
+from .timefmt import ClfConverter, IsoConverter, epoch_iso, iso, zone
+
+DROP = object()
+_MISSING = object()
+Step = Callable[[dict[str, Any]], Any]
+
+
+def delete_path(doc: dict[str, Any], dotted: str) -> Any:
+    """Remove `a.b.c` (nested or flat) and return its value, or _MISSING."""
+    if dotted in doc:
+        return doc.pop(dotted)
+    parts = dotted.split(".")
+    cur: Any = doc
+    for p in parts[:-1]:
+        cur = cur.get(p) if isinstance(cur, dict) else None
+        if cur is None:
+            return _MISSING
+    if isinstance(cur, dict) and parts[-1] in cur:
+        return cur.pop(parts[-1])
+    return _MISSING
+
+
+def _tag(doc: dict[str, Any], tag: str) -> None:
+    tags = doc.get("tags")
+    if not isinstance(tags, list):
+        tags = doc["tags"] = []
+    if tag not in tags:
+        tags.append(tag)
+
+
+class RenameConfig(Model):
+    """Move a field to a new name (`from` -> `to`)."""
+
+    type: Literal["rename"] = Field(description="`rename`")
+    from_: str = Field(alias="from", description="Field to move.")
+    to: str = Field(description="New field name (dotted ECS path).")
+    when: ConditionConfig | None = Field(None, description="Only for events matching this condition.")
+
+
+class SetConfig(Model):
+    """Write a constant, or copy another field's value."""
+
+    type: Literal["set"] = Field(description="`set`")
+    field: str = Field(description="Field to write.")
+    value: Any = Field(None, description="Value to write (ignored when copy_from is given).")
+    copy_from: str | None = Field(None, description="Copy the value of this field instead.")
+    override: bool = Field(True, description="Replace an existing value.")
+    when: ConditionConfig | None = Field(None, description="Only for events matching this condition.")
+
+
+class RemoveConfig(Model):
+    """Delete fields."""
+
+    type: Literal["remove"] = Field(description="`remove`")
+    fields: list[str] = Field(description="Fields to delete.")
+    when: ConditionConfig | None = Field(None, description="Only for events matching this condition.")
+
+
+class DropConfig(Model):
+    """Discard matching events on purpose (they are counted, not dead-lettered)."""
+
+    type: Literal["drop"] = Field(description="`drop`")
+    when: ConditionConfig = Field(description="Drop the events matching this condition (deliberately, not to the DLQ).")
+
+
+class TimestampConfig(Model):
+    """Parse a time field with layouts and a zone into `@timestamp` (or `target`)."""
+
+    type: Literal["timestamp"] = Field(description="`timestamp`")
+    field: str = Field(description="Field holding the time text.")
+    formats: list[str] = Field(default_factory=lambda: ["ISO8601"], description="Layouts tried in order: strptime layouts (%Y-%m-%d %H:%M:%S), or ISO8601, UNIX, UNIX_MS, CLF.")
+    timezone: str | None = Field(None, description="Zone for times without one (default: the pipeline's or parsers.timezone).")
+    target: str = Field("@timestamp", description="Field to write the ECS time to.")
+    remove_source: bool = Field(False, description="Delete `field` after a successful parse.")
+    if_no_match: Literal["tag", "dlq", "ignore"] = Field("tag", description="When no layout fits: tag _timestampparsefailure, send to the DLQ, or ignore.")
+
+
+class DissectConfig(Model):
+    """Split a text field by literal delimiters (`%{a} - %{b}`), cheaper than grok."""
+
+    type: Literal["dissect"] = Field(description="`dissect`")
+    field: str = Field("message", description="Field to split.")
+    pattern: str = Field(description="Dissect pattern, e.g. '%{client.ip} - %{user.name} [%{ts}] %{?skip} %{msg}'; %{?x} skips, %{x->} pads.")
+    target_prefix: str = Field("", description="Prefix for the extracted keys, e.g. 'app.'.")
+    if_no_match: Literal["tag", "dlq", "ignore"] = Field("tag", description="When the text does not fit: tag _dissectfailure, DLQ, or ignore.")
+
+
+class KvConfig(Model):
+    """Extract key=value pairs from a text field."""
+
+    type: Literal["kv"] = Field(description="`kv`")
+    field: str = Field("message", description="Field holding key=value text.")
+    field_split: str = Field(" ", description="Separator between pairs (a regex).")
+    value_split: str = Field("=", description="Separator between key and value (a literal).")
+    target_prefix: str = Field("", description="Prefix for the keys, e.g. 'app.'.")
+    include_keys: list[str] = Field(default_factory=list, description="Only these keys (empty: all).")
+    exclude_keys: list[str] = Field(default_factory=list, description="Skip these keys.")
+
+
+class UserAgentConfig(Model):
+    """Parse user_agent.original into user_agent.name/version/os/device (ua-parser)."""
+
+    type: Literal["user_agent"] = Field(description="`user_agent`")
+    field: str = Field("user_agent.original", description="Field holding the User-Agent header.")
+
+
+class ConvertConfig(Model):
+    """Convert field types: integer, long, float, double, boolean, string, ip."""
+
+    type: Literal["convert"] = Field(description="`convert`")
+    fields: dict[str, Literal["integer", "long", "float", "double", "boolean", "string", "ip"]] = Field(description="Field -> type.")
+    if_invalid: Literal["remove", "keep", "dlq"] = Field("remove", description="A value that does not convert: remove it (tagged _convertfailure), keep it, or DLQ.")
+
+
+class TruncateConfig(Model):
+    """Bound text fields to max_chars; flags the event log.flags: truncated."""
+
+    type: Literal["truncate"] = Field(description="`truncate`")
+    fields: list[str] = Field(description="Text fields to bound.")
+    max_chars: int = Field(ge=1, description="Longest text kept; longer values are cut and log.flags gets `truncated`.")
+
+
+class GrokConfig(Model):
+    """Match a field with grok patterns (%{SYNTAX:SEMANTIC:type}) compiled to one anchored regex."""
+
+    type: Literal["grok"] = Field(description="`grok`")
+    field: str = Field("message", description="Field to match.")
+    patterns: list[str] = Field(min_length=1, description="Grok patterns tried as one alternation, first listed wins.")
+    pattern_definitions: dict[str, str] = Field(default_factory=dict, description="Extra NAME: pattern definitions for these patterns only.")
+    target_prefix: str = Field("", description="Prefix for the captured fields.")
+    if_no_match: Literal["dlq", "tag", "ignore"] = Field("dlq", description="No pattern matched: DLQ (the line is not understood), tag _grokparsefailure, or ignore.")
+
+
+ProcessorConfig = Annotated[
+    Union[RenameConfig, SetConfig, RemoveConfig, DropConfig, TimestampConfig, DissectConfig, KvConfig,
+          UserAgentConfig, ConvertConfig, TruncateConfig, GrokConfig],
+    Field(discriminator="type"),
+]
+
+
+def _guard(when: ConditionConfig | None, step: Step) -> Step:
+    if when is None:
+        return step
+    test = compile_condition(when)
+    return lambda doc: step(doc) if test(doc) else None
+
+
+def build_rename(c: RenameConfig, ctx: dict[str, Any]) -> Step:
+    def step(doc: dict[str, Any]) -> None:
+        v = delete_path(doc, c.from_)
+        if v is not _MISSING:
+            set_path(doc, c.to, v)
+    return _guard(c.when, step)
+
+
+def build_set(c: SetConfig, ctx: dict[str, Any]) -> Step:
+    def step(doc: dict[str, Any]) -> None:
+        if not c.override and get_path(doc, c.field, _MISSING) is not _MISSING:
+            return
+        v = get_path(doc, c.copy_from, _MISSING) if c.copy_from else c.value
+        if v is not _MISSING:
+            set_path(doc, c.field, v)
+    return _guard(c.when, step)
+
+
+def build_remove(c: RemoveConfig, ctx: dict[str, Any]) -> Step:
+    def step(doc: dict[str, Any]) -> None:
+        for f in c.fields:
+            delete_path(doc, f)
+    return _guard(c.when, step)
+
+
+def build_drop(c: DropConfig, ctx: dict[str, Any]) -> Step:
+    test = compile_condition(c.when)
+    return lambda doc: DROP if test(doc) else None
+
+
+def _time_layout(layout: str, tz: Any) -> Callable[[Any], str | None]:
+    if layout == "ISO8601":
+        conv = IsoConverter(tz)
+        return lambda v: conv(v) if isinstance(v, str) else None
+    if layout in ("UNIX", "UNIX_MS"):
+        scale = 1000.0 if layout == "UNIX_MS" else 1.0
+        return lambda v: epoch_iso(float(v) / scale) if _num(v) else None
+    if layout == "CLF":
+        clf = ClfConverter()
+        return lambda v: clf(v) if isinstance(v, str) else None
+
+    def strp(v: Any) -> str | None:
+        try:
+            dt = datetime.strptime(v, layout)
+        except (TypeError, ValueError):
+            return None
+        return iso(dt if dt.tzinfo else dt.replace(tzinfo=tz))
+    return strp
+
+
+def _num(v: Any) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def build_timestamp(c: TimestampConfig, ctx: dict[str, Any]) -> Step:
+    tz = zone(c.timezone) if c.timezone else ctx["tz"]
+    layouts = [_time_layout(f, tz) for f in c.formats]
+    cache: dict[Any, str] = {}
+
+    def step(doc: dict[str, Any]) -> Any:
+        v = get_path(doc, c.field, _MISSING)
+        if v is _MISSING:
+            return None
+        out = cache.get(v) if isinstance(v, (str, int, float)) else None
+        if out is None:
+            for f in layouts:
+                out = f(v)
+                if out is not None:
+                    break
+            if out is None:
+                if c.if_no_match == "dlq":
+                    return ParseFailure(f"{c.field}: {v!r} matches none of {c.formats}", "timestamp")
+                if c.if_no_match == "tag":
+                    _tag(doc, "_timestampparsefailure")
+                return None
+            if len(cache) > 4096:
+                cache.clear()
+            cache[v] = out
+        set_path(doc, c.target, out)
+        if c.remove_source and c.field != c.target:
+            delete_path(doc, c.field)
+        return None
+    return step
+
+
+_DISSECT_KEY = re.compile(r"%\{([^}]*)\}")
+
+
+def compile_dissect(pattern: str) -> tuple[re.Pattern[str], list[str | None]]:
+    """Dissect to an anchored regex: each %{key} takes text up to the next delimiter."""
+    parts = _DISSECT_KEY.split(pattern)  # literal, key, literal, key, ..., literal
+    keys: list[str | None] = []
+    rx = [re.escape(parts[0])]
+    for i in range(1, len(parts), 2):
+        key, lit = parts[i], parts[i + 1]
+        pad = key.endswith("->")
+        key = key[:-2] if pad else key
+        last = i == len(parts) - 2 and lit == ""
+        rx.append("(.*)" if last else "(.*?)")
+        keys.append(None if (not key or key.startswith("?")) else key.lstrip("+&*"))
+        if lit:
+            esc = re.escape(lit)
+            rx.append(f"(?:{esc})+" if pad else esc)
+    return re.compile("".join(rx) + r"\Z", re.S), keys
+
+
+def build_dissect(c: DissectConfig, ctx: dict[str, Any]) -> Step:
+    rx, keys = compile_dissect(c.pattern)
+
+    def step(doc: dict[str, Any]) -> Any:
+        v = get_path(doc, c.field)
+        m = rx.match(v) if isinstance(v, str) else None
+        if m is None:
+            if c.if_no_match == "dlq":
+                return ParseFailure(f"{c.field} does not fit dissect pattern {c.pattern!r}", "dissect")
+            if c.if_no_match == "tag":
+                _tag(doc, "_dissectfailure")
+            return None
+        for key, val in zip(keys, m.groups()):
+            if key:
+                set_path(doc, c.target_prefix + key, val)
+        return None
+    return step
+
+
+def build_kv(c: KvConfig, ctx: dict[str, Any]) -> Step:
+    vs = re.escape(c.value_split)
+    rx = re.compile(rf"([^\s{vs}]+){vs}(\"[^\"\\]*(?:\\.[^\"\\]*)*\"|'[^']*'|(?:(?!{c.field_split}).)*)")
+    include, exclude = set(c.include_keys), set(c.exclude_keys)
+
+    def step(doc: dict[str, Any]) -> None:
+        v = get_path(doc, c.field)
+        if not isinstance(v, str):
+            return
+        for key, val in rx.findall(v):
+            if (include and key not in include) or key in exclude:
+                continue
+            if val[:1] in ('"', "'") and val[-1:] == val[:1] and len(val) >= 2:
+                val = val[1:-1].replace('\\"', '"')
+            set_path(doc, c.target_prefix + key, val)
+    return step
+
+
+@lru_cache(maxsize=4096)
+def _ua(text: str) -> dict[str, Any]:
+    from ua_parser import parse  # loads its regex table on first use
+
+    r = parse(text)
+    out: dict[str, Any] = {}
+    if r.user_agent:
+        ua = r.user_agent
+        out["name"] = ua.family
+        out["version"] = ".".join(x for x in (ua.major, ua.minor, ua.patch) if x)
+    if r.os:
+        os_: dict[str, Any] = {"name": r.os.family}
+        ver = ".".join(x for x in (r.os.major, r.os.minor, r.os.patch) if x)
+        if ver:
+            os_["version"] = ver
+        out["os"] = os_
+    if r.device:
+        out["device"] = {"name": r.device.family}
+    return out
+
+
+def build_user_agent(c: UserAgentConfig, ctx: dict[str, Any]) -> Step:
+    def step(doc: dict[str, Any]) -> None:
+        v = get_path(doc, c.field)
+        if not isinstance(v, str) or not v:
+            return
+        ua = doc.get("user_agent")
+        if not isinstance(ua, dict):
+            ua = doc["user_agent"] = {}
+        ua.setdefault("original", v)
+        for k, val in _ua(v).items():
+            ua[k] = val if not isinstance(val, dict) else dict(val)
+    return step
+
+
+def _to_bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    s = str(v).strip().lower()
+    if s in ("true", "1", "yes", "on", "y", "t"):
+        return True
+    if s in ("false", "0", "no", "off", "n", "f"):
+        return False
+    raise ValueError(v)
+
+
+def _to_ip(v: Any) -> str:
+    return str(ipaddress.ip_address(str(v).strip()))
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "integer": lambda v: int(float(v)) if isinstance(v, str) and "." in v else int(v),
+    "long": lambda v: int(float(v)) if isinstance(v, str) and "." in v else int(v),
+    "float": float, "double": float, "boolean": _to_bool, "string": str, "ip": _to_ip,
+}
+
+
+def build_convert(c: ConvertConfig, ctx: dict[str, Any]) -> Step:
+    plan = [(f, _CONVERTERS[t]) for f, t in c.fields.items()]
+
+    def step(doc: dict[str, Any]) -> Any:
+        for f, conv in plan:
+            v = get_path(doc, f, _MISSING)
+            if v is _MISSING or v is None:
+                continue
+            try:
+                set_path(doc, f, conv(v))
+            except (TypeError, ValueError):
+                if c.if_invalid == "dlq":
+                    return ParseFailure(f"{f}: cannot convert {v!r}", "convert")
+                if c.if_invalid == "remove":
+                    delete_path(doc, f)
+                    _tag(doc, "_convertfailure")
+        return None
+    return step
+
+
+def build_truncate(c: TruncateConfig, ctx: dict[str, Any]) -> Step:
+    def step(doc: dict[str, Any]) -> None:
+        for f in c.fields:
+            v = get_path(doc, f)
+            if isinstance(v, str) and len(v) > c.max_chars:
+                set_path(doc, f, v[: c.max_chars])
+                log = doc.setdefault("log", {})
+                flags = log.setdefault("flags", [])
+                if "truncated" not in flags:
+                    flags.append("truncated")
+    return step
+
+
+def build_grok(c: GrokConfig, ctx: dict[str, Any]) -> Step:
+    grok = Grok(c.patterns, {**ctx.get("patterns", {}), **c.pattern_definitions})
+
+    def step(doc: dict[str, Any]) -> Any:
+        v = get_path(doc, c.field)
+        if not isinstance(v, str) or grok.apply(v, doc, c.target_prefix) is None:
+            if c.if_no_match == "dlq":
+                return ParseFailure(f"{c.field} matches none of the grok patterns", "grok")
+            if c.if_no_match == "tag":
+                _tag(doc, "_grokparsefailure")
+        return None
+    return step
+
+
+PROCESSORS: dict[str, Callable[[Any, dict[str, Any]], Step]] = {
+    "rename": build_rename,
+    "set": build_set,
+    "remove": build_remove,
+    "drop": build_drop,
+    "timestamp": build_timestamp,
+    "dissect": build_dissect,
+    "kv": build_kv,
+    "user_agent": build_user_agent,
+    "convert": build_convert,
+    "truncate": build_truncate,
+    "grok": build_grok,
+}
+
+
+def build(config: Any, ctx: dict[str, Any]) -> Step:
+    """The compiled step for one processor config; ctx holds tz and grok patterns."""
+    return PROCESSORS[config.type](config, ctx)

@@ -1,0 +1,122 @@
+"""The parser stage: `logwarden worker parsers` (and one or more children of `logwarden up`).
+
+A thin shell around the sans-IO Engine, run by the core worker shell
+(logwarden.worker.run_stage), which owns consuming, producing with acks=all and committing
+offsets only after every output of a batch is acknowledged. `process` turns each message
+of `logs.raw` into outputs:
+
+    parsed   -> one Output per topic from Engine.topics (logs.ecs, plus matching routes)
+    failed   -> one Output to logs.dlq (the reason, the parser, the untouched envelope)
+    dropped  -> nothing (a pipeline's `drop` processor, counted)
+
+Nothing raises per event: a message that is not even JSON becomes a DLQ document too.
+
+Scaling over cores: this process runs one consumer. The supervisor (`logwarden up`) starts
+`parsers.workers` of them, all in the consumer group `logwarden-parsers`, so the broker
+spreads the partitions of logs.raw across them; in the scaled-out form each
+`logwarden worker parsers` process (or container replica) is one more member.
+Output keys keep the input key, so events of one source stay ordered within a partition.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Iterable
+
+import orjson
+from prometheus_client import Counter
+
+from logwarden import metrics
+from logwarden.worker import Output, run_stage
+
+from .core import ParseFailure
+from .dlq import dlq_document
+from .engine import Engine
+
+if TYPE_CHECKING:
+    from confluent_kafka import Message
+
+    from logwarden.config import Config
+
+log = logging.getLogger("logwarden.parsers")
+
+OUTCOMES = Counter("logwarden_parsers_events_total", "Parser stage outcomes per event.", ["outcome"])
+ROUTED = Counter("logwarden_parsers_routed_events_total", "Events written per output topic.", ["topic"])
+DLQ_REASONS = Counter("logwarden_parsers_dlq_events_total", "Events dead-lettered, by the parser that failed.", ["parser"])
+
+
+class ParserStage:
+    name = "parsers"
+
+    def __init__(self, cfg: "Config", engine: Engine | None = None):
+        self.cfg = cfg
+        self.engine = engine or Engine(cfg.parsers)
+        self.topics = [cfg.parsers.input_topic]
+        self.dlq_topic = cfg.parsers.dlq_topic
+        self._parsed = OUTCOMES.labels("parsed")
+        self._failed = OUTCOMES.labels("dlq")
+        self._dropped = OUTCOMES.labels("dropped")
+        self._errors = metrics.ERRORS.labels("parsers", "dlq")
+        self._routed: dict[str, Counter] = {}
+
+    def process(self, msgs: list["Message"]) -> Iterable[Output]:
+        parse = self.engine.parse
+        topics_of = self.engine.topics
+        dumps = orjson.dumps
+        default_only = not self.engine.routes
+        default_topic = self.cfg.parsers.output_topic
+        parsed = 0
+        for m in msgs:
+            value = m.value()
+            key = m.key()
+            try:
+                raw = orjson.loads(value) if value is not None else None
+            except orjson.JSONDecodeError as exc:
+                text = value.decode("utf-8", "replace") if value is not None else ""
+                yield self._dead(text, ParseFailure(f"envelope is not valid JSON: {exc}", "envelope"), key,
+                                 (m.topic(), m.partition(), m.offset()))
+                continue
+            result = parse(raw)
+            if result.__class__ is dict:
+                parsed += 1
+                body = dumps(result)
+                if default_only:
+                    yield Output(default_topic, body, key)
+                else:
+                    for topic in topics_of(result):  # type: ignore[arg-type]
+                        self._count_route(topic)
+                        yield Output(topic, body, key)
+            elif result is None:
+                self._dropped.inc()
+            else:
+                yield self._dead(raw, result, key, (m.topic(), m.partition(), m.offset()))  # type: ignore[arg-type]
+        if parsed:
+            self._parsed.inc(parsed)
+            if default_only:
+                self._count_route(default_topic, parsed)
+
+    def _dead(self, raw: object, failure: ParseFailure, key: bytes | None, where: tuple[object, ...]) -> Output:
+        self._failed.inc()
+        self._errors.inc()
+        DLQ_REASONS.labels(failure.parser).inc()
+        return Output(self.dlq_topic, orjson.dumps(dlq_document(raw, failure, fallback_id=where)), key)
+
+    def _count_route(self, topic: str, n: int = 1) -> None:
+        c = self._routed.get(topic)
+        if c is None:
+            c = self._routed[topic] = ROUTED.labels(topic)
+        c.inc(n)
+
+    def checkpoint(self) -> None:
+        """Nothing of ours to make durable: outputs are flushed by the shell before commits."""
+
+    def close(self) -> None:
+        pass
+
+
+def run(cfg: "Config") -> None:
+    """Run one parser consumer until SIGTERM/SIGINT; the supervisor starts parsers.workers of them."""
+    stage = ParserStage(cfg)
+    log.info("parser stage ready", extra={"pipelines": [p.name for p in stage.engine.pipelines],
+                                          "routes": [r.name for r in stage.engine.routes],
+                                          "default_format": cfg.parsers.default_format})
+    run_stage(cfg, stage, batch_size=cfg.parsers.batch_size)

@@ -1,0 +1,223 @@
+"""Timestamps as log lines write them, turned into ECS `@timestamp` strings.
+
+Every parser ends with an RFC 3339 UTC string with milliseconds (`2015-05-17T10:05:03.000Z`),
+the same shape `logwarden.events.now_iso` produces, so the index and the rules compare
+instants as strings and never see two spellings of one moment.
+
+Log lines repeat the same second many times, so each converter keeps a small cache keyed by
+the raw text: the per-event cost is one dict lookup. The caches are bounded (cleared when
+they pass `_CACHE_MAX`) because a replay of old logs walks through millions of seconds.
+
+Formats without a zone (RFC 3164, nginx error logs) are read in a configured zone; RFC 3164
+also lacks the year, which `infer_year` supplies (see there).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+UTC = timezone.utc
+_CACHE_MAX = 4096  # distinct timestamps kept per converter; a few seconds of busy traffic
+
+MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+
+
+def zone(name: str | None) -> tzinfo:
+    """A tzinfo for a config value: "UTC", "local", an IANA name or a fixed "+02:00" offset."""
+    if not name or name.upper() in ("UTC", "Z"):
+        return UTC
+    if name == "local":
+        return local_zone()
+    if name[0] in "+-" and len(name) in (5, 6):
+        sign = -1 if name[0] == "-" else 1
+        hh, mm = int(name[1:3]), int(name[-2:])
+        return timezone(sign * timedelta(hours=hh, minutes=mm))
+    return ZoneInfo(name)
+
+
+def local_zone() -> tzinfo:
+    """This host's zone with its DST rules: $TZ, else /etc/localtime, else the current offset."""
+    import os
+
+    tz = os.environ.get("TZ", "").lstrip(":")
+    try:
+        if tz:
+            return ZoneInfo(tz)
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            return ZoneInfo(target.split("zoneinfo/", 1)[1])
+    except (ValueError, OSError, KeyError):
+        pass
+    return datetime.now().astimezone().tzinfo or UTC
+
+
+def iso(dt: datetime) -> str:
+    """An aware datetime as the canonical ECS string (UTC, milliseconds, Z)."""
+    dt = dt.astimezone(UTC)
+    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{dt.microsecond // 1000:03d}Z"
+
+
+def epoch_iso(seconds: float) -> str:
+    return iso(datetime.fromtimestamp(seconds, UTC))
+
+
+class IsoConverter:
+    """ISO 8601 / RFC 3339 text (any fraction length, `Z` or offset, or none) to ECS."""
+
+    __slots__ = ("tz", "cache")
+
+    def __init__(self, tz: tzinfo = UTC):
+        self.tz = tz
+        self.cache: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str | None:
+        out = self.cache.get(text)
+        if out is not None:
+            return out
+        try:
+            dt = datetime.fromisoformat(text.replace(" ", "T", 1) if len(text) > 10 and text[10] == " " else text)
+        except ValueError:
+            return None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=self.tz)
+        out = iso(dt)
+        if len(self.cache) > _CACHE_MAX:
+            self.cache.clear()
+        self.cache[text] = out
+        return out
+
+
+class ClfConverter:
+    """Common Log Format time `17/May/2015:10:05:03 +0000` (Apache, nginx access)."""
+
+    __slots__ = ("cache",)
+
+    def __init__(self) -> None:
+        self.cache: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str | None:
+        out = self.cache.get(text)
+        if out is not None:
+            return out
+        try:
+            day, mon, rest = text.split("/", 2)
+            year, hh, mi, ss_off = rest.split(":", 3)
+            ss, _, off = ss_off.partition(" ")
+            sec, _, frac = ss.partition(".")
+            micro = int((frac + "000000")[:6]) if frac else 0
+            tz = UTC
+            if off and off not in ("+0000", "-0000", "Z"):
+                sign = -1 if off[0] == "-" else 1
+                tz = timezone(sign * timedelta(hours=int(off[1:3]), minutes=int(off[-2:])))
+            dt = datetime(int(year), MONTHS[mon], int(day), int(hh), int(mi), int(sec), micro, tz)
+        except (ValueError, KeyError, IndexError):
+            return None
+        out = iso(dt)
+        if len(self.cache) > _CACHE_MAX:
+            self.cache.clear()
+        self.cache[text] = out
+        return out
+
+
+def infer_year(month: int, day: int, now: datetime) -> int:
+    """The year of an RFC 3164 timestamp, which has none.
+
+    The line is assumed recent: this year, unless that puts it more than a day in the
+    future (December lines read in January belong to last year); a January line read in
+    late December (clock skew across New Year) belongs to next year.
+    """
+    year = now.year
+    if month == 12 and now.month == 1:
+        return year - 1
+    if month == 1 and now.month == 12 and now.day >= 31 and day <= 1:
+        return year + 1
+    return year
+
+
+class BsdConverter:
+    """RFC 3164 time `Oct  3 14:15:16` (optionally with `.123456` fraction) read in `tz`."""
+
+    __slots__ = ("tz", "cache", "now")
+
+    def __init__(self, tz: tzinfo = UTC, now: datetime | None = None):
+        self.tz = tz
+        self.now = now  # fixed "now" for tests and replays; None means the wall clock
+        self.cache: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str | None:
+        out = self.cache.get(text)
+        if out is not None:
+            return out
+        try:
+            mon = MONTHS[text[:3]]
+            day = int(text[4:6])
+            hh, mi, ss = text[7:].split(":")
+            sec, _, frac = ss.partition(".")
+            micro = int((frac + "000000")[:6]) if frac else 0
+            now = self.now or datetime.now(self.tz)
+            dt = datetime(infer_year(mon, day, now), mon, day, int(hh), int(mi), int(sec), micro)
+        except (ValueError, KeyError, IndexError):
+            return None
+        out = iso(_localize(dt, self.tz))
+        if len(self.cache) > _CACHE_MAX:
+            self.cache.clear()
+        self.cache[text] = out
+        return out
+
+
+def _localize(naive: datetime, tz: tzinfo) -> datetime:
+    return naive.replace(tzinfo=tz)
+
+
+class LayoutConverter:
+    """A strptime layout (e.g. nginx error `%Y/%m/%d %H:%M:%S`) read in `tz` when it has no zone."""
+
+    __slots__ = ("layout", "tz", "cache")
+
+    def __init__(self, layout: str, tz: tzinfo = UTC):
+        self.layout = layout
+        self.tz = tz
+        self.cache: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str | None:
+        out = self.cache.get(text)
+        if out is not None:
+            return out
+        try:
+            dt = datetime.strptime(text, self.layout)
+        except ValueError:
+            return None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=self.tz)
+        out = iso(dt)
+        if len(self.cache) > _CACHE_MAX:
+            self.cache.clear()
+        self.cache[text] = out
+        return out
+
+
+def parse_any(text: str, tz: tzinfo = UTC) -> str | None:
+    """Best effort for timestamps of unknown shape (JSON fields): ISO, epoch s/ms, CLF, 3164."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        v = float(text)
+        if v > 1e14:  # microseconds
+            v /= 1e6
+        elif v > 1e11:  # milliseconds
+            v /= 1e3
+        try:
+            return epoch_iso(v)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(text, str) or not text:
+        return None
+    if text[0].isdigit():
+        if text.replace(".", "", 1).isdigit():
+            return parse_any(float(text), tz)
+        out = IsoConverter(tz)(text)
+        if out is None and "/" in text[:6]:
+            out = ClfConverter()(text)
+        return out
+    if text[:3] in MONTHS:
+        return BsdConverter(tz)(text)
+    return None

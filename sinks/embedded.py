@@ -1,0 +1,159 @@
+"""The embedded search index: tantivy directories under <data_dir>/index/{events,alerts}.
+
+Writes are keyed by `event.id`: each document is written as delete-by-term(id) followed by
+add, inside the same tantivy commit, so a replayed or re-delivered event replaces its
+earlier copy instead of adding a second one. tantivy applies a delete to every document
+added before it (committed or not), which is what makes replays within one batch collapse
+too.
+
+Commits are made by the caller on time (the worker shell's checkpoint), never per batch:
+committing every 5-10k documents halves indexing throughput (DESIGN.md). Only one
+process may hold an index's writer (tantivy takes a lock file); any number of readers in
+other processes open the same directory and `reload()` to see new commits.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+import tantivy
+from tantivy import FieldType, Occur, Query
+
+from logwarden.events import event_id
+from logwarden.sinks import tantivy_schema as S
+from logwarden.sinks.query import Node, parse
+from logwarden.sinks.query.to_tantivy import TantivyCompiler
+
+log = logging.getLogger(__name__)
+
+WRITER_HEAP_BYTES = 128_000_000   # tantivy flushes a segment when its indexing heap fills
+MAX_LIMIT = 10_000                # deepest page a search returns (as ES's max_result_window)
+
+
+def index_path(data_dir: Path, name: str) -> Path:
+    return Path(data_dir) / "index" / name
+
+
+def open_or_create(path: Path) -> tantivy.Index:
+    path.mkdir(parents=True, exist_ok=True)
+    if tantivy.Index.exists(str(path)):
+        return tantivy.Index.open(str(path))
+    return tantivy.Index(S.build_schema(), path=str(path), reuse=True)
+
+
+class IndexWriter:
+    """Adds ECS documents idempotently; `commit()` makes them durable and visible."""
+
+    def __init__(self, path: Path, heap_bytes: int = WRITER_HEAP_BYTES, num_threads: int = 1):
+        self.path = Path(path)
+        self.index = open_or_create(self.path)
+        self._writer = self.index.writer(heap_size=heap_bytes, num_threads=num_threads)
+        self.pending = 0
+
+    def add(self, doc: dict[str, Any], source: bytes | None = None) -> str:
+        """Write (or replace) one document; returns the id it was keyed by."""
+        if source is None:
+            source = orjson.dumps(doc)
+        ev = doc.get("event")
+        doc_id = ev.get("id") if isinstance(ev, dict) else None
+        if not doc_id:
+            doc_id = event_id("source", source)  # no id: the content is the identity
+        doc_id = str(doc_id)
+        self._writer.delete_documents_by_term(S.ID, doc_id)
+        self._writer.add_document(S.to_document(doc, source, doc_id))
+        self.pending += 1
+        return doc_id
+
+    def commit(self) -> int:
+        """Commit pending writes; returns how many were committed."""
+        n = self.pending
+        if n:
+            self._writer.commit()
+            self.pending = 0
+        return n
+
+    def close(self) -> None:
+        self.commit()
+        self._writer.wait_merging_threads()
+
+
+def _ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+class IndexReader:
+    """Searches one index directory written by another process; reloads on every query."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._index: tantivy.Index | None = None
+
+    def _open(self) -> tantivy.Index | None:
+        if self._index is None:
+            if not (self.path / "meta.json").exists():
+                return None  # the writer has not created it yet: an empty result, not an error
+            self._index = tantivy.Index.open(str(self.path))
+        self._index.reload()
+        return self._index
+
+    def _query(self, index: tantivy.Index, node: Node, since: timedelta | None, now: datetime) -> Query:
+        q = TantivyCompiler(index, now).compile(node)
+        if since is not None:
+            tq = Query.range_query(index.schema, S.TS, FieldType.Date, now - since, None)
+            q = Query.boolean_query([(Occur.Must, q), (Occur.Must, tq)])
+        return q
+
+    def search(self, q: str | Node, since: timedelta | None = None, limit: int = 100, offset: int = 0,
+               now: datetime | None = None) -> dict[str, Any]:
+        node = parse(q) if isinstance(q, str) else q
+        now = now or datetime.now(timezone.utc)
+        index = self._open()
+        if index is None:
+            return {"total": 0, "hits": []}
+        limit = max(0, min(limit, MAX_LIMIT))
+        searcher = index.searcher()
+        # limit=0 panics inside tantivy: ask for one and only read the count.
+        result = searcher.search(self._query(index, node, since, now), limit=max(limit, 1), offset=max(offset, 0),
+                                 order_by_field=S.TS, count=True)
+        hits = [orjson.loads(bytes(searcher.doc(addr)[S.SOURCE][0])) for _, addr in result.hits[:limit]]
+        return {"total": result.count, "hits": hits}
+
+    def histogram(self, q: str | Node, since: timedelta | None = None, buckets: int = 60,
+                  now: datetime | None = None) -> list[dict[str, Any]]:
+        """Counts per time bucket over [now - since, now] (or the index's time span)."""
+        node = parse(q) if isinstance(q, str) else q
+        now = now or datetime.now(timezone.utc)
+        index = self._open()
+        if index is None:
+            return []
+        searcher = index.searcher()
+        query = self._query(index, node, since, now)
+        if since is not None:
+            start, end = now - since, now
+        else:
+            stats = searcher.aggregate(query, {"s": {"stats": {"field": S.TS}}})["s"]
+            if not stats.get("count"):
+                return []
+            start = datetime.fromtimestamp(stats["min"] / 1e9, timezone.utc)  # stats on a date field are in ns
+            end = datetime.fromtimestamp(stats["max"] / 1e9, timezone.utc) + timedelta(milliseconds=1)
+        buckets = max(1, min(buckets, 1000))
+        interval_ms = max(1000, -(-(_ms(end) - _ms(start)) // buckets))
+        interval_ms = -(-interval_ms // 1000) * 1000  # whole seconds keep bucket keys readable
+        agg = {"h": {"date_histogram": {"field": S.TS, "fixed_interval": f"{interval_ms // 1000}s",
+                                         "min_doc_count": 0,
+                                         "extended_bounds": {"min": _ms(start), "max": _ms(end)}}}}
+        result = searcher.aggregate(query, agg)["h"]["buckets"]
+        return [{"time": b.get("key_as_string") or datetime.fromtimestamp(b["key"] / 1000, timezone.utc).isoformat(),
+                 "key": int(b["key"]), "count": int(b["doc_count"]), "interval_ms": interval_ms} for b in result]
+
+    def count(self) -> int:
+        index = self._open()
+        return 0 if index is None else index.searcher().num_docs
+
+
+def disk_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in Path(path).glob("*") if f.is_file()) if os.path.isdir(path) else 0

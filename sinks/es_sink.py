@@ -1,0 +1,194 @@
+"""The Elasticsearch bulk sink (`index.type: elasticsearch`).
+
+Documents go to `<prefix>-events-YYYY.MM.DD` (the day of their @timestamp, so a replayed
+event always lands in the same index) and alerts to `<prefix>-alerts`, with `_id` set to
+`event.id`: a re-delivered event overwrites itself, which is what makes at-least-once
+delivery look exactly-once in the index.
+
+`_bulk` can succeed as a request and still fail some of its items (Vector's "success reply
+with item errors"); each item is judged on its own status:
+
+    2xx                 written
+    429, 5xx            retried (only those items), with exponential backoff
+    other 4xx           dead-lettered with Elasticsearch's reason (e.g. a mapping conflict)
+
+A whole request that fails with a connection error, 429 or 5xx is retried the same way.
+When retries run out the batch raises: the worker process exits without committing
+offsets, the supervisor restarts it and the batch is delivered again.
+
+Uses the official `elasticsearch` client. The 9.x client speaks only to Elasticsearch 9
+(it sends `compatible-with=9`); for an 8.x cluster install `elasticsearch>=8.12,<9`, the
+calls here exist in both. OpenSearch is refused by the client's product check.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from elasticsearch import ApiError, Elasticsearch, TransportError
+
+from logwarden.events import event_id
+from logwarden.sinks.config import IndexConfig
+from logwarden.sinks.es_template import templates
+
+log = logging.getLogger("logwarden.sinks.elasticsearch")
+
+RETRYABLE = frozenset({429, 500, 502, 503, 504})
+
+
+def make_client(cfg: IndexConfig) -> Elasticsearch:
+    if not cfg.elasticsearch_url:
+        raise ValueError("index.elasticsearch_url is required when index.type is elasticsearch")
+    kw: dict[str, Any] = {"request_timeout": 30}
+    if cfg.elasticsearch_api_key:
+        kw["api_key"] = cfg.elasticsearch_api_key
+    elif cfg.elasticsearch_username:
+        kw["basic_auth"] = (cfg.elasticsearch_username, cfg.elasticsearch_password or "")
+    if cfg.elasticsearch_ca_certs:
+        kw["ca_certs"] = cfg.elasticsearch_ca_certs
+    return Elasticsearch(cfg.elasticsearch_url, **kw)
+
+
+def index_name(prefix: str, kind: str, doc: dict[str, Any]) -> str:
+    if kind == "alerts":
+        return f"{prefix}-alerts"
+    ts = doc.get("@timestamp")
+    day = None
+    if isinstance(ts, str):
+        try:
+            t = datetime.fromisoformat(ts)
+            day = (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        except ValueError:
+            day = None
+    day = day or datetime.now(timezone.utc)
+    return f"{prefix}-events-{day:%Y.%m.%d}"
+
+
+def doc_id(doc: dict[str, Any], source: bytes) -> str:
+    ev = doc.get("event")
+    eid = ev.get("id") if isinstance(ev, dict) else None
+    return str(eid) if eid else event_id("source", source)
+
+
+def _reason(item: dict[str, Any]) -> str:
+    err = item.get("error")
+    if isinstance(err, dict):
+        text = f"{err.get('type', 'error')}: {err.get('reason', '')}"
+        cause = err.get("caused_by")
+        if isinstance(cause, dict) and cause.get("reason"):
+            text += f" (caused by {cause.get('type')}: {cause['reason']})"
+        return f"elasticsearch {item.get('status')}: {text}"
+    return f"elasticsearch {item.get('status')}: {err}"
+
+
+class BulkFailed(RuntimeError):
+    """Retryable failures outlasted the retries: the batch must be delivered again."""
+
+
+class ElasticsearchBackend:
+    """A Backend for the index stage (see index_service.Backend)."""
+
+    def __init__(self, cfg: IndexConfig, client: Elasticsearch | None = None):
+        self.cfg = cfg
+        self.es = client or make_client(cfg)
+        self._templates_done = False
+        self.sleep = time.sleep
+
+    def ensure_templates(self) -> None:
+        if self._templates_done:
+            return
+        for name, body in templates(self.cfg.index_prefix).items():
+            self._with_retries(lambda: self.es.indices.put_index_template(name=name, **body))
+        self._templates_done = True
+
+    def _with_retries(self, call):
+        delay = self.cfg.bulk_retry_backoff_ms / 1000
+        for attempt in range(self.cfg.bulk_max_retries + 1):
+            try:
+                return call()
+            except ApiError as exc:
+                if exc.meta.status not in RETRYABLE or attempt == self.cfg.bulk_max_retries:
+                    raise
+                log.warning("elasticsearch request failed, retrying", extra={"status": exc.meta.status, "attempt": attempt + 1})
+            except TransportError as exc:
+                if attempt == self.cfg.bulk_max_retries:
+                    raise
+                log.warning("elasticsearch unreachable, retrying", extra={"error": str(exc), "attempt": attempt + 1})
+            self.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    def _chunks(self, lines: list[tuple[int, bytes]]) -> list[list[tuple[int, bytes]]]:
+        out, cur, size = [], [], 0
+        for pos, line in lines:
+            if cur and (len(cur) >= self.cfg.bulk_max_actions or size + len(line) > self.cfg.bulk_max_bytes):
+                out.append(cur)
+                cur, size = [], 0
+            cur.append((pos, line))
+            size += len(line)
+        if cur:
+            out.append(cur)
+        return out
+
+    def write(self, kind: str, docs: list[tuple[dict[str, Any], bytes]]) -> list[tuple[int, str]]:
+        """Bulk-index `docs`; returns (position, reason) of items rejected for good (4xx)."""
+        self.ensure_templates()
+        prefix = self.cfg.index_prefix
+        # One action line + source line per document, pre-serialised: sources are sent as received.
+        lines = []
+        for i, (doc, source) in enumerate(docs):
+            action = orjson.dumps({"index": {"_index": index_name(prefix, kind, doc), "_id": doc_id(doc, source)}})
+            lines.append((i, action + b"\n" + source.rstrip(b"\n") + b"\n"))
+        rejected: list[tuple[int, str]] = []
+        todo = lines
+        delay = self.cfg.bulk_retry_backoff_ms / 1000
+        for attempt in range(self.cfg.bulk_max_retries + 1):
+            retry: list[tuple[int, bytes]] = []
+            last_reason = ""
+            for chunk in self._chunks(todo):
+                body = b"".join(line for _, line in chunk)
+                try:
+                    resp = self.es.bulk(operations=body)
+                except ApiError as exc:
+                    if exc.meta.status in RETRYABLE:
+                        retry.extend(chunk)
+                        last_reason = f"bulk request: HTTP {exc.meta.status}"
+                        continue
+                    raise
+                except TransportError as exc:
+                    retry.extend(chunk)
+                    last_reason = f"bulk request: {exc}"
+                    continue
+                items = resp.get("items", [])
+                if len(items) != len(chunk):
+                    raise BulkFailed(f"_bulk answered {len(items)} items for {len(chunk)} actions")
+                if not resp.get("errors"):
+                    continue
+                for (pos, line), item in zip(chunk, items):
+                    result = next(iter(item.values()))
+                    status = int(result.get("status", 500))
+                    if status < 300:
+                        continue
+                    if status in RETRYABLE:
+                        retry.append((pos, line))
+                        last_reason = _reason(result)
+                    else:
+                        rejected.append((pos, _reason(result)))
+            if not retry:
+                return sorted(rejected)
+            if attempt == self.cfg.bulk_max_retries:
+                raise BulkFailed(f"{len(retry)} documents still failing after {attempt + 1} attempts: {last_reason}")
+            log.warning("bulk items failed, retrying", extra={"items": len(retry), "reason": last_reason, "attempt": attempt + 1})
+            self.sleep(delay)
+            delay *= 2
+            todo = retry
+        return sorted(rejected)
+
+    def checkpoint(self) -> None:
+        """Nothing to do: every bulk item was acknowledged before process() returned."""
+
+    def close(self) -> None:
+        self.es.close()

@@ -1,0 +1,139 @@
+"""`logwarden worker metrics`: the metrics feed — Prometheus counters derived from logs.ecs.
+
+For every ECS event it counts
+
+    logwarden_events_total{dataset, outcome}                       events per dataset/outcome
+    logwarden_http_responses_total{dataset, status_code}           web access logs by status
+    logwarden_http_response_bytes_total{dataset}                   bytes served
+    logwarden_event_delay_seconds{dataset}                         @timestamp -> event.ingested
+
+so `rate(logwarden_events_total{outcome="failure"}[5m])` is a failed-login or error rate
+without a search. Counts are aggregated per batch in a dict and added to the Prometheus
+metrics once per label set, which keeps the per-event cost to a JSON decode and a few
+dict lookups. Label values are bounded (MAX_DATASETS; status codes outside 100-599 become
+"other") so a noisy source cannot explode the series count.
+
+Multiprocess: under `logwarden up` PROMETHEUS_MULTIPROC_DIR is set and the HTTP app's
+/metrics aggregates this process with the others. Run on its own, set `index.metrics_listen`
+to serve /metrics from this process. Counters are at-least-once like the rest of the
+pipeline: a crash between a batch and the offset commit counts that batch twice.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter as Tally
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Iterator
+
+import orjson
+from prometheus_client import Counter, Histogram
+
+from logwarden.events import ECS_TOPIC
+from logwarden.worker import Output
+
+if TYPE_CHECKING:
+    from confluent_kafka import Message
+
+    from logwarden.config import Config
+
+log = logging.getLogger("logwarden.sinks.metrics")
+
+MAX_DATASETS = 200          # distinct dataset labels before the rest count as "other"
+
+EVENTS = Counter("logwarden_events_total", "ECS events by dataset and outcome.", ["dataset", "outcome"])
+HTTP_RESPONSES = Counter("logwarden_http_responses_total", "HTTP responses in access logs by status code.", ["dataset", "status_code"])
+HTTP_BYTES = Counter("logwarden_http_response_bytes_total", "Response body bytes in access logs.", ["dataset"])
+DELAY = Histogram("logwarden_event_delay_seconds", "Delay from the event's @timestamp to its ingestion.", ["dataset"],
+                  buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86400))
+
+
+def _ts(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+class MetricsStage:
+    name = "metrics"
+
+    def __init__(self, cfg: "Config"):
+        self.topics = [ECS_TOPIC]
+        self._datasets: set[str] = set()
+
+    def _dataset(self, value: Any) -> str:
+        name = value if isinstance(value, str) and value else "unknown"
+        if name in self._datasets:
+            return name
+        if len(self._datasets) >= MAX_DATASETS:
+            return "other"
+        self._datasets.add(name)
+        return name
+
+    def observe(self, docs: list[dict[str, Any]]) -> None:
+        events: Tally[tuple[str, str]] = Tally()
+        statuses: Tally[tuple[str, str]] = Tally()
+        body_bytes: Tally[str] = Tally()
+        delays: list[tuple[str, float]] = []
+        for doc in docs:
+            ev = doc.get("event")
+            ev = ev if isinstance(ev, dict) else {}
+            dataset = self._dataset(ev.get("dataset"))
+            outcome = ev.get("outcome")
+            events[(dataset, outcome if outcome in ("success", "failure", "unknown") else "none")] += 1
+            http = doc.get("http")
+            if isinstance(http, dict):
+                resp = http.get("response")
+                if isinstance(resp, dict):
+                    code = resp.get("status_code")
+                    if isinstance(code, int) and not isinstance(code, bool):
+                        statuses[(dataset, str(code) if 100 <= code <= 599 else "other")] += 1
+                    body = resp.get("body")
+                    n = body.get("bytes") if isinstance(body, dict) else None
+                    if isinstance(n, int) and not isinstance(n, bool) and n >= 0:
+                        body_bytes[dataset] += n
+            t0, t1 = _ts(doc.get("@timestamp")), _ts(ev.get("ingested"))
+            if t0 is not None and t1 is not None and t1 >= t0:
+                delays.append((dataset, t1 - t0))
+        for (dataset, outcome), n in events.items():
+            EVENTS.labels(dataset, outcome).inc(n)
+        for (dataset, code), n in statuses.items():
+            HTTP_RESPONSES.labels(dataset, code).inc(n)
+        for dataset, n in body_bytes.items():
+            HTTP_BYTES.labels(dataset).inc(n)
+        for dataset, d in delays:
+            DELAY.labels(dataset).observe(d)
+
+    def process(self, msgs: list["Message"]) -> Iterator[Output]:
+        docs = []
+        for m in msgs:
+            try:
+                doc = orjson.loads(m.value() or b"")
+            except orjson.JSONDecodeError:
+                continue  # the index stage dead-letters it; counting it here would count it twice
+            if isinstance(doc, dict):
+                docs.append(doc)
+        self.observe(docs)
+        return iter(())
+
+    def checkpoint(self) -> None:
+        """Counters live in memory (or the multiprocess files): nothing to make durable."""
+
+    def close(self) -> None:
+        pass
+
+
+def run(cfg: "Config") -> None:
+    from logwarden.worker import run_stage
+
+    if cfg.index.metrics_listen:
+        from prometheus_client import start_http_server
+
+        from logwarden.model import parse_hostport
+
+        host, port = parse_hostport(cfg.index.metrics_listen)
+        start_http_server(port, addr=host)
+        log.info("serving /metrics", extra={"listen": cfg.index.metrics_listen})
+    run_stage(cfg, MetricsStage(cfg), batch_size=5000, checkpoint_interval_ms=1000)

@@ -1,0 +1,55 @@
+"""ECS field types the query compilers and the Elasticsearch index template agree on.
+
+Both backends need the same small amount of schema knowledge: which fields are analysed
+full text (tokenised, matched by words and phrases), which hold IP addresses (so that
+`source.ip:10.0.0.0/8` is a CIDR match), which are dates or numbers (ranges). Every other
+field is an ECS `keyword`: matched exactly and case-sensitively, as Elasticsearch does.
+The Elasticsearch template in `logwarden.sinks.es_template` is generated from these
+tables, so the embedded index and a real cluster give the same answers.
+"""
+from __future__ import annotations
+
+# ECS `match_only_text` / `text` fields we produce; tokenised by the default analyser.
+TEXT_FIELDS: frozenset[str] = frozenset({"message", "error.message", "event.original", "rule.description"})
+
+# ECS `ip` fields: CIDR and range queries on them compare addresses, not strings.
+IP_FIELDS: frozenset[str] = frozenset({
+    "source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "related.ip",
+    "source.nat.ip", "destination.nat.ip", "observer.ip",
+})
+
+# ECS `date` fields. @timestamp has a dedicated fast field in the embedded index.
+DATE_FIELDS: frozenset[str] = frozenset({
+    "@timestamp", "event.ingested", "event.created", "event.start", "event.end",
+    "alert.first_seen", "alert.last_seen",
+})
+
+# ECS numeric fields (long unless listed in FLOAT_FIELDS) used for ranges and the ES template.
+LONG_FIELDS: frozenset[str] = frozenset({
+    "source.port", "destination.port", "client.port", "server.port", "process.pid",
+    "process.parent.pid", "http.response.status_code", "http.response.bytes",
+    "http.response.body.bytes", "http.request.bytes", "log.offset", "event.severity",
+    "event.duration", "event.sequence", "alert.count", "user.id_number", "source.bytes",
+    "destination.bytes", "network.bytes", "auditd.sequence",
+})
+FLOAT_FIELDS: frozenset[str] = frozenset({"event.risk_score", "http.response.time_s"})
+
+# The field bare words (no `field:`) are searched in, besides every keyword value.
+DEFAULT_TEXT_FIELD = "message"
+
+TIMESTAMP = "@timestamp"
+
+
+def kind(field: str) -> str:
+    """'text', 'ip', 'date', 'long', 'float' or 'keyword' for an ECS dotted path."""
+    if field in TEXT_FIELDS:
+        return "text"
+    if field in IP_FIELDS:
+        return "ip"
+    if field in DATE_FIELDS:
+        return "date"
+    if field in LONG_FIELDS:
+        return "long"
+    if field in FLOAT_FIELDS:
+        return "float"
+    return "keyword"

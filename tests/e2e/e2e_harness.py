@@ -1,0 +1,93 @@
+"""Run `logwarden up` as a real process on free loopback ports for end-to-end tests."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from lwtest import free_port, logwarden_cmd
+
+NGINX = [
+    '198.51.100.23 - - [26/Nov/2026:10:00:0{i} +0000] "GET /index.html HTTP/1.1" 200 512 "-" "curl/8.5.0"',
+    '192.0.2.14 - - [26/Nov/2026:10:00:1{i} +0000] "GET /wp-login.php HTTP/1.1" 404 153 "-" "python-requests/2.32.3"',
+]
+SSHD_FAIL = "Nov 26 10:01:{s:02d} web-1 sshd[4242]: Failed password for invalid user admin from 203.0.113.5 port {port} ssh2"
+SSHD_OK = "Nov 26 10:02:{s:02d} web-1 sshd[4300]: Accepted publickey for deploy from 198.51.100.7 port {port} ssh2: ED25519 SHA256:abc"
+DEADLINE_S = 30  # the issue's promise: appended lines are searchable and alerted on within 30 s
+
+
+class Appliance:
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.data = tmp / "data"
+        self.logs = tmp / "logs"
+        self.logs.mkdir()
+        self.broker_port = free_port()
+        self.http_port = free_port()
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.runs = 0
+
+    def start(self) -> None:
+        self.runs += 1
+        out = open(self.tmp / f"up-{self.runs}.log", "wb")
+        self.proc = subprocess.Popen(
+            logwarden_cmd("up", "--data-dir", str(self.data), "--broker-listen", f"127.0.0.1:{self.broker_port}",
+                          "--http-listen", f"127.0.0.1:{self.http_port}", "--tail", str(self.logs / "*.log")),
+            stdout=out, stderr=subprocess.STDOUT, cwd="/", env={**os.environ, "PYTHONSAFEPATH": "1"})
+
+    def output(self) -> str:
+        return "".join((self.tmp / f"up-{i}.log").read_text(errors="replace")[-4000:] for i in range(1, self.runs + 1))
+
+    def sigkill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        # children die with it (PR_SET_PDEATHSIG); wait until their ports are free
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if not any(_listening(p) for p in (self.broker_port, self.http_port)):
+                return
+            time.sleep(0.2)
+        raise AssertionError("children of a SIGKILLed supervisor kept their ports")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def append(self, lines: list[str]) -> None:
+        with open(self.logs / "app.log", "a") as f:
+            f.write("".join(line + "\n" for line in lines))
+
+    def api(self, path: str, **params) -> dict:
+        try:
+            r = httpx.get(self.url + path, params=params, timeout=5)
+        except httpx.TransportError:
+            return {}
+        return r.json() if r.status_code == 200 else {}
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for(what: str, check, app: Appliance, timeout: float = DEADLINE_S):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s (last: {last!r})\n--- logwarden up output ---\n{app.output()}")

@@ -1,0 +1,20 @@
+import pytest
+
+from agent_testlib import Running
+
+from logwarden.agents.service import Agent
+
+
+@pytest.fixture
+def run_agent():
+    started: list[Running] = []
+
+    def start(agent: Agent) -> Running:
+        r = Running(agent)
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        if r.thread.is_alive():
+            r.stop()

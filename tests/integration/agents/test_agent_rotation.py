@@ -1,0 +1,130 @@
+"""Rotation, discovery and multiline through the whole agent loop.
+
+No broker listens, so every record ends in the disk spool in the order it was shipped;
+the spool is the observable output here (the same records a broker would get).
+"""
+import os
+import shutil
+
+import orjson
+import pytest
+from agent_testlib import free_port, wait_until
+
+from logwarden.agents.config import AgentConfig, FileSource, MultilineConfig
+from logwarden.agents.identity import file_key
+from logwarden.agents.registry import Registry
+from logwarden.agents.service import Agent
+from logwarden.agents.spool import read_all
+from logwarden.config import Config
+
+pytestmark = pytest.mark.integration
+
+
+def agent(tmp_path, paths, close_inactive_ms=60_000, **src):
+    cfg = Config(data_dir=str(tmp_path / "data"), kafka={"bootstrap_servers": f"127.0.0.1:{free_port()}"},
+                 sources=[FileSource(paths=paths, **src)])
+    return Agent(cfg, AgentConfig(delivery_timeout_ms=300, registry_flush_ms=0, poll_interval_ms=30, scan_interval_ms=60,
+                                  retry_backoff_ms=50, retry_backoff_max_ms=100, close_inactive_ms=close_inactive_ms))
+
+
+def shipped(tmp_path):
+    return [orjson.loads(v) for v in read_all(tmp_path / "data" / "agent" / "spool")]
+
+
+def write(path, lines, mode="a"):
+    with open(path, mode) as f:
+        f.write("".join(f"{x}\n" for x in lines))
+
+
+def test_rename_rotation_finishes_old_file_then_follows_new(tmp_path, run_agent):
+    log = tmp_path / "app.log"
+    write(log, [f"old {i}" for i in range(100)], "w")
+    r = run_agent(agent(tmp_path, [str(tmp_path / "app.log")]))
+    assert wait_until(lambda: r.agent.stats.spooled == 100)
+    writer = open(log, "a")  # the application keeps its descriptor across the rename
+    os.rename(log, tmp_path / "app.log.1")
+    writer.write("".join(f"old {i}\n" for i in range(100, 150)))
+    writer.flush()
+    write(log, [f"new {i}" for i in range(30)], "w")
+    writer.close()
+    assert wait_until(lambda: r.agent.stats.spooled == 180)
+    r.stop()
+    msgs = [d["message"] for d in shipped(tmp_path)]
+    assert msgs == [f"old {i}" for i in range(150)] + [f"new {i}" for i in range(30)]
+    docs = shipped(tmp_path)
+    assert len({d["event"]["id"] for d in docs}) == 180
+    old_inode = docs[0]["log"]["file"]["inode"]
+    assert all(d["log"]["file"]["inode"] == old_inode for d in docs[:150])
+    assert all(d["log"]["file"]["inode"] != old_inode for d in docs[150:])
+
+
+def test_copytruncate_restarts_at_zero(tmp_path, run_agent):
+    log = tmp_path / "app.log"
+    write(log, [f"before {i}" for i in range(100)], "w")
+    r = run_agent(agent(tmp_path, [str(tmp_path / "*.log")]))
+    assert wait_until(lambda: r.agent.stats.spooled == 100)
+    shutil.copy(log, tmp_path / "app.log.1")  # logrotate copytruncate: copy, then truncate in place
+    with open(log, "r+") as f:
+        f.truncate(0)
+    write(log, [f"after {i}" for i in range(20)])
+    assert wait_until(lambda: r.agent.stats.spooled == 120)
+    r.stop()
+    docs = shipped(tmp_path)
+    assert [d["message"] for d in docs] == [f"before {i}" for i in range(100)] + [f"after {i}" for i in range(20)]
+    assert docs[100]["log"]["offset"] == 0
+    assert docs[100]["event"]["id"] != docs[0]["event"]["id"]  # same inode, same offset, new fingerprint
+    (entry,) = Registry(tmp_path / "data" / "agent" / "registry.json").entries.values()
+    assert entry.offset == log.stat().st_size
+
+
+def test_new_files_found_by_rescan_and_recursive_glob(tmp_path, run_agent):
+    (tmp_path / "a").mkdir()
+    write(tmp_path / "a" / "one.log", ["one"], "w")
+    r = run_agent(agent(tmp_path, [str(tmp_path / "**" / "*.log")], exclude=["*.gz"]))
+    assert wait_until(lambda: r.agent.stats.spooled == 1)
+    (tmp_path / "a" / "b").mkdir()
+    write(tmp_path / "a" / "b" / "two.log", ["two"], "w")
+    write(tmp_path / "a" / "b" / "skip.log.gz", ["never"], "w")
+    write(tmp_path / "three.log", ["three"], "w")
+    assert wait_until(lambda: r.agent.stats.spooled == 3)
+    r.stop()
+    assert sorted(d["message"] for d in shipped(tmp_path)) == ["one", "three", "two"]
+
+
+def test_multiline_and_truncation_flags(tmp_path, run_agent):
+    log = tmp_path / "java.log"
+    write(log, ["2024-01-01 ERROR boom", "\tat a.b(C.java:1)", "\tat d.e(F.java:2)", "2024-01-01 INFO " + "y" * 300, "2024-01-01 INFO tail"], "w")
+    r = run_agent(agent(tmp_path, [str(log)], max_line_bytes=128,
+                        multiline=MultilineConfig(pattern=r"^\d{4}-", negate=True, match="after", timeout_ms=100)))
+    assert wait_until(lambda: r.agent.stats.spooled == 3)
+    r.stop()
+    docs = shipped(tmp_path)
+    assert docs[0]["message"] == "2024-01-01 ERROR boom\n\tat a.b(C.java:1)\n\tat d.e(F.java:2)"
+    assert docs[0]["log"]["flags"] == ["multiline"]
+    assert docs[1]["log"]["flags"] == ["truncated"] and len(docs[1]["message"]) == 128
+    assert docs[2]["message"] == "2024-01-01 INFO tail"  # shipped by the multiline timeout
+    assert r.agent.stats.truncated == 1
+
+
+def test_inode_reuse_with_other_content_is_read_from_zero(tmp_path, run_agent):
+    log = tmp_path / "app.log"
+    write(log, ["brand new file", "second"], "w")
+    reg = Registry(tmp_path / "data" / "agent" / "registry.json")
+    # a registry entry left by an older file that had this inode: other first line, offset 5
+    reg.set(file_key(os.stat(log)), str(log), "0000000000000000", 5)
+    reg.flush()
+    r = run_agent(agent(tmp_path, [str(log)]))
+    assert wait_until(lambda: r.agent.stats.spooled == 2)
+    r.stop()
+    assert [d["message"] for d in shipped(tmp_path)] == ["brand new file", "second"]
+
+
+def test_idle_file_is_closed_and_reopened_when_it_grows(tmp_path, run_agent):
+    log = tmp_path / "app.log"
+    write(log, ["a"], "w")
+    r = run_agent(agent(tmp_path, [str(log)], close_inactive_ms=200))
+    assert wait_until(lambda: r.agent.stats.spooled == 1 and not r.agent.harvesters)
+    write(log, ["b"])
+    assert wait_until(lambda: r.agent.stats.spooled == 2)
+    r.stop()
+    assert [d["message"] for d in shipped(tmp_path)] == ["a", "b"]

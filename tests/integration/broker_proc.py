@@ -1,0 +1,81 @@
+"""Run the built-in broker as a real subprocess for integration tests."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LAUNCH = (
+    "import logging, sys\n"
+    "logging.basicConfig(level=logging.INFO, stream=sys.stderr, format='%(asctime)s %(name)s %(message)s')\n"
+    "from logwarden.config import load\n"
+    "from logwarden.broker.service import run\n"
+    "run(load(sys.argv[1]))\n"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class BrokerProcess:
+    """A `logwarden broker` child process with its own data dir, config and log file."""
+
+    def __init__(self, tmp: Path, broker: dict[str, Any] | None = None, port: int | None = None):
+        self.tmp = tmp
+        self.port = port or free_port()
+        self.data_dir = tmp / "data"
+        self.config_path = tmp / "logwarden.yml"
+        self.log_path = tmp / "broker.log"
+        cfg = {"data_dir": str(self.data_dir), "broker": {"listen": f"127.0.0.1:{self.port}", **(broker or {})}}
+        self.config_path.write_text(yaml.safe_dump(cfg))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "BrokerProcess":
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-c", LAUNCH, str(self.config_path)],
+                                     stdout=logf, stderr=logf, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        logf.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"broker exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"broker did not listen within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return self.proc.returncode

@@ -1,0 +1,146 @@
+"""Malformed, truncated, oversized and unknown requests: the right error code or a closed
+connection with a log line; the broker keeps serving and the log stays intact."""
+from __future__ import annotations
+
+import socket
+import struct
+
+import pytest
+
+from broker_proc import BrokerProcess
+from logwarden.broker.protocol.batches import build_batch
+from logwarden.broker.protocol.frames import decode_response, encode_request
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    b = BrokerProcess(tmp_path_factory.mktemp("badinput"), {"max_request_bytes": 1024 * 1024}).start()
+    yield b
+    assert b.stop() == 0, b.log()
+
+
+def connect(broker) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", broker.port), timeout=10)
+    return s
+
+
+def recv_exact(s: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("closed by broker")
+        buf += chunk
+    return bytes(buf)
+
+
+def call(s: socket.socket, api: int, version: int, body: dict, corr: int = 1, resp_version: int | None = None) -> dict:
+    s.sendall(encode_request(api, version, corr, "bad-input-test", body))
+    size = struct.unpack(">i", recv_exact(s, 4))[0]
+    got_corr, resp = decode_response(api, version if resp_version is None else resp_version, recv_exact(s, size))
+    assert got_corr == corr
+    return resp
+
+
+def closed(s: socket.socket) -> bool:
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def still_serving(broker) -> None:
+    with connect(broker) as s:
+        assert call(s, 18, 2, {})["error_code"] == 0
+
+
+def produce_req(topic: str, records: bytes) -> dict:
+    return {"transactional_id": None, "acks": -1, "timeout_ms": 5000,
+            "topics": [{"name": topic, "partitions": [{"index": 0, "records": records}]}]}
+
+
+@pytest.mark.parametrize("size", [-5, 0, 3, 2 * 1024 * 1024, 0x7FFFFFFF])
+def test_frame_size_out_of_range_closes_the_connection(broker, size):
+    with connect(broker) as s:
+        s.sendall(struct.pack(">i", size) + b"\0" * 16)
+        assert closed(s)
+    still_serving(broker)
+    assert "closing connection" in broker.log()
+
+
+def test_truncated_frame_then_disconnect(broker):
+    with connect(broker) as s:
+        s.sendall(struct.pack(">i", 500) + b"\0\x12\0\0" + b"partial")
+    still_serving(broker)
+
+
+def test_unknown_api_key_closes_the_connection(broker):
+    with connect(broker) as s:
+        s.sendall(struct.pack(">ihhih", 10, 999, 0, 7, -1))
+        assert closed(s)
+    assert "unknown api_key 999" in broker.log()
+    still_serving(broker)
+
+
+def test_api_versions_too_new_gets_error_35_and_the_list_in_v0(broker):
+    with connect(broker) as s:
+        s.sendall(struct.pack(">ihhih", 10, 18, 99, 5, -1))
+        size = struct.unpack(">i", recv_exact(s, 4))[0]
+        corr, resp = decode_response(18, 0, recv_exact(s, size))
+    assert corr == 5 and resp["error_code"] == 35
+    assert {a["api_key"] for a in resp["api_keys"]} >= {0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 18, 22}
+
+
+def test_unsupported_version_of_another_api_closes(broker):
+    with connect(broker) as s:
+        s.sendall(struct.pack(">ihhih", 10, 0, 1, 5, -1))  # Produce v1 is below our range
+        assert closed(s)
+    still_serving(broker)
+
+
+def test_truncated_body_closes(broker):
+    frame = encode_request(3, 8, 1, "x", {"topics": [{"name": "abcdef"}], "allow_auto_topic_creation": False,
+                                          "include_cluster_authorized_operations": False,
+                                          "include_topic_authorized_operations": False})
+    cut = frame[4:-6]
+    with connect(broker) as s:
+        s.sendall(struct.pack(">i", len(cut)) + cut)
+        assert closed(s)
+    assert "malformed Metadata v8 request" in broker.log()
+    still_serving(broker)
+
+
+def test_bad_crc_is_corrupt_message_and_writes_nothing(broker):
+    good = build_batch([(b"k", b"good")], 1_700_000_000_000)
+    bad = bytearray(build_batch([(b"k", b"evil")], 1_700_000_000_000))
+    bad[-1] ^= 0xFF  # payload changed, CRC not
+    with connect(broker) as s:
+        ok = call(s, 0, 8, produce_req("crc-topic", good))
+        assert ok["responses"][0]["partitions"][0]["error_code"] == 0
+        r = call(s, 0, 8, produce_req("crc-topic", bytes(bad)), corr=2)
+        assert r["responses"][0]["partitions"][0]["error_code"] == 2  # CORRUPT_MESSAGE
+        r = call(s, 0, 8, produce_req("crc-topic", good[:40]), corr=3)  # shorter than a batch header
+        assert r["responses"][0]["partitions"][0]["error_code"] == 2
+        r = call(s, 2, 5, {"replica_id": -1, "isolation_level": 0, "topics": [
+            {"name": "crc-topic", "partitions": [{"partition_index": 0, "current_leader_epoch": -1, "timestamp": -1}]}]},
+                 corr=4)
+        assert r["topics"][0]["partitions"][0]["offset"] == 1  # only the good batch is in the log
+
+
+def test_unknown_topic_partition_and_bad_offsets(broker):
+    with connect(broker) as s:
+        r = call(s, 0, 8, produce_req("crc-topic-2", build_batch([(None, b"v")], 0)))
+        assert r["responses"][0]["partitions"][0]["error_code"] == 0
+        req = produce_req("crc-topic-2", build_batch([(None, b"v")], 0))
+        req["topics"][0]["partitions"][0]["index"] = 99
+        r = call(s, 0, 8, req, corr=2)
+        assert r["responses"][0]["partitions"][0]["error_code"] == 3  # UNKNOWN_TOPIC_OR_PARTITION
+        fetch = {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 0, "max_bytes": 1 << 20, "isolation_level": 1,
+                 "session_id": 0, "session_epoch": -1, "forgotten_topics_data": [], "rack_id": "",
+                 "topics": [{"topic": "crc-topic-2", "partitions": [{"partition": 0, "fetch_offset": 50,
+                                                                    "partition_max_bytes": 1 << 20}]}]}
+        r = call(s, 1, 11, fetch, corr=3)
+        assert r["responses"][0]["partitions"][0]["error_code"] == 1  # OFFSET_OUT_OF_RANGE
+    still_serving(broker)

@@ -1,0 +1,273 @@
+"""kafka-python, aiokafka, kcat, a two-member confluent-kafka group and every compression
+codec against the built-in broker in a real process."""
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from broker_proc import BrokerProcess
+from logwarden.broker.protocol.batches import iter_batches
+from logwarden.broker.protocol.frames import decode_response, encode_request
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    b = BrokerProcess(tmp_path_factory.mktemp("broker")).start()
+    yield b
+    assert b.stop() == 0, b.log()
+
+
+def new_topic(broker, partitions: int = 1) -> str:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})  # must outlive the future
+    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(10)
+    return name
+
+
+def raw_fetch(broker, topic: str, partition: int = 0, offset: int = 0) -> bytes:
+    """The records bytes of one Fetch v11 response, read over a plain socket."""
+    req = {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 0, "max_bytes": 1 << 24, "isolation_level": 0,
+           "session_id": 0, "session_epoch": -1,
+           "topics": [{"topic": topic, "partitions": [{"partition": partition, "fetch_offset": offset,
+                                                      "partition_max_bytes": 1 << 24}]}],
+           "forgotten_topics_data": [], "rack_id": ""}
+    with socket.create_connection(("127.0.0.1", broker.port)) as s:
+        s.sendall(encode_request(1, 11, 42, "raw", req))
+        size = struct.unpack(">i", recv_exact(s, 4))[0]
+        corr, body = decode_response(1, 11, recv_exact(s, size))
+    assert corr == 42
+    part = body["responses"][0]["partitions"][0]
+    assert part["error_code"] == 0
+    return bytes(part["records"])
+
+
+def recv_exact(s: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("closed")
+        buf += chunk
+    return bytes(buf)
+
+
+@pytest.mark.parametrize("codec,attr", [("gzip", 1), ("snappy", 2), ("lz4", 3), ("zstd", 4)])
+def test_compressed_batches_are_stored_and_served_as_received(broker, codec, attr):
+    topic = new_topic(broker)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "compression.type": codec, "linger.ms": 50,
+                  "enable.idempotence": True})
+    for i in range(2000):
+        p.produce(topic, value=(f"line {i} " + "x" * 50).encode())
+    assert p.flush(20) == 0
+    batches = list(iter_batches(raw_fetch(broker, topic)))
+    assert batches and all(b.compression == attr for b in batches)
+    assert sum(b.record_count for b in batches) == 2000
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": f"g-{codec}", "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    got = []
+    deadline = time.monotonic() + 20
+    while len(got) < 2000 and time.monotonic() < deadline:
+        got += [m.value() for m in c.consume(1000, 0.5) if not m.error()]
+    c.close()
+    assert got == [(f"line {i} " + "x" * 50).encode() for i in range(2000)]
+
+
+def test_kafka_python_idempotent_producer_and_group_consumer(broker):
+    from kafka import KafkaConsumer, KafkaProducer
+
+    topic = new_topic(broker, 2)
+    p = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", enable_idempotence=True,
+                      compression_type="gzip")
+    futures = [p.send(topic, key=str(i % 2).encode(), value=f"kp-{i}".encode()) for i in range(1000)]
+    p.flush(20)
+    assert all(f.get(10).offset >= 0 for f in futures)
+    p.close()
+    c = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id="kp-group", auto_offset_reset="earliest",
+                      enable_auto_commit=False, consumer_timeout_ms=10000)
+    got = []
+    for m in c:
+        got.append(m.value)
+        if len(got) == 1000:
+            break
+    c.commit()
+    c.close()
+    assert sorted(got) == sorted(f"kp-{i}".encode() for i in range(1000))
+    c2 = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id="kp-group")
+    from kafka import TopicPartition
+    assert sum(c2.committed(TopicPartition(topic, p)) or 0 for p in range(2)) == 1000
+    c2.close()
+
+
+def test_aiokafka_producer_and_group_consumer(broker):
+    import aiokafka
+
+    topic = new_topic(broker, 2)
+
+    async def main() -> list[bytes]:
+        prod = aiokafka.AIOKafkaProducer(bootstrap_servers=broker.bootstrap, enable_idempotence=True,
+                                         compression_type="zstd")
+        await prod.start()
+        try:
+            for i in range(500):
+                await prod.send(topic, f"ak-{i}".encode())
+            await prod.flush()
+        finally:
+            await prod.stop()
+        cons = aiokafka.AIOKafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id="ak-group",
+                                         auto_offset_reset="earliest", enable_auto_commit=False)
+        await cons.start()
+        got: list[bytes] = []
+        try:
+            while len(got) < 500:
+                batch = await asyncio.wait_for(cons.getmany(timeout_ms=500), 20)
+                for msgs in batch.values():
+                    got += [m.value for m in msgs]
+            await cons.commit()
+        finally:
+            await cons.stop()
+        return got
+
+    got = asyncio.run(main())
+    assert sorted(got) == sorted(f"ak-{i}".encode() for i in range(500))
+
+
+@pytest.mark.skipif(shutil.which("kcat") is None, reason="Debian package kcat is not installed")
+def test_kcat_produce_consume_and_metadata(broker):
+    topic = new_topic(broker, 1)
+    lines = "".join(f"kcat line {i}\n" for i in range(100))
+    subprocess.run(["kcat", "-b", broker.bootstrap, "-t", topic, "-P", "-z", "snappy"], input=lines.encode(),
+                   check=True, timeout=30)
+    out = subprocess.run(["kcat", "-b", broker.bootstrap, "-t", topic, "-C", "-o", "beginning", "-e", "-q"],
+                         capture_output=True, check=True, timeout=30).stdout.decode()
+    assert out == lines
+    meta = json.loads(subprocess.run(["kcat", "-b", broker.bootstrap, "-L", "-J"], capture_output=True, check=True,
+                                     timeout=30).stdout)
+    assert meta["brokers"][0]["id"] == 0
+    assert any(t["topic"] == topic and len(t["partitions"]) == 1 for t in meta["topics"])
+    # kcat's balanced consumer group (-G) reads the same lines
+    out = subprocess.run(["kcat", "-b", broker.bootstrap, "-G", "kcat-group", "-o", "beginning", "-e", "-q", topic],
+                         capture_output=True, timeout=60).stdout.decode()
+    assert out == lines
+
+
+MEMBER = r"""
+import json, sys, time
+from confluent_kafka import Consumer
+bootstrap, topic, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": "pair", "auto.offset.reset": "earliest",
+              "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+assigned = set()
+c.subscribe([topic], on_assign=lambda c_, ps: assigned.update(p.partition for p in ps))
+print("ready", flush=True)
+got = []
+idle_since = None
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    msgs = [m for m in c.consume(500, 0.5) if not m.error()]
+    got += [(m.partition(), m.offset()) for m in msgs]
+    if msgs:
+        c.commit(asynchronous=False)
+        idle_since = None
+    elif got and idle_since is None:
+        idle_since = time.monotonic()
+    elif idle_since and time.monotonic() - idle_since > 3:
+        break
+final = sorted(p.partition for p in c.assignment())
+c.close()
+print(json.dumps({"got": got, "final": final}), flush=True)
+"""
+
+
+def test_two_confluent_members_share_the_partitions(broker, tmp_path):
+    topic = new_topic(broker, 4)
+    procs = []
+    for _ in range(2):
+        procs.append(subprocess.Popen([sys.executable, "-c", MEMBER, broker.bootstrap, topic, "4000"],
+                                      stdout=subprocess.PIPE, text=True))
+    try:
+        for pr in procs:
+            assert pr.stdout.readline().strip() == "ready"
+        time.sleep(3)  # both members joined: the group rebalanced to two
+        p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+        for i in range(4000):
+            p.produce(topic, key=str(i).encode(), value=str(i).encode(), partition=i % 4)
+        assert p.flush(20) == 0
+        results = [json.loads(pr.communicate(timeout=90)[0].strip().splitlines()[-1]) for pr in procs]
+    finally:
+        for pr in procs:
+            if pr.poll() is None:
+                pr.kill()
+                pr.wait()
+    finals = [set(r["final"]) for r in results]
+    assert all(finals) and finals[0].isdisjoint(finals[1]) and finals[0] | finals[1] == {0, 1, 2, 3}
+    records = [tuple(x) for r in results for x in r["got"]]
+    assert len(records) == len(set(records)) == 4000
+
+
+RSYSLOG_CONF = """
+global(workDirectory="{work}")
+module(load="imtcp")
+module(load="omkafka")
+template(name="msgonly" type="string" string="%msg%")
+input(type="imtcp" port="{tcp_port}" address="127.0.0.1" ruleset="tokafka")
+ruleset(name="tokafka") {{
+  action(type="omkafka" broker=["{bootstrap}"] topic="{topic}" template="msgonly"
+         confParam=["compression.codec=snappy", "socket.timeout.ms=10000"]
+         partitions.auto="on")
+}}
+"""
+
+
+@pytest.mark.skipif(shutil.which("rsyslogd") is None or not __import__("os").path.exists(
+    "/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so"), reason="Debian packages rsyslog and rsyslog-kafka are needed")
+def test_rsyslog_omkafka_ships_into_a_topic(broker, tmp_path):
+    from broker_proc import free_port
+
+    topic = new_topic(broker, 2)
+    tcp_port = free_port()
+    work = tmp_path / "rsyslog"
+    work.mkdir()
+    conf = tmp_path / "rsyslog.conf"
+    conf.write_text(RSYSLOG_CONF.format(work=work, tcp_port=tcp_port, bootstrap=broker.bootstrap, topic=topic))
+    proc = subprocess.Popen(["rsyslogd", "-n", "-f", str(conf), "-i", str(tmp_path / "rsyslog.pid")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", tcp_port), timeout=1)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode()
+                time.sleep(0.1)
+        with sock:
+            for i in range(200):
+                sock.sendall(f"<13>Nov 26 10:00:00 web1 app[42]: rsyslog line {i}\n".encode())
+        c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "rsyslog-check", "auto.offset.reset": "earliest"})
+        c.subscribe([topic])
+        got = []
+        deadline = time.monotonic() + 30
+        while len(got) < 200 and time.monotonic() < deadline:
+            got += [m.value().decode().strip() for m in c.consume(200, 0.5) if not m.error()]
+        c.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert sorted(got) == sorted(f"rsyslog line {i}" for i in range(200))

@@ -1,0 +1,171 @@
+"""The parser stage as real processes: `logwarden broker` + `logwarden worker parsers`,
+fed through the Kafka protocol with confluent-kafka, read back from logs.ecs, logs.dlq and
+a routed topic; offsets committed; SIGTERM exits 0. Two workers share one consumer group."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from logwarden.events import raw_event_id
+from lwtest import free_port, logwarden_cmd
+
+pytestmark = pytest.mark.integration
+
+SSHD = "Nov 26 10:01:{s:02d} web-1 sshd[4242]: Failed password for invalid user admin from 203.0.113.5 port {port} ssh2"
+NGINX = '198.51.100.23 - - [26/Nov/2026:10:00:{s:02d} +0000] "GET /index.html?i={s} HTTP/1.1" 200 512 "-" "curl/8.5.0"'
+
+
+def _envelope(line: str, offset: int, fmt: str | None = None) -> dict:
+    env = {"@timestamp": "2026-11-26T10:00:00.000Z", "message": line,
+           "log": {"file": {"path": "/var/log/app.log", "inode": "7", "device_id": "2049"}, "offset": offset},
+           "host": {"name": "web-1"}, "agent": {"type": "logwarden", "version": "0.1.0", "id": "t", "name": "web-1"},
+           "input": {"type": "filestream"}}
+    if fmt:
+        env["fields"] = {"log_format": fmt}
+    return env
+
+
+class Proc:
+    def __init__(self, argv: list[str], log: Path):
+        self.log = log
+        with open(log, "ab") as fh:
+            self.p = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd="/",
+                                      env={**os.environ, "PYTHONSAFEPATH": "1", "PYTHONUNBUFFERED": "1"})
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(10)
+                raise AssertionError(f"{self.p.args} ignored SIGTERM:\n{self.log.read_text(errors='replace')[-3000:]}")
+        return self.p.returncode
+
+
+@pytest.fixture
+def stack(tmp_path):
+    port = free_port()
+    cfg = {"data_dir": str(tmp_path / "data"), "broker": {"listen": f"127.0.0.1:{port}", "default_partitions": 2},
+           "parsers": {"timezone": "UTC", "batch_size": 500,
+                       "routes": [{"name": "auth", "when": {"equals": {"event.category": "authentication"}}, "topic": "logs.auth"}]}}
+    path = tmp_path / "logwarden.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    procs: list[Proc] = []
+    broker = Proc(logwarden_cmd("broker", "-c", str(path)), tmp_path / "broker.log")
+    procs.append(broker)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            break
+        except OSError:
+            assert broker.p.poll() is None, (tmp_path / "broker.log").read_text(errors="replace")
+            assert time.monotonic() < deadline, "broker did not listen"
+            time.sleep(0.1)
+    bootstrap = f"127.0.0.1:{port}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    fs = admin.create_topics([NewTopic(t, 2, 1) for t in ("logs.raw", "logs.ecs", "logs.dlq", "logs.auth")])
+    for f in fs.values():
+        f.result(15)
+
+    def start_worker(i: int) -> Proc:
+        w = Proc(logwarden_cmd("worker", "parsers", "-c", str(path)), tmp_path / f"parsers-{i}.log")
+        procs.append(w)
+        return w
+
+    yield bootstrap, start_worker
+    for p in reversed(procs):
+        if p.p.poll() is None:
+            p.p.kill()
+            p.p.wait(10)
+
+
+def _read(bootstrap: str, topic: str, want: set[str], key=lambda d: d["event"]["id"], timeout: float = 60) -> dict[str, dict]:
+    """Documents of `topic` by `key` until every wanted key arrived. Delivery is at-least-once
+    (a rebalance between the two workers may replay a batch), so duplicates collapse here as
+    they do in the index, by event.id."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{topic}-{time.monotonic_ns()}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe([topic])
+    out: dict[str, dict] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while not want <= out.keys() and time.monotonic() < deadline:
+            for m in c.consume(500, 0.5):
+                if m.error() is None:
+                    d = orjson.loads(m.value())
+                    out[key(d)] = d
+    finally:
+        c.close()
+    return out
+
+
+def test_stage_parses_dead_letters_routes_and_commits(stack):
+    bootstrap, start_worker = stack
+    workers = [start_worker(0), start_worker(1)]  # one consumer group, partitions spread over both
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    sshd = [SSHD.format(s=s, port=50000 + s) for s in range(8)]
+    nginx = [NGINX.format(s=s) for s in range(12)]
+    raws = []
+    off = 0
+    for line in sshd + nginx:
+        raws.append(_envelope(line, off))
+        off += len(line) + 1
+    bad = _envelope("this is no access line", off, fmt="nginx")
+    for i, raw in enumerate(raws + [bad]):
+        p.produce("logs.raw", orjson.dumps(raw), key=str(i % 4).encode(), partition=i % 2)
+    p.produce("logs.raw", b"{not json", key=b"x", partition=0)
+    assert p.flush(30) == 0
+
+    ids = {raw_event_id(r) for r in raws}
+    ecs = _read(bootstrap, "logs.ecs", ids)
+    dlq = _read(bootstrap, "logs.dlq", {"nginx", "envelope"}, key=lambda d: d["error"]["type"])
+    sshd_ids = {raw_event_id(r) for r in raws[: len(sshd)]}
+    auth = _read(bootstrap, "logs.auth", sshd_ids)
+
+    assert set(ecs) == ids
+    by_orig = {d["event"]["original"]: d for d in ecs.values()}
+    for line in sshd:
+        d = by_orig[line]
+        assert d["process"]["name"] == "sshd" and d["event"]["outcome"] == "failure"
+        assert d["event"]["category"] == ["authentication"] and d["source"]["ip"] == "203.0.113.5" and d["user"]["name"] == "admin"
+    for line in nginx:
+        assert by_orig[line]["http"]["response"]["status_code"] == 200
+    assert set(auth) == sshd_ids  # routed: only authentication events, and (keep_in_default) also in logs.ecs
+
+    assert set(dlq) == {"nginx", "envelope"}
+    assert dlq["nginx"]["raw"] == bad and dlq["nginx"]["event"]["original"] == "this is no access line"
+    assert dlq["nginx"]["event"]["kind"] == "pipeline_error" and dlq["nginx"]["error"]["message"]
+    assert dlq["nginx"]["event"]["id"] == raw_event_id(bad)
+    assert dlq["envelope"]["raw"] == "{not json" and "not valid JSON" in dlq["envelope"]["error"]["message"]
+
+    # offsets of logs.raw are committed for the stage's group once outputs are durable
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "logwarden-parsers", "enable.auto.commit": False})
+    try:
+        ends = {}
+        for part in (0, 1):
+            ends[part] = c.get_watermark_offsets(TopicPartition("logs.raw", part), 10)[1]
+        deadline = time.monotonic() + 30
+        while True:
+            committed = {tp.partition: tp.offset for tp in c.committed([TopicPartition("logs.raw", 0), TopicPartition("logs.raw", 1)], 10)}
+            if committed == ends or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert committed == ends and sum(ends.values()) == len(raws) + 2
+    finally:
+        c.close()
+
+    for w in workers:
+        assert w.stop() == 0

@@ -1,0 +1,129 @@
+"""`logwarden worker index` through the real broker: records become searchable, a SIGKILL and
+restart leave each event in the index exactly once, SIGTERM exits 0 after the final commit."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import orjson
+import pytest
+import yaml
+from confluent_kafka import Producer
+
+from logwarden.events import ALERTS_TOPIC, ECS_TOPIC
+from logwarden.sinks.embedded import IndexReader, index_path
+from logwarden.sinks.search import SearchService
+from logwarden.config import load
+
+from lwtest import free_port, logwarden_cmd
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(importlib.util.find_spec("logwarden.broker.service") is None,
+                       reason="needs the built-in broker (logwarden.broker.service)"),
+]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait(what, check, procs=(), timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        for p in procs:
+            if p.poll() is not None:
+                raise AssertionError(f"{what}: process exited {p.returncode}: {p.stderr.read().decode()[-2000:]}")
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Procs:
+    def __init__(self, cfg_path):
+        self.cfg_path = cfg_path
+        self.env = {**os.environ, "PYTHONSAFEPATH": "1"}
+        self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.all: list[subprocess.Popen] = []
+
+    def start(self, *args):
+        p = subprocess.Popen(logwarden_cmd(*args, "-c", str(self.cfg_path)), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=self.env, cwd="/")
+        self.all.append(p)
+        return p
+
+    def stop_all(self):
+        for p in self.all:
+            if p.poll() is None:
+                p.kill()
+            p.wait(10)
+
+
+@pytest.fixture
+def appliance(tmp_path):
+    port = free_port()
+    cfg_path = tmp_path / "logwarden.yml"
+    cfg_path.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data"), "broker": {"listen": f"127.0.0.1:{port}"},
+                                        "index": {"commit_interval_ms": 200, "writer_heap_bytes": 32_000_000}}))
+    procs = Procs(cfg_path)
+    broker = procs.start("broker")
+    _wait("broker listening", lambda: _listening(port), [broker])
+    yield load(cfg_path), procs
+    procs.stop_all()
+
+
+def ecs(i: int) -> dict:
+    return {"@timestamp": f"2024-05-01T10:{i // 60 % 60:02d}:{i % 60:02d}Z", "message": f"Failed password for root from 10.0.0.{i % 250} port {i}",
+            "event": {"id": f"ev-{i}", "dataset": "system.auth", "outcome": "failure"},
+            "process": {"name": "sshd" if i % 2 else "sudo"}, "source": {"ip": f"10.0.0.{i % 250}"}}
+
+
+def produce(cfg, topic, docs):
+    p = Producer({"bootstrap.servers": cfg.bootstrap_servers, "acks": "all"})
+    for d in docs:
+        while True:
+            try:
+                p.produce(topic, orjson.dumps(d))
+                break
+            except BufferError:
+                p.poll(0.05)
+    assert p.flush(30) == 0
+
+
+def test_index_worker_exactly_once_across_sigkill(appliance):
+    cfg, procs = appliance
+    events = IndexReader(index_path(cfg.data_path, "events"))
+    produce(cfg, ECS_TOPIC, [ecs(i) for i in range(3000)])
+    produce(cfg, ALERTS_TOPIC, [{"@timestamp": "2024-05-01T10:00:00Z", "event": {"kind": "alert", "id": "al-1"},
+                                 "rule": {"name": "SSH brute force"}}])
+    worker = procs.start("worker", "index")
+    _wait("first 3000 events indexed", lambda: events.count() == 3000, [worker])
+    svc = SearchService(cfg)
+    assert svc.search("process.name:sshd", limit=1)["total"] == 1500
+    # alerts arrive on their own topic and may be committed a checkpoint later than the events
+    _wait("the alert indexed", lambda: svc.alerts(limit=5)["total"] == 1, [worker])
+    assert svc.alerts(limit=5)["hits"][0]["rule"]["name"] == "SSH brute force"
+
+    # More events, a SIGKILL while they are being indexed, and a replay of some old ones.
+    produce(cfg, ECS_TOPIC, [ecs(i) for i in range(3000, 12000)])
+    _wait("indexing under way", lambda: events.count() > 3000, [worker])
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(10)
+    produce(cfg, ECS_TOPIC, [ecs(i) for i in range(2500, 3500)])     # duplicates by event.id
+    worker = procs.start("worker", "index")
+    _wait("all 12000 events indexed", lambda: events.count() >= 12000, [worker], timeout=120)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    res = events.search("*", limit=10_000)
+    assert events.count() == 12000
+    assert res["total"] == 12000
+    assert svc.search("process.name:sshd", limit=1)["total"] == 6000
+    assert len({h["event"]["id"] for h in res["hits"]}) == 10_000

@@ -1,0 +1,116 @@
+"""`logwarden search` / `logwarden alerts` against the real HTTP app serving a real index."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import orjson
+import pytest
+import yaml
+
+from logwarden.sinks.embedded import IndexWriter
+
+from lwtest import free_port, logwarden_cmd, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    w = IndexWriter(data / "index" / "events", heap_bytes=16_000_000)
+    for i in range(30):
+        w.add({"@timestamp": f"2024-05-01T10:00:{i:02d}Z", "message": f"Failed password for root from 10.0.0.{i} port 22",
+               "event": {"id": f"e{i}", "dataset": "system.auth"}, "process": {"name": "sshd" if i % 3 else "sudo"},
+               "host": {"name": "db1"}, "source": {"ip": f"10.0.0.{i}"}})
+    w.close()
+    a = IndexWriter(data / "index" / "alerts", heap_bytes=16_000_000)
+    a.add({"@timestamp": "2024-05-01T10:01:00Z", "event": {"kind": "alert", "id": "a1", "severity": 73},
+           "rule": {"id": "r1", "name": "SSH brute force"}, "alert": {"level": "high", "count": 20},
+           "source": {"ip": "10.0.0.9"}, "host": {"name": "db1"}})
+    a.close()
+    port = free_port()
+    cfg = data / "logwarden.yml"
+    cfg.write_text(yaml.safe_dump({"data_dir": str(data), "http": {"listen": f"127.0.0.1:{port}"}}))
+    proc = subprocess.Popen(logwarden_cmd("http", "-c", str(cfg)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONSAFEPATH": "1"}, cwd="/")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url + "/api/search", params={"q": "*"}, timeout=2)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(proc.stderr.read().decode() if proc.poll() is not None else "http did not start")
+                time.sleep(0.1)
+        yield {"url": url, "config": str(cfg)}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_api_shape(api):
+    body = httpx.get(api["url"] + "/api/search", params={"q": "process.name:sshd", "limit": 3}).json()
+    assert body["total"] == 20
+    assert [h["event"]["id"] for h in body["hits"]] == ["e29", "e28", "e26"]
+
+
+def test_bad_query_is_400_with_position(api):
+    resp = httpx.get(api["url"] + "/api/search", params={"q": "process.name:(sshd"})
+    assert resp.status_code == 400
+    assert "unclosed '('" in resp.json()["error"]
+    assert resp.json()["position"] == 13
+
+
+def test_search_json_is_ndjson_of_full_documents(api):
+    res = run_cli("search", "process.name:sshd", "source.ip:10.0.0.0/29", "--json", "--url", api["url"])
+    assert res.returncode == 0, res.stderr
+    docs = [orjson.loads(line) for line in res.stdout.splitlines()]
+    assert [d["event"]["id"] for d in docs] == ["e7", "e5", "e4", "e2", "e1"]
+    assert docs[0]["message"] == "Failed password for root from 10.0.0.7 port 22"
+
+
+def test_search_plain_lines_when_piped(api):
+    res = run_cli("search", '"password for root"', "--limit", "2", "--url", api["url"])
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].split()[:4] == ["2024-05-01T10:00:29Z", "db1", "system.auth", "sshd"]
+
+
+def test_search_finds_url_from_config_file(api):
+    res = run_cli("search", "process.name:sudo", "--json", "-c", api["config"])
+    assert res.returncode == 0, res.stderr
+    assert len(res.stdout.splitlines()) == 10
+
+
+def test_search_bad_query_exits_1_with_message(api):
+    res = run_cli("search", "source.ip:nope", "--url", api["url"])
+    assert res.returncode == 1
+    assert "IP field" in res.stderr
+
+
+def test_search_unreachable_exits_1(api):
+    res = run_cli("search", "x", "--url", f"http://127.0.0.1:{free_port()}")
+    assert res.returncode == 1
+    assert "cannot reach" in res.stderr
+
+
+def test_alerts(api):
+    res = run_cli("alerts", "--json", "--url", api["url"])
+    assert res.returncode == 0, res.stderr
+    [alert] = [orjson.loads(line) for line in res.stdout.splitlines()]
+    assert alert["rule"]["name"] == "SSH brute force"
+    res = run_cli("alerts", "alert.level:high", "--url", api["url"])
+    assert "SSH brute force" in res.stdout
+    res = run_cli("alerts", "alert.level:low", "--json", "--url", api["url"])
+    assert res.stdout == ""

@@ -1,0 +1,116 @@
+"""The harvester against real files in a temp dir: rename and copytruncate rotation, inode reuse."""
+import os
+
+from logwarden.agents.config import FileSource, MultilineConfig
+from logwarden.agents.harvester import Harvester
+from logwarden.agents.lifecycle import FileEvent, FileState
+
+
+def read_all(h, now=0.0):
+    out = []
+    while True:
+        recs, n = h.read(1 << 16, now)
+        out += recs
+        if n == 0:
+            return out
+
+
+def src(tmp_path, **kw):
+    return FileSource(paths=[str(tmp_path / "*.log")], **kw)
+
+
+def test_reads_appended_lines_and_keeps_partial(tmp_path):
+    p = tmp_path / "a.log"
+    p.write_bytes(b"one\ntwo\npar")
+    h = Harvester(src(tmp_path), str(p))
+    assert h.state is FileState.TAILING
+    assert [r.data for r in read_all(h)] == [b"one", b"two"]
+    assert h.eof
+    with open(p, "ab") as f:
+        f.write(b"tial\n")
+    recs = read_all(h)
+    assert [(r.offset, r.data) for r in recs] == [(8, b"partial")]
+    h.close()
+
+
+def test_resume_from_offset(tmp_path):
+    p = tmp_path / "a.log"
+    p.write_bytes(b"one\ntwo\nthree\n")
+    h = Harvester(src(tmp_path), str(p), offset=4)
+    assert [r.data for r in read_all(h)] == [b"two", b"three"]
+    h.close()
+
+
+def test_rename_rotation_keeps_reading_the_old_file(tmp_path):
+    p = tmp_path / "a.log"
+    p.write_bytes(b"one\n")
+    h = Harvester(src(tmp_path), str(p))
+    read_all(h)
+    with open(p, "ab") as f:
+        f.write(b"two\n")
+    os.rename(p, tmp_path / "a.log.1")
+    p.write_bytes(b"new\n")
+    assert h.check() is FileEvent.MOVED and h.state is FileState.ROTATED
+    assert [r.data for r in read_all(h)] == [b"two"]
+    assert h.state is FileState.DRAINED
+    h.close()
+
+
+def test_deleted_file_counts_as_moved(tmp_path):
+    p = tmp_path / "a.log"
+    p.write_bytes(b"one\n")
+    h = Harvester(src(tmp_path), str(p))
+    os.unlink(p)
+    assert h.check() is FileEvent.MOVED
+    assert [r.data for r in read_all(h)] == [b"one"]  # the open fd still reads it
+    h.close()
+
+
+def test_copytruncate_restarts_at_zero_with_new_fingerprint(tmp_path):
+    p = tmp_path / "a.log"
+    p.write_bytes(b"first generation line\nsecond\n")
+    h = Harvester(src(tmp_path), str(p))
+    read_all(h)
+    old_fp, key = h.fingerprint, h.key
+    with open(p, "r+b") as f:  # what logrotate's copytruncate does after copying
+        f.truncate(0)
+    with open(p, "ab") as f:
+        f.write(b"new\n")
+    assert h.check() is FileEvent.TRUNCATED and h.state is FileState.TAILING
+    assert h.key == key and h.fingerprint != old_fp and h.tracker.committed == 0
+    assert [(r.offset, r.data) for r in read_all(h)] == [(0, b"new")]
+    h.close()
+
+
+def test_truncated_and_refilled_past_position_is_detected(tmp_path):
+    p = tmp_path / "a.log"
+    p.write_bytes(b"gen1\n")
+    h = Harvester(src(tmp_path), str(p))
+    read_all(h)
+    with open(p, "r+b") as f:
+        f.truncate(0)
+        f.write(b"gen2 is longer\nmore\n")
+    assert h.check() is FileEvent.TRUNCATED
+    assert [r.data for r in read_all(h)] == [b"gen2 is longer", b"more"]
+    h.close()
+
+
+def test_no_records_before_the_first_line_is_complete(tmp_path):
+    p = tmp_path / "a.log"
+    p.write_bytes(b"no newline yet")
+    h = Harvester(src(tmp_path), str(p))
+    assert read_all(h) == [] and h.fingerprint is None
+    with open(p, "ab") as f:
+        f.write(b"\n")
+    assert [r.data for r in read_all(h)] == [b"no newline yet"] and h.fingerprint
+    h.close()
+
+
+def test_multiline_timeout_through_harvester(tmp_path):
+    p = tmp_path / "a.log"
+    p.write_bytes(b"Exception\n  at x\n")
+    h = Harvester(src(tmp_path, multiline=MultilineConfig(pattern=r"^\s", timeout_ms=100)), str(p))
+    assert read_all(h, now=1.0) == []
+    recs, _ = h.read(1024, 1.2)
+    assert [(r.data, r.end) for r in recs] == [(b"Exception\n  at x", 17)]
+    h.close()

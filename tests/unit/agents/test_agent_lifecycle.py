@@ -1,0 +1,31 @@
+import pytest
+
+from logwarden.agents.lifecycle import TRANSITIONS, FileEvent, FileState, InvalidTransition, transition
+
+
+def test_rename_rotation_path():
+    s = FileState.DISCOVERED
+    for ev in (FileEvent.OPEN, FileEvent.GREW, FileEvent.MOVED, FileEvent.GREW, FileEvent.EOF, FileEvent.INACTIVE):
+        s = transition(s, ev)
+    assert s is FileState.CLOSED
+
+
+def test_drained_file_that_grows_is_rotated_again():
+    assert transition(FileState.DRAINED, FileEvent.GREW) is FileState.ROTATED
+
+
+def test_truncation_keeps_tailing():
+    assert transition(FileState.TAILING, FileEvent.TRUNCATED) is FileState.TAILING
+
+
+def test_invalid_transitions_raise():
+    with pytest.raises(InvalidTransition):
+        transition(FileState.CLOSED, FileEvent.OPEN)
+    with pytest.raises(InvalidTransition):
+        transition(FileState.ROTATED, FileEvent.INACTIVE)  # must drain first
+
+
+def test_every_state_can_stop_and_closed_is_terminal():
+    for s in FileState:
+        assert transition(s, FileEvent.STOP) is FileState.CLOSED
+    assert {ev for (st, ev) in TRANSITIONS if st is FileState.CLOSED} == {FileEvent.STOP}

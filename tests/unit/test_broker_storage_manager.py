@@ -1,0 +1,115 @@
+"""LogManager: topics, Kafka's name rules, configs, persistence, recovery on open."""
+import pytest
+
+from logwarden.broker.storage import (InvalidConfigError, InvalidPartitionsError, InvalidTopicError, LogConfig,
+                                      LogManager, TopicExistsError, UnknownPartitionError, UnknownTopicError)
+
+from broker_storage_batches import make_batch, read_all
+
+
+def test_create_append_reopen(tmp_path):
+    m = LogManager(tmp_path, LogConfig())
+    m.create_topic("logs.raw", 3)
+    m.create_topic("__consumer_offsets", 2, {"cleanup.policy": "compact", "segment.bytes": "1048576"})
+    assert m.topics() == {"logs.raw": 3, "__consumer_offsets": 2}
+    m.get("logs.raw", 2).append(make_batch([b"a", b"b"]))
+    assert (tmp_path / "broker" / "logs.raw-2" / "00000000000000000000.log").exists()
+    m.close()
+    m2 = LogManager(tmp_path, LogConfig())
+    assert m2.topics() == {"logs.raw": 3, "__consumer_offsets": 2}
+    assert m2.get("logs.raw", 2).log_end_offset == 2
+    assert [r[2] for r in read_all(m2.get("logs.raw", 2))] == [b"a", b"b"]
+    assert m2.topic_config("__consumer_offsets").cleanup_policy == "compact"
+    d = m2.describe_config("__consumer_offsets")
+    assert d["cleanup.policy"] == "compact" and d["segment.bytes"] == "1048576"
+    assert d["retention.ms"] == str(7 * 24 * 3600 * 1000)
+    assert d["flush.messages"] == "9223372036854775807"
+    assert m2.config_overrides("__consumer_offsets") == {"cleanup.policy": "compact", "segment.bytes": "1048576"}
+    m2.close()
+
+
+def test_unclean_reopen_recovers_appended_data(tmp_path):
+    m = LogManager(tmp_path, LogConfig(flush_ms=None))
+    m.create_topic("t", 1)
+    for i in range(10):
+        m.get("t", 0).append(make_batch([b"x%d" % i]))
+    # no close(): the process "dies" here; data is in the page cache
+    m2 = LogManager(tmp_path, LogConfig())
+    assert [r[2] for r in read_all(m2.get("t", 0))] == [b"x%d" % i for i in range(10)]
+    m2.close()
+    m.close()
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a" * 250, "bad/name", "spa ce", "ünï"])
+def test_topic_name_rules(tmp_path, name):
+    m = LogManager(tmp_path)
+    with pytest.raises(InvalidTopicError):
+        m.create_topic(name, 1)
+    m.close()
+
+
+def test_topic_errors(tmp_path):
+    m = LogManager(tmp_path)
+    m.create_topic("a.b", 1)
+    m.create_topic("a" * 249, 1)
+    with pytest.raises(TopicExistsError):
+        m.create_topic("a.b", 1)
+    with pytest.raises(InvalidTopicError):
+        m.create_topic("a_b", 1)  # collides with a.b
+    with pytest.raises(InvalidPartitionsError):
+        m.create_topic("zero", 0)
+    with pytest.raises(InvalidConfigError):
+        m.create_topic("cfg", 1, {"retention.mss": "1"})
+    with pytest.raises(InvalidConfigError):
+        m.create_topic("cfg", 1, {"retention.ms": "soon"})
+    with pytest.raises(InvalidConfigError):
+        m.create_topic("cfg", 1, {"cleanup.policy": "shred"})
+    assert not m.has_topic("cfg")
+    m.create_topic("cfg", 1, {"compression.type": "lz4", "min.insync.replicas": "1"})
+    assert m.describe_config("cfg")["compression.type"] == "lz4"
+    with pytest.raises(UnknownTopicError):
+        m.get("nope", 0)
+    with pytest.raises(UnknownPartitionError):
+        m.get("a.b", 1)
+    with pytest.raises(UnknownTopicError):
+        m.delete_topic("nope")
+    m.close()
+
+
+def test_delete_topic_removes_files_and_survives_reopen(tmp_path):
+    m = LogManager(tmp_path)
+    m.create_topic("gone", 2)
+    m.get("gone", 0).append(make_batch([b"a"]))
+    m.delete_topic("gone")
+    assert m.topics() == {}
+    assert not (tmp_path / "broker" / "gone-0").exists()
+    m.create_topic("gone", 1)  # the name is free again, with an empty log
+    assert m.get("gone", 0).log_end_offset == 0
+    m.close()
+    m2 = LogManager(tmp_path)
+    assert m2.topics() == {"gone": 1}
+    m2.close()
+
+
+def test_orphan_partition_dir_is_removed(tmp_path):
+    m = LogManager(tmp_path)
+    m.create_topic("t", 1)
+    m.close()
+    (tmp_path / "broker" / "half-0").mkdir()
+    m2 = LogManager(tmp_path)
+    assert not (tmp_path / "broker" / "half-0").exists()
+    m2.close()
+
+
+def test_alter_config_and_partitions(tmp_path):
+    m = LogManager(tmp_path)
+    m.create_topic("t", 1)
+    m.alter_topic_config("t", {"retention.ms": "1000"})
+    assert m.get("t", 0).config.retention_ms == 1000
+    m.alter_topic_config("t", {"retention.ms": None})
+    assert m.get("t", 0).config.retention_ms == LogConfig().retention_ms
+    m.create_partitions("t", 3)
+    assert m.topics() == {"t": 3}
+    with pytest.raises(InvalidPartitionsError):
+        m.create_partitions("t", 2)
+    m.close()

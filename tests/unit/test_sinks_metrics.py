@@ -1,0 +1,73 @@
+"""The metrics feed: counters per dataset/outcome and HTTP status, also across processes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import orjson
+from confluent_kafka import Message
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
+
+from logwarden.config import Config
+from logwarden.sinks.metrics_service import MAX_DATASETS, MetricsStage
+
+
+def value(name, **labels):
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def docs():
+    out = []
+    for i in range(10):
+        out.append({"@timestamp": "2024-05-01T10:00:00Z", "event": {"dataset": "test.web", "outcome": "failure" if i % 5 == 0 else "success",
+                                                                    "ingested": "2024-05-01T10:00:02Z"},
+                    "http": {"response": {"status_code": 404 if i % 5 == 0 else 200, "body": {"bytes": 100}}}})
+    out.append({"event": {"dataset": "test.auth", "outcome": "failure"}})
+    out.append({"message": "no event object"})
+    out.append({"event": {"dataset": "test.web"}, "http": {"response": {"status_code": 999}}})
+    return out
+
+
+def test_counts_per_dataset_outcome_and_status():
+    stage = MetricsStage(Config())
+    web_fail = value("logwarden_events_total", dataset="test.web", outcome="failure")
+    web_ok = value("logwarden_events_total", dataset="test.web", outcome="success")
+    s404 = value("logwarden_http_responses_total", dataset="test.web", status_code="404")
+    other = value("logwarden_http_responses_total", dataset="test.web", status_code="other")
+    nbytes = value("logwarden_http_response_bytes_total", dataset="test.web")
+    delay_n = value("logwarden_event_delay_seconds_count", dataset="test.web")
+    msgs = [Message(topic="logs.ecs", partition=0, offset=i, value=orjson.dumps(d)) for i, d in enumerate(docs())]
+    msgs.append(Message(topic="logs.ecs", partition=0, offset=99, value=b"{broken"))
+    assert list(stage.process(msgs)) == []
+    assert value("logwarden_events_total", dataset="test.web", outcome="failure") - web_fail == 2
+    assert value("logwarden_events_total", dataset="test.web", outcome="success") - web_ok == 8
+    assert value("logwarden_http_responses_total", dataset="test.web", status_code="404") - s404 == 2
+    assert value("logwarden_http_responses_total", dataset="test.web", status_code="other") - other == 1
+    assert value("logwarden_http_response_bytes_total", dataset="test.web") - nbytes == 1000
+    assert value("logwarden_event_delay_seconds_count", dataset="test.web") - delay_n == 10
+    assert value("logwarden_events_total", dataset="unknown", outcome="none") >= 1
+
+
+def test_dataset_labels_are_bounded():
+    stage = MetricsStage(Config())
+    stage.observe([{"event": {"dataset": f"flood.{i}"}} for i in range(MAX_DATASETS + 50)])
+    assert value("logwarden_events_total", dataset="other", outcome="none") >= 50
+
+
+CHILD = """
+import orjson, sys
+from logwarden.config import Config
+from logwarden.sinks.metrics_service import MetricsStage
+MetricsStage(Config()).observe(orjson.loads(sys.stdin.buffer.read()))
+"""
+
+
+def test_multiprocess_counters_aggregate(tmp_path):
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PYTHONSAFEPATH": "1"}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", CHILD], input=orjson.dumps(docs()), env=env, check=True, cwd="/", timeout=60)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(tmp_path))
+    assert registry.get_sample_value("logwarden_events_total", {"dataset": "test.web", "outcome": "success"}) == 16
+    assert registry.get_sample_value("logwarden_http_responses_total", {"dataset": "test.web", "status_code": "404"}) == 4
