@@ -23,7 +23,7 @@ from .correlation import Correlator, Hit
 import re2
 from re2 import _re2
 
-from .detection import _text, prepare
+from .detection import FieldPlan, _text, prepare
 
 
 def event_time(doc: dict, default: float | None = None) -> float:
@@ -80,30 +80,29 @@ class Engine:
     def __init__(self, ruleset: RuleSet):
         self.ruleset = ruleset
         self.rules: list[Rule] = ruleset.rules
-        # Index values are codes seq * 8 + group: a rule is a candidate when every one of
-        # its anchor groups (at most MAX_GROUPS < 8) has at least one hit.
+        # A rule is indexed under its best anchor group (detection.MAX_GROUPS is 1): it is a
+        # candidate when any key of that group hits. Index values are rule numbers.
         self.index: dict[str, dict[str, list[int]]] = {}
         atoms: dict[tuple[str, bool], dict[str, list[int]]] = {}
         self.always: list[int] = []
-        self.need: dict[int, int] = {}
         for r in self.rules:
             if not r.anchors:
                 self.always.append(r.seq)
                 continue
-            self.need[r.seq] = len(r.anchors)
-            for g, group in enumerate(r.anchors):
-                code = r.seq * 8 + g
-                for a in group:
-                    if a[0] == "eq":
-                        self.index.setdefault(a[1], {}).setdefault(a[2], []).append(code)
-                    else:
-                        atoms.setdefault((a[1], a[2]), {}).setdefault(a[3], []).append(code)
+            for a in r.anchors[0]:
+                if a[0] == "eq":
+                    self.index.setdefault(a[1], {}).setdefault(a[2], []).append(r.seq)
+                else:
+                    atoms.setdefault((a[1], a[2]), {}).setdefault(a[3], []).append(r.seq)
         for vmap in self.index.values():
             for v, seqs in vmap.items():
                 vmap[v] = sorted(set(seqs))
         self._index_items = list(self.index.items())
         self.sets = [_AtomSet(f, cased, pats) for (f, cased), pats in sorted(atoms.items())]
-        self.fields = ruleset.fields | set(self.index) | {s.field for s in self.sets}
+        group_fields = {f for c in ruleset.correlations for cands in c.group_fields.values() for g in cands for f in g}
+        value_fields = {f for c in ruleset.correlations for vs in c.value_fields.values() for f in vs}
+        self.fields = ruleset.fields | set(self.index) | {s.field for s in self.sets} | group_fields | value_fields
+        self.plan = FieldPlan(self.fields)
         # Per lowered field: (literal -> codes, substring atom set), walked over the event's
         # own fields so a candidate lookup costs in proportion to the event, not the rules.
         self._plan: dict[str, tuple] = {f: (vmap, None) for f, vmap in self.index.items()}
@@ -140,21 +139,20 @@ class Engine:
             v = flat.get(aset.field)
             if v is not None:
                 aset.hits(v, cands)
-        need = self.need
-        counts: dict[int, int] = {}
-        for code in cands:
-            seq = code >> 3
-            counts[seq] = counts.get(seq, 0) + 1
-        out = [seq for seq, n in counts.items() if n == need[seq]]
-        out += self.always
-        out.sort()
-        return out
+        if self.always:
+            cands.update(self.always)
+        if len(cands) < 2:
+            return list(cands)
+        return sorted(cands)
 
     def match(self, doc: dict) -> tuple[dict, list[Rule]]:
         """Rules whose detection matches `doc` (standalone or feeding correlations)."""
-        flat, low = prepare(doc, self.fields)
+        flat, low = prepare(doc, self.plan)
+        cands = self.candidates(flat, low)
+        if not cands:
+            return flat, []
         rules = self.rules
-        return flat, [rules[i] for i in self.candidates(flat, low) if rules[i].fn(flat, low)]
+        return flat, [rules[i] for i in cands if rules[i].fn(flat, low)]
 
     def process(self, doc: dict, ref: Any = None, ts: float | None = None) -> list[Hit]:
         flat, matched = self.match(doc)
