@@ -1,22 +1,18 @@
 """Compiling Sigma detection sections into predicates on prepared events.
 
-An event is *prepared* once per evaluation (`prepare`): the nested ECS document is
-flattened to dotted keys (`flat`), and a second view (`low`) holds every scalar as
-lower-cased text (numbers as their decimal text, booleans as `true`/`false`). Every
-case-insensitive string test of every rule then reads `low` without converting anything
-again, which is where most of the per-event cost would otherwise go. Case-insensitivity is
-Unicode-aware (`str.lower`), unlike SQL engines that fold ASCII only.
+A search identifier compiles to a `Compiled`: a predicate `fn(flat, low) -> bool` over the
+two views of a prepared event (event.py: `flat` dotted fields, `low` lower-cased text),
+plus its *anchors* (anchors.py): literals without which it cannot hold, from which the
+engine builds its candidate-rule index.
 
-A search identifier compiles to a `Compiled`: a predicate `fn(flat, low) -> bool` plus its
-*anchors* - a set of (field, lowered literal) pairs such that whenever the predicate holds,
-at least one pair is present in the event. The engine's candidate index is built from
-anchors (see engine.py); a predicate that can hold without any literal (a negation, a
-`contains`, `exists: false`) has no anchors and is evaluated on every event of its
-logsource.
+Each detection item `field|modifiers: values` becomes one closure that reads its field
+once; an OR of values merges into one scalar predicate (an equality set, `startswith`/
+`endswith` tuples, a loop over `contains` needles, `*`-glob matchers, re2 for `?` globs
+and `re`). Sigma wildcards never reach a regex engine unless they must.
 
 Field semantics: a missing field matches nothing except `null` and `exists: false`; a list
 field matches when any element matches; `all` links the written values with AND, each
-satisfied by any element.
+satisfied by any element; `neq` negates the whole item.
 """
 from __future__ import annotations
 
@@ -31,6 +27,8 @@ from typing import Any, Callable
 import re2
 
 from . import sigmastr as ss
+from .anchors import _anchor, _atom, and_anchors, anchor_score, or_anchors  # noqa: F401
+from .event import FieldPlan, _text, prepare  # noqa: F401  (re-exported)
 from .modifiers import ModifierError, Modifiers, shape_values
 
 log = logging.getLogger(__name__)
@@ -51,145 +49,6 @@ class DetectionError(ValueError):
     def __init__(self, message: str, key: str | None = None):
         super().__init__(message)
         self.key = key
-
-
-# --- event preparation ---------------------------------------------------------------
-
-def _text(v: Any) -> str | None:
-    t = v.__class__
-    if t is str:
-        return v
-    if t is bool:
-        return "true" if v else "false"
-    if t is int:
-        return str(v)
-    if t is float:
-        return str(int(v)) if v.is_integer() else repr(v)
-    if v is None:
-        return None
-    return str(v)
-
-
-def _flatten(doc: dict, prefix: str, out: dict) -> None:
-    for k, v in doc.items():
-        key = prefix + k
-        if v.__class__ is dict:
-            _flatten(v, key + ".", out)
-        elif v.__class__ is list and v and v[0].__class__ is dict:
-            sub: dict = {}
-            for item in v:
-                if item.__class__ is dict:
-                    one: dict = {}
-                    _flatten(item, "", one)
-                    for sk, sv in one.items():
-                        sub.setdefault(sk, []).extend(sv if sv.__class__ is list else [sv])
-            for sk, sv in sub.items():
-                out[key + "." + sk] = sv
-        else:
-            out[key] = v
-
-
-def _lower(v: Any) -> Any:
-    c = v.__class__
-    if c is str:
-        return v.lower()
-    if c is list:
-        return [t.lower() for t in map(_text, v) if t is not None]
-    if v is None:
-        return None
-    return _text(v).lower()
-
-
-class FieldPlan:
-    """Where the referenced fields live: a trie of path segments walked once per event.
-
-    Flattening a whole ECS document costs more than all the rules' tests of a typical
-    event; walking only the subtrees some rule reads (`url`, `user_agent`, `event`, but not
-    `agent`, `log` or `host`) skips most of it. Keys that already contain dots (flat
-    documents, as Filebeat may send) are resolved against the trie as well.
-    """
-
-    __slots__ = ("root", "fields")
-
-    def __init__(self, fields: set[str] | frozenset[str]):
-        self.fields = frozenset(fields)
-        self.root: dict = {}
-        for f in self.fields:
-            node = self.root
-            parts = f.split(".")
-            for i, part in enumerate(parts):
-                child = node.get(part)
-                if child is None:
-                    child = node[part] = [None, {}]  # [dotted path if a field ends here, children]
-                if i == len(parts) - 1:
-                    child[0] = f
-                node = child[1]
-
-    def extract(self, doc: dict, out: dict) -> dict:
-        _walk(doc, self.root, out)
-        return out
-
-
-def _walk(doc: dict, trie: dict, out: dict) -> None:
-    for k, v in doc.items():
-        node = trie.get(k)
-        if node is None:
-            if "." in k:
-                _dotted(k, v, trie, out)
-            continue
-        path, children = node
-        if path is not None and v.__class__ is not dict:
-            if v.__class__ is list and v and v[0].__class__ is dict:
-                pass
-            else:
-                out[path] = v
-        if children:
-            if v.__class__ is dict:
-                _walk(v, children, out)
-            elif v.__class__ is list and v and v[0].__class__ is dict:
-                sub: dict = {}
-                for item in v:
-                    if item.__class__ is dict:
-                        one: dict = {}
-                        _walk(item, children, one)
-                        for sk, sv in one.items():
-                            sub.setdefault(sk, []).extend(sv if sv.__class__ is list else [sv])
-                out.update(sub)
-
-
-def _dotted(key: str, v: Any, trie: dict, out: dict) -> None:
-    node = None
-    level = trie
-    for part in key.split("."):
-        node = level.get(part)
-        if node is None:
-            return
-        level = node[1]
-    path, children = node
-    if path is not None and v.__class__ is not dict:
-        out[path] = v
-    if children and v.__class__ is dict:
-        _walk(v, children, out)
-
-
-def prepare(doc: dict, plan: "FieldPlan | None" = None) -> tuple[dict, dict]:
-    """(flat, low) views of an event; see the module docstring.
-
-    With a `plan` (every field some rule reads), only those fields are extracted and
-    lower-cased: a long `event.original` that no rule looks at costs nothing.
-    """
-    flat: dict = {}
-    if plan is None:
-        _flatten(doc, "", flat)
-    else:
-        plan.extract(doc, flat)
-    low = {}
-    for k, v in flat.items():
-        if v.__class__ is str:
-            low[k] = v.lower()
-        elif v is not None:
-            low[k] = _lower(v)
-    return flat, low
 
 
 def _num(v: Any) -> float | None:
@@ -281,25 +140,6 @@ def _pattern_pred(alts: list[ss.Parts]) -> tuple[Callable[[str], bool], frozense
                 return True
         return False
     return any_check, anchors
-
-
-def _atom(p: ss.Parts) -> tuple[str, str] | None:
-    """A literal every match of pattern `p` must contain: ("eq", text) for a plain value, or
-    ("re", RE2 text) for a substring anchored where the pattern is (start/end/anywhere).
-
-    Atoms feed the engine's candidate index: equality atoms a dict, substring atoms one
-    re2 Set per field (plain literals only, so the Set's DFA stays an Aho-Corasick-sized
-    automaton). A pattern without any literal ('*', '?') has no atom.
-    """
-    if ss.is_literal(p):
-        return ("eq", ss.literal_text(p))
-    lits = [(i, x) for i, x in enumerate(p) if isinstance(x, str) and x]
-    if not lits:
-        return None
-    i, best = max(lits, key=lambda t: len(t[1]))
-    head = r"\A" if i == 0 else ""
-    tail = r"\z" if i == len(p) - 1 else ""
-    return ("re", head + re2.escape(best) + tail)
 
 
 def compile_regex(pattern: str, flags: str, where: str) -> Any:
@@ -522,52 +362,6 @@ class ItemCompiler:
                     return True
             return False
         return Compiled(cased_test, None)
-
-
-def _anchor(kind: str, field: str, text: str, cased: bool) -> tuple:
-    """Index keys: ("eq", field, lowered value) or ("re", field, cased, RE2 literal pattern)."""
-    if kind == "eq" and not cased:
-        return ("eq", field, text)
-    if kind == "eq":
-        return ("re", field, True, r"\A" + re2.escape(text) + r"\z")
-    return ("re", field, cased, text)
-
-
-# Substring atoms at least this long are rare in benign logs; a group made of them filters
-# better than an equality on a common value (http.request.method: GET, event.category: web).
-STRONG_ATOM = 4
-
-
-def anchor_score(anchors: frozenset) -> tuple:
-    """Lower is better: long substring atoms, then equalities, then short atoms."""
-    eq = [a for a in anchors if a[0] == "eq"]
-    atoms = [len(a[-1]) for a in anchors if a[0] != "eq"]
-    shortest = min(atoms) if atoms else 0
-    if atoms and not eq and shortest >= STRONG_ATOM:
-        return (0, -shortest, len(anchors))
-    if not atoms:
-        return (1, len(anchors), 0)
-    return (2, -shortest, len(anchors))
-
-
-# Anchor groups kept per predicate (a rule is a candidate when all of its groups hit). One
-# well-chosen group filters nearly as well as several and keeps the per-event tally short.
-MAX_GROUPS = 1
-
-
-def and_anchors(items: list) -> tuple | None:
-    """AND: every child's groups must hit; keep the most selective few."""
-    groups = {g for a in items if a for g in a}
-    if not groups:
-        return None
-    return tuple(sorted(groups, key=anchor_score)[:MAX_GROUPS])
-
-
-def or_anchors(items: list) -> tuple | None:
-    """OR: one group, the union of each child's best group; none if any child has none."""
-    if not items or any(not a for a in items):
-        return None
-    return (frozenset().union(*(min(a, key=anchor_score) for a in items)),)
 
 
 def _in_nets(s: str, nets: list) -> bool:

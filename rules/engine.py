@@ -23,7 +23,7 @@ from .correlation import Correlator, Hit
 import re2
 from re2 import _re2
 
-from .detection import FieldPlan, _text, prepare
+from .event import FieldPlan, _text, prepare
 
 
 def event_time(doc: dict, default: float | None = None) -> float:

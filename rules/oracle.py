@@ -21,7 +21,7 @@ import re
 import sqlite3
 from typing import Any
 
-from .detection import prepare
+from .event import prepare
 from .mapping import Pipeline
 
 
