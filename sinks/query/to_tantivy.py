@@ -36,6 +36,9 @@ _RUST_META = set("\\.+*?()|[]{}^$#&-~")
 _PARSER_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/ <>=])')
 
 
+_MAX_IP = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+
+
 def tokens(text: str) -> list[str]:
     return _ANALYZER.analyze(text)
 
@@ -164,7 +167,7 @@ class TantivyCompiler:
         if kind == "ip":
             return Query.range_query(self.schema, S.IP_PREFIX + node.field, FieldType.IpAddr, node.lower, node.upper,
                                      include_lower=node.include_lower or node.lower is None,
-                                     include_upper=node.include_upper or node.upper is None)
+                                     include_upper=node.include_upper or node.upper is None, use_inverted_index=True)
         if kind == "date":
             lo = self._date(node.lower, round_up=not node.include_lower)
             hi = self._date(node.upper, round_up=node.include_upper)
@@ -187,14 +190,14 @@ class TantivyCompiler:
         if fields.kind(node.field) != "ip":
             return self._keyword(node.field, node.network)
         return Query.range_query(self.schema, S.IP_PREFIX + node.field, FieldType.IpAddr,
-                                 str(net.network_address), str(net.broadcast_address))
+                                 str(net.network_address), str(net.broadcast_address), use_inverted_index=True)
 
     def _exists(self, field: str) -> Query:
         if field == fields.TIMESTAMP:
             return Query.exists_query(S.TS)
         kind = fields.kind(field)
         if kind == "ip":
-            return Query.exists_query(S.IP_PREFIX + field)
+            return Query.range_query(self.schema, S.IP_PREFIX + field, FieldType.IpAddr, "::", _MAX_IP, use_inverted_index=True)
         if kind == "text":
             return Query.term_query(self.schema, S.HAS, field)
         return Query.exists_query(f"{S.KW}.{field}", json_subpaths=True)
