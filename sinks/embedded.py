@@ -106,8 +106,14 @@ class IndexWriter:
         self.pending += 1
         return doc_id
 
+    def expire(self, before: datetime) -> None:
+        """Queue the deletion of every document with @timestamp < before (applied at commit)."""
+        q = Query.range_query(self.index.schema, S.TS, FieldType.Date, None, before, include_upper=False)
+        self._writer.delete_documents_by_query(q)
+        self.pending += 1  # make the next commit happen even without new documents
+
     def commit(self) -> int:
-        """Commit pending writes; returns how many were committed."""
+        """Commit pending writes; returns how many operations were committed."""
         n = self.pending
         if n:
             self._writer.commit()
