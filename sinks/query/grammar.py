@@ -90,6 +90,8 @@ def _value_node(field: str | None, raw: str, quoted: bool, s: str, loc: int) -> 
 
 def _range_node(field: str, lower: str | None, upper: str | None, il: bool, iu: bool, s: str, loc: int) -> Range:
     kind = fields.kind(field)
+    if kind == "text":
+        raise pp.ParseFatalException(s, loc, f"{field} is a full-text field: ranges work on keyword, numeric, date and IP fields")
     for bound in (lower, upper):
         if bound is None:
             continue

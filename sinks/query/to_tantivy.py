@@ -33,7 +33,7 @@ _ANALYZER = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tanti
 _INT = re.compile(r"^-?\d+$")
 _FLOAT = re.compile(r"^-?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?$")
 _RUST_META = set("\\.+*?()|[]{}^$#&-~")
-_PARSER_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/ <>=])')
+_RANGE_UNSAFE = re.compile(r'[\s()\[\]{}"]')
 
 
 _MAX_IP = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
@@ -174,9 +174,12 @@ class TantivyCompiler:
             bounds = [None if b is None else b.strftime("%Y-%m-%dT%H:%M:%S.%fZ") for b in (lo, hi)]
         else:
             bounds = [node.lower, node.upper]
-            numeric = all(b is None or _FLOAT.match(b) for b in bounds)
-            if not numeric:
-                bounds = [None if b is None else _PARSER_SPECIAL.sub(r"\\\1", b) for b in bounds]
+            for b in bounds:
+                # tantivy's query parser (the only json-path range API) takes bounds literally
+                # and has no escape for these characters.
+                if b is not None and _RANGE_UNSAFE.search(b):
+                    raise QueryError(f"the embedded index cannot use {b!r} as a range bound (spaces, quotes, "
+                                     f"brackets and parentheses are not supported there)", 0)
         lo_s = "*" if bounds[0] is None else bounds[0]
         hi_s = "*" if bounds[1] is None else bounds[1]
         text = f"{S.KW}.{node.field}:{'[' if node.include_lower else '{'}{lo_s} TO {hi_s}{']' if node.include_upper else '}'}"
