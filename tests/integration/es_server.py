@@ -12,7 +12,10 @@ Implemented from the Elasticsearch REST reference:
                                       ip, date) and dynamic object/concrete conflicts -> 400 items
   POST [/INDEX]/_refresh              no-op acknowledgement (writes are visible at once)
   GET|POST /INDEX/_search, _count     match_all, term, terms, ids, exists, range (with
-                                      `now-<n><unit>` date math), bool;
+                                      `now-<n><unit>` date math), match, match_phrase,
+                                      multi_match, wildcard, single-term query_string, bool,
+                                      typed by the template mapping (ip/CIDR, numbers, dates)
+                                      and its `default` analyzer;
                                       sort on @timestamp; size/from; track_total_hits
   GET /INDEX/_doc/ID                  one document
 Content negotiation is checked as Elasticsearch does: `compatible-with=8|9` only.
@@ -89,6 +92,18 @@ class Store:
             return {}
         return _mapping_types(best.get("template", {}).get("mappings", {}).get("properties", {}))
 
+    def template_for(self, index: str) -> dict[str, Any]:
+        best: dict[str, Any] = {}
+        for body in self.templates.values():
+            if any(fnmatch.fnmatchcase(index, p) for p in body.get("index_patterns", [])):
+                if not best or body.get("priority", 0) > best.get("priority", 0):
+                    best = body
+        return best
+
+    def matcher(self, index: str) -> "Matcher":
+        tpl = self.template_for(index).get("template", {})
+        return Matcher(self.mapping_for(index), tpl.get("settings", {}))
+
     def check(self, index: str, doc_id: str, doc: Any) -> dict[str, Any] | None:
         """None when the document maps; else the Elasticsearch error object."""
         if not isinstance(doc, dict):
@@ -116,6 +131,34 @@ class Store:
             is_obj = isinstance(value, dict) or (isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value))
             dyn.setdefault(path, "object" if is_obj else "concrete")
         return None
+
+
+# Parameters each field type accepts (Elasticsearch mapping reference), for the ones we map.
+_PARAMS = {
+    "keyword": {"type", "ignore_above", "index", "doc_values", "store", "null_value", "normalizer", "fields", "meta"},
+    "match_only_text": {"type", "fields", "meta"},
+    "text": {"type", "analyzer", "search_analyzer", "index", "fields", "meta", "norms", "index_options"},
+    "date": {"type", "format", "index", "doc_values", "null_value", "meta"},
+    "ip": {"type", "index", "doc_values", "null_value", "meta"},
+    "long": {"type", "index", "doc_values", "null_value", "coerce", "meta"},
+    "float": {"type", "index", "doc_values", "null_value", "coerce", "meta"},
+    "object": {"type", "enabled", "properties", "dynamic"},
+}
+
+
+def _mapping_problem(props: dict[str, Any], prefix: str = "") -> str | None:
+    for name, m in props.items():
+        ftype = m.get("type", "object")
+        if ftype not in _PARAMS:
+            return f"No handler for type [{ftype}] declared on field [{prefix}{name}]"
+        unknown = sorted(set(m) - _PARAMS[ftype])
+        if unknown:
+            return f"unknown parameter [{unknown[0]}] on mapper [{prefix}{name}] of type [{ftype}]"
+        if "properties" in m:
+            problem = _mapping_problem(m["properties"], prefix + name + ".")
+            if problem:
+                return problem
+    return None
 
 
 def _type_problem(declared: str | None, value: Any) -> str | None:
@@ -164,41 +207,178 @@ def _resolve_now(v: Any) -> Any:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _matches(q: dict[str, Any], doc: dict[str, Any], doc_id: str) -> bool:
-    (kind, body), = q.items()
-    if kind == "match_all":
+_PATTERNS = {"[^\\p{L}\\p{N}]+": r"[\W_]+"}   # Java pattern-tokenizer regexes we can translate
+
+
+class Matcher:
+    """Query DSL evaluation over one index's documents, typed by its template mapping.
+
+    Text fields (text, match_only_text) are analysed with the index's `default` analyzer
+    when the template defines a pattern tokenizer + lowercase + length filter, otherwise
+    with an approximation of the standard analyzer (Unicode words, lower-cased).
+    """
+
+    def __init__(self, types: dict[str, str], settings: dict[str, Any]):
+        self.types = types
+        self.split = re.compile(r"[^\w.]+|(?<!\d)\.|\.(?!\d)")   # standard-ish: keeps 10.0.0.5 together
+        self.max_len = 255
+        default = settings.get("analysis", {}).get("analyzer", {}).get("default")
+        if default:
+            tok = settings["analysis"].get("tokenizer", {}).get(default.get("tokenizer"), {})
+            if tok.get("type") != "pattern" or tok.get("pattern") not in _PATTERNS:
+                raise ValueError("the test server supports only pattern-tokenizer default analyzers")
+            self.split = re.compile(_PATTERNS[tok["pattern"]])
+            for name in default.get("filter", []):
+                f = settings["analysis"].get("filter", {}).get(name, {})
+                if f.get("type") == "length":
+                    self.max_len = int(f.get("max", self.max_len))
+
+    def tokens(self, text: str) -> list[str]:
+        return [t.lower() for t in self.split.split(text) if t and len(t) <= self.max_len]
+
+    def kind(self, field: str) -> str:
+        t = self.types.get(field, "keyword")
+        return "text" if t in ("text", "match_only_text") else t
+
+    # -- leaf semantics -----------------------------------------------------------------
+
+    def _equal(self, field: str, v: Any, value: Any) -> bool:
+        kind = self.kind(field)
+        if kind == "ip":
+            try:
+                if isinstance(value, str) and "/" in value:
+                    return ipaddress.ip_address(v) in ipaddress.ip_network(value, strict=False)
+                return ipaddress.ip_address(v) == ipaddress.ip_address(value)
+            except ValueError:
+                raise _Lenient(f"failed to create query: '{value}' is not an IP string literal.") from None
+        if kind in ("long", "float"):
+            try:
+                return float(v) == float(value)
+            except (TypeError, ValueError):
+                raise _Lenient(f"failed to create query: For input string: \"{value}\"") from None
+        if isinstance(v, bool):
+            return str(v).lower() == str(value).lower()
+        return str(v) == str(value)
+
+    def _text(self, v: Any, query: str, operator: str, phrase: bool) -> bool:
+        toks, want = self.tokens(str(v)), self.tokens(query)
+        if not want:
+            return False
+        if phrase:
+            return any(toks[i:i + len(want)] == want for i in range(len(toks) - len(want) + 1))
+        hits = [w in toks for w in want]
+        return all(hits) if operator == "and" else any(hits)
+
+    def match(self, field: str, doc: dict[str, Any], query: Any, operator: str = "or", phrase: bool = False) -> bool:
+        values = _get(doc, field)
+        if self.kind(field) == "text":
+            return any(self._text(v, str(query), operator, phrase) for v in values)
+        return any(self._equal(field, v, query) for v in values)
+
+    def wildcard(self, field: str, doc: dict[str, Any], pattern: str, ci: bool) -> bool:
+        rx = _wild(pattern.lower() if ci else pattern, re.I if ci else 0)
+        values = _get(doc, field)
+        if self.kind(field) == "text":
+            return any(rx.fullmatch(t) for v in values for t in self.tokens(str(v)))
+        return any(isinstance(v, str) and rx.fullmatch(v) for v in values)
+
+    def in_range(self, field: str, v: Any, b: dict[str, Any]) -> bool:
+        kind = self.kind(field)
+        conv: Any = str
+        if kind == "ip":
+            conv = lambda x: ipaddress.ip_address(x)  # noqa: E731
+        elif kind in ("long", "float"):
+            conv = float
+        elif kind == "date":
+            conv = lambda x: datetime.fromisoformat(str(_resolve_now(x)))  # noqa: E731
+        try:
+            v = conv(v)
+            for op, bound in b.items():
+                bound = conv(bound)
+                if (op == "gte" and not v >= bound) or (op == "gt" and not v > bound) or \
+                   (op == "lte" and not v <= bound) or (op == "lt" and not v < bound):
+                    return False
+        except (TypeError, ValueError):
+            return False
         return True
-    if kind == "term":
-        (field, value), = body.items()
-        value = value["value"] if isinstance(value, dict) else value
-        return any(str(v) == str(value) for v in _get(doc, field))
-    if kind == "terms":
-        (field, values), = body.items()
-        return any(str(v) in {str(x) for x in values} for v in _get(doc, field))
-    if kind == "ids":
-        return doc_id in body["values"]
-    if kind == "exists":
-        return bool(_get(doc, body["field"]))
-    if kind == "range":
-        (field, b), = body.items()
-        b = {k: _resolve_now(v) for k, v in b.items()}
-        for v in _get(doc, field):
-            if ("gte" in b and not v >= b["gte"]) or ("gt" in b and not v > b["gt"]) or \
-               ("lte" in b and not v <= b["lte"]) or ("lt" in b and not v < b["lt"]):
-                continue
+
+    # -- compound ---------------------------------------------------------------------
+
+    def __call__(self, q: dict[str, Any], doc: dict[str, Any], doc_id: str) -> bool:
+        (kind, body), = q.items()
+        if kind == "match_all":
             return True
-        return False
-    if kind == "bool":
-        musts = list(body.get("must", [])) + list(body.get("filter", []))
-        if isinstance(body.get("must"), dict) or isinstance(body.get("filter"), dict):
-            raise ValueError("bool clauses as objects are not supported by the test server")
-        if not all(_matches(c, doc, doc_id) for c in musts):
+        if kind == "term":
+            (field, value), = body.items()
+            value = value["value"] if isinstance(value, dict) else value
+            return any(self._equal(field, v, value) for v in _get(doc, field))
+        if kind == "terms":
+            (field, values), = body.items()
+            return any(self._equal(field, v, x) for v in _get(doc, field) for x in values)
+        if kind == "ids":
+            return doc_id in body["values"]
+        if kind == "exists":
+            return bool(_get(doc, body["field"]))
+        if kind == "range":
+            (field, b), = body.items()
+            return any(self.in_range(field, v, b) for v in _get(doc, field))
+        if kind in ("match", "match_phrase"):
+            (field, spec), = body.items()
+            spec = spec if isinstance(spec, dict) else {"query": spec}
+            return self.match(field, doc, spec["query"], spec.get("operator", "or").lower(), kind == "match_phrase")
+        if kind == "multi_match":
+            fields = body.get("fields") or list(self.types)
+            phrase = body.get("type", "best_fields") == "phrase"
+            for field in fields:
+                try:
+                    if self.match(field, doc, body["query"], body.get("operator", "or").lower(), phrase):
+                        return True
+                except _Lenient:
+                    if not body.get("lenient"):
+                        raise
             return False
-        if any(_matches(c, doc, doc_id) for c in body.get("must_not", [])):
+        if kind == "wildcard":
+            (field, spec), = body.items()
+            spec = spec if isinstance(spec, dict) else {"value": spec}
+            return self.wildcard(field, doc, spec["value"], bool(spec.get("case_insensitive")))
+        if kind == "query_string":
+            # Only what Logwarden sends: one (wildcard) term over a field list.
+            text = body["query"]
+            if re.search(r"(?<!\\)[\s()]", text):
+                raise ValueError("the test server supports query_string with a single term only")
+            pattern = re.sub(r"\\([^*?\\])", r"\1", text)
+            for field in body.get("fields") or list(self.types):
+                if self.kind(field) in ("text", "keyword") and self.wildcard(field, doc, pattern, self.kind(field) == "text"):
+                    return True
             return False
-        should = body.get("should", [])
-        return not should or any(_matches(c, doc, doc_id) for c in should)
-    raise ValueError(f"query [{kind}] is not supported by the test server")
+        if kind == "bool":
+            musts = list(body.get("must", [])) + list(body.get("filter", []))
+            if isinstance(body.get("must"), dict) or isinstance(body.get("filter"), dict):
+                raise ValueError("bool clauses as objects are not supported by the test server")
+            if not all(self(c, doc, doc_id) for c in musts):
+                return False
+            if any(self(c, doc, doc_id) for c in body.get("must_not", [])):
+                return False
+            should = body.get("should", [])
+            return not should or any(self(c, doc, doc_id) for c in should)
+        raise ValueError(f"query [{kind}] is not supported by the test server")
+
+
+class _Lenient(ValueError):
+    """A value that does not parse for the field's type (ignored under `lenient`)."""
+
+
+def _wild(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
+        i += 1
+    return re.compile("".join(out), re.S | flags)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -289,6 +469,9 @@ class Handler(BaseHTTPRequestHandler):
             tpl = orjson.loads(body)
             if not tpl.get("index_patterns"):
                 return self._error(400, "action_request_validation_exception", "Validation Failed: 1: index patterns are missing;")
+            problem = _mapping_problem(tpl.get("template", {}).get("mappings", {}).get("properties", {}))
+            if problem:
+                return self._error(400, "mapper_parsing_exception", problem)
             with store.lock:
                 store.templates[name] = tpl
             return self._send(200, {"acknowledged": True})
@@ -370,7 +553,10 @@ class Handler(BaseHTTPRequestHandler):
             names = [n for n in store.indices if any(fnmatch.fnmatchcase(n, p) for p in pattern.split(","))]
             if not names and "*" not in pattern and params.get("ignore_unavailable") != "true":
                 return self._error(404, "index_not_found_exception", f"no such index [{pattern}]")
-            hits = [(n, i, d) for n in names for i, d in store.indices[n].items() if _matches(query, d, i)]
+            hits = []
+            for n in names:
+                m = store.matcher(n)
+                hits += [(n, i, d) for i, d in store.indices[n].items() if m(query, d, i)]
         if count:
             return self._send(200, {"count": len(hits), "_shards": {"total": 1, "successful": 1, "failed": 0}})
         hits.sort(key=lambda h: str(h[2].get("@timestamp", "")), reverse=True)

@@ -15,24 +15,16 @@ from logwarden.sinks.index_service import IndexStage
 from logwarden.sinks.search import SearchService
 
 from es_server import ESServer
+from sinks_corpus import QUERIES as EMBEDDED_QUERIES
 from sinks_corpus import corpus
 
 pytestmark = pytest.mark.integration
 
-# Queries whose DSL the local server evaluates (term, range, exists, bool): the Elasticsearch
-# side is then a real check of the DSL compiler against the embedded side.
-QUERIES = [
-    "process.name:sshd",
-    "process.name:(sshd OR sudo) AND NOT user.name:root",
-    "http.response.status_code>=500",
-    "http.response.status_code:[301 TO 404}",
-    "source.port>60000",
-    "_exists_:user.name",
-    "NOT _exists_:user.name",
-    "event.outcome:failure AND host.name:db-1",
-    "tags:prod",
-    "user.name:Admin",
-]
+# Every query of the embedded index's reference test, through both backends: the local
+# server evaluates the DSL typed by the template, so this checks the DSL compiler, the
+# template and the embedded compiler against each other. Date-relative queries are left
+# out (the corpus is shifted to "now" here).
+QUERIES = [q for q in EMBEDDED_QUERIES if "now" not in q and "2024-05-01" not in q]
 
 
 @pytest.fixture(params=["embedded", "elasticsearch"])
@@ -116,6 +108,5 @@ def both(tmp_path_factory):
 def test_same_answers_from_both_backends(both, q):
     a = both["embedded"].search(q, limit=1000)
     b = both["elasticsearch"].search(q, limit=1000)
-    assert 0 < a["total"] < 240
     assert a["total"] == b["total"]
     assert {h["event"]["id"] for h in a["hits"]} == {h["event"]["id"] for h in b["hits"]}
