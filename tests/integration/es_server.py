@@ -18,6 +18,7 @@ Implemented from the Elasticsearch REST reference:
                                       and its `default` analyzer;
                                       sort on @timestamp; size/from; track_total_hits
   GET /INDEX/_doc/ID                  one document
+  GET|DELETE /INDEX                   index listing (wildcards) and deletion (by name only)
 Content negotiation is checked as Elasticsearch does: `compatible-with=8|9` only.
 Faults for tests: `faults.request` (statuses for whole requests) and `faults.items`
 ({_id: [statuses]}) are consumed one per occurrence.
@@ -425,6 +426,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._route("PUT")
 
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
+
     def _route(self, method: str) -> None:
         body = self._body()
         if not self._negotiate():
@@ -452,6 +456,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, {"_shards": {"total": 1, "successful": 1, "failed": 0}})
             if parts[-1] in ("_search", "_count") and len(parts) == 2:
                 return self._search(parts[0], orjson.loads(body) if body else {}, params, count=parts[-1] == "_count")
+            if len(parts) == 1 and not parts[0].startswith("_") and method in ("GET", "DELETE"):
+                return self._indices(method, parts[0], params)
             if len(parts) == 3 and parts[1] == "_doc" and method == "GET":
                 with store.lock:
                     doc = store.indices.get(parts[0], {}).get(parts[2])
@@ -462,6 +468,21 @@ class Handler(BaseHTTPRequestHandler):
         except (orjson.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
             return self._error(400, "x_content_parse_exception", str(exc))
         self._error(400, "illegal_argument_exception", f"request [{method} {url.path}] is not supported by the test server")
+
+    def _indices(self, method: str, pattern: str, params: dict[str, str]) -> None:
+        store = self.server.store
+        with store.lock:
+            names = [n for n in store.indices if any(fnmatch.fnmatchcase(n, p) for p in pattern.split(","))]
+            if not names and ("*" not in pattern or params.get("allow_no_indices") == "false") \
+                    and params.get("ignore_unavailable") != "true":
+                return self._error(404, "index_not_found_exception", f"no such index [{pattern}]")
+            if method == "DELETE":
+                if "*" in pattern:   # action.destructive_requires_name defaults to true
+                    return self._error(400, "illegal_argument_exception", "Wildcard expressions or all indices are not allowed")
+                for n in names:
+                    del store.indices[n]
+                return self._send(200, {"acknowledged": True})
+            return self._send(200, {n: {"aliases": {}, "mappings": {}, "settings": {"index": {"provided_name": n}}} for n in names})
 
     def _template(self, method: str, name: str, body: bytes) -> None:
         store = self.server.store
