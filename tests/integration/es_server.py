@@ -15,7 +15,7 @@ Implemented from the Elasticsearch REST reference:
                                       `now-<n><unit>` date math), match, match_phrase,
                                       multi_match, wildcard, single-term query_string, bool,
                                       typed by the template mapping (ip/CIDR, numbers, dates)
-                                      and its `default` analyzer;
+                                      and its `default` analyzer; date_histogram aggregation;
                                       sort on @timestamp; size/from; track_total_hits
   GET /INDEX/_doc/ID                  one document
   GET|DELETE /INDEX                   index listing (wildcards) and deletion (by name only)
@@ -382,6 +382,30 @@ def _wild(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile("".join(out), re.S | flags)
 
 
+def _date_histogram(spec: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """`date_histogram` with `fixed_interval` in seconds, `min_doc_count: 0` and `extended_bounds`."""
+    body = spec.get("date_histogram")
+    if not body or not str(body.get("fixed_interval", "")).endswith("s"):
+        raise ValueError("the test server supports only date_histogram with fixed_interval in seconds")
+    step = int(body["fixed_interval"][:-1]) * 1000
+    counts: dict[int, int] = defaultdict(int)
+    for d in docs:
+        for v in _get(d, body["field"]):
+            ms = int(datetime.fromisoformat(str(v)).timestamp() * 1000)
+            counts[ms - ms % step] += 1
+    keys = set(counts)
+    bounds = body.get("extended_bounds")
+    if bounds:
+        lo, hi = int(bounds["min"]), int(bounds["max"])
+        keys |= set(range(lo - lo % step, hi - hi % step + 1, step))
+    if keys and body.get("min_doc_count", 1) == 0:
+        keys = set(range(min(keys), max(keys) + 1, step))
+    buckets = [{"key_as_string": datetime.fromtimestamp(k / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "key": k, "doc_count": counts.get(k, 0)} for k in sorted(keys)
+               if counts.get(k, 0) >= body.get("min_doc_count", 1)]
+    return {"buckets": buckets}
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: "ESServer"
@@ -580,13 +604,15 @@ class Handler(BaseHTTPRequestHandler):
                 hits += [(n, i, d) for i, d in store.indices[n].items() if m(query, d, i)]
         if count:
             return self._send(200, {"count": len(hits), "_shards": {"total": 1, "successful": 1, "failed": 0}})
+        aggs = {name: _date_histogram(spec, [d for _, _, d in hits]) for name, spec in (req.get("aggs") or {}).items()}
         hits.sort(key=lambda h: str(h[2].get("@timestamp", "")), reverse=True)
         size = int(req.get("size", params.get("size", 10)))
         start = int(req.get("from", params.get("from", 0)))
         page = hits[start:start + size]
         self._send(200, {"took": 1, "timed_out": False, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
                          "hits": {"total": {"value": len(hits), "relation": "eq"}, "max_score": None,
-                                  "hits": [{"_index": n, "_id": i, "_score": None, "_source": d} for n, i, d in page]}})
+                                  "hits": [{"_index": n, "_id": i, "_score": None, "_source": d} for n, i, d in page]},
+                         **({"aggregations": aggs} if aggs else {})})
 
 
 class ESServer(ThreadingHTTPServer):

@@ -85,6 +85,13 @@ def test_index_contract(backend):
     assert svc.alerts(limit=10)["hits"] == [alert]
     assert svc.alerts(limit=10, q="alert.level:low")["total"] == 0
 
+    hist = svc.histogram("process.name:sshd", since=timedelta(hours=2), buckets=24)
+    assert 24 <= len(hist) <= 25 and {b["interval_ms"] for b in hist} == {300_000}
+    keys = [b["key"] for b in hist]
+    assert keys == sorted(keys) and all(k2 - k1 == 300_000 for k1, k2 in zip(keys, keys[1:]))
+    in_window = svc.search("process.name:sshd", since=timedelta(hours=2), limit=1)["total"]
+    assert abs(sum(b["count"] for b in hist) - in_window) <= 1
+
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
