@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 import orjson
 from prometheus_client import Counter, Histogram
@@ -192,4 +192,4 @@ def run(cfg: "Config") -> None:
     run_stage(cfg, stage, batch_size=5000, checkpoint_interval_ms=cfg.index.commit_interval_ms)
 
 
-__all__ = ["IndexStage", "EmbeddedBackend", "run", "dead_letter", "Iterable"]
+__all__ = ["IndexStage", "EmbeddedBackend", "run", "dead_letter"]
