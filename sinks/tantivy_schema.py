@@ -29,7 +29,7 @@ import tantivy
 
 from logwarden.sinks.query import fields
 
-SCHEMA_VERSION = 2      # bump on any change below: old indexes are then refused with a rebuild hint
+SCHEMA_VERSION = 3      # bump on any change below: old indexes are then refused with a rebuild hint
 
 SOURCE = "_source"
 ID = "id"
@@ -41,7 +41,7 @@ IP_PREFIX = "ip."
 
 IGNORE_ABOVE = 1024      # ECS templates' keyword ignore_above
 # Never indexed as keywords: whole nested documents inside an alert, DLQ envelopes.
-EXCLUDED = frozenset({"alert.events", "raw", fields.TIMESTAMP})
+EXCLUDED = frozenset({"alert.events", "raw", fields.TIMESTAMP}) | fields.NOT_INDEXED
 
 
 def build_schema() -> tantivy.Schema:
