@@ -1,10 +1,10 @@
 """The embedded search index: tantivy directories under <data_dir>/index/{events,alerts}.
 
-Writes are keyed by `event.id`: each document is written as delete-by-term(id) followed by
-add, inside the same tantivy commit, so a replayed or re-delivered event replaces its
-earlier copy instead of adding a second one. tantivy applies a delete to every document
-added before it (committed or not), which is what makes replays within one batch collapse
-too.
+Writes are keyed by `event.id`: a document whose id may already be in the index is written
+as delete-by-term(id) followed by add, inside the same tantivy commit, so a replayed or
+re-delivered event replaces its earlier copy instead of adding a second one. tantivy
+applies a delete to every document added before it (committed or not), which is what
+makes replays within one batch collapse too.
 
 Commits are made by the caller on time (the worker shell's checkpoint), never per batch:
 committing every 5-10k documents halves indexing throughput (DESIGN.md). Only one
@@ -45,7 +45,8 @@ class IncompatibleIndex(RuntimeError):
 SCHEMA_MARK = "logwarden-schema.txt"   # beside tantivy's meta.json: the S.SCHEMA_VERSION it was created with
 
 
-def open_or_create(path: Path) -> tantivy.Index:
+def open_or_create(path: Path) -> tuple[tantivy.Index, bool]:
+    """The index at `path` and whether it was created just now."""
     path.mkdir(parents=True, exist_ok=True)
     mark = path / SCHEMA_MARK
     if tantivy.Index.exists(str(path)):
@@ -53,11 +54,11 @@ def open_or_create(path: Path) -> tantivy.Index:
         if found != str(S.SCHEMA_VERSION):
             raise IncompatibleIndex(
                 f"{path}: index schema version {found}, this Logwarden writes version {S.SCHEMA_VERSION}; "
-                f"stop the index worker, delete {path} and start it again to rebuild it from the broker's retained logs.ecs")
-        return tantivy.Index.open(str(path))
-    index = tantivy.Index(S.build_schema(), path=str(path), reuse=True)
-    mark.write_text(f"{S.SCHEMA_VERSION}\n")
-    return index
+                f"stop the index worker, delete {path} and start it again: a new index is rebuilt from "
+                f"what the broker still retains of logs.ecs and alerts")
+        return tantivy.Index.open(str(path)), False
+    mark.write_text(f"{S.SCHEMA_VERSION}\n")   # first: a crash before the index exists leaves no stale mark
+    return tantivy.Index(S.build_schema(), path=str(path), reuse=True), True
 
 
 class IndexWriter:
@@ -73,7 +74,7 @@ class IndexWriter:
 
     def __init__(self, path: Path, heap_bytes: int = WRITER_HEAP_BYTES, num_threads: int = 1):
         self.path = Path(path)
-        self.index = open_or_create(self.path)
+        self.index, self.created = open_or_create(self.path)
         self._writer = self.index.writer(heap_size=heap_bytes, num_threads=num_threads)
         self._uncommitted: set[str] = set()
         self._refresh()

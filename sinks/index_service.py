@@ -184,11 +184,15 @@ def make_backend(cfg: "Config") -> Backend:
 
 def run(cfg: "Config") -> None:
     """Run the index stage until SIGTERM/SIGINT; the final checkpoint commits the index."""
-    from logwarden.sinks.topics import ensure_topics
+    from logwarden.sinks.topics import ensure_topics, rewind_group
     from logwarden.worker import run_stage
 
     stage = IndexStage(cfg)
     ensure_topics(cfg, stage.topics)
+    backend = stage.backend
+    if isinstance(backend, EmbeddedBackend) and any(w.created for w in backend.writers.values()):
+        # A new embedded index (first start, or deleted to rebuild): read all that is retained.
+        rewind_group(cfg, f"logwarden-{stage.name}", stage.topics)
     run_stage(cfg, stage, batch_size=5000, checkpoint_interval_ms=cfg.index.commit_interval_ms)
 
 
