@@ -78,11 +78,33 @@ def _leaves(doc: dict[str, Any], field: str) -> list[Any]:
     return out
 
 
+def _default_ip_match(doc: dict[str, Any], value: str) -> bool:
+    """A bare address or network against the default IP fields, by address."""
+    try:
+        want: Any = ipaddress.ip_address(value)
+    except ValueError:
+        if "/" not in value:
+            return False
+        try:
+            want = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return False
+    for key, v in flatten(doc).items():
+        if key in fields.DEFAULT_KEYWORD_FIELDS and fields.kind(key) == "ip" and isinstance(v, str):
+            try:
+                addr = ipaddress.ip_address(v)
+            except ValueError:
+                continue
+            if (addr in want) if isinstance(want, (ipaddress.IPv4Network, ipaddress.IPv6Network)) else addr == want:
+                return True
+    return False
+
+
 def _strings(doc: dict[str, Any]) -> list[str]:
-    """Values of the default keyword fields (docs/search.md: bare words)."""
+    """Values of the default keyword fields (docs/search.md: bare words); IP fields go by address."""
     out = []
     for key, value in flatten(doc).items():
-        if key not in fields.DEFAULT_KEYWORD_FIELDS:
+        if key not in fields.DEFAULT_KEYWORD_FIELDS or fields.kind(key) == "ip":
             continue
         for v in value if isinstance(value, list) else [value]:
             if isinstance(v, str) and len(v) <= 1024:
@@ -170,7 +192,8 @@ def evaluate(node: Any, doc: dict[str, Any], now: datetime = NOW) -> bool:
         return any(k == node.field or k.startswith(node.field + ".") for k, v in flat.items() if v is not None)
     if isinstance(node, Match):
         if node.field is None:
-            return node.value in _strings(doc) or _text_match(str(doc.get("message", "")), node.value, node.phrase)
+            return (node.value in _strings(doc) or _default_ip_match(doc, node.value)
+                    or _text_match(str(doc.get("message", "")), node.value, node.phrase))
         kind = fields.kind(node.field)
         leaves = _leaves(doc, node.field)
         if kind == "text":

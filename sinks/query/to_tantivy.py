@@ -126,7 +126,10 @@ class TantivyCompiler:
 
     def _match(self, node: Match) -> Query:
         if node.field is None:
+            # IP fields: the exact string too (an unparseable address is kept as a keyword, see
+            # tantivy_schema.to_json), besides the address match.
             alts = [Query.term_query(self.schema, f"{S.KW}.{f}", node.value) for f in fields.DEFAULT_KEYWORD_FIELDS]
+            alts += self._default_ips(node.value)
             text = self._text(fields.DEFAULT_TEXT_FIELD, node.value, node.phrase)
             if text is not None:
                 alts.append(text)
@@ -138,10 +141,29 @@ class TantivyCompiler:
             return Query.term_query(self.schema, S.IP_PREFIX + node.field, node.value)
         return self._keyword(node.field, node.value)
 
+    def _default_ips(self, value: str) -> list[Query]:
+        """A bare address or network also matches the default IP fields, by address (as
+        Elasticsearch's ip fields do inside a multi_match)."""
+        paths = [f for f in fields.DEFAULT_KEYWORD_FIELDS if fields.kind(f) == "ip"]
+        try:
+            ipaddress.ip_address(value)
+            return [Query.term_query(self.schema, S.IP_PREFIX + f, value) for f in paths]
+        except ValueError:
+            pass
+        if "/" in value:
+            try:
+                net = ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                return []
+            return [Query.range_query(self.schema, S.IP_PREFIX + f, FieldType.IpAddr, str(net.network_address),
+                                      str(net.broadcast_address), use_inverted_index=True) for f in paths]
+        return []
+
     def _wildcard(self, node: Wildcard) -> Query:
         body = wildcard_regex(node.pattern)
         if node.field is None:
-            paths = "|".join(_json_prefix(f)[:-2] for f in fields.DEFAULT_KEYWORD_FIELDS)
+            # IP fields take no wildcards (Elasticsearch refuses them; lenient multi-field skips them)
+            paths = "|".join(_json_prefix(f)[:-2] for f in fields.DEFAULT_KEYWORD_FIELDS if fields.kind(f) != "ip")
             return Query.boolean_query([
                 (Occur.Should, Query.regex_query(self.schema, S.KW, f"(?:{paths})\x00s{body}")),
                 (Occur.Should, Query.regex_query(self.schema, S.TXT, _json_prefix(fields.DEFAULT_TEXT_FIELD) + body.lower())),
