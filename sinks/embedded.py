@@ -138,12 +138,20 @@ class IndexReader:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._index: tantivy.Index | None = None
+        self._mark: int | None = None
 
     def _open(self) -> tantivy.Index | None:
-        if self._index is None:
+        try:
+            mark = (self.path / SCHEMA_MARK).stat().st_mtime_ns
+        except FileNotFoundError:
+            mark = None
+        if self._index is None or mark != self._mark:
+            # First use, or the index was deleted and rebuilt (perhaps with a new schema).
             if not (self.path / "meta.json").exists():
+                self._index = None
                 return None  # the writer has not created it yet: an empty result, not an error
             self._index = tantivy.Index.open(str(self.path))
+            self._mark = mark
         self._index.reload()
         return self._index
 
