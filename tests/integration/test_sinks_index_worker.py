@@ -132,7 +132,11 @@ def test_index_worker_exactly_once_across_sigkill(appliance):
     assert len({h["event"]["id"] for h in res["hits"]}) == 10_000
 
     # Deleting the index and restarting rebuilds it from what the broker retains.
-    shutil.rmtree(index_path(cfg.data_path, "events"))
+    for _ in range(50):   # a reader's file watcher may still touch the directory: retry
+        shutil.rmtree(index_path(cfg.data_path, "events"), ignore_errors=True)
+        if not index_path(cfg.data_path, "events").exists():
+            break
+        time.sleep(0.1)
     worker = procs.start("worker", "index")
     rebuilt = IndexReader(index_path(cfg.data_path, "events"))
     _wait("the index rebuilt", lambda: rebuilt.count() >= 12000, [worker], timeout=120)
