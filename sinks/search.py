@@ -18,7 +18,11 @@ from logwarden.sinks.embedded import IndexReader, index_path
 from logwarden.sinks.query import QueryError, parse
 from logwarden.sinks.query import to_es
 
-__all__ = ["SearchService", "QueryError"]
+__all__ = ["SearchService", "QueryError", "BackendUnavailable"]
+
+
+class BackendUnavailable(RuntimeError):
+    """Elasticsearch could not be reached or failed (the HTTP app should answer 503)."""
 
 
 class SearchService:
@@ -56,9 +60,22 @@ class SearchService:
 
     # -- Elasticsearch ------------------------------------------------------------------
 
+    def _es_call(self, **kw: Any) -> Any:
+        from elasticsearch import ApiError, TransportError
+
+        try:
+            return self._es.search(**kw)
+        except ApiError as exc:
+            if exc.meta.status == 400:
+                # The cluster refused the query for its mapping: the user's to fix.
+                raise QueryError(f"elasticsearch: {_reason(exc.body) or exc.message}", 0) from None
+            raise BackendUnavailable(f"elasticsearch answered {exc.meta.status}: {exc.message}") from None
+        except TransportError as exc:
+            raise BackendUnavailable(f"elasticsearch unreachable: {exc}") from None
+
     def _es_search(self, index: str, node, since, limit, offset) -> dict[str, Any]:
         query = to_es.with_since(to_es.compile(node), since.total_seconds() if since else None)
-        resp = self._es.search(index=index, query=query, size=max(0, min(limit, 10_000)), from_=max(0, offset),
+        resp = self._es_call(index=index, query=query, size=max(0, min(limit, 10_000)), from_=max(0, offset),
                                sort=[{"@timestamp": {"order": "desc", "unmapped_type": "date"}}],
                                track_total_hits=True, ignore_unavailable=True, allow_no_indices=True)
         hits = resp["hits"]
@@ -70,7 +87,7 @@ class SearchService:
         interval_s = max(1, int(-(-span.total_seconds() // max(1, buckets))))
         now = datetime.now(timezone.utc)
         query = to_es.with_since(to_es.compile(node), span.total_seconds())
-        resp = self._es.search(index=f"{self._prefix}-events-*", query=query, size=0, ignore_unavailable=True,
+        resp = self._es_call(index=f"{self._prefix}-events-*", query=query, size=0, ignore_unavailable=True,
                                allow_no_indices=True,
                                aggs={"h": {"date_histogram": {"field": "@timestamp", "fixed_interval": f"{interval_s}s",
                                                               "min_doc_count": 0,
@@ -81,3 +98,16 @@ class SearchService:
             out.append({"time": b.get("key_as_string") or datetime.fromtimestamp(b["key"] / 1000, timezone.utc).isoformat(),
                         "key": int(b["key"]), "count": int(b["doc_count"]), "interval_ms": interval_s * 1000})
         return out
+
+
+def _reason(body: Any) -> str:
+    """The most specific reason in an Elasticsearch error body."""
+    if not isinstance(body, dict):
+        return ""
+    err = body.get("error")
+    if isinstance(err, dict):
+        causes = err.get("root_cause") or []
+        if causes and isinstance(causes[0], dict) and causes[0].get("reason"):
+            return str(causes[0]["reason"])
+        return str(err.get("reason") or "")
+    return str(err or "")

@@ -112,6 +112,9 @@ class Matcher:
         return any(self._equal(field, v, query) for v in values)
 
     def wildcard(self, field: str, doc: dict[str, Any], pattern: str, ci: bool) -> bool:
+        if self.kind(field) not in ("text", "keyword"):
+            raise QueryShardError(f"Can only use wildcard queries on keyword and text fields - not on [{field}] "
+                                  f"which is of type [{self.types.get(field)}]")
         rx = _wild(pattern.lower() if ci else pattern, re.I if ci else 0)
         values = _get(doc, field)
         if self.kind(field) == "text":
@@ -198,6 +201,10 @@ class Matcher:
             should = body.get("should", [])
             return not should or any(self(c, doc, doc_id) for c in should)
         raise ValueError(f"query [{kind}] is not supported by the test server")
+
+
+class QueryShardError(ValueError):
+    """A query the mapping cannot run (Elasticsearch answers 400 query_shard_exception)."""
 
 
 class _Lenient(ValueError):

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from es_query import Matcher, _date_histogram, _flatten
+from es_query import Matcher, QueryShardError, _date_histogram, _flatten
 
 VERSION = "9.1.0"
 _COMPAT = re.compile(r"compatible-with=(\d+)")
@@ -70,6 +70,7 @@ class Store:
         self.indices: dict[str, dict[str, dict[str, Any]]] = {}
         self.versions: dict[tuple[str, str], int] = {}
         self.dynamic: dict[str, dict[str, str]] = defaultdict(dict)   # index -> path -> "object"|"concrete"
+        self.dynamic_types: dict[str, dict[str, str]] = defaultdict(dict)   # dynamic mapping of unmapped leaves
         self.seq = itertools.count()
         self.faults = Faults()
         self.bulk_requests = 0
@@ -94,7 +95,7 @@ class Store:
 
     def matcher(self, index: str) -> "Matcher":
         tpl = self.template_for(index).get("template", {})
-        return Matcher(self.mapping_for(index), tpl.get("settings", {}))
+        return Matcher({**self.dynamic_types[index], **self.mapping_for(index)}, tpl.get("settings", {}))
 
     def check(self, index: str, doc_id: str, doc: Any) -> dict[str, Any] | None:
         """None when the document maps; else the Elasticsearch error object."""
@@ -122,6 +123,8 @@ class Store:
         for path, value in _flatten(doc).items():
             is_obj = isinstance(value, dict) or (isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value))
             dyn.setdefault(path, "object" if is_obj else "concrete")
+            if not is_obj and path not in types:
+                self.dynamic_types[index].setdefault(path, _dynamic_type(value))
         return None
 
 
@@ -151,6 +154,20 @@ def _mapping_problem(props: dict[str, Any], prefix: str = "") -> str | None:
             if problem:
                 return problem
     return None
+
+
+def _dynamic_type(value: Any) -> str:
+    """Elasticsearch's dynamic mapping of a new leaf (with date detection on, its default)."""
+    v = value[0] if isinstance(value, list) and value else value
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "long"
+    if isinstance(v, float):
+        return "float"
+    if isinstance(v, str) and re.fullmatch(r"\d{4}[-/]\d\d[-/]\d\d(?:[T ][\d:.]+(?:Z|[+-]\d\d:?\d\d)?)?", v):
+        return "date"
+    return "keyword"
 
 
 def _type_problem(declared: str | None, value: Any) -> str | None:
@@ -262,6 +279,8 @@ class Handler(BaseHTTPRequestHandler):
                     return self._send(404, {"_index": parts[0], "_id": parts[2], "found": False})
                 return self._send(200, {"_index": parts[0], "_id": parts[2], "found": True, "_source": doc,
                                         "_version": store.versions[(parts[0], parts[2])]})
+        except QueryShardError as exc:
+            return self._error(400, "search_phase_execution_exception", f"all shards failed: {exc}")
         except (orjson.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
             return self._error(400, "x_content_parse_exception", str(exc))
         self._error(400, "illegal_argument_exception", f"request [{method} {url.path}] is not supported by the test server")

@@ -164,3 +164,19 @@ def test_retention_deletes_whole_old_daily_indices(es, tmp_path):
     assert sorted(es.store.indices) == ["logwarden-events-2024.05.03", "logwarden-events-2024.05.04", "other-index"]
     backend.checkpoint()   # the hourly check runs on the first checkpoint: all of 2024 is past 2 days
     assert sorted(es.store.indices) == ["other-index"]
+
+
+def test_search_errors_map_to_query_error_or_unavailable(es, tmp_path):
+    from logwarden.sinks.query import QueryError
+    from logwarden.sinks.search import BackendUnavailable
+    cfg = make_cfg(es, tmp_path)
+    backend = ElasticsearchBackend(cfg.index)
+    doc = ev(1, labels={"attempts": 3})
+    assert backend.write("events", [(doc, orjson.dumps(doc))]) == []
+    svc = SearchService(cfg)
+    # labels.attempts is dynamically mapped as long: the cluster refuses a wildcard on it (400)
+    with pytest.raises(QueryError, match="Can only use wildcard queries on keyword and text fields"):
+        svc.search("labels.attempts:3*", limit=1)
+    es.stop()
+    with pytest.raises(BackendUnavailable, match="unreachable"):
+        SearchService(cfg).search("process.name:sshd", limit=1)

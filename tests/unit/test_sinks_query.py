@@ -85,6 +85,8 @@ def test_parse(text, expected):
     ("x:[1 TO]", "expected a range", 1),
     ("message>=abc", "full-text field", 0),
     ("event.original:sshd", "not indexed", 0),
+    ("http.response.status_code:4*", "wildcards work on keyword", 0),
+    ("source.ip:10.*", "use a range or a CIDR", 0),
     ("_exists_:event.original", "not indexed", 0),
 ])
 def test_errors_say_what_and_where(text, fragment, position):
