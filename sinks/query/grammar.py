@@ -74,7 +74,8 @@ def _value_node(field: str | None, raw: str, quoted: bool, s: str, loc: int) -> 
         return Exists(field) if field is not None else MatchAll()
     if _has_wildcard(raw):
         if field is not None and fields.kind(field) not in ("keyword", "text"):
-            raise pp.ParseFatalException(s, loc, f"{field} is a {fields.kind(field)} field: wildcards work on keyword and full-text "
+            kind = {"ip": "an IP", "long": "a numeric", "float": "a numeric", "date": "a date"}[fields.kind(field)]
+            raise pp.ParseFatalException(s, loc, f"{field} is {kind} field: wildcards work on keyword and full-text "
                                                   f"fields (use a range or a CIDR network instead)")
         # Keep escapes: Wildcard.pattern is in Elasticsearch wildcard syntax.
         return Wildcard(field, re.sub(r"\\([^*?\\])", r"\1", raw))
