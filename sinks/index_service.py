@@ -73,7 +73,10 @@ class EmbeddedBackend:
         from logwarden.sinks.embedded import IndexWriter, index_path
 
         heap = cfg.index.writer_heap_bytes
-        self.writers = {kind: IndexWriter(index_path(cfg.data_path, kind), heap_bytes=heap) for kind in ("events", "alerts")}
+        self.writers = {
+            "events": IndexWriter(index_path(cfg.data_path, "events"), heap_bytes=heap, num_threads=cfg.index.writer_threads),
+            "alerts": IndexWriter(index_path(cfg.data_path, "alerts"), heap_bytes=max(16_000_000, heap // 4)),
+        }
         self.retention = timedelta(days=cfg.index.retention_days) if cfg.index.retention_days else None
         self._last_expiry = float("-inf")
 
