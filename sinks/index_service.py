@@ -74,7 +74,9 @@ class EmbeddedBackend:
 
         heap = cfg.index.writer_heap_bytes
         self.writers = {
-            "events": IndexWriter(index_path(cfg.data_path, "events"), heap_bytes=heap, num_threads=cfg.index.writer_threads),
+            # tantivy splits the heap among its threads and wants at least ~15 MB each
+            "events": IndexWriter(index_path(cfg.data_path, "events"), heap_bytes=max(heap, 16_000_000 * cfg.index.writer_threads),
+                                  num_threads=cfg.index.writer_threads),
             "alerts": IndexWriter(index_path(cfg.data_path, "alerts"), heap_bytes=max(16_000_000, heap // 4)),
         }
         self.retention = timedelta(days=cfg.index.retention_days) if cfg.index.retention_days else None
