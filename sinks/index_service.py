@@ -80,6 +80,7 @@ class EmbeddedBackend:
             "alerts": IndexWriter(index_path(cfg.data_path, "alerts"), heap_bytes=max(16_000_000, heap // 4)),
         }
         self.retention = timedelta(days=cfg.index.retention_days) if cfg.index.retention_days else None
+        self.commit_max_docs = cfg.index.commit_max_docs
         self._last_expiry = float("-inf")
 
     def write(self, kind: str, docs: list[tuple[dict[str, Any], bytes]]) -> list[tuple[int, str]]:
@@ -90,6 +91,10 @@ class EmbeddedBackend:
                 writer.add(doc, source)
             except (ValueError, TypeError, OverflowError) as exc:
                 bad.append((i, f"index: {exc}"))
+        if writer.pending >= self.commit_max_docs:
+            # Commit on size too: bounds the uncommitted work a long checkpoint interval can
+            # pile up. Committing ahead of the offsets is safe: a replay rewrites by id.
+            writer.commit()
         return bad
 
     def checkpoint(self) -> None:

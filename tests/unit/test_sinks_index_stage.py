@@ -121,3 +121,14 @@ def test_retention_deletes_old_documents_at_checkpoint(tmp_path):
     events = IndexReader(index_path(cfg.data_path, "events"))
     assert sorted(h["event"]["id"] for h in events.search("*", limit=10)["hits"]) == ["r0", "r1", "r2"]
     stage.close()
+
+
+def test_commits_on_size_between_checkpoints(tmp_path):
+    cfg = Config.model_validate({"data_dir": str(tmp_path), "index": {"writer_heap_bytes": 16_000_000, "commit_max_docs": 1000}})
+    stage = IndexStage(cfg)
+    events = IndexReader(index_path(cfg.data_path, "events"))
+    list(stage.process(msgs([ev(i) for i in range(999)])))
+    assert events.search("*", limit=1)["total"] == 0
+    list(stage.process(msgs([ev(i) for i in range(999, 1500)])))
+    assert events.search("*", limit=1)["total"] == 1500      # committed without a checkpoint
+    stage.close()
