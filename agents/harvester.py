@@ -120,8 +120,17 @@ class Harvester:
                 moved = False
             if moved:
                 self.fire(FileEvent.MOVED)
+                self.eof = False  # the next read to the end must report EOF: rotated -> drained
                 return FileEvent.MOVED
         return None
+
+    @property
+    def removed(self) -> bool:
+        """The file has no name left (every link deleted); only our descriptor keeps it."""
+        try:
+            return os.fstat(self.fd).st_nlink == 0
+        except OSError:
+            return True
 
     def _refilled(self) -> bool:
         """Truncated and rewritten beyond our position between two polls: the first line changed."""

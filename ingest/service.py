@@ -52,7 +52,8 @@ class Ingest:
         agent = {"type": "logwarden-ingest", "version": logwarden.__version__, "id": self.boot_id, "name": host}
         self.envelopes = Envelopes(host, agent, self.icfg.syslog_format)
         self.producer = AsyncProducer(producer_settings(cfg, **{
-            "client.id": "logwarden-ingest", "message.timeout.ms": self.icfg.delivery_timeout_ms}), self.icfg.topic)
+            "client.id": "logwarden-ingest", "message.timeout.ms": self.icfg.delivery_timeout_ms,
+            "logger": logging.getLogger("logwarden.ingest.librdkafka")}), self.icfg.topic)
         self.syslog = SyslogReceiver(self.envelopes, self.producer, self.boot_id, self.icfg.syslog_max_message_bytes)
         self.http = HttpReceiver(self.icfg, self.envelopes, self.producer, host, str(uuid.uuid5(uuid.NAMESPACE_DNS, host)))
         self.addresses: dict[str, tuple[str, int]] = {}

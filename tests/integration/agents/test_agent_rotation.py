@@ -128,3 +128,17 @@ def test_idle_file_is_closed_and_reopened_when_it_grows(tmp_path, run_agent):
     assert wait_until(lambda: r.agent.stats.spooled == 2)
     r.stop()
     assert [d["message"] for d in shipped(tmp_path)] == ["a", "b"]
+
+
+def test_rotation_without_late_writes_and_removal(tmp_path, run_agent):
+    log = tmp_path / "app.log"
+    write(log, ["first"], "w")
+    r = run_agent(agent(tmp_path, [str(log)]))
+    assert wait_until(lambda: r.agent.stats.spooled == 1)
+    os.rename(log, tmp_path / "app.log.1")  # logrotate, and the writer had nothing more to say
+    write(log, ["second"], "w")
+    assert wait_until(lambda: r.agent.stats.spooled == 2)
+    os.unlink(tmp_path / "app.log.1")  # removed: its descriptor is released without waiting
+    assert wait_until(lambda: len(r.agent.harvesters) == 1)
+    r.stop()
+    assert [d["message"] for d in shipped(tmp_path)] == ["first", "second"]

@@ -114,3 +114,15 @@ def test_multiline_timeout_through_harvester(tmp_path):
     recs, _ = h.read(1024, 1.2)
     assert [(r.data, r.end) for r in recs] == [(b"Exception\n  at x", 17)]
     h.close()
+
+
+def test_rename_of_a_file_already_read_to_the_end_drains(tmp_path):
+    p = tmp_path / "a.log"
+    p.write_bytes(b"one\n")
+    h = Harvester(src(tmp_path), str(p))
+    read_all(h)
+    assert h.eof
+    os.rename(p, tmp_path / "a.log.1")  # nothing appended afterwards
+    assert h.check() is FileEvent.MOVED
+    assert read_all(h) == [] and h.state is FileState.DRAINED
+    h.close()
