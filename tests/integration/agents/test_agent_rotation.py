@@ -142,3 +142,15 @@ def test_rotation_without_late_writes_and_removal(tmp_path, run_agent):
     assert wait_until(lambda: len(r.agent.harvesters) == 1)
     r.stop()
     assert [d["message"] for d in shipped(tmp_path)] == ["first", "second"]
+
+
+def test_start_at_end_skips_existing_lines_of_files_found_at_start(tmp_path, run_agent):
+    log = tmp_path / "app.log"
+    write(log, ["old 1", "old 2"], "w")
+    r = run_agent(agent(tmp_path, [str(tmp_path / "*.log")], start_at="end"))
+    assert wait_until(lambda: r.agent.harvesters)
+    write(log, ["new 1"])
+    write(tmp_path / "later.log", ["from a file created later"], "w")  # later files start at 0
+    assert wait_until(lambda: r.agent.stats.spooled == 2)
+    r.stop()
+    assert sorted(d["message"] for d in shipped(tmp_path)) == ["from a file created later", "new 1"]
