@@ -97,6 +97,7 @@ class Agent:
         self.closing: list[Harvester] = []  # closed files whose last records await acknowledgement
         self.idle: set[str] = set()  # closed for inactivity; reopened when they grow
         self._first_scan = True
+        self._unreadable: set[str] = set()
         self.stop_event = threading.Event()
         self.wake = Wakeup()
 
@@ -138,8 +139,11 @@ class Agent:
         try:
             h = Harvester(source, path, offset, fp)
         except OSError as exc:
-            log.warning("cannot open file", extra={"path": path, "error": str(exc)})
+            if path not in self._unreadable:  # once per path, not once per scan
+                self._unreadable.add(path)
+                log.warning("cannot open file", extra={"path": path, "error": str(exc)})
             return
+        self._unreadable.discard(path)
         if h.key != key:  # replaced between stat and open; the next scan sees the new one
             h.close()
             return

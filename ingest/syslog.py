@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import socket
 import ssl
 from typing import Any
 
@@ -21,6 +22,7 @@ from .producer import AsyncProducer
 
 log = logging.getLogger(__name__)
 READ_BYTES = 65536
+UDP_RCVBUF_BYTES = 8 * 1048576  # datagrams that arrive while the loop is busy wait here instead of being dropped
 
 
 def _peer(addr: Any) -> str:
@@ -66,6 +68,11 @@ class SyslogReceiver:
                           position=next(counter), truncated=cut)
 
         transport, _ = await loop.create_datagram_endpoint(Proto, local_addr=(host, port))
+        raw = transport.get_extra_info("socket")
+        try:  # bursts outrun one loop turn; the kernel caps this at net.core.rmem_max
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF_BYTES)
+        except OSError:
+            pass
         sock = transport.get_extra_info("sockname")
         bound = f"{sock[0]}:{sock[1]}"
         log.info("syslog udp listening", extra={"listen": bound})

@@ -154,3 +154,4 @@ def test_start_at_end_skips_existing_lines_of_files_found_at_start(tmp_path, run
     assert wait_until(lambda: r.agent.stats.spooled == 2)
     r.stop()
     assert sorted(d["message"] for d in shipped(tmp_path)) == ["from a file created later", "new 1"]
+
