@@ -151,16 +151,15 @@ class HttpReceiver:
         fmt = request.query_params.get("format")
         peer, key, ts = self._peer(request), self._request_key(request, body), now_iso()
         sname = source.name if source else ""
-        futures = []
+        values = []
         for pos, line in enumerate(body.split(b"\n")):
             line = line.strip()
             if not line:
                 continue
-            value = self.envelopes.http(None, line, peer=peer, source=source, log_format=fmt, eid=http_id(sname, key, pos), timestamp=ts)
-            futures.append(self.producer.send(value, "http"))
-        if not futures:
+            values.append(self.envelopes.http(None, line, peer=peer, source=source, log_format=fmt, eid=http_id(sname, key, pos), timestamp=ts))
+        if not values:
             return _error(400, "parse_exception", "request body is required: send NDJSON, one event per line")
-        results = await self._wait(futures)
+        results = await self._wait(self.producer.send_batch(values, "http"), len(values))
         failed = [r for r in results if r is not None]
         if failed:
             return _error(503, "unavailable_shards_exception",
@@ -180,24 +179,26 @@ class HttpReceiver:
         fmt = request.query_params.get("format")
         peer, key, ts = self._peer(request), self._request_key(request, body), now_iso()
         sname = source.name if source else ""
-        pending: list[tuple[bulk.BulkItem, asyncio.Future[str | None]]] = []
+        pending: list[bulk.BulkItem] = []
+        values: list[bytes] = []
         for pos, it in enumerate(items):
             if it.error is not None:
                 continue
             eid = bulk_id(sname, it.index, it.id) if it.id else http_id(sname, key, pos)
             if it.id is None:
                 it.id = eid
-            value = self.envelopes.http(it.doc, it.source, peer=peer, source=source, log_format=fmt, eid=eid, timestamp=ts)
-            pending.append((it, self.producer.send(value, "http")))
-        results = await self._wait([f for _, f in pending])
-        for (it, _), err in zip(pending, results):
+            values.append(self.envelopes.http(it.doc, it.source, peer=peer, source=source, log_format=fmt, eid=eid, timestamp=ts))
+            pending.append(it)
+        results = await self._wait(self.producer.send_batch(values, "http"), len(values))
+        for it, err in zip(pending, results):
             if err is not None:
                 it.error = (429, "es_rejected_execution_exception", f"the broker did not acknowledge the event: {err}; retry")
         return _json(bulk.response(items, int((time.monotonic() - started) * 1000)))
 
-    async def _wait(self, futures: list["asyncio.Future[str | None]"]) -> list[str | None]:
-        if not futures:
-            return []
+    async def _wait(self, future: "asyncio.Future[list[str | None]]", n: int) -> list[str | None]:
+        """Per-record outcomes; records still unreported after the delivery timeout count as failed."""
         timeout = self.cfg.delivery_timeout_ms / 1000.0 + 5.0
-        done, _ = await asyncio.wait(futures, timeout=timeout)
-        return [f.result() if f in done else "timed out waiting for the broker" for f in futures]
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            return ["timed out waiting for the broker"] * n

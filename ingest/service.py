@@ -53,6 +53,7 @@ class Ingest:
         self.envelopes = Envelopes(host, agent, self.icfg.syslog_format)
         self.producer = AsyncProducer(producer_settings(cfg, **{
             "client.id": "logwarden-ingest", "message.timeout.ms": self.icfg.delivery_timeout_ms,
+            "linger.ms": 5,  # HTTP senders wait for the acknowledgement: latency over batch size
             "logger": logging.getLogger("logwarden.ingest.librdkafka")}), self.icfg.topic)
         self.syslog = SyslogReceiver(self.envelopes, self.producer, self.boot_id, self.icfg.syslog_max_message_bytes)
         self.http = HttpReceiver(self.icfg, self.envelopes, self.producer, host, str(uuid.uuid5(uuid.NAMESPACE_DNS, host)))
