@@ -135,3 +135,28 @@ def test_elasticsearch_helpers_bulk(tmp_path, broker, run_ingest):
     same = [x for x in docs if x["message"] == "with id"]
     assert len(same) == 2 and raw_event_id(same[0]) == raw_event_id(same[1])  # same _id, same event
     assert len({raw_event_id(x) for x in docs}) == 302
+
+
+def test_syslog_tls_requires_client_certificates_when_configured(tmp_path, broker, run_ingest):
+    ca = trustme.CA()
+    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    r = run_ingest(base_cfg(broker, tmp_path, syslog_udp=None, syslog_tcp=None, http=None, syslog_tls="127.0.0.1:0",
+                            tls_cert_file=str(tmp_path / "server.pem"), tls_key_file=str(tmp_path / "server.pem"),
+                            tls_client_ca_file=str(tmp_path / "ca.pem")))
+    host, port = r.addr("syslog_tls")
+    anonymous = ssl.create_default_context()
+    ca.configure_trust(anonymous)
+    try:
+        with socket.create_connection((host, port)) as raw, anonymous.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(b"<13>no client cert\n")
+            assert s.recv(1) == b""  # TLS 1.3 learns of the refusal on the first read: closed
+    except (ssl.SSLError, ConnectionError):
+        pass  # or the handshake itself fails
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    ca.issue_cert("client.example").configure_cert(client)
+    with socket.create_connection((host, port)) as raw, client.wrap_socket(raw, server_hostname="localhost") as s:
+        s.sendall(b"<13>with a client cert\n")
+    docs = consume(broker.bootstrap, "logs.raw", 1)
+    assert [d["message"] for d in docs] == ["<13>with a client cert"]
