@@ -11,8 +11,8 @@ import time
 import orjson
 import pytest
 
-from tests.conftest import run_cli
-from tests.e2e.harness import NGINX, SSHD_FAIL, SSHD_OK, Appliance, wait_for
+from lwtest import run_cli
+from e2e_harness import NGINX, SSHD_FAIL, SSHD_OK, Appliance, wait_for
 
 pytestmark = [pytest.mark.e2e]
 

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.e2e.harness import NGINX, SSHD_FAIL, Appliance, wait_for
+from e2e_harness import NGINX, SSHD_FAIL, Appliance, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

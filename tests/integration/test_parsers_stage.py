@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from logwarden.events import raw_event_id
-from tests.conftest import free_port, logwarden_cmd
+from lwtest import free_port, logwarden_cmd
 
 pytestmark = pytest.mark.integration
 

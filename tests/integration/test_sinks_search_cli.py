@@ -13,7 +13,7 @@ import yaml
 
 from logwarden.sinks.embedded import IndexWriter
 
-from conftest import free_port, logwarden_cmd, run_cli
+from lwtest import free_port, logwarden_cmd, run_cli
 
 pytestmark = pytest.mark.integration
 

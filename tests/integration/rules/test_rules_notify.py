@@ -16,7 +16,7 @@ from logwarden.rules.compiler import ruleset_from_text
 from logwarden.rules.config import NotifierConfig
 from logwarden.rules.engine import Engine
 from logwarden.rules.notify import Dispatcher, NotifyError, build, render
-from tests.conftest import free_port
+from lwtest import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from logwarden.rules.engine import Engine
 from logwarden.rules.mapping import load as load_pipeline
 from logwarden.rules.oracle import SqliteOracle
 
-from .sigma_events import events_for_rule
+from sigma_events import events_for_rule
 
 pytestmark = pytest.mark.integration
 

@@ -61,7 +61,7 @@ def test_malformed(parse):
 
 def test_real_apache_log_all_lines_parse(engine):
     """10,000 real combined lines: every one parses, fields typed, status/bytes match the text."""
-    from .conftest import envelope
+    from parsers_testlib import envelope
     lines = (DATA / "samples" / "apache_combined_10k.log").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 10_000
     statuses = {}

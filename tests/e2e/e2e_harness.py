@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port, logwarden_cmd
+from lwtest import free_port, logwarden_cmd
 
 NGINX = [
     '198.51.100.23 - - [26/Nov/2026:10:00:0{i} +0000] "GET /index.html HTTP/1.1" 200 512 "-" "curl/8.5.0"',
