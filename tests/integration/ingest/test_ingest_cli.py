@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from logwarden.events import raw_event_id
-from tests.integration.agents.agent_testlib import consume, free_port, port_open, wait_until
+from shiptest import consume, free_port, port_open, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from elasticsearch import Elasticsearch, helpers
 
 from logwarden.config import Config
 from logwarden.events import raw_event_id
-from agent_testlib import consume
+from shiptest import consume
 
 pytestmark = pytest.mark.integration
 TOKEN = "tok-for-tests-123"
