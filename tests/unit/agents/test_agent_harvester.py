@@ -126,3 +126,28 @@ def test_rename_of_a_file_already_read_to_the_end_drains(tmp_path):
     assert h.check() is FileEvent.MOVED
     assert read_all(h) == [] and h.state is FileState.DRAINED
     h.close()
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"_")), min_size=1, max_size=30), st.data())
+def test_appends_in_any_pieces_read_back_exactly(tmp_path, lines, data):
+    """A writer appends lines in arbitrary pieces, reads interleave: every line comes back once, in order."""
+    p = tmp_path / f"h{abs(hash(tuple(lines))) % 10**9}.log"
+    content = b"".join(x + b"\n" for x in lines)
+    p.write_bytes(b"")
+    h = Harvester(src(tmp_path), str(p))
+    got, pos = [], 0
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, len(content)), max_size=10)))) + [len(content)]
+    with open(p, "ab") as f:
+        for cut in cuts:
+            f.write(content[pos:cut])
+            f.flush()
+            pos = cut
+            got += read_all(h)
+    got += read_all(h)
+    assert [r.data for r in got] == [x[:-1] if x.endswith(b"\r") else x for x in lines]
+    assert [r.offset for r in got] == [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
+    h.close()
