@@ -4,7 +4,8 @@ Shippers with an Elasticsearch output (Filebeat, Vector, Fluent Bit, Logstash, t
 official clients' bulk helpers) point their `hosts` here. They first GET / and check the
 version, so / answers an Elasticsearch-like info document, and every response carries
 `X-Elastic-Product: Elasticsearch` (the official clients refuse servers without it).
-Templates/ILM setup calls are not served: disable them in the shipper
+`GET /_cluster/health` (Vector's health check) and `GET /_license` (Logstash, Beats)
+answer too. Templates/ILM setup calls are not served: disable them in the shipper
 (`setup.template.enabled: false`, `setup.ilm.enabled: false` in Filebeat).
 
 A request is answered only after the broker acknowledged its records (acks=all): a 2xx
@@ -68,6 +69,8 @@ class HttpReceiver:
         self.app = Starlette(routes=[
             Route("/", self.info, methods=["GET", "HEAD"]),
             Route("/health", self.health, methods=["GET"]),
+            Route("/_cluster/health", self.cluster_health, methods=["GET"]),
+            Route("/_license", self.license, methods=["GET"]),
             Route("/ingest", self.ingest, methods=["POST", "PUT"]),
             Route("/_bulk", self.bulk, methods=["POST", "PUT"]),
             Route("/{index}/_bulk", self.bulk, methods=["POST", "PUT"]),
@@ -139,6 +142,28 @@ class HttpReceiver:
                         "minimum_index_compatibility_version": "7.0.0"},
             "tagline": "You Know, for Search",
         })
+
+    async def cluster_health(self, request: Request) -> Response:
+        """Vector's Elasticsearch sink health check (and curl habits) ask this."""
+        try:
+            self._authenticate(request)
+        except AuthError as exc:
+            return _error(401, "security_exception", f"{exc} for REST request [/_cluster/health]")
+        return _json({"cluster_name": "logwarden", "status": "green", "timed_out": False, "number_of_nodes": 1,
+                      "number_of_data_nodes": 1, "active_primary_shards": 0, "active_shards": 0, "relocating_shards": 0,
+                      "initializing_shards": 0, "unassigned_shards": 0, "delayed_unassigned_shards": 0,
+                      "number_of_pending_tasks": 0, "number_of_in_flight_fetch": 0, "task_max_waiting_in_queue_millis": 0,
+                      "active_shards_percent_as_number": 100.0})
+
+    async def license(self, request: Request) -> Response:
+        """Logstash and Beats read the license before deciding which features to use: a basic one."""
+        try:
+            self._authenticate(request)
+        except AuthError as exc:
+            return _error(401, "security_exception", f"{exc} for REST request [/_license]")
+        return _json({"license": {"status": "active", "uid": self.cluster_uuid, "type": "basic", "issue_date": "2026-01-01T00:00:00.000Z",
+                                  "issue_date_in_millis": 1767225600000, "max_nodes": 1000, "max_resource_units": None,
+                                  "issued_to": "logwarden", "issuer": "elasticsearch", "start_date_in_millis": -1}})
 
     async def health(self, request: Request) -> Response:
         return _json({"status": "ok", "inflight": self.producer.inflight})
