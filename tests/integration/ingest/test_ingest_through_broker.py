@@ -160,3 +160,41 @@ def test_syslog_tls_requires_client_certificates_when_configured(tmp_path, broke
         s.sendall(b"<13>with a client cert\n")
     docs = consume(broker.bootstrap, "logs.raw", 1)
     assert [d["message"] for d in docs] == ["<13>with a client cert"]
+
+
+RSYSLOG_FORWARDER = """
+global(workDirectory="{work}")
+module(load="imtcp")
+input(type="imtcp" port="{inport}" address="127.0.0.1" ruleset="fwd")
+ruleset(name="fwd") {{
+  action(type="omfwd" target="127.0.0.1" port="{tcp}" protocol="tcp" TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format")
+  action(type="omfwd" target="127.0.0.1" port="{udp}" protocol="udp" template="RSYSLOG_TraditionalForwardFormat")
+}}
+"""
+
+
+@pytest.mark.skipif(shutil.which("rsyslogd") is None, reason="rsyslog is not installed")
+def test_rsyslog_forwards_octet_counted_tcp_and_udp(tmp_path, broker, run_ingest):
+    from shiptest import free_port, port_open, wait_until
+
+    r = run_ingest(base_cfg(broker, tmp_path))
+    (tmp_path / "rs").mkdir()
+    inport = free_port()
+    conf = tmp_path / "rsyslog.conf"
+    conf.write_text(RSYSLOG_FORWARDER.format(work=tmp_path / "rs", inport=inport, tcp=r.addr("syslog_tcp")[1], udp=r.addr("syslog_udp")[1]))
+    proc = subprocess.Popen(["rsyslogd", "-n", "-f", str(conf), "-i", str(tmp_path / "rs.pid")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: port_open("127.0.0.1", inport) or proc.poll() is not None, 20) and proc.poll() is None
+        with socket.create_connection(("127.0.0.1", inport)) as s:
+            s.sendall(b"".join(b"<86>Nov 26 10:00:%02d gw sudo[7]: relayed %d with a\ttab\n" % (i, i) for i in range(25)))
+        docs = consume(broker.bootstrap, "logs.raw", 50)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    tcp = [d for d in docs if d["log"]["syslog"]["transport"] == "tcp"]
+    udp = [d for d in docs if d["log"]["syslog"]["transport"] == "udp"]
+    assert len(tcp) == 25 and len(udp) == 25
+    # RFC 5424 over octet counting: "<86>1 2026-...T10:00:07... gw sudo 7 - - relayed 7 ..."
+    assert all(d["message"].startswith("<86>1 ") for d in tcp)
+    assert sorted(int(d["message"].split("relayed ")[1].split()[0]) for d in tcp) == list(range(25))
+    assert all(d["message"].startswith("<86>Nov 26") and "relayed" in d["message"] for d in udp)
