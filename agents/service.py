@@ -42,6 +42,7 @@ from .harvester import Harvester
 from .identity import file_key, fingerprint_path
 from .lifecycle import FileEvent, FileState
 from .metrics import Stats
+from .monitor import MonitorServer
 from .registry import Registry
 from .shipper import Shipper
 from .spool import Spool
@@ -100,6 +101,8 @@ class Agent:
         self._unreadable: set[str] = set()
         self.stop_event = threading.Event()
         self.wake = Wakeup()
+        self.last_turn = time.monotonic()  # when the loop last turned (the monitor's liveness)
+        self.monitor: MonitorServer | None = MonitorServer(self, acfg.monitor_listen) if acfg.monitor_listen else None
 
     # -- discovery -------------------------------------------------------------------------
     def scan(self) -> None:
@@ -235,9 +238,11 @@ class Agent:
         observer = start_observer(watch_roots([p for s in self.sources for p in s.paths]), self.wake) if acfg.watch else None
         poll_s, scan_s, flush_s = acfg.poll_interval_ms / 1000.0, acfg.scan_interval_ms / 1000.0, acfg.registry_flush_ms / 1000.0
         next_scan = next_check = next_flush = next_stats = 0.0
+        if self.monitor is not None:
+            self.monitor.start()
         try:
             while not self.stop_event.is_set():
-                now = time.monotonic()
+                now = self.last_turn = time.monotonic()
                 if now >= next_scan or self.wake.rescan:
                     self.wake.rescan = False
                     self.scan()
@@ -265,6 +270,8 @@ class Agent:
         finally:
             if observer is not None:
                 observer.stop()
+            if self.monitor is not None:
+                self.monitor.stop()
             self.shutdown()
 
     def shutdown(self) -> None:
