@@ -125,9 +125,27 @@ class Agent:
                 self.registry.remove(key)
                 self.idle.discard(key)
 
+    def _moved_device(self, key: str, path: str, fp: str | None) -> str | None:
+        """The registry key of this file under an older device number, if any.
+
+        Device numbers are not stable across reboots on some setups (LVM, overlay and
+        network filesystems, containers remounting a volume): same inode, same path, same
+        fingerprint on another device is the same file, so its offset carries over.
+        """
+        _, _, ino = key.partition(":")
+        for old, e in self.registry.entries.items():
+            if old != key and e.inode == ino and e.path == path and fp is not None and e.fingerprint == fp:
+                return old
+        return None
+
     def _open(self, source: FileSource, path: str, key: str, size: int) -> None:
         entry = self.registry.get(key)
         fp = fingerprint_path(path)
+        if entry is None and (old := self._moved_device(key, path, fp)) is not None:
+            entry = self.registry.entries.pop(old)
+            self.registry.set(key, entry.path, entry.fingerprint, entry.offset)
+            entry = self.registry.get(key)
+            log.info("file found on a new device number, resuming", extra={"path": path, "old_key": old, "file_key": key})
         if entry is not None and (entry.fingerprint is None or fp is None or entry.fingerprint == fp) and entry.offset <= size:
             if key in self.idle and entry.offset == size:
                 return  # closed for inactivity and still nothing new

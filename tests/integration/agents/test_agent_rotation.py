@@ -155,3 +155,20 @@ def test_start_at_end_skips_existing_lines_of_files_found_at_start(tmp_path, run
     r.stop()
     assert sorted(d["message"] for d in shipped(tmp_path)) == ["from a file created later", "new 1"]
 
+
+
+def test_a_changed_device_number_keeps_the_offset(tmp_path, run_agent):
+    from logwarden.agents.identity import fingerprint_path
+
+    log = tmp_path / "app.log"
+    write(log, ["shipped before the reboot", "new after it"], "w")
+    st = os.stat(log)
+    reg = Registry(tmp_path / "data" / "agent" / "registry.json")
+    # the previous run saw this file on device 999 (volumes can come back with another number)
+    reg.set(f"999:{st.st_ino}", str(log), fingerprint_path(str(log)), len("shipped before the reboot\n"))
+    reg.flush()
+    r = run_agent(agent(tmp_path, [str(log)]))
+    assert wait_until(lambda: r.agent.stats.spooled == 1)
+    r.stop()
+    assert [d["message"] for d in shipped(tmp_path)] == ["new after it"]
+    assert list(Registry(tmp_path / "data" / "agent" / "registry.json").entries) == [file_key(st)]
