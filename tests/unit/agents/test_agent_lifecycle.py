@@ -53,3 +53,12 @@ def test_random_event_sequences_keep_the_invariants(events):
             assert new is FileState.CLOSED
         state = new
     assert transition(state, FileEvent.STOP) is FileState.CLOSED
+
+
+def test_docs_show_the_current_table():
+    from pathlib import Path
+
+    from logwarden.agents.lifecycle import markdown_table
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "agents.md").read_text()
+    assert markdown_table() in docs, "docs/agents.md: paste logwarden.agents.lifecycle.markdown_table()"
