@@ -174,14 +174,17 @@ class Agent:
         log.info("tailing file", extra={"path": path, "file_key": key, "offset": offset})
 
     # -- reading ---------------------------------------------------------------------------
-    def _template(self, h: Harvester) -> EnvelopeTemplate:
+    def _template(self, h: Harvester, fingerprint: str | None = None) -> EnvelopeTemplate:
+        """The file's envelope template; with `fingerprint`, one for its content before a truncation."""
         src = h.source
         fields = dict(src.fields)
         if src.format:
             fields["log_format"] = src.format
-        h.template = EnvelopeTemplate(path=h.path, device_id=h.device_id, inode=h.inode, fingerprint=h.fingerprint or "",
-                                      host=self.host, agent=self.agent_info, fields=fields, tags=list(src.tags))
-        return h.template
+        tpl = EnvelopeTemplate(path=h.path, device_id=h.device_id, inode=h.inode, fingerprint=(fingerprint or h.fingerprint) or "",
+                               host=self.host, agent=self.agent_info, fields=fields, tags=list(src.tags))
+        if fingerprint is None:
+            h.template = tpl
+        return tpl
 
     def _blocked(self, h: Harvester) -> bool:
         """Finish a rotated file before reading the new one at its path."""
@@ -200,6 +203,9 @@ class Agent:
             budget = PUMP_BYTES_PER_FILE
             while budget > 0 and not self.shipper.busy:
                 recs, n = h.read(limit, now)
+                if h.suspect:  # its first line changed under us: truncated and refilled
+                    self._check_one(h, now)
+                    break
                 if recs:
                     tpl = h.template or self._template(h)
                     if h.splitter.truncated:
@@ -218,29 +224,40 @@ class Agent:
 
     # -- housekeeping ----------------------------------------------------------------------
     def check(self, now: float) -> None:
+        for h in list(self.harvesters.values()):
+            self._check_one(h, now)
+
+    def _check_one(self, h: Harvester, now: float) -> None:
+        """Moved? truncated? idle or removed? Every poll, and at once when a read looks suspect."""
         inactive_s = self.acfg.close_inactive_ms / 1000.0
-        for key, h in list(self.harvesters.items()):
-            ev = h.check()
-            if ev is FileEvent.MOVED:
-                self.wake.rescan = True
-            idle = h.eof and now - h.last_activity >= inactive_s and not (h.joiner and h.joiner.pending)
-            if h.state is FileState.DRAINED and h.eof and h.removed and not (h.joiner and h.joiner.pending):
-                idle = True  # unlinked (Filebeat's close_removed): release the descriptor and its disk space
-            if idle and h.state in (FileState.TAILING, FileState.DRAINED):
-                if h.state is FileState.DRAINED:  # its writer is gone: a last line without newline is complete
-                    recs = h.flush_partial()
-                    if recs:
-                        tpl = h.template or self._template(h)
-                        ts = now_iso().encode()
-                        for rec in recs:
-                            self.shipper.send(tpl.build(rec, ts), functools.partial(h.tracker.ack, h.tracker.add(rec.end)))
-                h.fire(FileEvent.INACTIVE)
-                h.close()
-                del self.harvesters[key]
-                self.closing.append(h)
-                if os.path.exists(h.path):
-                    self.idle.add(key)
-                metrics.FILES.set(len(self.harvesters))
+        key = h.key
+        ev = h.check()
+        if ev is FileEvent.MOVED:
+            self.wake.rescan = True
+        elif ev is FileEvent.TRUNCATED and h.leftover is not None:
+            rec, old_fp, tracker = h.leftover
+            h.leftover = None
+            tpl = self._template(h, old_fp)
+            self.shipper.send_records([rec], tpl.build, now_iso().encode(), tracker)
+            self.stats.lines_read += 1
+        idle = h.eof and now - h.last_activity >= inactive_s and not (h.joiner and h.joiner.pending)
+        if h.state is FileState.DRAINED and h.eof and h.removed and not (h.joiner and h.joiner.pending):
+            idle = True  # unlinked (Filebeat's close_removed): release the descriptor and its disk space
+        if idle and h.state in (FileState.TAILING, FileState.DRAINED):
+            if h.state is FileState.DRAINED:  # its writer is gone: a last line without newline is complete
+                recs = h.flush_partial()
+                if recs:
+                    tpl = h.template or self._template(h)
+                    ts = now_iso().encode()
+                    for rec in recs:
+                        self.shipper.send(tpl.build(rec, ts), functools.partial(h.tracker.ack, h.tracker.add(rec.end)))
+            h.fire(FileEvent.INACTIVE)
+            h.close()
+            del self.harvesters[key]
+            self.closing.append(h)
+            if os.path.exists(h.path):
+                self.idle.add(key)
+            metrics.FILES.set(len(self.harvesters))
 
     def commit(self, force: bool = False) -> None:
         for h in list(self.harvesters.values()) + self.closing:

@@ -172,3 +172,16 @@ def test_a_changed_device_number_keeps_the_offset(tmp_path, run_agent):
     r.stop()
     assert [d["message"] for d in shipped(tmp_path)] == ["new after it"]
     assert list(Registry(tmp_path / "data" / "agent" / "registry.json").entries) == [file_key(st)]
+
+
+def test_copytruncate_ships_a_pending_multiline_record_of_the_old_content(tmp_path, run_agent):
+    log = tmp_path / "app.log"
+    write(log, ["2024-01-01 ERROR boom", "\tat a.b(C.java:1)"], "w")
+    r = run_agent(agent(tmp_path, [str(log)], multiline=MultilineConfig(pattern=r"^\d{4}-", negate=True, match="after", timeout_ms=60_000)))
+    assert wait_until(lambda: r.agent.harvesters and next(iter(r.agent.harvesters.values())).joiner.pending)
+    with open(log, "r+") as f:
+        f.truncate(0)
+    write(log, ["2024-01-02 INFO fresh", "2024-01-02 INFO next"])
+    assert wait_until(lambda: r.agent.stats.spooled == 2)
+    r.stop()
+    assert [d["message"] for d in shipped(tmp_path)] == ["2024-01-01 ERROR boom\n\tat a.b(C.java:1)", "2024-01-02 INFO fresh"]

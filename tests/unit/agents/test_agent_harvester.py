@@ -151,3 +151,18 @@ def test_appends_in_any_pieces_read_back_exactly(tmp_path, lines, data):
     assert [r.data for r in got] == [x[:-1] if x.endswith(b"\r") else x for x in lines]
     assert [r.offset for r in got] == [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
     h.close()
+
+
+def test_a_read_notices_truncate_and_refill_before_the_poll_does(tmp_path):
+    p = tmp_path / "a.log"
+    p.write_bytes(b"generation one\n")
+    h = Harvester(src(tmp_path), str(p))
+    read_all(h)
+    with open(p, "r+b") as f:  # rewritten past our position between two polls
+        f.truncate(0)
+        f.write(b"generation two, longer\nmore\n")
+    recs, n = h.read(1 << 16, 0.0)
+    assert recs == [] and n == 0 and h.suspect  # no tail of the new content read as a line
+    assert h.check() is FileEvent.TRUNCATED and not h.suspect
+    assert [r.data for r in read_all(h)] == [b"generation two, longer", b"more"]
+    h.close()
