@@ -128,13 +128,20 @@ def test_elasticsearch_helpers_bulk(tmp_path, broker, run_ingest):
     item_ok, item_bad = resp.json()["items"]
     assert item_ok["create"]["status"] == 201 and item_ok["create"]["_index"] == "logs"
     assert item_bad["index"]["status"] == 400
-    docs = consume(broker.bootstrap, "logs.raw", 303)
-    assert len(docs) == 303
+    import gzip
+
+    gz = httpx.post(r.url() + "/_bulk", headers={"Authorization": f"ApiKey {TOKEN}", "Content-Encoding": "gzip",
+                                                 "Content-Type": "application/x-ndjson"}, timeout=30,
+                    content=gzip.compress(b'{"index":{"_index":"fb"}}\n{"message":"gzipped like Filebeat sends"}\n'))
+    assert gz.status_code == 200 and gz.json()["errors"] is False
+    docs = consume(broker.bootstrap, "logs.raw", 304)
+    assert len(docs) == 304
+    assert any(x["message"] == "gzipped like Filebeat sends" for x in docs)
     d = next(x for x in docs if x["message"] == "bulk 5")
     assert d["event"]["dataset"] == "nginx.access" and d["log"]["offset"] == 50 and d["fields"]["log_format"] == "nginx"
     same = [x for x in docs if x["message"] == "with id"]
     assert len(same) == 2 and raw_event_id(same[0]) == raw_event_id(same[1])  # same _id, same event
-    assert len({raw_event_id(x) for x in docs}) == 302
+    assert len({raw_event_id(x) for x in docs}) == 303
 
 
 def test_syslog_tls_requires_client_certificates_when_configured(tmp_path, broker, run_ingest):
