@@ -4,7 +4,10 @@
 librdkafka only invokes from poll) run there too and may touch futures directly. An HTTP
 request produces its records as one batch and awaits one future that resolves when the
 last of them is reported (the sender learns of failures and retries); syslog senders
-cannot be told, so those records are fire-and-forget and failures are counted and logged.
+cannot be told, so their records are fire-and-forget: a record the broker did not take
+within `delivery_timeout_ms` goes to a bounded disk spool (<data_dir>/ingest/spool, the
+agent's spool format) and is replayed with exponential backoff; only when the spool is
+full or disabled is it lost, counted and logged.
 
 Counting is done in plain integers on the hot path and published to Prometheus once a
 second by the poll task (a labelled Prometheus `inc()` costs microseconds per record).
@@ -21,11 +24,13 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from prometheus_client import Counter
 
 from logwarden import metrics as core
+from logwarden.agents.spool import Spool
 
 log = logging.getLogger(__name__)
 SENT = Counter("logwarden_ingest_sent_events_total", "Records the broker acknowledged.", ["input"])
 FAILED = Counter("logwarden_ingest_failed_events_total", "Records the broker did not take (HTTP senders get an error, syslog ones are lost).", ["input"])
 MAX_INFLIGHT = 100_000  # receivers pause reading beyond this (TCP backpressure to senders)
+SPOOLED = Counter("logwarden_ingest_spooled_events_total", "Syslog records written to the ingest spool because the broker did not take them.")
 PUBLISH_S = 1.0
 
 
@@ -41,8 +46,17 @@ class _Batch:
 
 
 class AsyncProducer:
-    def __init__(self, settings: dict[str, Any], topic: str):
+    def __init__(self, settings: dict[str, Any], topic: str, spool: Spool | None = None,
+                 backoff_ms: int = 100, backoff_max_ms: int = 5000):
         self._producer = Producer(settings)
+        self.spool = spool
+        self.spooled = 0
+        self._failed: list[bytes] = []  # syslog records whose delivery failed, not yet spooled
+        self._replay: list[int] | None = None  # [segment, remaining, failed]
+        self._next_replay = 0.0
+        self._backoff_min = self._backoff = backoff_ms / 1000.0
+        self._backoff_max = backoff_max_ms / 1000.0
+        self._closing = False
         self.topic = topic
         self.inflight = 0
         self._task: asyncio.Task[None] | None = None
@@ -52,6 +66,7 @@ class AsyncProducer:
         # counts per input type: [received, sent, failed]; published deltas in _published
         self.counts: dict[str, list[int]] = {"syslog": [0, 0, 0], "http": [0, 0, 0]}
         self._published: dict[str, list[int]] = {"syslog": [0, 0, 0], "http": [0, 0, 0]}
+        self._published_spooled = 0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._poll_loop())
@@ -60,6 +75,7 @@ class AsyncProducer:
         next_publish = time.monotonic() + PUBLISH_S
         while True:
             self._producer.poll(0)
+            self._settle_spool(time.monotonic())
             if time.monotonic() >= next_publish:
                 self.publish()
                 next_publish = time.monotonic() + PUBLISH_S
@@ -84,6 +100,9 @@ class AsyncProducer:
                 FAILED.labels(kind).inc(failed - old[2])
                 core.ERRORS.labels("ingest", "not_acknowledged").inc(failed - old[2])
             self._published[kind] = [rcv, sent, failed]
+        if self.spooled > self._published_spooled:
+            SPOOLED.inc(self.spooled - self._published_spooled)
+            self._published_spooled = self.spooled
 
     def _produce(self, value: bytes, cb: Any) -> bool:
         for _ in range(1000):
@@ -142,15 +161,70 @@ class AsyncProducer:
         if not self._produce(value, self._nowait_report):
             counts[2] += 1
 
-    def _nowait_report(self, err: KafkaError | None, _msg: Any) -> None:
+    def _nowait_report(self, err: KafkaError | None, msg: Any) -> None:
         self._done()
         counts = self.counts["syslog"]
         if err is None:
             counts[1] += 1
+        elif self.spool is not None:
+            self._failed.append(msg.value())  # spooled by the poll task, replayed later
         else:
-            counts[2] += 1
-            if counts[2] & (counts[2] - 1) == 0:  # log the 1st, 2nd, 4th, 8th... loss, not every one
-                log.warning("syslog records lost", extra={"error": err.str(), "lost_total": counts[2]})
+            self._lost(1, err.str())
+
+    def _lost(self, n: int, why: str) -> None:
+        counts = self.counts["syslog"]
+        before = counts[2]
+        counts[2] += n
+        if before & (before + 1) == 0 or before == 0:  # log the 1st, 2nd, 4th, 8th... loss, not every one
+            log.warning("syslog records lost", extra={"error": why, "lost_total": counts[2]})
+
+    # -- the spool: syslog records the broker did not take -----------------------------------
+    def _settle_spool(self, now: float) -> None:
+        if self.spool is None:
+            return
+        if self._failed:
+            failed, self._failed = self._failed, []
+            written = self.spool.append(failed)
+            self.spooled += written
+            if written < len(failed):
+                self._lost(len(failed) - written, "the ingest spool is full")
+        if self._replay is not None or self.spool.empty or now < self._next_replay or self._closing:
+            return
+        oldest = self.spool.oldest()
+        if oldest is None:
+            return
+        seq, records = oldest
+        if not records:
+            self.spool.remove(seq)
+            return
+        state = [seq, len(records), 0]
+        self._replay = state
+        cb = functools.partial(self._replay_report, state)
+        for v in records:
+            if not self._produce(v, cb):
+                self._replay_report(state, None, None, refused=True)
+
+    def _replay_report(self, state: list[int], err: KafkaError | None, _msg: Any, refused: bool = False) -> None:
+        if not refused:
+            self._done()
+        if err is None and not refused:
+            self.counts["syslog"][1] += 1
+        elif refused:
+            self._lost(1, "spooled record refused by the producer")
+        else:
+            state[2] += 1
+        state[1] -= 1
+        if state[1] == 0:
+            self._replay = None
+            if state[2]:
+                self._next_replay = time.monotonic() + self._backoff
+                self._backoff = min(self._backoff * 2, self._backoff_max)
+                log.warning("ingest spool replay failed, backing off", extra={"segment": state[0], "failed": state[2]})
+            else:
+                self.spool.remove(state[0])  # type: ignore[union-attr]
+                self._backoff = self._backoff_min
+                self._next_replay = 0.0
+                log.info("ingest spool segment delivered", extra={"segment": state[0]})
 
     async def room(self) -> None:
         """Wait while too many records are unacknowledged."""
@@ -158,13 +232,22 @@ class AsyncProducer:
             await self._room.wait()
 
     async def close(self, timeout: float) -> None:
+        """Wait for live records up to `timeout`; purge the rest into the spool (syslog) and stop."""
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self.inflight and loop.time() < deadline:
+            if self._replay is not None and self.inflight <= self._replay[1]:
+                break  # only spool replays are left: they stay in the spool until acknowledged
             self._producer.poll(0.05)
             await asyncio.sleep(0)
+        if self.spool is not None:
+            self._producer.purge()
+            self._producer.poll(0)
+            self._settle_spool(time.monotonic())
+            self.spool.close()
         left = self._producer.flush(0)
         self.publish()
         if left:

@@ -205,3 +205,28 @@ def test_rsyslog_forwards_octet_counted_tcp_and_udp(tmp_path, broker, run_ingest
     assert all(d["message"].startswith("<86>1 ") for d in tcp)
     assert sorted(int(d["message"].split("relayed ")[1].split()[0]) for d in tcp) == list(range(25))
     assert all(d["message"].startswith("<86>Nov 26") and "relayed" in d["message"] for d in udp)
+
+
+def test_syslog_is_spooled_while_the_broker_is_away_and_replayed(tmp_path, broker, run_ingest):
+    from shiptest import wait_until
+
+    if not broker.durable:
+        pytest.skip("needs a broker that keeps its data across a restart")
+    r = run_ingest(base_cfg(broker, tmp_path, delivery_timeout_ms=500, retry_backoff_ms=100, retry_backoff_max_ms=300))
+    tcp = r.addr("syslog_tcp")
+
+    def send(lines):
+        with socket.create_connection(tcp) as s:
+            s.sendall(b"".join(b"<13>%s\n" % x.encode() for x in lines))
+
+    send([f"before {i}" for i in range(10)])
+    assert len(consume(broker.bootstrap, "logs.raw", 10)) == 10
+    broker.stop()
+    send([f"during {i}" for i in range(20)])
+    producer = r.ingest.producer
+    assert wait_until(lambda: producer.spooled >= 20, 30)
+    broker.start()
+    assert wait_until(lambda: producer.spool.empty, 60)
+    docs = consume(broker.bootstrap, "logs.raw", 30)
+    assert {d["message"] for d in docs} == {f"<13>before {i}" for i in range(10)} | {f"<13>during {i}" for i in range(20)}
+    assert producer.counts["syslog"][2] == 0  # nothing lost
