@@ -84,6 +84,9 @@ class Ingest:
             self._closers.append(s.close)
         if ic.http:
             host, port = parse_hostport(ic.http)
+            if not ic.tokens and host not in ("127.0.0.1", "::1", "localhost"):
+                log.warning("HTTP ingest accepts events without a token on a non-loopback address: "
+                            "add ingest.tokens or listen on 127.0.0.1", extra={"listen": ic.http})
             sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
