@@ -61,6 +61,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.closed = False
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
+        self.inflight: asyncio.Future[None] | None = None  # a parked request (delayed fetch, join)
 
     # -- asyncio callbacks --------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -74,6 +75,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.closed = True
         self.queue.clear()
         self.broker.connections.discard(self)
+        if self.inflight is not None and not self.inflight.done():
+            self.inflight.cancel()  # e.g. a delayed fetch nobody will read any more
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.decoder.get_buffer()
@@ -116,11 +119,11 @@ class KafkaConnection(asyncio.BufferedProtocol):
                     continue
                 hdr, out = result
                 if inspect.isawaitable(out):
-                    asyncio.ensure_future(self._finish(hdr, out))
+                    self.inflight = asyncio.ensure_future(self._finish(hdr, out))
                     return  # stay busy until _finish resumes draining
                 pending = self._send(hdr, out)
                 if pending is not None:
-                    asyncio.ensure_future(self._finish(hdr, None, pending))
+                    self.inflight = asyncio.ensure_future(self._finish(hdr, None, pending))
                     return
             self.busy = False
             if self.paused and not self.closed:
@@ -140,6 +143,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 sending = self._send(hdr, body)
             if sending is not None:
                 await sending
+        except asyncio.CancelledError:
+            return
         except (ConnectionError, OSError) as exc:
             self._abort(f"send failed: {exc}")
             return

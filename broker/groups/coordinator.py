@@ -66,7 +66,8 @@ class Group:
 
     def transition(self, new: GroupState) -> None:
         check_transition(self.state, new)
-        log.info("group state", extra={"group": self.group_id, "from": self.state.value, "to": new.value,
+        log.info("group %s: %s -> %s (generation %d, %d members)", self.group_id, self.state.value, new.value,
+                 self.generation_id, len(self.members), extra={"group": self.group_id, "from": self.state.value, "to": new.value,
                                        "generation": self.generation_id, "members": len(self.members)})
         self.state = new
 
@@ -93,7 +94,7 @@ class GroupCoordinator:
         if m.join_future is not None and not m.join_future.done():
             self._arm_session(g, m)  # waiting in a join: the rebalance timeout governs it
             return
-        log.info("member session expired", extra={"group": group_id, "member": member_id})
+        log.info("group %s: member %s missed its session timeout", group_id, member_id, extra={"group": group_id, "member": member_id})
         self._remove_member(g, m)
 
     def _remove_member(self, g: Group, m: Member) -> None:
@@ -131,7 +132,7 @@ class GroupCoordinator:
             return
         for m in list(g.members.values()):
             if m.join_future is None or m.join_future.done():
-                log.info("member missed the rebalance", extra={"group": group_id, "member": m.member_id})
+                log.info("group %s: member %s missed the rebalance", group_id, m.member_id, extra={"group": group_id, "member": m.member_id})
                 if m.timer is not None:
                     m.timer.cancel()
                 g.members.pop(m.member_id, None)
@@ -284,7 +285,7 @@ class GroupCoordinator:
             if g is None or mid not in g.members:
                 out.append(E.UNKNOWN_MEMBER_ID)
                 continue
-            log.info("member left", extra={"group": group_id, "member": mid})
+            log.info("group %s: member %s left", group_id, mid, extra={"group": group_id, "member": mid})
             self._remove_member(g, g.members[mid])
             out.append(E.NONE)
         return out

@@ -52,7 +52,7 @@ def _partition(ctx: Any, topic: str, index: int, records: Any) -> dict[str, Any]
     try:
         base, _last, append_time = plog.append(records)
     except StorageError as exc:
-        log.info("produce refused", extra={"topic": topic, "partition": index, "reason": str(exc)})
+        log.info("produce to %s-%d refused: %s", topic, index, exc, extra={"topic": topic, "partition": index, "reason": str(exc)})
         out["error_code"] = exc.kafka_error_code
         out["error_message"] = str(exc)
         return out
