@@ -88,9 +88,13 @@ class OffsetStore:
                 pos = 0
                 last = offset
                 for h in iter_batches(data):
-                    for _off, _ts, key, value in iter_records(data[pos:pos + h.size], h):
-                        n += 1
-                        self._apply(key, value)
+                    try:
+                        for _off, _ts, key, value in iter_records(data[pos:pos + h.size], h):
+                            n += 1
+                            self._apply(key, value)
+                    except (ValueError, IndexError, struct.error, UnicodeDecodeError) as exc:
+                        # not written by this coordinator (or a future format): skip, never refuse to start
+                        log.warning("skipping unreadable %s batch at offset %d: %s", OFFSETS_TOPIC, h.base_offset, exc)
                     pos += h.size
                     last = h.base_offset + h.last_offset_delta + 1
                 if last == offset:

@@ -51,6 +51,9 @@ def handle_delete_topics(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
     out = []
     for name in req["topic_names"]:
         code = E.NONE
+        if name.startswith("__") and name in ctx.logs.topics():
+            out.append({"name": name, "error_code": E.INVALID_TOPIC_EXCEPTION})  # internal topics stay
+            continue
         try:
             ctx.logs.delete_topic(name)
             log.info("deleted topic %s", name, extra={"topic": name})

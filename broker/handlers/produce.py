@@ -73,10 +73,14 @@ def handle_produce(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dic
     responses = []
     for t in req["topics"]:
         name = t["name"]
-        n = ctx.ensure_topic(name, allow_create=True)
+        internal = name.startswith("__")  # __consumer_offsets is written by the coordinator only
+        n = None if internal else ctx.ensure_topic(name, allow_create=True)
         parts = []
         for p in t["partitions"]:
-            if n is None:
+            if internal:
+                parts.append({"index": p["index"], "error_code": E.INVALID_TOPIC_EXCEPTION, "base_offset": -1,
+                              "error_message": f"{name} is an internal topic"})
+            elif n is None:
                 parts.append({"index": p["index"], "error_code": E.UNKNOWN_TOPIC_OR_PARTITION, "base_offset": -1})
             elif acks not in (0, 1, -1):
                 parts.append({"index": p["index"], "error_code": E.INVALID_REQUIRED_ACKS, "base_offset": -1})

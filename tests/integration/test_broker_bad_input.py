@@ -191,3 +191,11 @@ def test_random_but_well_formed_requests_never_break_the_broker(broker, data):
             size = struct.unpack(">i", head)[0]
             decode_response(api.key, version, recv_exact(s, size))
     still_serving(broker)
+
+
+def test_clients_cannot_write_or_delete_the_internal_offsets_topic(broker):
+    with connect(broker) as s:
+        r = call(s, 0, 8, produce_req("__consumer_offsets", build_batch([(b"junk", b"junk")], 0)))
+        assert r["responses"][0]["partitions"][0]["error_code"] == 17  # INVALID_TOPIC_EXCEPTION
+        r = call(s, 20, 3, {"topic_names": ["__consumer_offsets"], "timeout_ms": 1000}, corr=2)
+        assert r["responses"][0]["error_code"] == 17
