@@ -9,7 +9,9 @@ member alive and tell it (REBALANCE_IN_PROGRESS) when it must rejoin; a member t
 its session timeout, or leaves, triggers a rebalance of the rest.
 
 JoinGroup v4+ with an empty member id is answered MEMBER_ID_REQUIRED with a fresh id that
-the client must send back (KIP-394). The state machine is the table in `state.py`; this
+the client must send back (KIP-394). A static member (group.instance.id, KIP-345) gets its
+id at once; when it rejoins after a restart its old member id is fenced and replaced (this
+broker then rebalances, where Kafka would hand back the old assignment). The state machine is the table in `state.py`; this
 class only decides which transition a request or a timer causes. Waiting requests are
 asyncio futures resolved with the response dict the handler returns.
 """
@@ -199,9 +201,18 @@ class GroupCoordinator:
         if not protocols or (g.members and req["protocol_type"] != g.protocol_type) or (
                 g.members and not self._compatible(g, protocols)):
             return {**base, "error_code": E.INCONSISTENT_GROUP_PROTOCOL}
+        instance_id = req.get("group_instance_id")
+        if instance_id is not None and not member_id:
+            # KIP-345 static member restarting: it takes over its old slot; the old member id is fenced
+            for old in [m for m in g.members.values() if m.group_instance_id == instance_id]:
+                for fut in (old.join_future, old.sync_future):
+                    if fut is not None and not fut.done():
+                        fut.set_result({**base, "error_code": E.FENCED_INSTANCE_ID})
+                old.join_future = old.sync_future = None
+                self._remove_member(g, old)
         if not member_id:
-            member_id = f"{client_id or 'member'}-{uuid.uuid4()}"
-            if version >= 4:
+            member_id = f"{instance_id or client_id or 'member'}-{uuid.uuid4()}"
+            if version >= 4 and instance_id is None:
                 g.pending.add(member_id)
                 return {**base, "member_id": member_id, "error_code": E.MEMBER_ID_REQUIRED}
         elif member_id in g.pending:
@@ -212,7 +223,7 @@ class GroupCoordinator:
         m = g.members.get(member_id)
         if m is None:
             m = g.members[member_id] = Member(member_id, client_id, client_host, st, st if rt < 0 else rt,
-                                              req["protocol_type"], protocols, req.get("group_instance_id"))
+                                              req["protocol_type"], protocols, instance_id)
         else:
             m.protocols, m.session_timeout_ms = protocols, st
             m.rebalance_timeout_ms = st if rt < 0 else rt

@@ -141,3 +141,21 @@ def test_committed_offsets_survive_reopening_the_logs(tmp_path):
     assert got[("t", 0)].offset == 43 and got[("t", 1)].offset == 7 and got[("t", 1)].leader_epoch == 3
     assert c2.offsets.fetch("other") == {}
     lm2.close()
+
+
+def test_static_member_rejoining_fences_its_old_member_id(logs, monkeypatch):
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def scenario():
+        c = GroupCoordinator(logs)
+        req = {**join_req(), "group_instance_id": "host-a"}
+        first = await c.join(req, 5, "client", "/h")  # static: no MEMBER_ID_REQUIRED round trip
+        assert first["error_code"] == 0 and first["member_id"].startswith("host-a-")
+        await c.sync({"group_id": "g", "generation_id": 1, "member_id": first["member_id"], "assignments": []})
+        again = await c.join(req, 5, "client", "/h")  # the same instance after a restart
+        assert again["error_code"] == 0 and again["member_id"] != first["member_id"]
+        assert list(c.groups["g"].members) == [again["member_id"]]
+        hb = c.heartbeat({"group_id": "g", "generation_id": again["generation_id"], "member_id": first["member_id"]})
+        assert hb["error_code"] == E.UNKNOWN_MEMBER_ID
+
+    run(scenario())
