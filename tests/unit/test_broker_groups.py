@@ -159,3 +159,22 @@ def test_static_member_rejoining_fences_its_old_member_id(logs, monkeypatch):
         assert hb["error_code"] == E.UNKNOWN_MEMBER_ID
 
     run(scenario())
+
+
+def test_docs_transition_table_matches_the_code():
+    """docs/broker.md draws the group state table; it must list exactly the legal moves."""
+    from pathlib import Path
+
+    from logwarden.broker.groups.state import TRANSITIONS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "broker.md").read_text()
+    section = text.split("## Consumer groups", 1)[1].split("\n\n| from | to |", 1)[1].split("\n\n", 1)[0]
+    documented = set()
+    for line in section.splitlines()[1:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) < 2 or set(cells[0]) <= {"-", " "}:
+            continue
+        sources = list(GroupState) if cells[0] == "any" else [GroupState(cells[0])]
+        documented |= {(src, GroupState(cells[1])) for src in sources if src is not GroupState(cells[1])}
+    legal = {(src, dst) for src, dsts in TRANSITIONS.items() for dst in dsts}
+    assert documented == legal
