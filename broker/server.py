@@ -23,6 +23,7 @@ import os
 import ssl
 from typing import Any
 
+from . import metrics
 from .protocol import errors
 from .protocol.frames import FrameDecoder, FrameError, RequestHeader, encode_response, parse_header
 from .protocol.schemas import API_VERSIONS, APIS, SASL_AUTHENTICATE, SASL_HANDSHAKE
@@ -70,8 +71,10 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.session.local = transport.get_extra_info("sockname")
         self.session.sendfile = transport.get_extra_info("sslcontext") is None and hasattr(os, "sendfile")
         self.broker.connections.add(self)
+        metrics.CONNECTIONS.inc()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        metrics.CONNECTIONS.dec()
         self.closed = True
         self.queue.clear()
         self.broker.connections.discard(self)
@@ -85,7 +88,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         try:
             frame = self.decoder.buffer_updated(nbytes)
         except FrameError as exc:
-            self._abort(f"bad frame: {exc}")
+            self._abort(f"bad frame: {exc}", "bad_frame")
             return
         if frame is None:
             return
@@ -100,7 +103,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
         return None
 
     # -- request processing -------------------------------------------------------
-    def _abort(self, why: str) -> None:
+    def _abort(self, why: str, reason: str = "protocol") -> None:
+        metrics.closed(reason)
         peer = str(self.session.peer if self.session else None)
         log.warning("closing connection from %s: %s", peer, why, extra={"peer": peer, "reason": why})
         self.closed = True
@@ -132,7 +136,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         except Exception:
             self.busy = False
             log.exception("request handling failed")
-            self._abort("internal error")
+            self._abort("internal error", "internal_error")
 
     async def _finish(self, hdr: RequestHeader, awaitable: Any, sending: Any = None) -> None:
         try:
@@ -146,11 +150,11 @@ class KafkaConnection(asyncio.BufferedProtocol):
         except asyncio.CancelledError:
             return
         except (ConnectionError, OSError) as exc:
-            self._abort(f"send failed: {exc}")
+            self._abort(f"send failed: {exc}", "send_failed")
             return
         except Exception:
             log.exception("request handling failed", extra={"api_key": hdr.api_key})
-            self._abort("internal error")
+            self._abort("internal error", "internal_error")
             return
         if not self.closed:
             self._drain()
@@ -189,11 +193,11 @@ class KafkaConnection(asyncio.BufferedProtocol):
         try:
             hdr, pos = parse_header(frame)
         except DecodeError as exc:
-            self._abort(f"malformed request header: {exc}")
+            self._abort(f"malformed request header: {exc}", "malformed")
             return None
         api = APIS.get(hdr.api_key)
         if api is None:
-            self._abort(f"unknown api_key {hdr.api_key}")
+            self._abort(f"unknown api_key {hdr.api_key}", "unknown_api")
             return None
         session.client_id = hdr.client_id
         if not api.min_version <= hdr.api_version <= api.max_version:
@@ -202,16 +206,17 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 from .protocol.schemas import api_versions_table
                 return RequestHeader(hdr.api_key, 0, hdr.correlation_id, hdr.client_id), {
                     "error_code": errors.UNSUPPORTED_VERSION, "api_keys": api_versions_table()}
-            self._abort(f"unsupported version {hdr.api_version} of {api.name}")
+            self._abort(f"unsupported version {hdr.api_version} of {api.name}", "unsupported_version")
             return None
         if not session.authenticated and hdr.api_key not in PRE_AUTH_APIS:
-            self._abort(f"{api.name} before SASL authentication")
+            self._abort(f"{api.name} before SASL authentication", "unauthenticated")
             return None
         try:
             body, end = api.codecs(hdr.api_version)[0].decode(frame, pos)
         except DecodeError as exc:
-            self._abort(f"malformed {api.name} v{hdr.api_version} request: {exc}")
+            self._abort(f"malformed {api.name} v{hdr.api_version} request: {exc}", "malformed")
             return None
+        metrics.request(api.name)
         from .handlers import HANDLERS
         return hdr, HANDLERS[hdr.api_key](self.broker, session, hdr, body)
 
