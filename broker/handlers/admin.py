@@ -56,6 +56,7 @@ def handle_delete_topics(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
             continue
         try:
             ctx.logs.delete_topic(name)
+            ctx.producers.forget_topic(name)
             log.info("deleted topic %s", name, extra={"topic": name})
             for key in [k for k in ctx.waiters if k[0] == name]:
                 ctx.notify(*key)
