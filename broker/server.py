@@ -59,6 +59,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.queue: collections.deque[memoryview] = collections.deque()
         self.busy = False
         self.paused = False
+        self.write_paused = False  # the peer is not reading: answer nothing more until it does
         self.closed = False
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
@@ -102,6 +103,17 @@ class KafkaConnection(asyncio.BufferedProtocol):
     def eof_received(self) -> bool | None:
         return None
 
+    def pause_writing(self) -> None:
+        # The transport's buffer passed its high-water mark (a client that pipelines fetches
+        # but does not read the answers): stop handling its requests so memory stays bounded;
+        # the request queue then fills and pauses reading as well.
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if not self.busy and self.queue and not self.closed:
+            self._drain()
+
     # -- request processing -------------------------------------------------------
     def _abort(self, why: str, reason: str = "protocol") -> None:
         metrics.closed(reason)
@@ -116,7 +128,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         """Handle queued frames in order until one needs to wait."""
         self.busy = True
         try:
-            while self.queue and not self.closed:
+            while self.queue and not self.closed and not self.write_paused:
                 frame = self.queue.popleft()
                 result = self._dispatch(frame)
                 if result is None:
@@ -130,7 +142,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
                     self.inflight = asyncio.ensure_future(self._finish(hdr, None, pending))
                     return
             self.busy = False
-            if self.paused and not self.closed:
+            if self.paused and not self.closed and len(self.queue) < MAX_QUEUED_REQUESTS // 2:
                 self.paused = False
                 self.transport.resume_reading()
         except Exception:
@@ -189,7 +201,11 @@ class KafkaConnection(asyncio.BufferedProtocol):
         assert session is not None
         if session.raw_sasl:
             from .handlers.sasl import raw_token
-            return RequestHeader(-1, 0, 0, None), raw_token(self.broker, session, bytes(frame))
+            try:
+                return RequestHeader(-1, 0, 0, None), raw_token(self.broker, session, bytes(frame))
+            except ConnectionAbortedError as exc:
+                self._abort(f"SASL authentication failed: {exc}", "unauthenticated")
+                return None
         try:
             hdr, pos = parse_header(frame)
         except DecodeError as exc:
