@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,41 @@ class GroupCoordinator:
     def __init__(self, logs: Any):
         self.groups: dict[str, Group] = {}
         self.offsets = OffsetStore(logs)
+        self._restore()
+
+    # -- persistence of membership ----------------------------------------------------
+    def _restore(self) -> None:
+        """Groups that were Stable when the broker stopped come back Stable with the same
+        generation and members, whose session timers start now: a member that returns
+        carries on with its heartbeats and commits, one that does not expires as usual."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None  # built outside the broker's loop (tests): timers start with the first request
+        for gid, meta in self.offsets.groups.items():
+            g = self.groups[gid] = Group(gid, protocol_type=meta["protocol_type"] or None,
+                                         generation_id=meta["generation"])
+            if not meta["members"]:
+                continue
+            g.state, g.protocol_name, g.leader_id = S.STABLE, meta["protocol"], meta["leader"]
+            for mm in meta["members"]:
+                m = g.members[mm["member_id"]] = Member(
+                    mm["member_id"], mm["client_id"], mm["client_host"], mm["session_timeout"], mm["rebalance_timeout"],
+                    meta["protocol_type"], [(meta["protocol"] or "", mm["subscription"])], mm["group_instance_id"],
+                    mm["assignment"])
+                if loop is not None:
+                    self._arm_session(g, m)
+            log.info("group %s restored: generation %d, %d members", gid, g.generation_id, len(g.members))
+
+    def _persist(self, g: Group) -> None:
+        members = [{"member_id": m.member_id, "group_instance_id": m.group_instance_id, "client_id": m.client_id,
+                    "client_host": m.client_host, "rebalance_timeout": m.rebalance_timeout_ms,
+                    "session_timeout": m.session_timeout_ms,
+                    "subscription": dict(m.protocols).get(g.protocol_name or "", b""), "assignment": m.assignment}
+                   for m in g.members.values()] if g.state is S.STABLE else []
+        self.offsets.store_group(g.group_id, {
+            "protocol_type": g.protocol_type or "", "generation": g.generation_id, "protocol": g.protocol_name,
+            "leader": g.leader_id, "current_state_timestamp": int(time.time() * 1000), "members": members})
 
     # -- helpers ------------------------------------------------------------------------
     def _loop(self) -> asyncio.AbstractEventLoop:
@@ -155,6 +191,7 @@ class GroupCoordinator:
             g.protocol_name = None
             g.leader_id = None
             g.transition(S.EMPTY)
+            self._persist(g)
             return
         g.protocol_name = self._select_protocol(g)
         if g.leader_id not in g.members:
@@ -273,6 +310,7 @@ class GroupCoordinator:
             for mem in g.members.values():
                 mem.assignment = given.get(mem.member_id, b"")
             g.transition(S.STABLE)
+            self._persist(g)
             for mem in g.members.values():
                 if mem.sync_future is not None and not mem.sync_future.done():
                     mem.sync_future.set_result({"error_code": E.NONE, "assignment": mem.assignment})

@@ -178,3 +178,44 @@ def test_docs_transition_table_matches_the_code():
         documented |= {(src, GroupState(cells[1])) for src in sources if src is not GroupState(cells[1])}
     legal = {(src, dst) for src, dsts in TRANSITIONS.items() for dst in dsts}
     assert documented == legal
+
+
+def test_stable_membership_survives_reopening_the_logs(tmp_path, monkeypatch):
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def before_restart():
+        lm = LogManager(tmp_path, LogConfig())
+        c = GroupCoordinator(lm)
+        a = await join(c, version=3)
+        await c.sync({"group_id": "g", "generation_id": 1, "member_id": a["member_id"],
+                      "assignments": [{"member_id": a["member_id"], "assignment": b"p0,p1"}]})
+        lm.close()
+        return a["member_id"]
+
+    async def after_restart(member_id):
+        lm = LogManager(tmp_path, LogConfig())
+        try:
+            c = GroupCoordinator(lm)
+            g = c.groups["g"]
+            assert g.state is GroupState.STABLE and g.generation_id == 1 and g.leader_id == member_id
+            assert g.members[member_id].assignment == b"p0,p1"
+            # the member carries on: heartbeat, commit and sync work with its old id and generation
+            assert c.heartbeat({"group_id": "g", "generation_id": 1, "member_id": member_id})["error_code"] == 0
+            assert c.commit_error({"group_id": "g", "generation_id": 1, "member_id": member_id}) == 0
+            s = c.sync({"group_id": "g", "generation_id": 1, "member_id": member_id, "assignments": []})
+            assert s["assignment"] == b"p0,p1"  # Stable: answered at once
+            # ... and leaving empties the group, which is persisted too
+            c.leave("g", [member_id])
+            await asyncio.sleep(0.05)
+            assert g.state is GroupState.EMPTY
+        finally:
+            lm.close()
+        lm = LogManager(tmp_path, LogConfig())
+        try:
+            g = GroupCoordinator(lm).groups["g"]
+            assert g.state is GroupState.EMPTY and not g.members and g.generation_id == 2
+        finally:
+            lm.close()
+
+    member_id = run(before_restart())
+    run(after_restart(member_id))
