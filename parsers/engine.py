@@ -34,6 +34,7 @@ from .timefmt import iso, zone
 DROP = processors.DROP
 _CARRY_SKIP = frozenset(("@timestamp", "message", "event", "log", "source", "host", "tags"))
 _EVENT_CARRY = ("dataset", "module", "timezone", "category", "type", "provider")
+_KEY_TYPES = (str, type(None))
 _COMMON = frozenset(("@timestamp", "message", "event", "log", "host", "agent", "input", "fields", "tags", "source"))
 
 
@@ -86,7 +87,7 @@ def base_document(raw: dict[str, Any], ingested: str) -> dict[str, Any]:
         doc["host"] = host.copy()
     tags = raw.get("tags")
     if tags:
-        doc["tags"] = list(tags)
+        doc["tags"] = list(tags) if tags.__class__ is list else [str(tags)]
     log = raw.get("log")
     doc["log"] = log.copy() if log.__class__ is dict else {}
     src = raw.get("source")
@@ -217,11 +218,13 @@ class Engine:
         f = raw.get("fields")
         if f.__class__ is dict:
             name = f.get("log_format")
-            if name:
+            if name and isinstance(name, str):
                 return name
         ev = raw.get("event")
-        if ev.__class__ is dict and ev.get("dataset") in DATASETS:
-            return DATASETS[ev["dataset"]]
+        if ev.__class__ is dict:
+            ds = ev.get("dataset")
+            if isinstance(ds, str) and ds in DATASETS:
+                return DATASETS[ds]
         return self.cfg.default_format
 
     # -- the per-event path --------------------------------------------------------------
@@ -251,10 +254,12 @@ class Engine:
             key = (f.get("log_format") if f.__class__ is dict else None,
                    ev.get("dataset") if ev.__class__ is dict else None,
                    ev.get("timezone") if ev.__class__ is dict else None)
+            if not (key[0].__class__ in _KEY_TYPES and key[1].__class__ in _KEY_TYPES and key[2].__class__ in _KEY_TYPES):
+                key = tuple(v if isinstance(v, str) else None for v in key)  # JSON lists/objects: ignore them
             parser = self._by_key.get(key)
             if parser is None:
                 name = self.format_name(raw, None)
-                parser = self.parser(name, key[2])
+                parser = self.parser(name, key[2])  # type: ignore[arg-type]
                 if parser is None:
                     return ParseFailure(f"unknown log format {name!r} (known: {', '.join(sorted(FORMATS))})", "engine")
                 if len(self._by_key) > 1024:
@@ -265,8 +270,8 @@ class Engine:
             tz_name = pipe.config.timezone
             if tz_name is None:
                 ev = raw.get("event")
-                if ev.__class__ is dict:
-                    tz_name = ev.get("timezone")  # Filebeat's add_locale: the shipping host's zone
+                if ev.__class__ is dict and isinstance(ev.get("timezone"), str):
+                    tz_name = ev["timezone"]  # Filebeat's add_locale: the shipping host's zone
             parser = self.parser(name, tz_name)
             if parser is None:
                 return ParseFailure(f"unknown log format {name!r} (known: {', '.join(sorted(FORMATS))})", "engine")

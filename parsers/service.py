@@ -87,7 +87,11 @@ class ParserStage:
                     ready = ((result, key),)
                 for doc, k in ready:
                     parsed += 1
-                    yield from self._emit(doc, k, dumps, default_only, default_topic, topics_of)
+                    out = self._emit(doc, k, dumps, default_only, default_topic, topics_of, raw)
+                    if out.__class__ is Output:
+                        yield out
+                    else:
+                        yield from out
             elif result is None:
                 self._dropped.inc()
             else:
@@ -95,20 +99,30 @@ class ParserStage:
         if joiner is not None:
             for doc, k in joiner.flush():  # never hold a record past its batch's commit
                 parsed += 1
-                yield from self._emit(doc, k, dumps, default_only, default_topic, topics_of)
+                out = self._emit(doc, k, dumps, default_only, default_topic, topics_of, None)
+                if out.__class__ is Output:
+                    yield out
+                else:
+                    yield from out
         if parsed:
             self._parsed.inc(parsed)
             if default_only:
                 self._count_route(default_topic, parsed)
 
-    def _emit(self, doc: dict, key: bytes | None, dumps, default_only: bool, default_topic: str, topics_of) -> Iterable[Output]:
-        body = dumps(doc)
+    def _emit(self, doc: dict, key: bytes | None, dumps, default_only: bool, default_topic: str, topics_of, raw: object) -> Output | list[Output]:
+        try:
+            body = dumps(doc)
+        except (TypeError, orjson.JSONEncodeError) as exc:  # e.g. a pipeline `set` of a 65-bit integer
+            ev = doc.get("event") or {}
+            original = raw if raw is not None else {"message": ev.get("original"), "event": {"id": ev.get("id")}}
+            return self._dead(original, ParseFailure(f"event cannot be serialised: {exc}", "engine"), key, ())
         if default_only:
-            yield Output(default_topic, body, key)
-            return
+            return Output(default_topic, body, key)
+        outs = []
         for topic in topics_of(doc):
             self._count_route(topic)
-            yield Output(topic, body, key)
+            outs.append(Output(topic, body, key))
+        return outs
 
     def _dead(self, raw: object, failure: ParseFailure, key: bytes | None, where: tuple[object, ...]) -> Output:
         self._failed.inc()
