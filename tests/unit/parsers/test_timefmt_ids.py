@@ -9,7 +9,8 @@ from logwarden.parsers.ids import fast_raw_event_id
 from logwarden.parsers.timefmt import MONTHS, BsdConverter, ClfConverter, IsoConverter, iso, zone
 
 MON = {v: k for k, v in MONTHS.items()}
-moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2060, 12, 31)).map(lambda d: d.replace(microsecond=0))
+# fold=0: an ambiguous local time (the repeated DST hour) is read as its first occurrence
+moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2060, 12, 31)).map(lambda d: d.replace(microsecond=0, fold=0))
 
 
 @settings(max_examples=60, deadline=None)
