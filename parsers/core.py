@@ -74,7 +74,19 @@ class FormatParser(Protocol):
 _IPV4 = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}"
 _IPV6 = r"(?=[0-9A-Fa-f:.]*:)[0-9A-Fa-f:]{2,39}(?:" + _IPV4 + r")?(?:%[\w.]+)?"
 IP_RE = re.compile(rf"(?:{_IPV4}|{_IPV6})\Z")
-is_ip = IP_RE.match
+_ip_match = IP_RE.match
+_IP_CACHE_MAX = 65536  # client and attacker addresses repeat; remember this many answers
+_ip_cache: dict[str, bool] = {}
+
+
+def is_ip(text: str) -> bool:
+    """Whether `text` is shaped like an IPv4/IPv6 address (cached: addresses repeat)."""
+    r = _ip_cache.get(text)
+    if r is None:
+        if len(_ip_cache) >= _IP_CACHE_MAX:
+            _ip_cache.clear()
+        r = _ip_cache[text] = _ip_match(text) is not None
+    return r
 
 
 def set_source(doc: dict[str, Any], addr: str, port: str | int | None = None) -> None:

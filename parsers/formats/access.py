@@ -36,9 +36,6 @@ ACCESS = re.compile(_CORE, re.S)
 VHOST = re.compile(r"([^\s:]+)(?::(\d+))? " + _CORE, re.S)
 
 
-_IP_CACHE_MAX = 65536  # distinct client addresses remembered as ip / not ip
-
-
 class AccessParser:
     """Both servers share the log format; `module` only names the dataset (nginx.access...)."""
 
@@ -48,7 +45,6 @@ class AccessParser:
     def __init__(self, options: FormatOptions | None = None):
         self.clf_time = ClfConverter()
         self.times = self.clf_time.cache
-        self.ips: dict[str, bool] = {}
         self.dataset = f"{self.module}.access" if self.module else None
         self.extra_key = self.module or "access"
 
@@ -70,12 +66,7 @@ class AccessParser:
         if iso is None:  # contract: a failing parser leaves doc untouched
             return ParseFailure(f"invalid access log time [{ts}]", self.name)
         doc["@timestamp"] = iso
-        ip = self.ips.get(addr)
-        if ip is None:
-            if len(self.ips) >= _IP_CACHE_MAX:
-                self.ips.clear()
-            ip = self.ips[addr] = is_ip(addr) is not None
-        doc["source"] = {"address": addr, "ip": addr} if ip else {"address": addr}
+        doc["source"] = {"address": addr, "ip": addr} if is_ip(addr) else {"address": addr}
         if user != "-":
             doc["user"] = {"name": user}
         code = int(status)
