@@ -76,13 +76,15 @@ def build_alert(hit: Hit, now: float, base_url: str = "") -> dict[str, Any]:
                   "created": _iso(now)},
         "rule": {"id": doc.id, "name": doc.title, "description": str(doc.data.get("description") or "").strip(),
                  "author": doc.author, "reference": [str(r) for r in refs] if isinstance(refs, list) else [str(refs)],
-                 "ruleset": "sigma", "category": category(doc), "license": str(doc.data.get("license") or "DRL-1.1")},
+                 "ruleset": "sigma", "category": category(doc)},
         "tags": list(doc.tags),
         "alert": {"level": level, "count": hit.count, "first_seen": _iso(hit.first_ts), "last_seen": _iso(hit.last_ts),
                   "group": hit.group, "event_ids": ids[:MAX_EVENT_IDS],
                   "events": [ev for _, ev in hit.events[:MAX_EVENTS]], "query": query,
                   "url": f"{base_url.rstrip('/')}/?q={quote(query)}" if base_url else ""},
     }
+    if doc.data.get("license"):
+        alert["rule"]["license"] = str(doc.data["license"])
     if doc.data.get("modified") or doc.data.get("date"):
         alert["rule"]["version"] = str(doc.data.get("modified") or doc.data.get("date"))
     if doc.kind == "correlation":

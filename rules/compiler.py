@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .condition import ConditionError, identifiers, parse_any, resolve
-from .detection import Compiled, DetectionError, ItemCompiler, Pred, compile_search
+from .detection import Compiled, DetectionError, ItemCompiler, Pred, and_anchors, compile_search
 from .loader import LoadError, SigmaDoc
 from .mapping import Pipeline, Resolved
 
@@ -35,7 +35,7 @@ class Rule:
     doc: SigmaDoc
     seq: int
     fn: Pred
-    anchors: frozenset | None
+    anchors: tuple | None
     resolved: Resolved
     standalone: bool = True
     filters: list[str] = field(default_factory=list)
@@ -62,6 +62,7 @@ class RuleSet:
     errors: list[LoadError]
     filters_applied: int = 0
     documents: int = 0
+    fields: frozenset = frozenset()  # every event field some predicate reads
 
     def summary(self) -> dict[str, int]:
         return {"documents": self.documents, "rules": len(self.rules), "correlations": len(self.correlations),
@@ -118,11 +119,13 @@ def build(docs: list[SigmaDoc], pipeline: Pipeline, placeholders: dict[str, list
     rules: list[Rule] = []
     by_ref: dict[str, Any] = {}
     identity = ItemCompiler(lambda f: [f], pipeline.keyword_fields, placeholders)
+    fields: set[str] = identity.fields
     for doc in docs:
         if doc.kind != "rule":
             continue
         resolved = pipeline.for_logsource(doc.logsource)
         ic = ItemCompiler(resolved.map_field, resolved.keyword_fields, placeholders)
+        ic.fields = fields
         try:
             det = _compile_detection(doc, doc.data.get("detection"), ic, ("detection",))
         except _Located as exc:
@@ -140,15 +143,15 @@ def build(docs: list[SigmaDoc], pipeline: Pipeline, placeholders: dict[str, list
                 continue
             lfn, dfn = ls.fn, fn
             fn = lambda f, l, lfn=lfn, dfn=dfn: lfn(f, l) and dfn(f, l)  # noqa: E731
-            anchors = anchors or ls.anchors
+            anchors = anchors or ls.anchors  # the logsource matches all events of its kind: last resort
         rule = Rule(doc, len(rules), fn, anchors, resolved)
         rules.append(rule)
         for key in (doc.id, doc.name):
             if key:
                 by_ref[key] = rule
-    applied = _apply_filters(docs, by_ref, errors, placeholders)
+    applied = _apply_filters(docs, by_ref, errors, placeholders, fields)
     correlations = _build_correlations(docs, by_ref, errors)
-    return RuleSet(rules, correlations, errors, applied, len(docs))
+    return RuleSet(rules, correlations, errors, applied, len(docs), frozenset(fields))
 
 
 def _logsource_fits(filter_ls: dict[str, Any], rule_ls: dict[str, Any]) -> bool:
@@ -157,7 +160,7 @@ def _logsource_fits(filter_ls: dict[str, Any], rule_ls: dict[str, Any]) -> bool:
 
 
 def _apply_filters(docs: list[SigmaDoc], by_ref: dict[str, Any], errors: list[LoadError],
-                   placeholders: dict[str, list[str]] | None) -> int:
+                   placeholders: dict[str, list[str]] | None, fields: set[str]) -> int:
     applied = 0
     for doc in docs:
         if doc.kind != "filter":
@@ -176,6 +179,7 @@ def _apply_filters(docs: list[SigmaDoc], by_ref: dict[str, Any], errors: list[Lo
                 continue
             body = {k: v for k, v in spec.items() if k != "rules"}
             ic = ItemCompiler(rule.resolved.map_field, rule.resolved.keyword_fields, placeholders)
+            ic.fields = fields
             try:
                 flt = _compile_detection(doc, body, ic, ("filter",))
             except _Located as exc:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pyparsing as pp
 
-from .detection import Compiled, _and, _or
+from .detection import Compiled, _and, _or, or_anchors
 
 pp.ParserElement.enable_packrat()
 
@@ -156,6 +156,5 @@ def resolve(ast: tuple, searches: dict[str, Compiled]) -> Compiled:
             raise ConditionError(f"'{count} of {target}': the count must be at least 1")
         fns = tuple(p.fn for p in parts)
         n = count
-        anchors = frozenset().union(*(p.anchors for p in parts)) if all(p.anchors for p in parts) else None
-        return Compiled(lambda f, l: sum(1 for fn in fns if fn(f, l)) >= n, anchors)
+        return Compiled(lambda f, l: sum(1 for fn in fns if fn(f, l)) >= n, or_anchors([p.anchors for p in parts]))
     raise ConditionError(f"unknown condition node {kind}")  # pragma: no cover

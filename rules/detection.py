@@ -1,22 +1,18 @@
 """Compiling Sigma detection sections into predicates on prepared events.
 
-An event is *prepared* once per evaluation (`prepare`): the nested ECS document is
-flattened to dotted keys (`flat`), and a second view (`low`) holds every scalar as
-lower-cased text (numbers as their decimal text, booleans as `true`/`false`). Every
-case-insensitive string test of every rule then reads `low` without converting anything
-again, which is where most of the per-event cost would otherwise go. Case-insensitivity is
-Unicode-aware (`str.lower`), unlike SQL engines that fold ASCII only.
+A search identifier compiles to a `Compiled`: a predicate `fn(flat, low) -> bool` over the
+two views of a prepared event (event.py: `flat` dotted fields, `low` lower-cased text),
+plus its *anchors* (anchors.py): literals without which it cannot hold, from which the
+engine builds its candidate-rule index.
 
-A search identifier compiles to a `Compiled`: a predicate `fn(flat, low) -> bool` plus its
-*anchors* - a set of (field, lowered literal) pairs such that whenever the predicate holds,
-at least one pair is present in the event. The engine's candidate index is built from
-anchors (see engine.py); a predicate that can hold without any literal (a negation, a
-`contains`, `exists: false`) has no anchors and is evaluated on every event of its
-logsource.
+Each detection item `field|modifiers: values` becomes one closure that reads its field
+once; an OR of values merges into one scalar predicate (an equality set, `startswith`/
+`endswith` tuples, a loop over `contains` needles, `*`-glob matchers, re2 for `?` globs
+and `re`). Sigma wildcards never reach a regex engine unless they must.
 
 Field semantics: a missing field matches nothing except `null` and `exists: false`; a list
 field matches when any element matches; `all` links the written values with AND, each
-satisfied by any element.
+satisfied by any element; `neq` negates the whole item.
 """
 from __future__ import annotations
 
@@ -31,12 +27,14 @@ from typing import Any, Callable
 import re2
 
 from . import sigmastr as ss
+from .anchors import _anchor, _atom, and_anchors, anchor_score, or_anchors  # noqa: F401
+from .event import FieldPlan, _text, prepare  # noqa: F401  (re-exported)
 from .modifiers import ModifierError, Modifiers, shape_values
 
 log = logging.getLogger(__name__)
 
 Pred = Callable[[dict, dict], bool]
-Anchors = frozenset | None
+Anchors = tuple | None  # conjunction of groups; a group (frozenset of keys) hits when any key does
 
 
 @dataclass
@@ -51,58 +49,6 @@ class DetectionError(ValueError):
     def __init__(self, message: str, key: str | None = None):
         super().__init__(message)
         self.key = key
-
-
-# --- event preparation ---------------------------------------------------------------
-
-def _text(v: Any) -> str | None:
-    t = v.__class__
-    if t is str:
-        return v
-    if t is bool:
-        return "true" if v else "false"
-    if t is int:
-        return str(v)
-    if t is float:
-        return str(int(v)) if v.is_integer() else repr(v)
-    if v is None:
-        return None
-    return str(v)
-
-
-def _flatten(doc: dict, prefix: str, out: dict) -> None:
-    for k, v in doc.items():
-        key = prefix + k
-        if v.__class__ is dict:
-            _flatten(v, key + ".", out)
-        elif v.__class__ is list and v and v[0].__class__ is dict:
-            sub: dict = {}
-            for item in v:
-                if item.__class__ is dict:
-                    one: dict = {}
-                    _flatten(item, "", one)
-                    for sk, sv in one.items():
-                        sub.setdefault(sk, []).extend(sv if sv.__class__ is list else [sv])
-            for sk, sv in sub.items():
-                out[key + "." + sk] = sv
-        else:
-            out[key] = v
-
-
-def prepare(doc: dict) -> tuple[dict, dict]:
-    """(flat, low) views of an event; see the module docstring."""
-    flat: dict = {}
-    _flatten(doc, "", flat)
-    low: dict = {}
-    for k, v in flat.items():
-        c = v.__class__
-        if c is str:
-            low[k] = v.lower()
-        elif c is list:
-            low[k] = [t.lower() for t in map(_text, v) if t is not None]
-        elif v is not None:
-            low[k] = _text(v).lower()
-    return flat, low
 
 
 def _num(v: Any) -> float | None:
@@ -138,7 +84,11 @@ def _pattern_pred(alts: list[ss.Parts]) -> tuple[Callable[[str], bool], frozense
     contains: list[str] = []
     regexes: list[Any] = []
     any_value = False
+    atoms: set[tuple[str, str]] = set()
     for p in alts:
+        atom = _atom(p)
+        if atom is not None:
+            atoms.add(atom)
         kind, op = ss.compile_parts(p)
         if kind == "eq":
             eq.add(op)
@@ -170,14 +120,26 @@ def _pattern_pred(alts: list[ss.Parts]) -> tuple[Callable[[str], bool], frozense
             checks.append(lambda s, n=needle: n in s)
         else:
             ct = tuple(contains)
-            checks.append(lambda s, ct=ct: any(n in s for n in ct))
+
+            def any_needle(s: str, ct: tuple = ct) -> bool:
+                for n in ct:
+                    if n in s:
+                        return True
+                return False
+            checks.append(any_needle)
     for rx in regexes:
-        checks.append(lambda s, rx=rx: rx.fullmatch(s) is not None)
-    anchors = frozenset(eq) if eq and len(checks) == 1 else None
+        checks.append(rx)
+    anchors = frozenset(atoms) if len(atoms) and all(_atom(p) for p in alts) else None
     if len(checks) == 1:
         return checks[0], anchors
     cs = tuple(checks)
-    return (lambda s: any(c(s) for c in cs)), anchors
+
+    def any_check(s: str) -> bool:
+        for c in cs:
+            if c(s):
+                return True
+        return False
+    return any_check, anchors
 
 
 def compile_regex(pattern: str, flags: str, where: str) -> Any:
@@ -213,6 +175,7 @@ class ItemCompiler:
         self.map_field = map_field
         self.keyword_fields = keyword_fields
         self.placeholders = placeholders or {}
+        self.fields: set[str] = set()  # every event field a compiled predicate reads
 
     def item(self, key: str, value: Any, where: str) -> Compiled:
         name, *mods = key.split("|")
@@ -232,6 +195,7 @@ class ItemCompiler:
             targets = list(self.keyword_fields)
         else:
             targets = self.map_field(name)
+        self.fields.update(targets)
         try:
             compiled = self._build(targets, m, raw, where + ": " + key)
         except ModifierError as exc:
@@ -250,21 +214,20 @@ class ItemCompiler:
             want = raw[0]
             return Compiled(lambda f, l: any(t in f for t in targets) is want, None)
         values = shape_values(raw, m, self.placeholders)
-        preds: list[Compiled] = []
-        for alts in values:
-            preds.append(self._value(targets, m, alts, where))
+        if not m.all:
+            # OR of values: one predicate over every alternative, so the field is read once
+            # and e.g. 40 `contains` needles become one loop instead of 40 field tests.
+            nulls = [v for v in values if any(a is None for a in v)]
+            rest = [a for v in values if v not in nulls for a in v]
+            preds = ([self._value(targets, m, rest, where)] if rest else []) + \
+                    ([self._value(targets, m, [None], where)] if nulls else [])
+        else:
+            preds = [self._value(targets, m, alts, where) for alts in values]
         if len(preds) == 1:
             return preds[0]
-        fns = tuple(p.fn for p in preds)
         if m.all:
-            anchors = next((p.anchors for p in preds if p.anchors), None)
-            return Compiled(lambda f, l: all(fn(f, l) for fn in fns), anchors)
-        if all(p.anchors for p in preds):
-            anchors = frozenset().union(*(p.anchors for p in preds))
-        else:
-            anchors = None
-        # Merge plain string alternatives into one predicate per field when possible.
-        return Compiled(lambda f, l: any(fn(f, l) for fn in fns), anchors)
+            return Compiled(all_of([p.fn for p in preds]), and_anchors([p.anchors for p in preds]))
+        return Compiled(any_of([p.fn for p in preds]), or_anchors([p.anchors for p in preds]))
 
     def _value(self, targets: list[str], m: Modifiers, alts: list[Any], where: str) -> Compiled:
         """One written value (with its alternatives) on the target fields."""
@@ -298,10 +261,10 @@ class ItemCompiler:
                 parts.append(a)
         if not m.cased:
             parts = [ss.lower(p) for p in parts]
-        pred, lits = _pattern_pred(parts)
+        pred, atoms = _pattern_pred(parts)
         c = self._field_test(targets, pred, cased=m.cased)
-        if lits is not None and not m.cased:
-            c.anchors = frozenset((t, v) for t in targets for v in lits)
+        if atoms is not None:
+            c.anchors = (frozenset(_anchor(kind, t, text, m.cased) for t in targets for kind, text in atoms),)
         return c
 
     def _numeric(self, targets: list[str], m: Modifiers, alts: list[Any]) -> Compiled:
@@ -331,6 +294,7 @@ class ItemCompiler:
 
     def _fieldref(self, targets: list[str], m: Modifiers, alts: list[Any]) -> Compiled:
         refs = [r for a in alts for r in self.map_field(str(a))]
+        self.fields.update(refs)
         pos = m.fieldref_pos
         view = "f" if m.cased else "l"
 
@@ -410,21 +374,58 @@ def _in_nets(s: str, nets: list) -> bool:
 
 # --- search identifiers -----------------------------------------------------------------
 
+def all_of(fns: list[Pred]) -> Pred:
+    """AND of predicates, unrolled for the common small cases (no generator per event)."""
+    if len(fns) == 1:
+        return fns[0]
+    if len(fns) == 2:
+        a, b = fns
+        return lambda f, l: a(f, l) and b(f, l)
+    if len(fns) == 3:
+        a, b, c = fns
+        return lambda f, l: a(f, l) and b(f, l) and c(f, l)
+    t = tuple(fns)
+
+    def every(f: dict, l: dict) -> bool:
+        for fn in t:
+            if not fn(f, l):
+                return False
+        return True
+    return every
+
+
+def any_of(fns: list[Pred]) -> Pred:
+    if len(fns) == 1:
+        return fns[0]
+    if len(fns) == 2:
+        a, b = fns
+        return lambda f, l: a(f, l) or b(f, l)
+    if len(fns) == 3:
+        a, b, c = fns
+        return lambda f, l: a(f, l) or b(f, l) or c(f, l)
+    t = tuple(fns)
+
+    def some(f: dict, l: dict) -> bool:
+        for fn in t:
+            if fn(f, l):
+                return True
+        return False
+    return some
+
+
 def _and(parts: list[Compiled]) -> Compiled:
     if len(parts) == 1:
         return parts[0]
-    fns = tuple(p.fn for p in parts)
-    anchored = [p.anchors for p in parts if p.anchors]
-    anchors = min(anchored, key=len) if anchored else None
-    return Compiled(lambda f, l: all(fn(f, l) for fn in fns), anchors)
+    anchors = and_anchors([p.anchors for p in parts])
+    # cheapest first: anchored equality tests reject most events before any substring scan
+    order = sorted(parts, key=lambda p: 0 if p.anchors else 1)
+    return Compiled(all_of([p.fn for p in order]), anchors)
 
 
 def _or(parts: list[Compiled]) -> Compiled:
     if len(parts) == 1:
         return parts[0]
-    fns = tuple(p.fn for p in parts)
-    anchors = frozenset().union(*(p.anchors for p in parts)) if all(p.anchors for p in parts) else None
-    return Compiled(lambda f, l: any(fn(f, l) for fn in fns), anchors)
+    return Compiled(any_of([p.fn for p in parts]), or_anchors([p.anchors for p in parts]))
 
 
 def compile_search(ic: ItemCompiler, name: str, body: Any) -> Compiled:

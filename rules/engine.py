@@ -20,7 +20,10 @@ from typing import Any
 
 from .compiler import RuleSet, Rule
 from .correlation import Correlator, Hit
-from .detection import prepare
+import re2
+from re2 import _re2
+
+from .event import FieldPlan, _text, prepare
 
 
 def event_time(doc: dict, default: float | None = None) -> float:
@@ -36,48 +39,120 @@ def event_time(doc: dict, default: float | None = None) -> float:
     return time.time() if default is None else default
 
 
+# RE2 Set memory budget. The sets hold only escaped literals (with \\A/\\z), so their DFA
+# is about the size of an Aho-Corasick automaton; the budget is generous so the DFA never
+# runs out (RE2 would then report no match at all).
+SET_MAX_MEM = 256 << 20
+
+
+class _AtomSet:
+    """All substring atoms of one field (one case mode) in one re2 Set: one pass per value."""
+
+    __slots__ = ("field", "cased", "set", "rules")
+
+    def __init__(self, field: str, cased: bool, patterns: dict[str, list[int]]):
+        opts = re2.Options()
+        opts.max_mem = SET_MAX_MEM
+        opts.never_capture = True
+        opts.log_errors = False
+        self.field, self.cased = field, cased
+        self.set = _re2.Set(re2._Anchor.UNANCHORED, opts)
+        self.rules: list[list[int]] = []
+        for pat, seqs in patterns.items():
+            if self.set.Add(pat.encode()) != len(self.rules):
+                raise ValueError(f"re2 refused index pattern {pat!r}")
+            self.rules.append(seqs)
+        if not self.set.Compile():
+            raise ValueError(f"re2 could not compile the index set of {field}")
+
+    def hits(self, value: Any, out: set[int]) -> None:
+        vals = value if value.__class__ is list else (value,)
+        for v in vals:
+            if v.__class__ is not str:
+                v = _text(v)
+                if v is None:
+                    continue
+            for i in self.set.Match(v.encode("utf-8", "surrogatepass")) or ():
+                out.update(self.rules[i])
+
+
 class Engine:
     def __init__(self, ruleset: RuleSet):
         self.ruleset = ruleset
         self.rules: list[Rule] = ruleset.rules
+        # A rule is indexed under its best anchor group (detection.MAX_GROUPS is 1): it is a
+        # candidate when any key of that group hits. Index values are rule numbers.
         self.index: dict[str, dict[str, list[int]]] = {}
+        atoms: dict[tuple[str, bool], dict[str, list[int]]] = {}
         self.always: list[int] = []
         for r in self.rules:
-            if r.anchors:
-                for f, v in r.anchors:
-                    self.index.setdefault(f, {}).setdefault(v, []).append(r.seq)
-            else:
+            if not r.anchors:
                 self.always.append(r.seq)
+                continue
+            for a in r.anchors[0]:
+                if a[0] == "eq":
+                    self.index.setdefault(a[1], {}).setdefault(a[2], []).append(r.seq)
+                else:
+                    atoms.setdefault((a[1], a[2]), {}).setdefault(a[3], []).append(r.seq)
         for vmap in self.index.values():
             for v, seqs in vmap.items():
                 vmap[v] = sorted(set(seqs))
         self._index_items = list(self.index.items())
+        self.sets = [_AtomSet(f, cased, pats) for (f, cased), pats in sorted(atoms.items())]
+        group_fields = {f for c in ruleset.correlations for cands in c.group_fields.values() for g in cands for f in g}
+        value_fields = {f for c in ruleset.correlations for vs in c.value_fields.values() for f in vs}
+        self.fields = ruleset.fields | set(self.index) | {s.field for s in self.sets} | group_fields | value_fields
+        self.plan = FieldPlan(self.fields)
+        # Per lowered field: (literal -> codes, substring atom set), walked over the event's
+        # own fields so a candidate lookup costs in proportion to the event, not the rules.
+        self._plan: dict[str, tuple] = {f: (vmap, None) for f, vmap in self.index.items()}
+        for aset in self.sets:
+            if not aset.cased:
+                vmap = self._plan.get(aset.field, (None, None))[0]
+                self._plan[aset.field] = (vmap, aset)
+        self._cased_sets = [a for a in self.sets if a.cased]
         self.correlator = Correlator(ruleset.correlations)
         # Correlations referenced by another correlation feed it and do not alert themselves.
         self.silent = {c.doc.id for c in ruleset.correlations if not c.standalone}
 
-    def candidates(self, low: dict) -> list[int]:
-        cands = set(self.always)
-        for f, vmap in self._index_items:
-            v = low.get(f)
-            if v is None:
+    def candidates(self, flat: dict, low: dict) -> list[int]:
+        cands: set[int] = set()
+        plan = self._plan
+        for f, v in low.items():
+            p = plan.get(f)
+            if p is None or v is None:
                 continue
-            if v.__class__ is list:
-                for x in v:
-                    hit = vmap.get(x)
+            vmap, aset = p
+            if vmap is not None:
+                if v.__class__ is list:
+                    for x in v:
+                        hit = vmap.get(x)
+                        if hit:
+                            cands.update(hit)
+                else:
+                    hit = vmap.get(v)
                     if hit:
                         cands.update(hit)
-            else:
-                hit = vmap.get(v)
-                if hit:
-                    cands.update(hit)
+            if aset is not None:
+                aset.hits(v, cands)
+        for aset in self._cased_sets:
+            v = flat.get(aset.field)
+            if v is not None:
+                aset.hits(v, cands)
+        if self.always:
+            cands.update(self.always)
+        if len(cands) < 2:
+            return list(cands)
         return sorted(cands)
 
     def match(self, doc: dict) -> tuple[dict, list[Rule]]:
         """Rules whose detection matches `doc` (standalone or feeding correlations)."""
-        flat, low = prepare(doc)
+        flat, low = prepare(doc, self.plan)
+        cands = self.candidates(flat, low)
+        if not cands:
+            return flat, []
         rules = self.rules
-        return flat, [rules[i] for i in self.candidates(low) if rules[i].fn(flat, low)]
+        return flat, [rules[i] for i in cands if rules[i].fn(flat, low)]
 
     def process(self, doc: dict, ref: Any = None, ts: float | None = None) -> list[Hit]:
         flat, matched = self.match(doc)

@@ -48,7 +48,7 @@ DEFAULT_TEMPLATES = {
              "Events: {{ alert.count }} between {{ alert.first_seen }} and {{ alert.last_seen }}\n"
              "{% for k, v in alert.group.items() %}{{ k }}: {{ v }}\n{% endfor %}"
              "Search: {{ alert.url or alert.query }}\n\n"
-             "Rule: {{ rule.id }} by {{ rule.author or 'unknown' }} ({{ rule.license }})\n"
+             "Rule: {{ rule.id }} by {{ rule.author or 'unknown' }}{% if rule.license %} ({{ rule.license }}){% endif %}\n"
              "{% for ev in alert.events[:3] %}\n> {{ ev.message or ev.event.original }}{% endfor %}\n"),
 }
 DEFAULT_SUBJECT = "[{{ alert.level | upper }}] {{ rule.name }}{% if source and source.ip %} from {{ source.ip }}{% endif %}"

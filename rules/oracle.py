@@ -21,7 +21,7 @@ import re
 import sqlite3
 from typing import Any
 
-from .detection import prepare
+from .event import prepare
 from .mapping import Pipeline
 
 
@@ -103,6 +103,8 @@ def _regexp(pattern: str, value: Any) -> bool:
 def _scalar(v: Any) -> Any:
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, list) and len(v) == 1 and not isinstance(v[0], (list, dict)):
+        return _scalar(v[0])  # ECS keeps event.category etc. as one-element lists
     if isinstance(v, (list, dict)):
         return None
     return v

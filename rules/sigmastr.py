@@ -148,4 +148,41 @@ def compile_parts(parts: Parts) -> tuple[str, object]:
             return "suffix", text
         if trail:
             return "prefix", text
-    return "regex", re2.compile(to_regex(parts))
+    if all(p is STAR or isinstance(p, str) for p in parts):
+        return "regex", star_matcher(parts)
+    rx = re2.compile(to_regex(parts))
+    return "regex", lambda s: rx.fullmatch(s) is not None
+
+
+def star_matcher(parts: Parts) -> Callable[[str], bool]:
+    """Full match of a pattern whose only wildcard is `*`, without a regex engine.
+
+    Greedy leftmost search is exact for `*`-only globs: anchor the first literal at the
+    start (unless the pattern starts with `*`) and the last at the end (unless it ends with
+    `*`), then find each middle literal in order between them. Linear in the input, and no
+    per-call encoding cost as with the re2 binding.
+    """
+    segs = [p for p in parts if isinstance(p, str)]
+    lead = parts[0] is STAR
+    trail = parts[-1] is STAR
+    head = "" if lead else segs.pop(0)
+    tail = "" if trail or not segs else segs.pop()
+    mids = tuple(segs)
+    hl, tl = len(head), len(tail)
+
+    def match(s: str) -> bool:
+        if head and not s.startswith(head):
+            return False
+        end = len(s) - tl
+        if tail and not s.endswith(tail):
+            return False
+        pos = hl
+        if pos > end:
+            return False
+        for seg in mids:
+            i = s.find(seg, pos, end)
+            if i < 0:
+                return False
+            pos = i + len(seg)
+        return True
+    return match

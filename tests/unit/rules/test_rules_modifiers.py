@@ -273,3 +273,11 @@ def test_modifier_misuse_is_reported(item, reason):
     assert len(rs.errors) == 1
     err = rs.errors[0]
     assert err.file == "bad.yml" and err.line == 5 and reason in err.reason, str(err)
+
+
+def test_lists_of_objects_and_partly_dotted_documents():
+    e = engine("    dns.answers.data: evil.example")
+    assert hit(e, {"dns": {"answers": [{"data": "good.example"}, {"data": "EVIL.example"}]}})
+    assert not hit(e, {"dns": {"answers": [{"data": "good.example"}]}})
+    assert hit(e, {"dns.answers.data": "evil.example"})
+    assert hit(e, {"dns": {"answers.data": ["x", "evil.example"]}})
