@@ -89,6 +89,15 @@ def is_ip(text: str) -> bool:
     return r
 
 
+def dig(obj: Any, *keys: str) -> Any:
+    """obj[k1][k2]... for JSON of unknown shape: None as soon as a level is not an object."""
+    for k in keys:
+        if obj.__class__ is not dict:
+            return None
+        obj = obj.get(k)
+    return obj
+
+
 def set_source(doc: dict[str, Any], addr: str, port: str | int | None = None) -> None:
     """source.ip when `addr` is an IP, else source.domain; source.address always (ECS)."""
     src: dict[str, Any] = {"address": addr}

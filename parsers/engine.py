@@ -25,7 +25,7 @@ from logwarden.events import flatten
 from . import processors
 from .conditions import compile_condition
 from .config import ParsersConfig, PipelineConfig
-from .core import FormatOptions, FormatParser, Marks, ParseFailure
+from .core import FormatOptions, FormatParser, Marks, ParseFailure, dig
 from .formats import DATASETS, FORMATS
 from .grok import load_definitions
 from .ids import fast_raw_event_id
@@ -125,12 +125,13 @@ def _pre_selector(cfg: PipelineConfig) -> Callable[[dict[str, Any]], bool] | Non
             if any(str(f.get(k)) != v for k, v in m.fields.items()):
                 return False
         if m.path:
-            p = ((raw.get("log") or {}).get("file") or {}).get("path") or ""
+            p = dig(raw, "log", "file", "path")
+            p = p if isinstance(p, str) else ""
             if not any(fnmatch.fnmatchcase(p, g) for g in m.path):
                 return False
-        if m.dataset and (raw.get("event") or {}).get("dataset") != m.dataset:
+        if m.dataset and dig(raw, "event", "dataset") != m.dataset:
             return False
-        if m.input and (raw.get("input") or {}).get("type") != m.input:
+        if m.input and dig(raw, "input", "type") != m.input:
             return False
         return True
     return test
@@ -196,14 +197,16 @@ class Engine:
         # everything a pre-parse selector can look at, and nothing else (values must hash)
         key = (
             tuple(str(f.get(k)) for k in self._field_keys) if f.__class__ is dict else None,
-            ((raw.get("log") or {}).get("file") or {}).get("path"),
-            (raw.get("event") or {}).get("dataset"),
-            (raw.get("input") or {}).get("type"),
+            dig(raw, "log", "file", "path"),
+            dig(raw, "event", "dataset"),
+            dig(raw, "input", "type"),
         )
         try:
             return self._select_cache[key]
         except KeyError:
             pass
+        except TypeError:  # a list or object where a string belongs: decide without the cache
+            return next((p for p in self._pre if p.pre is None or p.pre(raw)), None)
         chosen = next((p for p in self._pre if p.pre is None or p.pre(raw)), None)
         if len(self._select_cache) > 10_000:
             self._select_cache.clear()
@@ -312,8 +315,8 @@ class Engine:
     def _post_pipeline(self, doc: dict[str, Any]) -> _Pipeline | None:
         if not self._post:
             return None
-        prog = (doc.get("process") or {}).get("name")
-        if prog is None:
+        prog = dig(doc, "process", "name")
+        if not isinstance(prog, str):
             return None
         for p in self._post:
             if fnmatch.fnmatchcase(prog, p.program or ""):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core import FormatOptions, ParseFailure, is_ip
+from ..core import FormatOptions, ParseFailure, dig, is_ip
 from ..timefmt import epoch_iso
 
 RECORD = re.compile(r"(?:node=(\S+) )?type=(\S+) msg=audit\((\d+(?:\.\d+)?):(\d+)\): ?(.*)\Z", re.S)
@@ -165,7 +165,7 @@ class AuditdParser:
 
 
 def _source_key(doc: dict[str, Any]) -> tuple[Any, ...]:
-    return ((doc.get("host") or {}).get("name"), ((doc.get("log") or {}).get("file") or {}).get("path"))
+    return (str(dig(doc, "host", "name")), str(dig(doc, "log", "file", "path")))
 
 
 class AuditJoiner:

@@ -47,6 +47,13 @@ def structured_data(text: str) -> dict[str, dict[str, str]]:
     return out
 
 
+def _merged(log: dict[str, Any], parsed: dict[str, Any]) -> dict[str, Any]:
+    """The header's log.syslog on top of what the envelope already had (ingest's transport),
+    in a new dict: the envelope's own object is never written to."""
+    have = log.get("syslog")
+    return {**have, **parsed} if have.__class__ is dict else parsed
+
+
 class SyslogParser:
     """RFC 3164 / 5424 / ISO syslog; `program` fixes the program for header-less lines."""
 
@@ -82,7 +89,7 @@ class SyslogParser:
         doc["@timestamp"] = ts
         log = doc["log"]
         if pri is not None:
-            log["syslog"] = syslog_priority(int(pri))
+            log["syslog"] = _merged(log, syslog_priority(int(pri)))
             log["level"] = log["syslog"]["severity"]["name"]
         if host:
             doc.setdefault("host", {})["hostname"] = host
@@ -102,7 +109,7 @@ class SyslogParser:
         syslog = syslog_priority(p)
         syslog["version"] = version
         log = doc["log"]
-        log["syslog"] = syslog
+        log["syslog"] = syslog = _merged(log, syslog)
         log["level"] = syslog["severity"]["name"]
         if host != "-":
             syslog["hostname"] = host
@@ -149,8 +156,11 @@ class SyslogParser:
 
     def _headerless(self, line: str, doc: dict[str, Any]) -> str | ParseFailure:
         """No syslog header: use network-ingest hints or this format's fixed program."""
-        hints = doc["log"].get("syslog") or {}
-        prog = hints.get("appname") or hints.get("program") or self.program
+        hints = doc["log"].get("syslog")
+        if hints.__class__ is not dict:
+            hints = {}
+        hinted = hints.get("appname") or hints.get("program")
+        prog = hinted if isinstance(hinted, str) and hinted else self.program
         if not prog:
             return ParseFailure("not a syslog line (no RFC 3164/5424 header)", self.name)
         pid = hints.get("procid")
@@ -158,10 +168,10 @@ class SyslogParser:
         proc["name"] = prog
         if isinstance(pid, int) or (isinstance(pid, str) and pid.isdigit()):
             proc["pid"] = int(pid)
-        if hints.get("hostname"):
+        if isinstance(hints.get("hostname"), str):
             doc.setdefault("host", {})["hostname"] = hints["hostname"]
         detail = parse_auth(prog, line, doc)
-        if detail is None and self.program is not None and not hints:
+        if detail is None and self.program is not None and not hinted:
             return ParseFailure(f"not a {self.program} line", self.name)
         ev = doc["event"]
         if "dataset" not in ev:

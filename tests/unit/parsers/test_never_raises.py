@@ -13,6 +13,10 @@ from logwarden.parsers.formats import FORMATS
 from parsers_testlib import envelope
 
 ENGINE = Engine(ParsersConfig(timezone="UTC"), now=datetime(2026, 11, 26, tzinfo=timezone.utc))
+PIPELINED = Engine(ParsersConfig.model_validate({"timezone": "UTC", "pipelines": [
+    {"name": "p", "match": {"path": ["/var/log/*.log"], "fields": {"team": "a"}, "dataset": "x", "input": "filestream"}, "format": "auto"},
+    {"name": "q", "match": {"program": "sshd"}, "processors": [{"type": "set", "field": "labels.x", "value": 1}]},
+], "routes": [{"name": "r", "when": {"network": {"source.ip": "private"}}, "topic": "t"}]}))
 SEEDS = [
     "Nov 26 10:01:02 web-1 sshd[4242]: Failed password for invalid user admin from 203.0.113.5 port 52311 ssh2",
     '<165>1 2003-10-11T22:14:15.003Z host app 12 ID47 [x@1 a="b\\"c"] msg',
@@ -59,7 +63,7 @@ def test_seeds_parse_in_auto():
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) |  # orjson.loads turns bigger ones into floats
      st.floats(allow_nan=False) | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["name", "path", "file", "offset", "inode", "syslog", "appname", "dataset", "timezone", "id", "log_format", "ip"]), inner, max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["name", "path", "file", "offset", "inode", "syslog", "appname", "dataset", "timezone", "id", "log_format", "ip", "team", "type"]), inner, max_size=4),
     max_leaves=8)
 
 
@@ -67,9 +71,11 @@ json_values = st.recursive(
 @given(st.sampled_from(SEEDS + ["x"]),
        st.dictionaries(st.sampled_from(["log", "host", "fields", "event", "tags", "source", "agent", "@timestamp", "input", "other"]), json_values, max_size=6))
 def test_odd_envelopes(line, extra):
+    import orjson
     raw = {"message": line, **extra}
-    out = ENGINE.parse(raw)
-    assert isinstance(out, (dict, ParseFailure))
-    if isinstance(out, dict):
-        import orjson
-        orjson.dumps(out)  # the stage can always serialise what it produced
+    for engine in (ENGINE, PIPELINED):
+        out = engine.parse(raw)
+        assert isinstance(out, (dict, ParseFailure))
+        if isinstance(out, dict):
+            orjson.dumps(out)  # the stage can always serialise what it produced
+            engine.topics(out)

@@ -148,3 +148,16 @@ def test_explain_attributes_header_and_message_separately(engine):
     assert who["source.ip"] == who["event.outcome"] == "sshd:syslog.rfc3164 > sshd.invalid_user"
     assert who["event.id"] == who["log.offset"] == "envelope"
     assert set(who) == set(__import__("logwarden.events", fromlist=["flatten"]).flatten(doc))
+
+
+def test_network_ingest_envelope_keeps_transport_and_relay(engine):
+    from parsers_testlib import envelope
+    raw = envelope("<86>1 2026-11-26T10:00:00Z web1 sshd 812 - - Failed password for root from 203.0.113.5 port 4 ssh2",
+                   log={"source": {"address": "10.0.0.7:51234"}, "syslog": {"transport": "tcp"}},
+                   input={"type": "syslog"}, fields={"log_format": "syslog"}, event={"id": "ingest-1"})
+    doc = engine.parse(raw)
+    assert doc["log"]["syslog"]["transport"] == "tcp" and doc["log"]["syslog"]["procid"] == "812"
+    assert doc["log"]["source"] == {"address": "10.0.0.7:51234"} and doc["source"]["ip"] == "203.0.113.5"
+    assert doc["event"]["id"] == "ingest-1" and raw["log"]["syslog"] == {"transport": "tcp"}
+    r = engine.parse(envelope("garbage without header", log={"syslog": {"transport": "udp"}}, fields={"log_format": "sshd"}))
+    assert r.__class__.__name__ == "ParseFailure"
