@@ -29,12 +29,19 @@ from .formats import FORMATS
 from .formats.auditd import AuditJoiner
 
 
-def _write(out: BinaryIO, doc: dict[str, Any], trace: list[tuple[str, str]] | None) -> None:
-    out.write(orjson.dumps(doc) + b"\n")
+def _write(out: BinaryIO, doc: dict[str, Any], trace: list[tuple[str, str]] | None) -> bool:
+    try:
+        body = orjson.dumps(doc)
+    except (TypeError, orjson.JSONEncodeError) as exc:  # e.g. a pipeline `set` of a 65-bit integer
+        sys.stderr.buffer.write(orjson.dumps({"line": None, "reason": f"event cannot be serialised: {exc}", "parser": "engine",
+                                              "event.original": (doc.get("event") or {}).get("original")}) + b"\n")
+        return False
+    out.write(body + b"\n")
     if trace:
         width = max(len(k) for k, _ in trace)
         for k, who in sorted(trace):
             out.write(f"  {k:<{width}}  <- {who}\n".encode())
+    return True
 
 
 def load_pipeline_file(path: str) -> dict[str, Any]:
@@ -104,12 +111,12 @@ def parse(fmt: str | None, pipeline_file: str | None, strict: bool, explain: boo
                 continue
             ready = joiner.feed(result, trace) if joiner is not None and "auditd" in result else [(result, trace)]
             for doc, tr in ready:
-                _write(out, doc, tr)
+                failed += not _write(out, doc, tr)
             if explain:
                 out.flush()
         if joiner is not None:
             for doc, tr in joiner.flush():
-                _write(out, doc, tr)
+                failed += not _write(out, doc, tr)
     finally:
         out.flush()
         if stream is not sys.stdin.buffer:

@@ -89,6 +89,27 @@ def is_ip(text: str) -> bool:
     return r
 
 
+_LONG_MAX = 2**63 - 1
+
+
+def long_or_none(v: Any, base: int = 10) -> int | None:
+    """An integer that fits ECS `long` (and JSON encoders), from digit text; None otherwise.
+
+    Lines are untrusted: a 30-digit "pid" must not become a value the index (or orjson)
+    refuses, nor a 5000-digit one hit int()'s conversion limit."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v if -_LONG_MAX <= v <= _LONG_MAX else None
+    if isinstance(v, float) and v.is_integer():
+        return long_or_none(int(v))
+    if not isinstance(v, str) or not v or len(v) > 20:
+        return None
+    try:
+        n = int(v, base)
+    except ValueError:
+        return None
+    return n if -_LONG_MAX <= n <= _LONG_MAX else None
+
+
 def dig(obj: Any, *keys: str) -> Any:
     """obj[k1][k2]... for JSON of unknown shape: None as soon as a level is not an object."""
     for k in keys:
@@ -106,7 +127,9 @@ def set_source(doc: dict[str, Any], addr: str, port: str | int | None = None) ->
     else:
         src["domain"] = addr
     if port:
-        src["port"] = int(port)
+        p = long_or_none(port) if not isinstance(port, int) else port
+        if p is not None:
+            src["port"] = p
     doc["source"] = src
 
 

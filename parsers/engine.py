@@ -121,8 +121,8 @@ def _pre_selector(cfg: PipelineConfig) -> Callable[[dict[str, Any]], bool] | Non
 
     def test(raw: dict[str, Any]) -> bool:
         if m.fields:
-            f = raw.get("fields") or {}
-            if any(str(f.get(k)) != v for k, v in m.fields.items()):
+            f = raw.get("fields")
+            if f.__class__ is not dict or any(str(f.get(k)) != v for k, v in m.fields.items()):
                 return False
         if m.path:
             p = dig(raw, "log", "file", "path")

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from logwarden.events import get_path, set_path
 
 from .conditions import ConditionConfig, compile_condition
-from .core import ParseFailure
+from .core import ParseFailure, long_or_none
 from .grok import Grok
 from .processor_config import (ConvertConfig, DissectConfig, DropConfig, GrokConfig, KvConfig, ParseConfig,
                                RemoveConfig, RenameConfig, SetConfig, TimestampConfig, TruncateConfig, UserAgentConfig)
@@ -283,8 +283,11 @@ def build_convert(c: ConvertConfig, ctx: dict[str, Any]) -> Step:
             if v is _MISSING or v is None:
                 continue
             try:
-                set_path(doc, f, conv(v))
-            except (TypeError, ValueError):
+                out = conv(v)
+                if out.__class__ is int and long_or_none(out) is None:
+                    raise ValueError("outside the 64-bit range")
+                set_path(doc, f, out)
+            except (TypeError, ValueError, OverflowError):
                 if c.if_invalid == "dlq":
                     return ParseFailure(f"{f}: cannot convert {v!r}", "convert")
                 if c.if_invalid == "remove":

@@ -67,8 +67,12 @@ def iso(dt: datetime) -> str:
     return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{dt.microsecond // 1000:03d}Z"
 
 
-def epoch_iso(seconds: float) -> str:
-    return iso(datetime.fromtimestamp(seconds, UTC))
+def epoch_iso(seconds: float) -> str | None:
+    """Seconds since the epoch as ECS text; None when outside datetime's years 1-9999."""
+    try:
+        return iso(datetime.fromtimestamp(seconds, UTC))
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 class IsoConverter:

@@ -28,12 +28,12 @@ _Q = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _CORE = (
     r"(\S+) (\S+) (\S+) \[([^\]]+)\] "
     r'"(?:([A-Za-z]+) (\S+)(?: HTTP/(\d(?:\.\d)?))?|([^"\\]*(?:\\.[^"\\]*)*))" '
-    r"(\d{3}) (\d+|-)"
+    r"(\d{3}) (\d{1,18}|-)"
     rf"(?: {_Q} {_Q})?"
     r"(?: (.*))?\Z"
 )
 ACCESS = re.compile(_CORE, re.S)
-VHOST = re.compile(r"([^\s:]+)(?::(\d+))? " + _CORE, re.S)
+VHOST = re.compile(r"([^\s:]+)(?::(\d{1,5}))? " + _CORE, re.S)
 
 
 class AccessParser:

@@ -21,7 +21,7 @@ Doc = dict[str, Any]
 
 # sshd -------------------------------------------------------------------------------------
 _SSH_LOGIN = re.compile(
-    r"(Accepted|Failed) (\S+) for (invalid user |illegal user )?(\S*) from (\S+) port (\d+)(?: (ssh\d?))?(?:: (.*))?\Z")
+    r"(Accepted|Failed) (\S+) for (invalid user |illegal user )?(\S*) from (\S+) port (\d{1,5})(?: (ssh\d?))?(?:: (.*))?\Z")
 _SSH_INVALID = re.compile(r"(?:Invalid|Illegal) user (\S*) from (\S+)(?: port (\d+))?")
 _SSH_CLOSED = re.compile(
     r"Connection (closed|reset) by (?:(authenticating|invalid) user (\S*) )?(\S+) port (\d+)( \[preauth\])?")
@@ -32,8 +32,8 @@ _SSH_NOIDENT = re.compile(r"Did not receive identification string from (\S+)(?: 
 _SSH_MAXAUTH = re.compile(
     r"error: maximum authentication attempts exceeded for (invalid user )?(\S*) from (\S+) port (\d+)")
 _SSH_PAM_FAIL = re.compile(r"error: PAM: Authentication failure for (illegal user |invalid user )?(\S*) from (\S+)")
-_SSH_PAM_MORE = re.compile(r"PAM (\d+) more authentication failures?; (.*)")
-_REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*?) ?\]\Z")
+_SSH_PAM_MORE = re.compile(r"PAM (\d{1,9}) more authentication failures?; (.*)")
+_REPEATED = re.compile(r"message repeated (\d{1,9}) times: \[ ?(.*?) ?\]\Z")
 
 
 def _auth(doc: Doc, action: str, outcome: str | None, category: list[str], type_: list[str]) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core import FormatOptions, ParseFailure, syslog_priority
+from ..core import FormatOptions, ParseFailure, long_or_none, syslog_priority
 from ..timefmt import BsdConverter, IsoConverter
 from .auth import AUTH_PROGRAMS, parse_auth
 
@@ -29,7 +29,7 @@ _TS_BSD = r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?"
 RFC3164 = re.compile(
     rf"(?:<(\d{{1,3}})>)?(?:({_TS_ISO})|({_TS_BSD})) +"
     r"(?:([^\s\[\]:]+) )?"  # hostname (absent when a local process writes straight to /dev/log)
-    r"(?:([^\s\[\]:]+)(?:\[(\d*)\])?: ?)?"  # TAG[PID]:
+    r"(?:([^\s\[\]:]+)(?:\[(\d{0,18})\])?: ?)?"  # TAG[PID]:
     r"(.*)\Z", re.S)
 RFC5424 = re.compile(
     r"<(\d{1,3})>(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) "
@@ -122,7 +122,7 @@ class SyslogParser:
             syslog["msgid"] = msgid
         if sd != "-":
             syslog["structured_data"] = structured_data(sd)
-        return self._program(None if app == "-" else app, procid if procid.isdigit() else None,
+        return self._program(None if app == "-" else app, procid if long_or_none(procid) is not None else None,
                              msg or "", doc, "syslog.rfc5424")
 
     def _program(self, prog: str | None, pid: str | None, msg: str, doc: dict[str, Any], pattern: str) -> str | ParseFailure:
@@ -166,8 +166,8 @@ class SyslogParser:
         pid = hints.get("procid")
         proc = doc.setdefault("process", {})
         proc["name"] = prog
-        if isinstance(pid, int) or (isinstance(pid, str) and pid.isdigit()):
-            proc["pid"] = int(pid)
+        if long_or_none(pid) is not None:
+            proc["pid"] = long_or_none(pid)
         if isinstance(hints.get("hostname"), str):
             doc.setdefault("host", {})["hostname"] = hints["hostname"]
         detail = parse_auth(prog, line, doc)

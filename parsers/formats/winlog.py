@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from ..core import FormatOptions, ParseFailure, is_ip
+from ..core import FormatOptions, ParseFailure, is_ip, long_or_none
 from ..timefmt import parse_any
 
 # event_id -> (action, category, type, outcome)
@@ -67,14 +67,9 @@ def _fold_flat(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pid(v: Any) -> int | None:
-    if isinstance(v, int):
-        return v
-    if isinstance(v, str):
-        try:
-            return int(v, 16) if v.lower().startswith("0x") else int(v)
-        except ValueError:
-            return None
-    return None
+    if isinstance(v, str) and v.lower().startswith("0x"):
+        return long_or_none(v[2:], 16)
+    return long_or_none(v)
 
 
 class WinlogParser:
@@ -100,10 +95,10 @@ class WinlogParser:
             obj = _fold_flat(obj)
             pattern = "winlog.flat"
         winlog = obj["winlog"]
-        try:
-            eid = int(winlog.get("event_id"))
-        except (TypeError, ValueError):
-            return ParseFailure(f"winlog.event_id {winlog.get('event_id')!r} is not a number", self.name)
+        raw_id = winlog.get("event_id")
+        eid = long_or_none(raw_id if not isinstance(raw_id, str) else raw_id.strip())
+        if eid is None:
+            return ParseFailure(f"winlog.event_id {raw_id!r} is not a number", self.name)
         ts = obj.get("@timestamp") or obj.get("_time") or winlog.get("time_created")
         if ts is not None:
             iso = parse_any(ts, self.tz)
@@ -137,8 +132,9 @@ class WinlogParser:
         if isinstance(ip, str) and ip not in ("-", "") and is_ip(ip.removeprefix("::ffff:")):
             src: dict[str, Any] = {"ip": ip.removeprefix("::ffff:")}
             port = data.get("IpPort")
-            if isinstance(port, (str, int)) and str(port).isdigit() and int(port) > 0:
-                src["port"] = int(port)
+            p = long_or_none(port)
+            if p is not None and p > 0:
+                src["port"] = p
             doc["source"] = src
         if data.get("WorkstationName") and data["WorkstationName"] != "-":
             doc.setdefault("source", {})["domain"] = data["WorkstationName"]

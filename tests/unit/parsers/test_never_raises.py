@@ -79,3 +79,27 @@ def test_odd_envelopes(line, extra):
         if isinstance(out, dict):
             orjson.dumps(out)  # the stage can always serialise what it produced
             engine.topics(out)
+
+
+def test_huge_numbers_never_reach_the_output():
+    import orjson
+    big, huge = "9" * 25, "9" * 5000
+    lines = [
+        f"Nov 26 10:01:02 web-1 sshd[{big}]: Failed password for root from 203.0.113.5 port {big} ssh2",
+        f"<13>1 2026-11-26T10:00:00Z h app {big} - - x",
+        f'1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 {big} "-" "-"',
+        f'1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 {huge}',
+        f"2016/10/25 14:49:34 [error] {big}#{big}: *{big} x",
+        f"[Wed Oct 11 14:32:52 2000] [error] [pid {big}] [client 1.2.3.4:{big}] x",
+        f"type=SYSCALL msg=audit({big}.1:{big}): pid={big} ppid={huge}",
+        f"type=EXECVE msg=audit(1700000000.1:5): argc={big} a0=x",
+        f"CEF:0|V|P|1|100|n|{big}|spt={big} rt={big} in={huge}",
+        f"LEEF:1.0|V|P|1|41|sev={big}\tsrcPort={big}",
+        f'{{"EventID": {big}, "Channel": "Security"}}',
+        f'{{"EventID": 4688, "Channel": "Security", "NewProcessName": "x", "NewProcessId": "0x{big}", "IpAddress": "1.2.3.4", "IpPort": "{big}"}}',
+    ]
+    for line in lines:
+        for name in FORMATS:
+            out = ENGINE.parse(envelope(line, fields={"log_format": name}))
+            if isinstance(out, dict):
+                orjson.dumps(out)
