@@ -3,6 +3,7 @@
     logwarden parse --format nginx access.log
     tail -f /var/log/auth.log | logwarden parse --explain
     logwarden parse --pipeline shop.yml --strict shop.log
+    logwarden parse -c /etc/logwarden/logwarden.yml /var/log/shop/app.log
 
 Each input line is wrapped in the envelope the agent would ship (path, byte offset, host),
 so event.id, log.offset and log.file.path come out as they would in the stage. A line that
@@ -64,11 +65,22 @@ def load_pipeline_file(path: str) -> dict[str, Any]:
 @click.option("--pipeline", "pipeline_file", type=click.Path(exists=True, dir_okay=False), help="YAML pipeline(s) to apply (processors, format, routes).")
 @click.option("--strict", is_flag=True, help="Exit 1 if any line could not be parsed.")
 @click.option("--explain", is_flag=True, help="After each document, print which parser/pattern/processor produced each field.")
-@click.option("--timezone", default=None, help="Zone for timestamps without one (default UTC).")
+@click.option("--timezone", default=None, help="Zone for timestamps without one (default: parsers.timezone, i.e. local).")
+@click.option("-c", "--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="logwarden.yml whose `parsers:` section (pipelines, patterns, timezone) applies; --pipeline goes first.")
 @click.argument("source", default="-", type=click.Path(allow_dash=True, dir_okay=False))
-def parse(fmt: str | None, pipeline_file: str | None, strict: bool, explain: bool, timezone: str | None, source: str) -> None:
+def parse(fmt: str | None, pipeline_file: str | None, strict: bool, explain: bool, timezone: str | None,
+          config_file: str | None, source: str) -> None:
     """Parse log lines into ECS JSON documents (one per line on stdout)."""
-    settings: dict[str, Any] = load_pipeline_file(pipeline_file) if pipeline_file else {}
+    settings: dict[str, Any] = {}
+    if config_file:
+        from logwarden.cli import resolve  # exits 2 with file:line problems, like every command
+
+        settings = resolve(config_file).parsers.model_dump(by_alias=True, exclude_none=True)
+    if pipeline_file:
+        extra = load_pipeline_file(pipeline_file)
+        settings["pipelines"] = [*extra.pop("pipelines", []), *settings.get("pipelines", [])]
+        settings.update(extra)
     if timezone:
         settings["timezone"] = timezone
     try:
