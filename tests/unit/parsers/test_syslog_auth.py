@@ -161,3 +161,19 @@ def test_network_ingest_envelope_keeps_transport_and_relay(engine):
     assert doc["event"]["id"] == "ingest-1" and raw["log"]["syslog"] == {"transport": "tcp"}
     r = engine.parse(envelope("garbage without header", log={"syslog": {"transport": "udp"}}, fields={"log_format": "sshd"}))
     assert r.__class__.__name__ == "ParseFailure"
+
+
+def test_more_sshd_refusals(parse):
+    cases = {
+        "User root from 203.0.113.5 not allowed because not listed in AllowUsers": ("not_allowed", "failure", "root"),
+        "ROOT LOGIN REFUSED FROM 203.0.113.5": ("root_login_refused", "failure", "root"),
+        "Unable to negotiate with 203.0.113.5 port 40000: no matching key exchange method found. Their offer: diffie-hellman-group1-sha1": ("negotiation_failed", "failure", None),
+        "Timeout before authentication for 203.0.113.5 port 40001": ("authentication_timeout", "failure", None),
+        "Connection from 203.0.113.5 port 40002 on 10.0.0.2 port 22 rdomain \"\"": ("connection_opened", None, None),
+    }
+    for msg, (action, outcome, user) in cases.items():
+        doc = parse(f"Nov 26 15:00:00 h sshd[1]: {msg}")
+        assert doc["event"]["action"] == action, msg
+        assert doc["event"].get("outcome") == outcome and doc["source"]["ip"] == "203.0.113.5", msg
+        assert (doc.get("user") or {}).get("name") == user, msg
+    assert parse("Nov 26 15:00:00 h sshd[1]: Connection from 203.0.113.5 port 1 on 10.0.0.2 port 22")["destination"] == {"address": "10.0.0.2", "ip": "10.0.0.2", "port": 22}
