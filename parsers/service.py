@@ -27,6 +27,7 @@ import orjson
 from prometheus_client import Counter
 
 from logwarden import metrics
+from logwarden.kafka import ensure_topics
 from logwarden.worker import Output, run_stage
 
 from .core import ParseFailure
@@ -149,4 +150,8 @@ def run(cfg: "Config") -> None:
     log.info("parser stage ready", extra={"pipelines": [p.name for p in stage.engine.pipelines],
                                           "routes": [r.name for r in stage.engine.routes],
                                           "default_format": cfg.parsers.default_format})
+    # Output topics too: a Kafka cluster with auto.create.topics.enable=false would refuse the
+    # first produce, and a failed delivery stops the stage (offsets must not pass it).
+    outputs = [cfg.parsers.output_topic, cfg.parsers.dlq_topic, *(r.topic for r in cfg.parsers.routes)]
+    ensure_topics(cfg, list(dict.fromkeys(outputs)))
     run_stage(cfg, stage, batch_size=cfg.parsers.batch_size)

@@ -14,7 +14,7 @@ import orjson
 import pytest
 import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from logwarden.events import raw_event_id
 from lwtest import free_port, logwarden_cmd
@@ -57,7 +57,8 @@ class Proc:
 @pytest.fixture
 def stack(tmp_path):
     port = free_port()
-    cfg = {"data_dir": str(tmp_path / "data"), "broker": {"listen": f"127.0.0.1:{port}", "default_partitions": 2},
+    # auto-creation off: the stage itself must create logs.raw and its output topics
+    cfg = {"data_dir": str(tmp_path / "data"), "broker": {"listen": f"127.0.0.1:{port}", "default_partitions": 2, "auto_create_topics": False},
            "parsers": {"timezone": "UTC", "batch_size": 500,
                        "routes": [{"name": "auth", "when": {"equals": {"event.category": "authentication"}}, "topic": "logs.auth"}]}}
     path = tmp_path / "logwarden.yml"
@@ -76,16 +77,19 @@ def stack(tmp_path):
             time.sleep(0.1)
     bootstrap = f"127.0.0.1:{port}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    fs = admin.create_topics([NewTopic(t, 2, 1) for t in ("logs.raw", "logs.ecs", "logs.dlq", "logs.auth")])
-    for f in fs.values():
-        f.result(15)
 
     def start_worker(i: int) -> Proc:
         w = Proc(logwarden_cmd("worker", "parsers", "-c", str(path)), tmp_path / f"parsers-{i}.log")
         procs.append(w)
         return w
 
-    yield bootstrap, start_worker
+    def wait_topics(names: set[str]) -> None:
+        deadline = time.monotonic() + 30
+        while not names <= set(admin.list_topics(timeout=5).topics):
+            assert time.monotonic() < deadline, f"topics {names} not created"
+            time.sleep(0.2)
+
+    yield bootstrap, start_worker, wait_topics
     for p in reversed(procs):
         if p.p.poll() is None:
             p.p.kill()
@@ -113,8 +117,9 @@ def _read(bootstrap: str, topic: str, want: set[str], key=lambda d: d["event"]["
 
 
 def test_stage_parses_dead_letters_routes_and_commits(stack):
-    bootstrap, start_worker = stack
+    bootstrap, start_worker, wait_topics = stack
     workers = [start_worker(0), start_worker(1)]  # one consumer group, partitions spread over both
+    wait_topics({"logs.raw", "logs.ecs", "logs.dlq", "logs.auth"})  # created by the stage, not by us
     p = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
     sshd = [SSHD.format(s=s, port=50000 + s) for s in range(8)]
     nginx = [NGINX.format(s=s) for s in range(12)]
