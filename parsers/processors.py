@@ -166,11 +166,14 @@ def compile_dissect(pattern: str) -> tuple[re.Pattern[str], list[tuple[str, bool
         pad = key.endswith("->")
         key = key[:-2] if pad else key
         last = i == len(parts) - 2 and lit == ""
-        rx.append("(.*)" if last else "(.*?)")
         keys.append(None if (not key or key.startswith("?")) else (key.lstrip("+&*"), key.startswith("+")))
-        if lit:
-            esc = re.escape(lit)
-            rx.append(f"(?:{esc})+" if pad else esc)
+        if last or not lit:
+            rx.append("(.*)" if last else "(.*?)")
+            continue
+        # atomic: a key ends at the *first* following delimiter (dissect's rule), and a failed
+        # match never retries later delimiters - otherwise k keys cost O(n^k) on a miss
+        esc = re.escape(lit)
+        rx.append(f"(?>(.*?){esc}(?:{esc})*)" if pad else f"(?>(.*?){esc})")
     return re.compile("".join(rx) + r"\Z", re.S), keys
 
 
@@ -201,7 +204,8 @@ def build_dissect(c: DissectConfig, ctx: dict[str, Any]) -> Step:
 
 def build_kv(c: KvConfig, ctx: dict[str, Any]) -> Step:
     vs = re.escape(c.value_split)
-    rx = re.compile(rf"([^\s{vs}]+){vs}(\"[^\"\\]*(?:\\.[^\"\\]*)*\"|'[^']*'|(?:(?!{c.field_split}).)*)")
+    # keys only where a key run starts, taken whole: findall stays linear on long runs
+    rx = re.compile(rf"(?<![^\s{vs}])([^\s{vs}]++){vs}(\"[^\"\\]*(?:\\.[^\"\\]*)*\"|'[^']*'|(?:(?!{c.field_split}).)*)")
     include, exclude = set(c.include_keys), set(c.exclude_keys)
 
     def step(doc: dict[str, Any]) -> None:

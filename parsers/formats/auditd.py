@@ -27,10 +27,10 @@ from ..core import FormatOptions, ParseFailure, dig, is_ip, long_or_none
 from ..timefmt import epoch_iso
 
 RECORD = re.compile(r"(?:node=(\S+) )?type=(\S+) msg=audit\((\d{1,12}(?:\.\d{1,9})?):(\d{1,18})\): ?(.*)\Z", re.S)
-KV = re.compile(r"""([\w-]+)=("[^"]*"|'[^']*'|\S*)""")
+KV = re.compile(r"""(?<![\w-])([\w-]++)=("[^"]*"|'[^']*'|\S*)""")  # keys only at run starts: linear
 # inside msg='...' user-space tools write unquoted values with spaces (op=adding group to /etc/group):
 # a value runs to the next ` key=`
-INNER_KV = re.compile(r"""([\w-]+)=("[^"]*"|'[^']*'|.*?)(?= [\w-]+=|\Z)""")
+INNER_KV = re.compile(r"""(?<![\w-])([\w-]++)=("[^"]*"|'[^']*'|.*?)(?= [\w-]++=|\Z)""")
 _HEX = re.compile(r"(?:[0-9A-F]{2})+\Z")
 
 # record type -> (event.action, event.category, event.type); Filebeat's vocabulary.

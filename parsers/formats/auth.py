@@ -202,7 +202,7 @@ def _repeated(msg: str, doc: Doc, inner: Callable[[str, Doc], str | None]) -> st
 # PAM --------------------------------------------------------------------------------------
 _PAM = re.compile(r"pam_(\w+)\(([^:)]+):(\w+)\): (.*)\Z")
 _PAM_SESSION = re.compile(r"session (opened|closed) for user (\S+?)(?:\(uid=(\d+)\))?(?: by (\S*?)(?:\(uid=(\d*)\))?)?\Z")
-_PAM_KV = re.compile(r"(\w+)=(\S*)")
+_PAM_KV = re.compile(r"(?<!\w)(\w++)=(\S*)")  # keys start at a word start: linear on long runs
 
 
 def _pam_kv(text: str) -> dict[str, str]:

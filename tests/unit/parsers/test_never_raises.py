@@ -103,3 +103,21 @@ def test_huge_numbers_never_reach_the_output():
             out = ENGINE.parse(envelope(line, fields={"log_format": name}))
             if isinstance(out, dict):
                 orjson.dumps(out)
+
+
+def test_long_pathological_lines_are_linear():
+    """Key=value scanners once retried from every character of a long run (quadratic: a 40 KB
+    line took 25 s). A 200 KB run now parses at once; a quadratic regression would run for
+    many minutes and trip the suite's timeout rather than pass."""
+    from logwarden.parsers.processors import compile_dissect
+
+    run = "1." * 100_000
+    for name in ("kv", "logfmt", "auditd", "auto"):
+        out = ENGINE.parse(envelope("x " + run + "=", fields={"log_format": name}))
+        assert isinstance(out, (dict, ParseFailure))
+    doc = ENGINE.parse(envelope("type=USER_AUTH msg=audit(1.0:1): msg='op=" + "a" * 200_000 + "'", fields={"log_format": "auditd"}))
+    assert len(doc["auditd"]["log"]["op"]) == 200_000
+    rx, _ = compile_dissect("%{a} %{b} %{c} %{d} %{e}")
+    assert rx.match("x" * 200_000 + " y") is None
+    kv = Engine(ParsersConfig.model_validate({"pipelines": [{"name": "kv", "format": "plain", "processors": [{"type": "kv"}]}]}))
+    assert kv.parse(envelope(run + "=1"))["message"].startswith("1.1.")
