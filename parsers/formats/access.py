@@ -18,6 +18,7 @@ event.type access, event.outcome from the status (>= 400 is failure).
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -104,7 +105,44 @@ class AccessParser:
             ev["dataset"] = self.dataset
         if extra:
             doc[self.extra_key] = {"access": {"extra": extra}}
+            if extra[0] == '"':
+                _forwarded_for(extra, addr, doc, self.extra_key)
         return pattern
+
+
+_XFF = re.compile(r'"((?:[0-9A-Fa-f.:]+)(?:, ?[0-9A-Fa-f.:]+)*)"')
+
+
+def _forwarded_for(extra: str, addr: str, doc: dict[str, Any], key: str) -> None:
+    """nginx's stock `main` format ends with "$http_x_forwarded_for". Behind a proxy the
+    client is the first public address of that list, not $remote_addr; as Filebeat does,
+    the whole chain goes to <module>.access.remote_ip_list and source.* names the client."""
+    m = _XFF.match(extra)
+    if m is None:
+        return
+    chain = [ip.strip() for ip in m.group(1).split(",")]
+    chain = [ip for ip in chain if is_ip(ip)]
+    if not chain:
+        return
+    doc[key]["access"]["remote_ip_list"] = [*chain, addr]
+    for ip in chain:
+        if not _private(ip):
+            doc["source"] = {"address": ip, "ip": ip}
+            return
+
+
+# Proxy hops: RFC 1918, CGNAT, loopback, link-local, IPv6 ULA. (ipaddress's is_private also
+# counts the documentation ranges, which real clients in examples and tests use.)
+_INTERNAL = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                                                  "127.0.0.0/8", "169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10")]
+
+
+def _private(ip: str) -> bool:
+    try:
+        a = ipaddress.ip_address(ip)
+    except ValueError:
+        return True
+    return any(a.version == n.version and a in n for n in _INTERNAL)
 
 
 class NginxAccessParser(AccessParser):
