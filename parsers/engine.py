@@ -35,6 +35,7 @@ DROP = processors.DROP
 _CARRY_SKIP = frozenset(("@timestamp", "message", "event", "log", "source", "host", "tags"))
 _EVENT_CARRY = ("dataset", "module", "timezone", "category", "type", "provider")
 _KEY_TYPES = (str, type(None))
+_PARSERS_MAX = 512  # parser instances kept per (format, zone); zones come from envelopes
 _COMMON = frozenset(("@timestamp", "message", "event", "log", "host", "agent", "input", "fields", "tags", "source"))
 
 
@@ -187,6 +188,9 @@ class Engine:
                 p = cls(opts, factory=lambda n, tz=tz_name: self.parser(n, tz))
             else:
                 p = cls(opts)
+            if len(self._parsers) >= _PARSERS_MAX:  # event.timezone comes from senders: bound it
+                self._parsers.clear()
+                self._by_key.clear()
             self._parsers[key] = p
         return p
 
