@@ -8,7 +8,7 @@
 The record is kept whole under `winlog` (flat exports are folded into that shape first) and
 the well-known Security events are mapped to ECS the way winlogbeat's security module does:
 logons (4624/4625/4634/4647/4648), special privileges (4672), process creation and exit
-(4688/4689), account management (4720-4767), lockouts (4740), log cleared (1102/104) -
+(4688/4689), account management (4720, 4722-4726, 4728, 4732, 4767), lockouts (4740), log cleared (1102/104) -
 event.category / type / action / outcome, user.name / domain, source.ip / port,
 process.executable / pid / command_line / parent.
 """
@@ -115,7 +115,8 @@ class WinlogParser:
         if winlog.get("computer_name"):
             doc.setdefault("host", {})["hostname"] = winlog["computer_name"]
         data = winlog.get("event_data") or {}
-        security = str(winlog.get("channel", "")).lower() == "security" or eid in (1102,)
+        security = (str(winlog.get("channel", "")).lower() == "security" or eid == 1102
+                    or (eid == 104 and "eventlog" in str(winlog.get("provider_name", "")).lower()))
         if security and eid in SECURITY:
             action, cat, typ, outcome = SECURITY[eid]
             ev["action"], ev["category"], ev["type"] = action, list(cat), list(typ)
