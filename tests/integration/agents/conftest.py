@@ -1,6 +1,6 @@
 import pytest
 
-from tests.integration.agents.agent_testlib import Running
+from agent_testlib import Running
 
 from logwarden.agents.service import Agent
 
@@ -22,7 +22,7 @@ def run_agent():
 
 @pytest.fixture
 def broker(tmp_path):
-    from tests.integration.agents.agent_testlib import Broker
+    from agent_testlib import Broker
 
     (tmp_path / "broker").mkdir()
     b = Broker(tmp_path / "broker")

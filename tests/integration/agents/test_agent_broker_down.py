@@ -8,7 +8,7 @@ from logwarden.agents.service import Agent
 from logwarden.agents.spool import Spool
 from logwarden.config import Config
 
-from tests.integration.agents.agent_testlib import free_port, wait_until
+from agent_testlib import free_port, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import shutil
 
 import orjson
 import pytest
-from tests.integration.agents.agent_testlib import free_port, wait_until
+from agent_testlib import free_port, wait_until
 
 from logwarden.agents.config import AgentConfig, FileSource, MultilineConfig
 from logwarden.agents.identity import file_key

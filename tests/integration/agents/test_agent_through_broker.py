@@ -13,7 +13,7 @@ from logwarden.agents.registry import Registry
 from logwarden.agents.service import Agent
 from logwarden.config import Config
 from logwarden.events import raw_event_id
-from tests.integration.agents.agent_testlib import consume, wait_until
+from agent_testlib import consume, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.integration.ingest.ingest_testlib import RunningIngest
+from ingest_testlib import RunningIngest
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def run_ingest():
 
 @pytest.fixture
 def broker(tmp_path):
-    from tests.integration.agents.agent_testlib import Broker
+    from agent_testlib import Broker
 
     (tmp_path / "broker").mkdir()
     b = Broker(tmp_path / "broker")

@@ -8,7 +8,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from logwarden.config import Config
-from tests.integration.agents.agent_testlib import free_port
+from agent_testlib import free_port
 
 pytestmark = pytest.mark.integration
 TOKEN = "tok-for-tests-123"

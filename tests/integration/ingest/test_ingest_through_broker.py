@@ -13,7 +13,7 @@ from elasticsearch import Elasticsearch, helpers
 
 from logwarden.config import Config
 from logwarden.events import raw_event_id
-from tests.integration.agents.agent_testlib import consume
+from agent_testlib import consume
 
 pytestmark = pytest.mark.integration
 TOKEN = "tok-for-tests-123"
