@@ -82,6 +82,15 @@ class ParserStage:
                 continue
             result = parse(raw)
             if result.__class__ is dict:
+                if default_only and (joiner is None or "auditd" not in result):
+                    try:  # the common case, inlined: one document to the default topic
+                        body = dumps(result)
+                    except (TypeError, orjson.JSONEncodeError):
+                        pass  # _emit below dead-letters it with the reason
+                    else:
+                        parsed += 1
+                        yield Output(default_topic, body, key)
+                        continue
                 if joiner is not None and "auditd" in result:
                     ready = joiner.feed(result, key)  # type: ignore[arg-type]
                 else:
