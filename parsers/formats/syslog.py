@@ -28,7 +28,9 @@ _TS_ISO = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
 _TS_BSD = r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?"
 RFC3164 = re.compile(
     rf"(?:<(\d{{1,3}})>)?(?:({_TS_ISO})|({_TS_BSD})) +"
-    r"(?:([^\s\[\]:]+) )?"  # hostname (absent when a local process writes straight to /dev/log)
+    # hostname, or an IPv6 address (2+ colons, so never a `prog:` tag); absent when a local
+    # process writes straight to /dev/log
+    r"(?:((?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f.]{0,15}|[^\s\[\]:]+) )?"
     r"(?:([^\s\[\]:]+)(?:\[(\d{0,18})\])?: ?)?"  # TAG[PID]:
     r"(.*)\Z", re.S)
 RFC5424 = re.compile(

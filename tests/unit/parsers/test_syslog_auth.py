@@ -177,3 +177,10 @@ def test_more_sshd_refusals(parse):
         assert doc["event"].get("outcome") == outcome and doc["source"]["ip"] == "203.0.113.5", msg
         assert (doc.get("user") or {}).get("name") == user, msg
     assert parse("Nov 26 15:00:00 h sshd[1]: Connection from 203.0.113.5 port 1 on 10.0.0.2 port 22")["destination"] == {"address": "10.0.0.2", "ip": "10.0.0.2", "port": 22}
+
+
+def test_rfc3164_ipv6_hostname(parse):
+    doc = parse("<38>Nov 26 10:00:00 2001:db8::5 sshd[9]: Invalid user x from 203.0.113.5 port 1")
+    assert doc["host"]["hostname"] == "2001:db8::5" and doc["process"] == {"name": "sshd", "pid": 9}
+    doc = parse("Nov 26 10:00:00 kernel: [ 1.0] boot", "syslog")
+    assert doc["process"]["name"] == "kernel" and doc["message"] == "[ 1.0] boot"
