@@ -174,3 +174,26 @@ def test_stage_parses_dead_letters_routes_and_commits(stack):
 
     for w in workers:
         assert w.stop() == 0
+
+
+def test_sigkilled_worker_loses_nothing(stack):
+    """At-least-once through a crash: SIGKILL one of two workers mid-stream; the survivor takes
+    its partitions over from the last committed offsets and every event reaches logs.ecs."""
+    bootstrap, start_worker, wait_topics = stack
+    workers = [start_worker(0), start_worker(1)]
+    wait_topics({"logs.raw", "logs.ecs", "logs.dlq"})
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    raws = []
+    for i in range(400):
+        raw = _envelope(NGINX.format(s=i % 60), offset=i * 120)
+        raws.append(raw)
+        p.produce("logs.raw", orjson.dumps(raw), partition=i % 2)
+        if i == 199:
+            assert p.flush(30) == 0
+            _read(bootstrap, "logs.ecs", {raw_event_id(r) for r in raws[:50]})  # the stage is running
+            workers[0].p.kill()
+            workers[0].p.wait(10)
+    assert p.flush(30) == 0
+    got = _read(bootstrap, "logs.ecs", {raw_event_id(r) for r in raws}, timeout=90)
+    assert set(got) == {raw_event_id(r) for r in raws}
+    assert workers[1].stop() == 0
