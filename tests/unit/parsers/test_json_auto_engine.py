@@ -160,3 +160,8 @@ def test_cli_uses_the_config_files_parsers_section(tmp_path):
     cfg.write_text("parsers:\n  pipelines:\n    - name: x\n      processors:\n        - {type: nope}\n", encoding="utf-8")
     r = CliRunner().invoke(parse_cmd, ["-c", str(cfg)], input="x\n")
     assert r.exit_code == 2 and "logwarden.yml:5" in r.stderr
+
+
+def test_auto_skips_a_byte_order_mark(parse):
+    doc = parse("\ufeff" + NGINX)
+    assert doc["http"]["response"]["status_code"] == 200 and doc["event"]["original"] == "\ufeff" + NGINX
