@@ -54,6 +54,9 @@ def consumer_settings(cfg: Config, group_id: str, **extra: Any) -> dict[str, Any
         "session.timeout.ms": 10000,
         "heartbeat.interval.ms": 1000,
         "fetch.wait.max.ms": 100,
+        # A subscribed topic that does not exist yet (the index worker's `alerts` before the
+        # first alert) is only noticed at the next metadata refresh: 5 minutes by default.
+        "topic.metadata.refresh.interval.ms": 2000,
     })
     out.update(extra)
     return out
