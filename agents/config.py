@@ -58,7 +58,7 @@ class AgentConfig(Model):
     close_inactive_ms: int = Field(300_000, ge=100, description="A file whose path no longer leads to it (rotated or deleted) is closed after it was read to the end and nothing new arrived for this long.")
     clean_removed: bool = Field(True, description="Forget registry entries of files that no longer exist.")
     registry_flush_ms: int = Field(1000, ge=0, description="How often acknowledged offsets are written to the registry file (atomic write, fsync, rename); 0 writes after every acknowledgement batch.")
-    max_inflight_records: int = Field(200_000, ge=1, description="Records produced but not yet acknowledged at most; reading pauses beyond this (backpressure).")
+    max_inflight_records: int = Field(20_000, ge=1, description="Records produced but not yet acknowledged at most; reading pauses beyond this (backpressure). Each costs a tracked Python object, so larger values slow garbage collection more than they help batching.")
     linger_ms: int = Field(20, ge=0, description="librdkafka linger.ms: how long a batch waits to fill.")
     batch_max_bytes: int = Field(1_000_000, ge=1024, description="librdkafka batch.size: bytes of one record batch at most.")
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field("lz4", description="Record batch compression.")

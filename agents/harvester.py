@@ -20,7 +20,7 @@ import time
 from .config import FileSource
 from .identity import FINGERPRINT_BYTES, file_key, fingerprint_bytes, fingerprint_fd
 from .lifecycle import FileEvent, FileState, transition
-from .multiline import MultilineJoiner, Record, single
+from .multiline import MultilineJoiner, Record
 from .registry import AckTracker
 from .splitter import LineSplitter
 
@@ -81,7 +81,7 @@ class Harvester:
             if late is not None:
                 recs.append(late)
         else:
-            recs = [single(ln) for ln in lines]
+            recs = lines
         if len(chunk) < limit:
             self._at_eof()
         return recs, len(chunk)
@@ -139,7 +139,7 @@ class Harvester:
                 out.append(rec)
         line = self.splitter.flush()
         if line is not None and line.data:
-            out.append(single(line))
+            out.append(line)
         return out
 
     def close(self) -> None:

@@ -9,9 +9,15 @@ from dataclasses import dataclass, fields
 
 from prometheus_client import Counter, Gauge
 
+from logwarden import metrics as core
+
 LINES = Counter("logwarden_agent_lines_read_total", "Records (lines, or joined multiline records) read from files.")
 BYTES = Counter("logwarden_agent_read_bytes_total", "Bytes read from files.")
 SENT = Counter("logwarden_agent_sent_events_total", "Records the broker acknowledged (acks=all), replays from the spool included.")
+# The same events on the component-wide series every stage reports (UI overview, alerts on errors).
+CORE_RECEIVED = core.RECEIVED.labels("agent")
+CORE_SENT = core.SENT.labels("agent")
+CORE_DROPPED = core.ERRORS.labels("agent", "dropped")
 SPOOLED = Counter("logwarden_agent_spooled_events_total", "Records written to the disk spool because the broker did not take them.")
 DROPPED = Counter("logwarden_agent_dropped_events_total", "Records the broker rejected for good (e.g. larger than its maximum message size).")
 TRUNCATED = Counter("logwarden_agent_truncated_lines_total", "Lines cut to max_line_bytes.")
@@ -22,6 +28,9 @@ INFLIGHT = Gauge("logwarden_agent_inflight_events", "Records produced and not ye
 
 @dataclass
 class Stats:
+    """Plain counters, bumped per record on the hot path (a Prometheus inc costs ~3 us);
+    `publish` moves their growth into the Prometheus series every registry flush."""
+
     lines_read: int = 0
     bytes_read: int = 0
     sent: int = 0
@@ -31,3 +40,18 @@ class Stats:
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_published = Stats()
+_SERIES = {"lines_read": (LINES, CORE_RECEIVED), "bytes_read": (BYTES,), "sent": (SENT, CORE_SENT),
+           "spooled": (SPOOLED,), "dropped": (DROPPED, CORE_DROPPED), "truncated": (TRUNCATED,)}
+
+
+def publish(stats: Stats) -> None:
+    """Add what `stats` counted since the last call to the Prometheus counters."""
+    for name, series in _SERIES.items():
+        delta = getattr(stats, name) - getattr(_published, name)
+        if delta > 0:
+            for s in series:
+                s.inc(delta)
+            setattr(_published, name, getattr(stats, name))

@@ -17,22 +17,11 @@ at most `max_lines` lines make one record.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from .config import MultilineConfig
 from .splitter import Line
 
-
-@dataclass(slots=True)
-class Record:
-    offset: int
-    end: int
-    data: bytes
-    flags: list[str] = field(default_factory=list)
-
-
-def single(line: Line) -> Record:
-    return Record(line.offset, line.end, line.data, ["truncated"] if line.truncated else [])
+Record = Line  # a joined record is a Line spanning several lines, flagged "multiline"
 
 
 class MultilineJoiner:
@@ -52,10 +41,8 @@ class MultilineJoiner:
         lines = self._lines
         self._lines = []
         if len(lines) == 1:
-            return single(lines[0])
-        flags = ["multiline"]
-        if any(ln.truncated for ln in lines):
-            flags.append("truncated")
+            return lines[0]
+        flags = ("multiline", "truncated") if any(ln.truncated for ln in lines) else ("multiline",)
         return Record(lines[0].offset, lines[-1].end, b"\n".join(ln.data for ln in lines), flags)
 
     def feed(self, lines: list[Line], now: float) -> list[Record]:

@@ -130,6 +130,12 @@ class AckTracker:
         self._ends.append(end)
         return self._base + len(self._ends) - 1
 
+    def extend(self, ends: list[int]) -> int:
+        """Register records in order; returns the sequence number of the first."""
+        first = self._base + len(self._ends)
+        self._ends.extend(ends)
+        return first
+
     def ack(self, seq: int) -> None:
         if seq != self._base:
             if seq > self._base:

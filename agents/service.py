@@ -175,17 +175,13 @@ class Agent:
                 recs, n = h.read(limit, now)
                 if recs:
                     tpl = h.template or self._template(h)
-                    tracker, send = h.tracker, self.shipper.send
-                    for rec in recs:
-                        if rec.flags and "truncated" in rec.flags:
-                            self.stats.truncated += 1
-                            metrics.TRUNCATED.inc()
-                        send(tpl.build(rec, ts), functools.partial(tracker.ack, tracker.add(rec.end)))
+                    if h.splitter.truncated:
+                        self.stats.truncated += h.splitter.truncated
+                        h.splitter.truncated = 0
+                    self.shipper.send_records(recs, tpl.build, ts, h.tracker)
                     self.stats.lines_read += len(recs)
-                    metrics.LINES.inc(len(recs))
                 if n:
                     self.stats.bytes_read += n
-                    metrics.BYTES.inc(n)
                     total += n
                     budget -= n
                     self.shipper.poll(0)
@@ -223,6 +219,7 @@ class Agent:
                 self.registry.set(h.key, h.path, h.fingerprint, h.tracker.committed)
         self.closing = [h for h in self.closing if h.tracker.pending]
         self.registry.flush(force)
+        metrics.publish(self.stats)
 
     # -- the loop --------------------------------------------------------------------------
     def run_forever(self) -> None:

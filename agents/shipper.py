@@ -19,6 +19,7 @@ produced again after the backoff; they stay unacknowledged, so a crash re-reads 
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import deque
@@ -28,6 +29,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from . import metrics
 from .metrics import Stats
+from .registry import AckTracker
 from .spool import Spool
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,37 @@ class Shipper:
         self._replay_inflight = 0  # part of inflight that is spool replay (already durable)
 
     # -- producing -------------------------------------------------------------------------
+    def send_records(self, records: list[Any], build: Callable[[Any, bytes], bytes], timestamp: bytes, tracker: AckTracker) -> None:
+        """The hot path: envelope and produce a file's records, each acknowledged into `tracker`.
+
+        One partial per record (C-level) carries (tracker, seq) to the delivery report.
+        """
+        first = tracker.extend([r.end for r in records])
+        if self.spool is not None and (self._to_spool or not self.spool.empty):
+            for i, rec in enumerate(records):
+                self._to_spool.append((build(rec, timestamp), functools.partial(tracker.ack, first + i)))
+            return
+        produce, topic, cb, partial = self._producer.produce, self.topic, self._delivered, functools.partial
+        n = 0
+        try:
+            for i, rec in enumerate(records):
+                produce(topic, build(rec, timestamp), on_delivery=partial(cb, tracker, first + i))
+                n += 1
+        except (BufferError, KafkaException):
+            self.inflight += n
+            for i in range(n, len(records)):  # the slow path handles a full queue and refusals
+                self._produce(build(records[i], timestamp), functools.partial(tracker.ack, first + i))
+            return
+        self.inflight += n
+
+    def _delivered(self, tracker: AckTracker, seq: int, err: KafkaError | None, msg: Any) -> None:
+        if err is None:
+            self.inflight -= 1
+            self.stats.sent += 1
+            tracker.ack(seq)
+        else:
+            self._on_delivery(functools.partial(tracker.ack, seq), err, msg)
+
     def send(self, value: bytes, ack: Ack) -> None:
         if self.spool is not None and (self._to_spool or not self.spool.empty):
             self._to_spool.append((value, ack))
@@ -71,7 +104,7 @@ class Shipper:
         self._produce(value, ack)
 
     def _produce(self, value: bytes, ack: Ack) -> None:
-        cb = lambda err, msg: self._on_delivery(err, msg, ack)  # noqa: E731 - one closure per record
+        cb = functools.partial(self._on_delivery, ack)  # a C-level partial: cheaper than a closure
         while True:
             try:
                 self._producer.produce(self.topic, value, on_delivery=cb)
@@ -80,22 +113,19 @@ class Shipper:
                 self._producer.poll(0.05)
             except KafkaException as exc:  # refused locally (larger than message.max.bytes)
                 self.stats.dropped += 1
-                metrics.DROPPED.inc()
                 log.error("record refused by the producer, dropping it", extra={"error": str(exc), "bytes": len(value)})
                 ack()
                 return
         self.inflight += 1
 
-    def _on_delivery(self, err: KafkaError | None, msg: Any, ack: Ack) -> None:
+    def _on_delivery(self, ack: Ack, err: KafkaError | None, msg: Any) -> None:
         self.inflight -= 1
         if err is None:
             self.stats.sent += 1
-            metrics.SENT.inc()
             self._last_error = None
             ack()
         elif err.code() in PERMANENT:
             self.stats.dropped += 1
-            metrics.DROPPED.inc()
             log.error("broker rejected a record, dropping it", extra={"error": err.str(), "bytes": len(msg.value() or b"")})
             ack()
         else:
@@ -134,7 +164,6 @@ class Shipper:
                 ack()
             if written:
                 self.stats.spooled += written
-                metrics.SPOOLED.inc(written)
                 log.debug("spooled records", extra={"count": written})
             if written < len(batch):
                 self._retry.extend(batch[written:])
@@ -173,7 +202,6 @@ class Shipper:
             state[1] -= 1
             if err is None:
                 self.stats.sent += 1
-                metrics.SENT.inc()
             else:
                 state[2] += 1
             if state[1] == 0:
@@ -190,7 +218,6 @@ class Shipper:
                     self._producer.poll(0.05)
                 except KafkaException as exc:
                     self.stats.dropped += 1
-                    metrics.DROPPED.inc()
                     log.error("spooled record refused by the producer, dropping it", extra={"error": str(exc)})
                     state[1] -= 1
                     if state[1] == 0:
@@ -242,6 +269,5 @@ class Shipper:
             for _, ack in batch[:written]:
                 ack()
             self.stats.spooled += written
-            metrics.SPOOLED.inc(written)
         if self.spool is not None:
             self.spool.close()

@@ -19,13 +19,14 @@ import asyncio
 import collections
 import inspect
 import logging
+import os
 import ssl
 from typing import Any
 
 from .protocol import errors
 from .protocol.frames import FrameDecoder, FrameError, RequestHeader, encode_response, parse_header
 from .protocol.schemas import API_VERSIONS, APIS, SASL_AUTHENTICATE, SASL_HANDSHAKE
-from .protocol.types import DecodeError
+from .protocol.types import DecodeError, FileRegion
 
 log = logging.getLogger("logwarden.broker.server")
 
@@ -46,6 +47,7 @@ class Session:
         self.raw_sasl = False  # SaslHandshake v0: the next frames are bare SASL tokens
         self.client_id: str | None = None
         self.local: Any = None  # (host, port) the client connected to: what Metadata advertises
+        self.sendfile = False  # plaintext socket: Fetch may hand out FileRegions for sendfile
 
 
 class KafkaConnection(asyncio.BufferedProtocol):
@@ -65,6 +67,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.transport = transport  # type: ignore[assignment]
         self.session = Session(transport.get_extra_info("peername"), self.needs_auth)
         self.session.local = transport.get_extra_info("sockname")
+        self.session.sendfile = transport.get_extra_info("sslcontext") is None and hasattr(os, "sendfile")
         self.broker.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -115,7 +118,10 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 if inspect.isawaitable(out):
                     asyncio.ensure_future(self._finish(hdr, out))
                     return  # stay busy until _finish resumes draining
-                self._send(hdr, out)
+                pending = self._send(hdr, out)
+                if pending is not None:
+                    asyncio.ensure_future(self._finish(hdr, None, pending))
+                    return
             self.busy = False
             if self.paused and not self.closed:
                 self.paused = False
@@ -125,25 +131,49 @@ class KafkaConnection(asyncio.BufferedProtocol):
             log.exception("request handling failed")
             self._abort("internal error")
 
-    async def _finish(self, hdr: RequestHeader, awaitable: Any) -> None:
+    async def _finish(self, hdr: RequestHeader, awaitable: Any, sending: Any = None) -> None:
         try:
-            body = await awaitable
+            if sending is None:
+                body = await awaitable
+                if self.closed:
+                    return
+                sending = self._send(hdr, body)
+            if sending is not None:
+                await sending
+        except (ConnectionError, OSError) as exc:
+            self._abort(f"send failed: {exc}")
+            return
         except Exception:
             log.exception("request handling failed", extra={"api_key": hdr.api_key})
             self._abort("internal error")
             return
-        if self.closed:
-            return
-        self._send(hdr, body)
-        self._drain()
+        if not self.closed:
+            self._drain()
 
-    def _send(self, hdr: RequestHeader, body: Any) -> None:
+    def _send(self, hdr: RequestHeader, body: Any) -> Any:
+        """Write a response; returns an awaitable when part of it goes out by sendfile."""
         if body is None:  # acks=0 produce: no response at all
-            return
+            return None
         if isinstance(body, (bytes, bytearray)):  # SaslHandshake v0 raw token
             self.transport.write(len(body).to_bytes(4, "big") + body)
-            return
-        self.transport.writelines(encode_response(hdr.correlation_id, hdr.api_key, hdr.api_version, body))
+            return None
+        chunks = encode_response(hdr.correlation_id, hdr.api_key, hdr.api_version, body)
+        if any(type(c) is FileRegion for c in chunks):
+            return self._send_files(chunks)
+        write = self.transport.write
+        for c in chunks:  # not writelines: it would join (copy) every chunk into one bytes
+            write(c)
+        return None
+
+    async def _send_files(self, chunks: list[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        for c in chunks:
+            if self.closed:
+                return
+            if type(c) is FileRegion:
+                await loop.sendfile(self.transport, c.fileobj, c.position, c.size)
+            else:
+                self.transport.write(c)
 
     def _dispatch(self, frame: memoryview) -> tuple[RequestHeader, Any] | None:
         session = self.session

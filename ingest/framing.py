@@ -4,7 +4,7 @@ Two framings exist on TCP/TLS and senders do not announce which they use:
 
     octet counting           "<MSG-LEN> <SYSLOG-MSG>"   MSG-LEN = NONZERO-DIGIT *DIGIT, then one space
                              (RFC 5425 for TLS; rsyslog `TCP_Framing="octet-counted"`)
-    non-transparent framing  "<SYSLOG-MSG>\\n"           a trailer (LF; NUL and CR-LF tolerated)
+    non-transparent framing  "<SYSLOG-MSG>\\n"           a trailer: LF, or NUL (CR before it dropped)
 
 A syslog message starts with '<' (its PRI), an octet-counted frame with a digit, so the
 first byte of each frame decides. Deciding per frame rather than per connection costs
@@ -19,6 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_LENGTH_DIGITS = 10  # an octet count longer than this is not a length but garbage
+
+
+def _trailer(buf: bytearray) -> int:
+    nl, nul = buf.find(b"\n"), buf.find(b"\x00")
+    if nl < 0 or (0 <= nul < nl):
+        return nul
+    return nl
 
 
 @dataclass(slots=True)
@@ -50,7 +57,7 @@ class SyslogFramer:
                     self._cut = None
                 continue
             if self._skip_line:
-                nl = buf.find(b"\n")
+                nl = _trailer(buf)
                 if nl < 0:
                     buf.clear()
                     break
@@ -86,16 +93,17 @@ class SyslogFramer:
                     continue
                 else:
                     self.errors += 1
-            # non-transparent framing
-            nl = buf.find(b"\n")
-            if nl < 0:
+            # non-transparent framing: LF or NUL ends the message (Python's SysLogHandler
+            # and some appliances send NUL without LF)
+            end = _trailer(buf)
+            if end < 0:
                 if len(buf) > self.max_bytes:
                     self._cut = bytes(buf[: self.max_bytes])
                     buf.clear()
                     self._skip_line = True
                 break
-            line = bytes(buf[:nl]).rstrip(b"\r\x00")
-            del buf[: nl + 1]
+            line = bytes(buf[:end]).rstrip(b"\r\x00")
+            del buf[: end + 1]
             if len(line) > self.max_bytes:
                 out.append(Frame(line[: self.max_bytes], True))
             elif line:

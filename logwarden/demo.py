@@ -70,8 +70,7 @@ def sshd_line(rng: random.Random, t: float, host: str = "web-1") -> str:
         f"Accepted publickey for {user} from {ip} port {port} ssh2: ED25519 SHA256:pP3kq0Zb1r9x0mM6bL7C4nq2kL1nJt4Xb2bq3ZfQy8E",
         f"pam_unix(sshd:session): session opened for user {user}(uid=1001) by (uid=0)",
         f"Disconnected from user {user} {ip} port {port}",
-        f"Failed password for {user} from {ip} port {port} ssh2",
-    ])
+    ] + ([f"Failed password for {user} from {ip} port {port} ssh2"] if rng.random() < 0.3 else []))
     return f"{_syslog_ts(t)} {host} sshd[{pid}]: {body}"
 
 
@@ -79,6 +78,16 @@ def burst_lines(rng: random.Random, t: float, host: str = "web-1", attacker: str
     pid = rng.randint(2000, 60000)
     return [f"{_syslog_ts(t)} {host} sshd[{pid}]: Failed password for invalid user {rng.choice(_GUESSES)} "
             f"from {attacker} port {rng.randint(40000, 65000)} ssh2" for _ in range(BURST_ATTEMPTS)]
+
+
+AUTH_SHARE = 0.05  # about one auth line in twenty, as on a busy web server
+
+
+def tick(rng: random.Random, now: float) -> tuple[str, str]:
+    """One background line: ("access", nginx line) or ("auth", sshd line)."""
+    if rng.random() < AUTH_SHARE:
+        return "auth", sshd_line(rng, now)
+    return "access", nginx_line(rng, now)
 
 
 def run(cfg: Config) -> None:
@@ -94,16 +103,14 @@ def run(cfg: Config) -> None:
     d = demo_dir(cfg)
     d.mkdir(parents=True, exist_ok=True)
     rng = random.Random()
-    start = time.time()
-    next_burst = start + FIRST_BURST_AFTER_S
+    next_burst = time.time() + FIRST_BURST_AFTER_S
     interval = 1.0 / cfg.demo.rate_per_s
     with open(d / "nginx-access.log", "a", buffering=1) as access, open(d / "auth.log", "a", buffering=1) as auth:
+        files = {"access": access, "auth": auth}
         while not stop:
             now = time.time()
-            if rng.random() < 0.8:
-                access.write(nginx_line(rng, now) + "\n")
-            else:
-                auth.write(sshd_line(rng, now) + "\n")
+            stream, line = tick(rng, now)
+            files[stream].write(line + "\n")
             if now >= next_burst:
                 auth.write("\n".join(burst_lines(rng, now)) + "\n")
                 next_burst = now + BURST_EVERY_S

@@ -54,9 +54,35 @@ def consumer_settings(cfg: Config, group_id: str, **extra: Any) -> dict[str, Any
         "session.timeout.ms": 10000,
         "heartbeat.interval.ms": 1000,
         "fetch.wait.max.ms": 100,
-        # A subscribed topic that does not exist yet (the index worker's `alerts` before the
-        # first alert) is only noticed at the next metadata refresh: 5 minutes by default.
-        "topic.metadata.refresh.interval.ms": 2000,
+        # notice topics created after subscribe within seconds, not librdkafka's 5 minutes
+        "topic.metadata.refresh.interval.ms": 5000,
     })
     out.update(extra)
     return out
+
+
+def ensure_topics(cfg: Config, topics: list[str], timeout_s: float = 15.0) -> None:
+    """Create the topics a stage consumes if they do not exist yet.
+
+    A consumer that subscribes to a missing topic only notices its creation at the next
+    metadata refresh (librdkafka: minutes), so a stage that starts before its producer
+    would sit idle. Creating the topic up front is idempotent and works against the
+    built-in broker and Kafka alike (an existing topic is not an error).
+    """
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient(client_settings(cfg))
+    existing = admin.list_topics(timeout=timeout_s).topics
+    missing = [t for t in topics if t not in existing]
+    if not missing:
+        return
+    replication = 1 if not cfg.kafka.bootstrap_servers else -1
+    futures = admin.create_topics([NewTopic(t, num_partitions=cfg.broker.default_partitions, replication_factor=replication)
+                                   for t in missing], operation_timeout=timeout_s)
+    for topic, fut in futures.items():
+        try:
+            fut.result(timeout_s)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise

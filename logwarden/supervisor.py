@@ -43,6 +43,12 @@ HEALTHY_AFTER_S = 60.0  # a child up this long has its backoff reset
 STOP_GRACE_S = 15.0
 
 
+# -P: never put the working directory on sys.path. Started from a source checkout, `-m
+# logwarden` would otherwise import the checkout's bare `logwarden/` folder (which does not
+# contain the stage packages) instead of the installed package.
+CHILD_PREFIX = [sys.executable, "-P", "-m", "logwarden"]
+
+
 def _pdeathsig() -> None:
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -84,7 +90,7 @@ class Supervisor:
         return effective
 
     def _plan(self, effective: Path) -> list[Child]:
-        base = [sys.executable, "-m", "logwarden"]
+        base = CHILD_PREFIX
         c = ["-c", str(effective)]
         plan: list[Child] = []
         if self.cfg.broker.embedded and not self.cfg.kafka.bootstrap_servers:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Iterable, Protocol
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from logwarden import metrics
-from logwarden.kafka import consumer_settings, producer_settings
+from logwarden.kafka import consumer_settings, ensure_topics, producer_settings
 
 if TYPE_CHECKING:
     from confluent_kafka import Message
@@ -159,6 +159,7 @@ def run_stage(cfg: "Config", stage: Stage, *, group_id: str | None = None, batch
               checkpoint_interval_ms: int = 1000, stop: StopFlag | None = None) -> None:
     """Run `stage` until SIGTERM/SIGINT (or `stop`), committing offsets only after durability."""
     stop = stop or StopFlag().install()
+    ensure_topics(cfg, stage.topics)
     shell = _Shell(cfg, stage, group_id or f"logwarden-{stage.name}", checkpoint_interval_ms)
     log.info("stage started", extra={"stage": stage.name, "topics": stage.topics, "bootstrap": cfg.bootstrap_servers})
     shell.run(stop, batch_size)

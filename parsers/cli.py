@@ -22,10 +22,19 @@ import orjson
 import yaml
 from pydantic import ValidationError
 
-from .config import ParsersConfig, PipelineConfig
+from .config import ParsersConfig
 from .core import ParseFailure
 from .engine import Engine
 from .formats import FORMATS
+from .formats.auditd import AuditJoiner
+
+
+def _write(out: BinaryIO, doc: dict[str, Any], trace: list[tuple[str, str]] | None) -> None:
+    out.write(orjson.dumps(doc) + b"\n")
+    if trace:
+        width = max(len(k) for k, _ in trace)
+        for k, who in sorted(trace):
+            out.write(f"  {k:<{width}}  <- {who}\n".encode())
 
 
 def load_pipeline_file(path: str) -> dict[str, Any]:
@@ -68,6 +77,7 @@ def parse(fmt: str | None, pipeline_file: str | None, strict: bool, explain: boo
     stream: BinaryIO = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
     out = sys.stdout.buffer
     err = sys.stderr.buffer
+    joiner = AuditJoiner() if cfg.auditd_join else None
     host = socket.gethostname()
     failed = 0
     offset = 0
@@ -92,12 +102,14 @@ def parse(fmt: str | None, pipeline_file: str | None, strict: bool, explain: boo
                 err.write(orjson.dumps({"line": n, "reason": result.reason, "parser": result.parser}) + b"\n")
                 err.flush()
                 continue
-            out.write(orjson.dumps(result) + b"\n")
-            if trace:
-                width = max(len(k) for k, _ in trace)
-                for k, who in sorted(trace):
-                    out.write(f"  {k:<{width}}  <- {who}\n".encode())
-            out.flush() if explain else None
+            ready = joiner.feed(result, trace) if joiner is not None and "auditd" in result else [(result, trace)]
+            for doc, tr in ready:
+                _write(out, doc, tr)
+            if explain:
+                out.flush()
+        if joiner is not None:
+            for doc, tr in joiner.flush():
+                _write(out, doc, tr)
     finally:
         out.flush()
         if stream is not sys.stdin.buffer:

@@ -21,7 +21,7 @@ from pydantic import Field, field_validator, model_validator
 from logwarden.model import Model
 
 from .conditions import ConditionConfig
-from .processors import ProcessorConfig
+from .processor_config import ProcessorConfig
 from .timefmt import zone
 
 
@@ -84,3 +84,4 @@ class ParsersConfig(Model):
     pattern_files: list[str] = Field(default_factory=list, description="Files of grok definitions, one `NAME pattern` per line.")
     pipelines: list[PipelineConfig] = Field(default_factory=list, description="Pipelines, first match wins (program-matched ones are checked after parsing).")
     routes: list[RouteConfig] = Field(default_factory=list, description="Routes: condition -> extra topic; every matching route applies.")
+    auditd_join: bool = Field(True, description="Merge consecutive auditd records of one serial (SYSCALL, EXECVE, PATH...) into one event; records never wait past the end of a batch.")

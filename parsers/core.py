@@ -31,6 +31,23 @@ class ParseFailure:
     parser: str
 
 
+class Marks:
+    """Where `--explain` collects intermediate snapshots: parsers that work in stages (a syslog
+    header, then the program's message) call `mark(doc, label)` between them, so each field
+    is attributed to the step that wrote it. Inactive (None) outside explain: one check."""
+
+    __slots__ = ("active",)
+
+    def __init__(self) -> None:
+        self.active: list[tuple[dict[str, Any], str]] | None = None
+
+    def mark(self, doc: dict[str, Any], label: str) -> None:
+        if self.active is not None:
+            from logwarden.events import flatten
+
+            self.active.append((flatten(doc), label))
+
+
 @dataclass(slots=True)
 class FormatOptions:
     """What a parser needs to know beyond the line: where it is and how to read ambiguous times."""
@@ -39,6 +56,7 @@ class FormatOptions:
     now: datetime | None = None  # fixed clock for RFC 3164 year inference (tests, replays)
     grok_patterns: dict[str, str] = field(default_factory=dict)  # user grok definitions
     extra: dict[str, Any] = field(default_factory=dict)  # per-format settings from a pipeline
+    marks: Marks = field(default_factory=Marks)  # explain snapshots (see Marks)
 
 
 class FormatParser(Protocol):

@@ -20,19 +20,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from logwarden.events import flatten, raw_event_id
+from logwarden.events import flatten
 
 from . import processors
 from .conditions import compile_condition
 from .config import ParsersConfig, PipelineConfig
-from .core import FormatOptions, FormatParser, ParseFailure
+from .core import FormatOptions, FormatParser, Marks, ParseFailure
 from .formats import DATASETS, FORMATS
 from .grok import load_definitions
+from .ids import fast_raw_event_id
 from .timefmt import iso, zone
 
 DROP = processors.DROP
 _CARRY_SKIP = frozenset(("@timestamp", "message", "event", "log", "source", "host", "tags"))
 _EVENT_CARRY = ("dataset", "module", "timezone", "category", "type", "provider")
+_COMMON = frozenset(("@timestamp", "message", "event", "log", "host", "agent", "input", "fields", "tags", "source"))
 
 
 class _Clock:
@@ -54,26 +56,39 @@ class _Clock:
 
 
 def base_document(raw: dict[str, Any], ingested: str) -> dict[str, Any]:
-    """The ECS skeleton every parser starts from: identity, original, envelope metadata."""
+    """The ECS skeleton every parser starts from: identity, original, envelope metadata.
+
+    Hot path: known envelope keys are handled one by one (the generic loop only runs for
+    keys beyond Filebeat's usual set); `host` and `log` are shallow-copied because parsers
+    add host.hostname and log.level to them, and the envelope must stay untouched (DLQ).
+    """
     msg = raw["message"]
-    event = {"id": raw_event_id(raw), "original": msg, "ingested": ingested, "kind": "event"}
+    event = {"id": fast_raw_event_id(raw), "original": msg, "ingested": ingested, "kind": "event"}
+    doc: dict[str, Any] = {"@timestamp": raw.get("@timestamp") or ingested, "message": msg, "event": event}
+    if not _COMMON.issuperset(raw):  # keys beyond Filebeat's usual envelope: carry them all
+        for k, v in raw.items():
+            if k not in _CARRY_SKIP:
+                doc[k] = v
+    else:
+        if "agent" in raw:
+            doc["agent"] = raw["agent"]
+        if "input" in raw:
+            doc["input"] = raw["input"]
+        if "fields" in raw:
+            doc["fields"] = raw["fields"]
     ev_in = raw.get("event")
     if ev_in.__class__ is dict:
         for k in _EVENT_CARRY:
             if k in ev_in:
                 event[k] = ev_in[k]
-    doc: dict[str, Any] = {"@timestamp": raw.get("@timestamp") or ingested, "message": msg, "event": event}
-    for k, v in raw.items():
-        if k not in _CARRY_SKIP:
-            doc[k] = v
     host = raw.get("host")
     if host.__class__ is dict:
-        doc["host"] = dict(host)  # parsers add host.hostname; never write into the envelope
+        doc["host"] = host.copy()
     tags = raw.get("tags")
     if tags:
         doc["tags"] = list(tags)
     log = raw.get("log")
-    doc["log"] = dict(log) if log.__class__ is dict else {}
+    doc["log"] = log.copy() if log.__class__ is dict else {}
     src = raw.get("source")
     if src.__class__ is dict and (src.get("ip") or src.get("address")):
         # the sender of a network message (a syslog relay), not the event's own source
@@ -124,6 +139,7 @@ class Engine:
     def __init__(self, cfg: ParsersConfig | None = None, *, now: datetime | None = None, format_override: str | None = None):
         self.cfg = cfg = cfg or ParsersConfig()
         self.clock = _Clock()
+        self.marks = Marks()
         self.now = now
         self.format_override = format_override
         self.tz = zone(cfg.timezone)
@@ -143,6 +159,8 @@ class Engine:
         self._pre = [p for p in self.pipelines if p.program is None]
         self._post = [p for p in self.pipelines if p.program is not None]
         self._select_cache: dict[tuple[Any, ...], _Pipeline | None] = {}
+        self._by_key: dict[tuple[Any, ...], FormatParser] = {}
+        self._field_keys = sorted({k for p in self._pre for k in p.config.match.fields})
         self.routes = [_Route(r.name, compile_condition(r.when), r.topic, r.keep_in_default) for r in cfg.routes]
         for name in {cfg.default_format, format_override or "auto", *(p.format for p in cfg.pipelines if p.format)}:
             if name not in FORMATS:
@@ -162,7 +180,7 @@ class Engine:
                     tz = zone(tz_name)
                 except (KeyError, ValueError, OSError):
                     pass  # an envelope's unknown event.timezone: read in the configured zone
-            opts = FormatOptions(tz=tz, now=self.now, grok_patterns=self.patterns)
+            opts = FormatOptions(tz=tz, now=self.now, grok_patterns=self.patterns, marks=self.marks)
             if name == "auto":
                 p = cls(opts, factory=lambda n, tz=tz_name: self.parser(n, tz))
             else:
@@ -174,12 +192,12 @@ class Engine:
         if not self._pre:
             return None
         f = raw.get("fields")
+        # everything a pre-parse selector can look at, and nothing else (values must hash)
         key = (
-            f.get("log_format") if f.__class__ is dict else None,
+            tuple(str(f.get(k)) for k in self._field_keys) if f.__class__ is dict else None,
             ((raw.get("log") or {}).get("file") or {}).get("path"),
             (raw.get("event") or {}).get("dataset"),
             (raw.get("input") or {}).get("type"),
-            tuple(sorted(f.items())) if f.__class__ is dict and len(f) > 1 else None,
         )
         try:
             return self._select_cache[key]
@@ -213,7 +231,11 @@ class Engine:
     def explain(self, raw: Any) -> tuple[dict[str, Any] | ParseFailure | None, list[tuple[str, str]]]:
         """The result plus (field, producer) for every field: envelope, parser:pattern, processor."""
         trace: list[tuple[str, str]] = []
-        return self._run(raw, trace), trace
+        self.marks.active = []
+        try:
+            return self._run(raw, trace), trace
+        finally:
+            self.marks.active = None
 
     def _run(self, raw: Any, trace: list[tuple[str, str]] | None) -> dict[str, Any] | ParseFailure | None:
         if raw.__class__ is not dict:
@@ -221,16 +243,33 @@ class Engine:
         msg = raw.get("message")
         if msg.__class__ is not str:
             return ParseFailure("envelope has no `message` text", "envelope")
-        pipe = self._select(raw)
-        name = self.format_name(raw, pipe)
-        tz_name = pipe.config.timezone if pipe is not None else None
-        if tz_name is None:
+        pipe = self._select(raw) if self._pre else None
+        if pipe is None:
+            # hot path: the parser depends only on (fields.log_format, event.dataset, event.timezone)
+            f = raw.get("fields")
             ev = raw.get("event")
-            if ev.__class__ is dict:
-                tz_name = ev.get("timezone")  # Filebeat's add_locale: the shipping host's zone
-        parser = self.parser(name, tz_name)
-        if parser is None:
-            return ParseFailure(f"unknown log format {name!r} (known: {', '.join(sorted(FORMATS))})", "engine")
+            key = (f.get("log_format") if f.__class__ is dict else None,
+                   ev.get("dataset") if ev.__class__ is dict else None,
+                   ev.get("timezone") if ev.__class__ is dict else None)
+            parser = self._by_key.get(key)
+            if parser is None:
+                name = self.format_name(raw, None)
+                parser = self.parser(name, key[2])
+                if parser is None:
+                    return ParseFailure(f"unknown log format {name!r} (known: {', '.join(sorted(FORMATS))})", "engine")
+                if len(self._by_key) > 1024:
+                    self._by_key.clear()
+                self._by_key[key] = parser
+        else:
+            name = self.format_name(raw, pipe)
+            tz_name = pipe.config.timezone
+            if tz_name is None:
+                ev = raw.get("event")
+                if ev.__class__ is dict:
+                    tz_name = ev.get("timezone")  # Filebeat's add_locale: the shipping host's zone
+            parser = self.parser(name, tz_name)
+            if parser is None:
+                return ParseFailure(f"unknown log format {name!r} (known: {', '.join(sorted(FORMATS))})", "engine")
         doc = base_document(raw, self.clock())
         before = flatten(doc) if trace is not None else None
         result = parser.parse(msg, doc)
@@ -242,7 +281,14 @@ class Engine:
                 return doc
             return result  # type: ignore[return-value]
         if trace is not None:
-            _attribute(trace, before, doc, f"{parser.name}:{result}", envelope=True)
+            steps = self.marks.active or []
+            envelope = True
+            for snap, label in steps:  # staged parsers: header fields, then the message's
+                _attribute(trace, before, _Flat(snap), label, envelope=envelope)
+                before, envelope = snap, False
+            _attribute(trace, before, doc, f"{parser.name}:{result}", envelope=envelope)
+        if pipe is None and not self._post:
+            return doc
         for p in (pipe, self._post_pipeline(doc)):
             if p is None:
                 continue
@@ -285,8 +331,12 @@ class Engine:
         return out
 
 
+class _Flat(dict):
+    """An already flattened snapshot (from Marks), passed where a document is expected."""
+
+
 def _attribute(trace: list[tuple[str, str]], before: dict[str, Any] | None, doc: dict[str, Any], who: str, envelope: bool = False) -> None:
-    after = flatten(doc)
+    after = doc if isinstance(doc, _Flat) else flatten(doc)
     before = before or {}
     if envelope:
         for k in before:

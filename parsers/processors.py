@@ -15,16 +15,15 @@ import ipaddress
 import re
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Any, Callable, Literal, Union
-
-from pydantic import Field
+from typing import Any, Callable
 
 from logwarden.events import get_path, set_path
-from logwarden.model import Model
 
 from .conditions import ConditionConfig, compile_condition
 from .core import ParseFailure
 from .grok import Grok
+from .processor_config import (ConvertConfig, DissectConfig, DropConfig, GrokConfig, KvConfig, ParseConfig,
+                               RemoveConfig, RenameConfig, SetConfig, TimestampConfig, TruncateConfig, UserAgentConfig)
 from .timefmt import ClfConverter, IsoConverter, epoch_iso, iso, zone
 
 DROP = object()
@@ -53,116 +52,6 @@ def _tag(doc: dict[str, Any], tag: str) -> None:
         tags = doc["tags"] = []
     if tag not in tags:
         tags.append(tag)
-
-
-class RenameConfig(Model):
-    """Move a field to a new name (`from` -> `to`)."""
-
-    type: Literal["rename"] = Field(description="`rename`")
-    from_: str = Field(alias="from", description="Field to move.")
-    to: str = Field(description="New field name (dotted ECS path).")
-    when: ConditionConfig | None = Field(None, description="Only for events matching this condition.")
-
-
-class SetConfig(Model):
-    """Write a constant, or copy another field's value."""
-
-    type: Literal["set"] = Field(description="`set`")
-    field: str = Field(description="Field to write.")
-    value: Any = Field(None, description="Value to write (ignored when copy_from is given).")
-    copy_from: str | None = Field(None, description="Copy the value of this field instead.")
-    override: bool = Field(True, description="Replace an existing value.")
-    when: ConditionConfig | None = Field(None, description="Only for events matching this condition.")
-
-
-class RemoveConfig(Model):
-    """Delete fields."""
-
-    type: Literal["remove"] = Field(description="`remove`")
-    fields: list[str] = Field(description="Fields to delete.")
-    when: ConditionConfig | None = Field(None, description="Only for events matching this condition.")
-
-
-class DropConfig(Model):
-    """Discard matching events on purpose (they are counted, not dead-lettered)."""
-
-    type: Literal["drop"] = Field(description="`drop`")
-    when: ConditionConfig = Field(description="Drop the events matching this condition (deliberately, not to the DLQ).")
-
-
-class TimestampConfig(Model):
-    """Parse a time field with layouts and a zone into `@timestamp` (or `target`)."""
-
-    type: Literal["timestamp"] = Field(description="`timestamp`")
-    field: str = Field(description="Field holding the time text.")
-    formats: list[str] = Field(default_factory=lambda: ["ISO8601"], description="Layouts tried in order: strptime layouts (%Y-%m-%d %H:%M:%S), or ISO8601, UNIX, UNIX_MS, CLF.")
-    timezone: str | None = Field(None, description="Zone for times without one (default: the pipeline's or parsers.timezone).")
-    target: str = Field("@timestamp", description="Field to write the ECS time to.")
-    remove_source: bool = Field(False, description="Delete `field` after a successful parse.")
-    if_no_match: Literal["tag", "dlq", "ignore"] = Field("tag", description="When no layout fits: tag _timestampparsefailure, send to the DLQ, or ignore.")
-
-
-class DissectConfig(Model):
-    """Split a text field by literal delimiters (`%{a} - %{b}`), cheaper than grok."""
-
-    type: Literal["dissect"] = Field(description="`dissect`")
-    field: str = Field("message", description="Field to split.")
-    pattern: str = Field(description="Dissect pattern, e.g. '%{client.ip} - %{user.name} [%{ts}] %{?skip} %{msg}'; %{?x} skips, %{x->} pads.")
-    target_prefix: str = Field("", description="Prefix for the extracted keys, e.g. 'app.'.")
-    if_no_match: Literal["tag", "dlq", "ignore"] = Field("tag", description="When the text does not fit: tag _dissectfailure, DLQ, or ignore.")
-
-
-class KvConfig(Model):
-    """Extract key=value pairs from a text field."""
-
-    type: Literal["kv"] = Field(description="`kv`")
-    field: str = Field("message", description="Field holding key=value text.")
-    field_split: str = Field(" ", description="Separator between pairs (a regex).")
-    value_split: str = Field("=", description="Separator between key and value (a literal).")
-    target_prefix: str = Field("", description="Prefix for the keys, e.g. 'app.'.")
-    include_keys: list[str] = Field(default_factory=list, description="Only these keys (empty: all).")
-    exclude_keys: list[str] = Field(default_factory=list, description="Skip these keys.")
-
-
-class UserAgentConfig(Model):
-    """Parse user_agent.original into user_agent.name/version/os/device (ua-parser)."""
-
-    type: Literal["user_agent"] = Field(description="`user_agent`")
-    field: str = Field("user_agent.original", description="Field holding the User-Agent header.")
-
-
-class ConvertConfig(Model):
-    """Convert field types: integer, long, float, double, boolean, string, ip."""
-
-    type: Literal["convert"] = Field(description="`convert`")
-    fields: dict[str, Literal["integer", "long", "float", "double", "boolean", "string", "ip"]] = Field(description="Field -> type.")
-    if_invalid: Literal["remove", "keep", "dlq"] = Field("remove", description="A value that does not convert: remove it (tagged _convertfailure), keep it, or DLQ.")
-
-
-class TruncateConfig(Model):
-    """Bound text fields to max_chars; flags the event log.flags: truncated."""
-
-    type: Literal["truncate"] = Field(description="`truncate`")
-    fields: list[str] = Field(description="Text fields to bound.")
-    max_chars: int = Field(ge=1, description="Longest text kept; longer values are cut and log.flags gets `truncated`.")
-
-
-class GrokConfig(Model):
-    """Match a field with grok patterns (%{SYNTAX:SEMANTIC:type}) compiled to one anchored regex."""
-
-    type: Literal["grok"] = Field(description="`grok`")
-    field: str = Field("message", description="Field to match.")
-    patterns: list[str] = Field(min_length=1, description="Grok patterns tried as one alternation, first listed wins.")
-    pattern_definitions: dict[str, str] = Field(default_factory=dict, description="Extra NAME: pattern definitions for these patterns only.")
-    target_prefix: str = Field("", description="Prefix for the captured fields.")
-    if_no_match: Literal["dlq", "tag", "ignore"] = Field("dlq", description="No pattern matched: DLQ (the line is not understood), tag _grokparsefailure, or ignore.")
-
-
-ProcessorConfig = Annotated[
-    Union[RenameConfig, SetConfig, RemoveConfig, DropConfig, TimestampConfig, DissectConfig, KvConfig,
-          UserAgentConfig, ConvertConfig, TruncateConfig, GrokConfig],
-    Field(discriminator="type"),
-]
 
 
 def _guard(when: ConditionConfig | None, step: Step) -> Step:
@@ -264,10 +153,13 @@ def build_timestamp(c: TimestampConfig, ctx: dict[str, Any]) -> Step:
 _DISSECT_KEY = re.compile(r"%\{([^}]*)\}")
 
 
-def compile_dissect(pattern: str) -> tuple[re.Pattern[str], list[str | None]]:
-    """Dissect to an anchored regex: each %{key} takes text up to the next delimiter."""
+def compile_dissect(pattern: str) -> tuple[re.Pattern[str], list[tuple[str, bool] | None]]:
+    """Dissect to an anchored regex: each %{key} takes text up to the next delimiter.
+
+    Keys: `%{name}` captures, `%{?name}` / `%{}` skip, `%{+name}` appends to an earlier
+    `name` (joined by append_separator), `%{name->}` lets the following delimiter repeat."""
     parts = _DISSECT_KEY.split(pattern)  # literal, key, literal, key, ..., literal
-    keys: list[str | None] = []
+    keys: list[tuple[str, bool] | None] = []
     rx = [re.escape(parts[0])]
     for i in range(1, len(parts), 2):
         key, lit = parts[i], parts[i + 1]
@@ -275,7 +167,7 @@ def compile_dissect(pattern: str) -> tuple[re.Pattern[str], list[str | None]]:
         key = key[:-2] if pad else key
         last = i == len(parts) - 2 and lit == ""
         rx.append("(.*)" if last else "(.*?)")
-        keys.append(None if (not key or key.startswith("?")) else key.lstrip("+&*"))
+        keys.append(None if (not key or key.startswith("?")) else (key.lstrip("+&*"), key.startswith("+")))
         if lit:
             esc = re.escape(lit)
             rx.append(f"(?:{esc})+" if pad else esc)
@@ -284,6 +176,7 @@ def compile_dissect(pattern: str) -> tuple[re.Pattern[str], list[str | None]]:
 
 def build_dissect(c: DissectConfig, ctx: dict[str, Any]) -> Step:
     rx, keys = compile_dissect(c.pattern)
+    sep = c.append_separator
 
     def step(doc: dict[str, Any]) -> Any:
         v = get_path(doc, c.field)
@@ -294,9 +187,14 @@ def build_dissect(c: DissectConfig, ctx: dict[str, Any]) -> Step:
             if c.if_no_match == "tag":
                 _tag(doc, "_dissectfailure")
             return None
-        for key, val in zip(keys, m.groups()):
-            if key:
-                set_path(doc, c.target_prefix + key, val)
+        values: dict[str, str] = {}
+        for key, val in zip(keys, m.groups(), strict=True):
+            if key is None:
+                continue
+            name, append = key
+            values[name] = f"{values[name]}{sep}{val}" if append and name in values else val
+        for name, val in values.items():
+            set_path(doc, c.target_prefix + name, val)
         return None
     return step
 
@@ -423,6 +321,24 @@ def build_grok(c: GrokConfig, ctx: dict[str, Any]) -> Step:
     return step
 
 
+def build_parse(c: ParseConfig, ctx: dict[str, Any]) -> Step:
+    from .core import FormatOptions
+    from .formats import FORMATS
+
+    parser = FORMATS[c.format](FormatOptions(tz=ctx["tz"], grok_patterns=ctx.get("patterns", {})))
+
+    def step(doc: dict[str, Any]) -> Any:
+        v = get_path(doc, c.field)
+        r = parser.parse(v, doc) if isinstance(v, str) else ParseFailure(f"{c.field} is not text", c.format)
+        if r.__class__ is ParseFailure:
+            if c.if_no_match == "dlq":
+                return r
+            if c.if_no_match == "tag":
+                _tag(doc, "_parsefailure")
+        return None
+    return step
+
+
 PROCESSORS: dict[str, Callable[[Any, dict[str, Any]], Step]] = {
     "rename": build_rename,
     "set": build_set,
@@ -435,6 +351,7 @@ PROCESSORS: dict[str, Callable[[Any, dict[str, Any]], Step]] = {
     "convert": build_convert,
     "truncate": build_truncate,
     "grok": build_grok,
+    "parse": build_parse,
 }
 
 

@@ -5,7 +5,8 @@ A thin shell around the sans-IO Engine, run by the core worker shell
 offsets only after every output of a batch is acknowledged. `process` turns each message
 of `logs.raw` into outputs:
 
-    parsed   -> one Output per topic from Engine.topics (logs.ecs, plus matching routes)
+    parsed   -> one Output per topic from Engine.topics (logs.ecs, plus matching routes);
+                auditd records of one serial are first merged (AuditJoiner, per batch)
     failed   -> one Output to logs.dlq (the reason, the parser, the untouched envelope)
     dropped  -> nothing (a pipeline's `drop` processor, counted)
 
@@ -31,6 +32,7 @@ from logwarden.worker import Output, run_stage
 from .core import ParseFailure
 from .dlq import dlq_document
 from .engine import Engine
+from .formats.auditd import AuditJoiner
 
 if TYPE_CHECKING:
     from confluent_kafka import Message
@@ -57,6 +59,7 @@ class ParserStage:
         self._dropped = OUTCOMES.labels("dropped")
         self._errors = metrics.ERRORS.labels("parsers", "dlq")
         self._routed: dict[str, Counter] = {}
+        self.joiner = AuditJoiner() if cfg.parsers.auditd_join else None
 
     def process(self, msgs: list["Message"]) -> Iterable[Output]:
         parse = self.engine.parse
@@ -64,6 +67,7 @@ class ParserStage:
         dumps = orjson.dumps
         default_only = not self.engine.routes
         default_topic = self.cfg.parsers.output_topic
+        joiner = self.joiner
         parsed = 0
         for m in msgs:
             value = m.value()
@@ -77,22 +81,34 @@ class ParserStage:
                 continue
             result = parse(raw)
             if result.__class__ is dict:
-                parsed += 1
-                body = dumps(result)
-                if default_only:
-                    yield Output(default_topic, body, key)
+                if joiner is not None and "auditd" in result:
+                    ready = joiner.feed(result, key)  # type: ignore[arg-type]
                 else:
-                    for topic in topics_of(result):  # type: ignore[arg-type]
-                        self._count_route(topic)
-                        yield Output(topic, body, key)
+                    ready = ((result, key),)
+                for doc, k in ready:
+                    parsed += 1
+                    yield from self._emit(doc, k, dumps, default_only, default_topic, topics_of)
             elif result is None:
                 self._dropped.inc()
             else:
                 yield self._dead(raw, result, key, (m.topic(), m.partition(), m.offset()))  # type: ignore[arg-type]
+        if joiner is not None:
+            for doc, k in joiner.flush():  # never hold a record past its batch's commit
+                parsed += 1
+                yield from self._emit(doc, k, dumps, default_only, default_topic, topics_of)
         if parsed:
             self._parsed.inc(parsed)
             if default_only:
                 self._count_route(default_topic, parsed)
+
+    def _emit(self, doc: dict, key: bytes | None, dumps, default_only: bool, default_topic: str, topics_of) -> Iterable[Output]:
+        body = dumps(doc)
+        if default_only:
+            yield Output(default_topic, body, key)
+            return
+        for topic in topics_of(doc):
+            self._count_route(topic)
+            yield Output(topic, body, key)
 
     def _dead(self, raw: object, failure: ParseFailure, key: bytes | None, where: tuple[object, ...]) -> Output:
         self._failed.inc()

@@ -13,6 +13,7 @@ also lacks the year, which `infer_year` supplies (see there).
 """
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -23,12 +24,20 @@ MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 
 
+_UTC_NAMES = frozenset(("UTC", "Z", "ETC/UTC", "ETC/UCT", "UCT", "ETC/UNIVERSAL", "UNIVERSAL", "ETC/ZULU", "ZULU",
+                        "GMT", "ETC/GMT", "+00:00", "+0000", "-00:00"))
+
+
 def zone(name: str | None) -> tzinfo:
-    """A tzinfo for a config value: "UTC", "local", an IANA name or a fixed "+02:00" offset."""
-    if not name or name.upper() in ("UTC", "Z"):
+    """A tzinfo for a config value: "UTC", "local", an IANA name or a fixed "+02:00" offset.
+
+    Every spelling of UTC returns the one `UTC` object, which the converters' fast paths test for.
+    """
+    if not name or name.upper() in _UTC_NAMES:
         return UTC
     if name == "local":
-        return local_zone()
+        z = local_zone()
+        return UTC if str(z).upper() in _UTC_NAMES else z
     if name[0] in "+-" and len(name) in (5, 6):
         sign = -1 if name[0] == "-" else 1
         hh, mm = int(name[1:3]), int(name[-2:])
@@ -104,6 +113,15 @@ class ClfConverter:
             day, mon, rest = text.split("/", 2)
             year, hh, mi, ss_off = rest.split(":", 3)
             ss, _, off = ss_off.partition(" ")
+            if (off in ("+0000", "-0000") and len(ss) == 2 and len(day) == 2 and len(year) == 4 and len(hh) == 2
+                    and len(mi) == 2 and (year + day + hh + mi + ss).isdigit() and hh < "24" and mi < "60" and ss < "60"
+                    and "01" <= day <= "28"):
+                # UTC and a day every month has, the usual case: string assembly, no datetime
+                out = f"{year}-{MONTHS[mon]:02d}-{day}T{hh}:{mi}:{ss}.000Z"
+                if len(self.cache) > _CACHE_MAX:
+                    self.cache.clear()
+                self.cache[text] = out
+                return out
             sec, _, frac = ss.partition(".")
             micro = int((frac + "000000")[:6]) if frac else 0
             tz = UTC
@@ -138,12 +156,23 @@ def infer_year(month: int, day: int, now: datetime) -> int:
 class BsdConverter:
     """RFC 3164 time `Oct  3 14:15:16` (optionally with `.123456` fraction) read in `tz`."""
 
-    __slots__ = ("tz", "cache", "now")
+    __slots__ = ("tz", "cache", "now", "_clock", "_clock_at")
 
     def __init__(self, tz: tzinfo = UTC, now: datetime | None = None):
         self.tz = tz
         self.now = now  # fixed "now" for tests and replays; None means the wall clock
         self.cache: dict[str, str] = {}
+        self._clock: datetime | None = None
+        self._clock_at = 0.0
+
+    def _today(self) -> datetime:
+        if self.now is not None:
+            return self.now
+        t = time.monotonic()
+        if self._clock is None or t - self._clock_at > 1.0:  # year inference needs the date, not the microsecond
+            self._clock = datetime.now(self.tz)
+            self._clock_at = t
+        return self._clock
 
     def __call__(self, text: str) -> str | None:
         out = self.cache.get(text)
@@ -154,12 +183,16 @@ class BsdConverter:
             day = int(text[4:6])
             hh, mi, ss = text[7:].split(":")
             sec, _, frac = ss.partition(".")
-            micro = int((frac + "000000")[:6]) if frac else 0
-            now = self.now or datetime.now(self.tz)
-            dt = datetime(infer_year(mon, day, now), mon, day, int(hh), int(mi), int(sec), micro)
+            year = infer_year(mon, day, self._today())
+            if (self.tz is UTC and not frac and len(hh) == 2 and len(mi) == 2 and len(sec) == 2
+                    and (hh + mi + sec).isdigit() and hh < "24" and mi < "60" and sec < "60" and 1 <= day <= 28):
+                out = f"{year:04d}-{mon:02d}-{day:02d}T{hh}:{mi}:{sec}.000Z"  # no datetime on the common path
+            else:
+                micro = int((frac + "000000")[:6]) if frac else 0
+                dt = datetime(year, mon, day, int(hh), int(mi), int(sec), micro)
+                out = iso(_localize(dt, self.tz))
         except (ValueError, KeyError, IndexError):
             return None
-        out = iso(_localize(dt, self.tz))
         if len(self.cache) > _CACHE_MAX:
             self.cache.clear()
         self.cache[text] = out

@@ -172,9 +172,12 @@ def make_backend(cfg: "Config") -> Backend:
 
 def run(cfg: "Config") -> None:
     """Run the index stage until SIGTERM/SIGINT; the final checkpoint commits the index."""
+    from logwarden.sinks.topics import ensure_topics
     from logwarden.worker import run_stage
 
-    run_stage(cfg, IndexStage(cfg), batch_size=5000, checkpoint_interval_ms=cfg.index.commit_interval_ms)
+    stage = IndexStage(cfg)
+    ensure_topics(cfg, stage.topics)
+    run_stage(cfg, stage, batch_size=5000, checkpoint_interval_ms=cfg.index.commit_interval_ms)
 
 
 __all__ = ["IndexStage", "EmbeddedBackend", "run", "dead_letter", "Iterable"]

@@ -11,7 +11,6 @@ One tantivy document per event (or alert):
                                   longer than IGNORE_ABOVE are left out as ECS templates do
     t          json, default      full-text fields (fields.TEXT_FIELDS), tokenised and
                tokenizer          lower-cased, with positions for phrases
-    all        text, raw          every short string value, for bare words (KQL's `*`)
     has        text, raw          paths of the full-text fields present (`_exists_:message`)
     ip.<path>  ip, indexed+fast   fields.IP_FIELDS, so CIDR is an address range
 
@@ -20,9 +19,12 @@ type-byte value`; the wildcard compiler relies on that to run a regex on one pat
 """
 from __future__ import annotations
 
+import base64
+import re
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
 import tantivy
 
 from logwarden.sinks.query import fields
@@ -32,17 +34,12 @@ ID = "id"
 TS = "timestamp"
 KW = "f"
 TXT = "t"
-ALL = "all"
 HAS = "has"
 IP_PREFIX = "ip."
 
 IGNORE_ABOVE = 1024      # ECS templates' keyword ignore_above
-ALL_MAX_CHARS = 256      # longer values are not useful as bare-word targets
 # Never indexed as keywords: whole nested documents inside an alert, DLQ envelopes.
-EXCLUDED = frozenset({"alert.events", "raw"})
-
-_TEXT_TOP = frozenset(f.split(".")[0] for f in fields.TEXT_FIELDS)
-_IP_TOP = frozenset(f.split(".")[0] for f in fields.IP_FIELDS)
+EXCLUDED = frozenset({"alert.events", "raw", fields.TIMESTAMP})
 
 
 def build_schema() -> tantivy.Schema:
@@ -52,7 +49,6 @@ def build_schema() -> tantivy.Schema:
     sb.add_date_field(TS, indexed=True, fast=True)
     sb.add_json_field(KW, tokenizer_name="raw", fast=True, expand_dots_enabled=True, index_option="basic")
     sb.add_json_field(TXT, tokenizer_name="default", index_option="position", expand_dots_enabled=True)
-    sb.add_text_field(ALL, tokenizer_name="raw", index_option="basic")
     sb.add_text_field(HAS, tokenizer_name="raw", index_option="basic")
     for path in sorted(fields.IP_FIELDS):
         sb.add_ip_addr_field(IP_PREFIX + path, indexed=True, fast=True)
@@ -69,77 +65,106 @@ def parse_timestamp(value: Any) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
-class _Split:
-    """Accumulates the per-field parts of one document during a single walk."""
-    __slots__ = ("text", "all", "ips")
-
-    def __init__(self) -> None:
-        self.text: dict[str, Any] = {}
-        self.all: list[str] = []
-        self.ips: list[tuple[str, str]] = []
-
-
-def _walk(obj: dict[str, Any], prefix: str, out: _Split) -> dict[str, Any]:
-    """Copy of `obj` for the keyword json field, routing text and IP leaves aside."""
-    kw: dict[str, Any] = {}
-    for key, value in obj.items():
-        path = prefix + key
-        if path in EXCLUDED:
-            continue
-        if isinstance(value, dict):
-            sub = _walk(value, path + ".", out)
-            if sub:
-                kw[key] = sub
-            continue
-        if path in fields.TEXT_FIELDS:
-            if value is not None:
-                out.text[path] = value
-            continue
-        if path in fields.IP_FIELDS:
-            for ip in (value if isinstance(value, list) else [value]):
-                if isinstance(ip, str):
-                    out.ips.append((path, ip))
-        if isinstance(value, str):
-            if len(value) > IGNORE_ABOVE:
-                continue
-            if len(value) <= ALL_MAX_CHARS:
-                out.all.append(value)
-        elif isinstance(value, list):
-            kept = []
-            for v in value:
-                if isinstance(v, str):
-                    if len(v) > IGNORE_ABOVE:
-                        continue
-                    if len(v) <= ALL_MAX_CHARS:
-                        out.all.append(v)
-                kept.append(v)
-            value = kept
-        kw[key] = value
-    return kw
+# Paths taken out of the keyword field `f`: full text goes to `t`, the rest is not indexed.
+# Grouped by their top-level key, so a document only pays for the keys it has.
+_REMOVED: dict[str, list[tuple[tuple[str, ...], bool]]] = {}
+for _p in sorted(fields.TEXT_FIELDS | EXCLUDED):
+    _REMOVED.setdefault(_p.split(".")[0], []).append((tuple(_p.split(".")), _p in fields.TEXT_FIELDS))
+_REMOVED_FLAT = frozenset(p for p in fields.TEXT_FIELDS | EXCLUDED if "." in p)   # flat dotted keys
+_IP_PATHS: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+for _p in sorted(fields.IP_FIELDS):
+    _IP_PATHS.setdefault(_p.split(".")[0], []).append((_p, tuple(_p.split("."))))
+_IP_FLAT = frozenset(fields.IP_FIELDS)
+_RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)$")
+_LONG_VALUE = re.compile(rb'"(?:[^"\\]|\\.){%d,}"' % (IGNORE_ABOVE + 1))
 
 
-def to_document(doc: dict[str, Any], source: bytes, doc_id: str) -> tantivy.Document:
-    """The tantivy document for one ECS document (`source` is its serialised form)."""
-    out = _Split()
-    body = {k: v for k, v in doc.items() if k != fields.TIMESTAMP}
-    kw = _walk(body, "", out)
-    d = tantivy.Document()
-    d.add_bytes(SOURCE, source)
-    d.add_text(ID, doc_id)
-    ts = parse_timestamp(doc.get(fields.TIMESTAMP))
-    if ts is not None:
-        d.add_date(TS, ts)
-    if kw:
-        d.add_json(KW, kw)
-    if out.text:
-        d.add_json(TXT, out.text)
-        for path in out.text:
-            d.add_text(HAS, path)
-    for value in out.all:
-        d.add_text(ALL, value)
-    for path, ip in out.ips:
-        try:
-            d.add_ip_addr(IP_PREFIX + path, ip)
-        except ValueError:
-            pass  # not an address: still searchable as a keyword under f
-    return d
+def _take(doc: dict[str, Any], parts: tuple[str, ...]) -> tuple[dict[str, Any], Any]:
+    """`doc` without the value at `parts` (parents copied, never mutated) and that value."""
+    dotted = ".".join(parts)
+    if dotted in doc and len(parts) > 1:          # a flat dotted key, as Filebeat may send
+        out = dict(doc)
+        return out, out.pop(dotted)
+    head = doc.get(parts[0])
+    if len(parts) == 1:
+        if parts[0] not in doc:
+            return doc, None
+        out = dict(doc)
+        return out, out.pop(parts[0])
+    if not isinstance(head, dict):
+        return doc, None
+    sub, value = _take(head, parts[1:])
+    if sub is head:
+        return doc, None
+    out = dict(doc)
+    out[parts[0]] = sub
+    return out, value
+
+
+def _get(doc: dict[str, Any], dotted: str, parts: tuple[str, ...]) -> Any:
+    if dotted in doc:
+        return doc[dotted]
+    cur: Any = doc
+    for p in parts:
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(p)
+    return cur
+
+
+def _prune_long(obj: Any) -> Any:
+    """Drop strings longer than IGNORE_ABOVE (ECS keyword ignore_above); only called when one exists."""
+    if isinstance(obj, dict):
+        return {k: _prune_long(v) for k, v in obj.items() if not (isinstance(v, str) and len(v) > IGNORE_ABOVE)}
+    if isinstance(obj, list):
+        return [_prune_long(v) for v in obj if not (isinstance(v, str) and len(v) > IGNORE_ABOVE)]
+    return obj
+
+
+def to_json(doc: dict[str, Any], source: bytes, doc_id: str, with_ips: bool = True) -> str:
+    """The tantivy document for one ECS document as JSON text, for `IndexWriter.add_json`.
+
+    Built by splicing orjson output instead of walking the document in Python: the
+    keyword field is the document minus the full-text and excluded paths (copied only
+    along those paths, never mutated). Bytes fields are base64 in tantivy's JSON form;
+    dates must be RFC 3339. IP values are passed unchecked: tantivy rejects a document
+    with a malformed address, and the writer then retries it with `with_ips=False`.
+    """
+    kw = doc
+    text: dict[str, Any] = {}
+    keys = doc.keys()
+    for top in keys & _REMOVED.keys():
+        for parts, is_text in _REMOVED[top]:
+            kw, value = _take(kw, parts)
+            if value is not None and is_text:
+                text[".".join(parts)] = value
+    for dotted in keys & _REMOVED_FLAT:
+        kw = dict(kw)
+        value = kw.pop(dotted)
+        if value is not None and dotted in fields.TEXT_FIELDS:
+            text[dotted] = value
+    kw_json = orjson.dumps(kw)
+    if len(kw_json) > IGNORE_ABOVE and _LONG_VALUE.search(kw_json):
+        kw_json = orjson.dumps(_prune_long(kw))
+    out = [b'{"_source":"', base64.b64encode(source), b'","id":', orjson.dumps(doc_id), b',"f":', kw_json]
+    ts = doc.get(fields.TIMESTAMP)
+    if isinstance(ts, str):
+        if not _RFC3339.match(ts):
+            t = parse_timestamp(ts)
+            ts = t.astimezone(timezone.utc).isoformat() if t is not None else None
+        if ts is not None:
+            out += [b',"timestamp":"', ts.encode(), b'"']
+    if text:
+        out += [b',"t":', orjson.dumps(text), b',"has":', orjson.dumps(list(text))]
+    if with_ips:
+        for top in keys & _IP_PATHS.keys():
+            for dotted, parts in _IP_PATHS[top]:
+                value = _get(doc, dotted, parts)
+                if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+                    out += [b',"', (IP_PREFIX + dotted).encode(), b'":', orjson.dumps(value)]
+        for dotted in keys & _IP_FLAT:
+            value = doc[dotted]
+            if isinstance(value, str):
+                out += [b',"', (IP_PREFIX + dotted).encode(), b'":', orjson.dumps(value)]
+    out.append(b"}")
+    return b"".join(out).decode("utf-8")

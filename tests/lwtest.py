@@ -22,7 +22,7 @@ def free_port() -> int:
 
 def logwarden_cmd(*args: str) -> list[str]:
     """The CLI as a user runs it, from the installed package, never from the checkout's cwd."""
-    return [sys.executable, "-m", "logwarden", *args]
+    return [sys.executable, "-P", "-m", "logwarden", *args]
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 60, **kw) -> subprocess.CompletedProcess[str]:

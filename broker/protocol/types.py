@@ -31,6 +31,19 @@ _f64 = struct.Struct(">d")
 ZERO_COPY_MIN = 4096
 
 
+@dataclass(frozen=True, slots=True)
+class FileRegion:
+    """Bytes [position, position + size) of an open log segment, to be sent with sendfile
+    instead of being read into memory; the codec treats it as an opaque chunk."""
+
+    fileobj: Any
+    position: int
+    size: int
+
+    def __len__(self) -> int:
+        return self.size
+
+
 class DecodeError(ValueError):
     """The peer sent bytes that do not match the schema (truncated, negative length...)."""
 

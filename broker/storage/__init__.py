@@ -6,14 +6,14 @@ indexes), segment (one .log/.index/.timeindex triple), log (PartitionLog), clean
 """
 from .config import LogConfig
 from .errors import (CorruptRecordError, InvalidConfigError, InvalidPartitionsError, InvalidRecordError,
-                     InvalidTopicError, OffsetOutOfRangeError, RecordTooLargeError, StorageError,
+                     InvalidTopicError, KafkaStorageError, OffsetOutOfRangeError, RecordTooLargeError, StorageError,
                      TopicExistsError, UnknownPartitionError, UnknownTopicError)
 from .log import PartitionLog, ReadSlice
-from .manager import LogManager, validate_topic_name
+from .manager import LogDirLockedError, LogManager, validate_topic_name
 
 __all__ = [
-    "LogConfig", "PartitionLog", "ReadSlice", "LogManager", "validate_topic_name",
-    "StorageError", "CorruptRecordError", "RecordTooLargeError", "OffsetOutOfRangeError", "InvalidRecordError",
+    "LogConfig", "PartitionLog", "ReadSlice", "LogManager", "LogDirLockedError", "validate_topic_name",
+    "StorageError", "CorruptRecordError", "RecordTooLargeError", "OffsetOutOfRangeError", "InvalidRecordError", "KafkaStorageError",
     "UnknownTopicError", "UnknownPartitionError", "TopicExistsError", "InvalidTopicError",
     "InvalidPartitionsError", "InvalidConfigError",
 ]

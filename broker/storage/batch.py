@@ -105,6 +105,19 @@ def rewrite_base_offset(buf: bytearray | memoryview, pos: int, offset: int) -> N
     OFFSET.pack_into(buf, pos, offset)
 
 
+_I16 = struct.Struct(">h")
+_U32 = struct.Struct(">I")
+
+
+def set_log_append_time(buf: bytearray, pos: int, size: int, now_ms: int) -> None:
+    """Stamp the batch at `pos` with LogAppendTime: attribute bit 3, maxTimestamp = now_ms,
+    and a recomputed CRC (both fields lie inside the CRC). O(batch bytes), like Kafka."""
+    (attrs,) = _I16.unpack_from(buf, pos + 21)
+    _I16.pack_into(buf, pos + 21, attrs | ATTR_TIMESTAMP_TYPE)
+    OFFSET.pack_into(buf, pos + 35, now_ms)
+    _U32.pack_into(buf, pos + 17, crc32c(memoryview(buf)[pos + CRC_START:pos + size]))
+
+
 def batch_crc(buf: memoryview | bytes, pos: int, size: int) -> int:
     return crc32c(memoryview(buf)[pos + CRC_START:pos + size])
 

@@ -24,9 +24,10 @@ import logging
 import os
 from pathlib import Path
 
+from .batch import parse_header
 from .errors import CorruptRecordError
 from .records import UnsupportedCompression, decode, rebuild_batch
-from .segment import LogSegment, segment_name
+from .segment import IndexBuilder, LogSegment, segment_name
 
 log = logging.getLogger(__name__)
 
@@ -137,23 +138,23 @@ def compact(plog, now: int) -> int:
     rewritten = 0
     group: list[LogSegment] = []
     group_data: list[bytes] = []
+    group_size = 0
     group_changed = False
-    pending: list[tuple[list[LogSegment], list[bytes]]] = []
-    for seg in segs:
+    for seg in segs:  # each group is swapped as soon as it is complete: ~2 segments in memory
         data, changed = _clean_segment(seg, latest, drop_before, seg is segs[-1])
         size = sum(len(b) for b in data)
-        if group and sum(len(b) for b in group_data) + size > cfg.segment_bytes:
+        if group and group_size + size > cfg.segment_bytes:
             if group_changed or len(group) > 1:
-                pending.append((group, group_data))
-            group, group_data, group_changed = [], [], False
+                _swap(plog, group, group_data, now)
+                rewritten += len(group)
+            group, group_data, group_size, group_changed = [], [], 0, False
         group.append(seg)
         group_data.extend(data)
+        group_size += size
         group_changed = group_changed or changed
     if group and (group_changed or len(group) > 1):
-        pending.append((group, group_data))
-    for members, data in pending:
-        _swap(plog, members, data, now)
-        rewritten += len(members)
+        _swap(plog, group, group_data, now)
+        rewritten += len(group)
     # Tombstones still kept become due once they pass delete.retention.ms: note when.
     for seg in plog.segments[:-1]:
         for pos, size, _, _, _ in list(seg.headers(0, seg.size)):
@@ -193,19 +194,24 @@ def _swap(plog, members: list[LogSegment], data: list[bytes], now: int) -> None:
     swap = d / f"{name}.log.swap"
     os.replace(cleaned, swap)
     _fsync_dir(d)
-    with plog.lock:
+    ib = IndexBuilder(base, plog.config.index_interval_bytes)  # indexes from what we wrote: no rescan
+    pos = 0
+    for b in data:
+        h = parse_header(b)
+        ib.add(pos, len(b), h.base_offset + h.last_offset_delta, h.max_timestamp)
+        pos += len(b)
+    with plog.lock:  # held only for renames and bookkeeping: appends and reads wait briefly
         for seg in members:
             seg.unlink()
         os.replace(swap, d / f"{name}.log")
         _unlink(members_file)
-        _fsync_dir(d)
         new = LogSegment(d, base, plog.config.index_interval_bytes)
-        new.recover(None, active=False)
+        new.install(ib, pos, active=False)
         new.close_index_files()
-        new.fsync()
         ids = {id(s) for s in members}
         i = next(i for i, s in enumerate(plog.segments) if id(s) in ids)
         plog.segments[i:i + len(members)] = [new]
         plog._bases = [s.base_offset for s in plog.segments]
         for seg in members:
             plog._graveyard.append((now + plog.config.file_delete_delay_ms, seg))
+    _fsync_dir(d)

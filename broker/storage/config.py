@@ -38,6 +38,7 @@ class LogConfig(Model):
     flush_ms: int | None = Field(1000, ge=0, description="flush.ms: fsync unflushed data once it is this old (checked on append and by maintenance); None = leave it to the kernel.")
     max_message_bytes: int = Field(8 * MiB, ge=0, description="max.message.bytes: largest record batch accepted, in bytes.")
     index_interval_bytes: int = Field(4096, ge=0, description="index.interval.bytes: bytes between two entries of the sparse offset and time indexes.")
+    message_timestamp_type: Literal["CreateTime", "LogAppendTime"] = Field("CreateTime", description="message.timestamp.type: keep the producer's timestamps, or stamp each batch with the broker's clock on append (its CRC is then recomputed).")
     file_delete_delay_ms: int = Field(60000, ge=0, description="file.delete.delay.ms: deleted segments keep their open file handles this long so in-flight fetches (sendfile) finish.")
 
 
@@ -54,6 +55,7 @@ KAFKA_NAMES: dict[str, str] = {
     "max.message.bytes": "max_message_bytes",
     "index.interval.bytes": "index_interval_bytes",
     "file.delete.delay.ms": "file_delete_delay_ms",
+    "message.timestamp.type": "message_timestamp_type",
 }
 FIELD_NAMES = {v: k for k, v in KAFKA_NAMES.items()}
 _NULLABLE = {"flush_messages", "flush_ms"}
@@ -62,7 +64,7 @@ _NULLABLE = {"flush_messages", "flush_ms"}
 # (replication, compression conversion, ...): clients and tools send them routinely.
 ACCEPTED_KAFKA_NAMES = frozenset({
     "compression.type", "min.insync.replicas", "unclean.leader.election.enable",
-    "message.timestamp.type", "message.timestamp.difference.max.ms", "message.downconversion.enable",
+    "message.timestamp.difference.max.ms", "message.downconversion.enable",
     "min.compaction.lag.ms", "max.compaction.lag.ms", "min.cleanable.dirty.ratio", "preallocate",
     "segment.index.bytes", "segment.jitter.ms", "follower.replication.throttled.replicas",
     "leader.replication.throttled.replicas", "local.retention.ms", "local.retention.bytes",
@@ -77,6 +79,8 @@ def _to_kafka(field: str, value: object) -> str:
 
 
 def _from_kafka(field: str, raw: str) -> object:
+    if field == "message_timestamp_type":
+        return raw.strip()
     if field == "cleanup_policy":
         parts = sorted(p.strip() for p in raw.split(",") if p.strip())
         return ",".join(parts)

@@ -24,6 +24,11 @@ class InvalidRecordError(StorageError):
     kafka_error_code = 87  # INVALID_RECORD
 
 
+class KafkaStorageError(StorageError):
+    """The disk refused a write (ENOSPC, EIO, EFBIG); nothing of the request was kept."""
+    kafka_error_code = 56  # KAFKA_STORAGE_ERROR
+
+
 class OffsetOutOfRangeError(StorageError):
     kafka_error_code = 1  # OFFSET_OUT_OF_RANGE
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .batch import validate_produce
+from .batch import set_log_append_time, validate_produce
 from .config import LogConfig
-from .errors import OffsetOutOfRangeError, RecordTooLargeError
+from .errors import KafkaStorageError, OffsetOutOfRangeError, RecordTooLargeError
 from .segment import MAX_RELATIVE_OFFSET, LogSegment
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class PartitionLog:
         self._bases: list[int] = []
         self._graveyard: list[tuple[int, LogSegment]] = []  # (close at ms, segment)
         self._dir_dirty = True  # a segment file was created since the last directory fsync
+        self.deleted = False  # set by drop(): the topic is gone, maintenance must skip it
         self.directory.mkdir(parents=True, exist_ok=True)
         from .cleaner import finish_interrupted_swaps  # cleaner imports this module
         finish_interrupted_swaps(self.directory)
@@ -145,7 +146,8 @@ class PartitionLog:
     def append(self, records: bytes | bytearray | memoryview, now_ms: int | None = None) -> tuple[int, int, int]:
         """Validate and append the RECORDS of a Produce request (whole v2 batches).
 
-        Returns (base_offset, last_offset, -1): -1 because timestamps are CreateTime.
+        Returns (base_offset, last_offset, log_append_time): -1 for CreateTime topics, the
+        broker time stamped into every batch for message.timestamp.type=LogAppendTime.
         Raises CorruptRecordError / RecordTooLargeError without writing anything."""
         mv = records if isinstance(records, memoryview) else memoryview(records)
         if mv.format != "B" or mv.ndim != 1:
@@ -161,19 +163,30 @@ class PartitionLog:
         count = sum(b.last_offset_delta + 1 for b in batches)
         if now_ms is None:
             now_ms = int(time.time() * 1000)
+        append_time = -1
+        if cfg.message_timestamp_type == "LogAppendTime":
+            buf = bytearray(mv)  # the CRC covers maxTimestamp: copy, stamp, re-checksum
+            for b in batches:
+                set_log_append_time(buf, b.position, b.size, now_ms)
+            mv = memoryview(buf)
+            batches = [b._replace(max_timestamp=now_ms) for b in batches]
+            append_time = now_ms
         with self.lock:
             seg = self.segments[-1]
             base = seg.next_offset
             if seg.size and (seg.size + total > cfg.segment_bytes
                              or seg.time_waited_for_roll(now_ms, batches[0].max_timestamp) > cfg.segment_ms
                              or base + count - seg.base_offset > MAX_RELATIVE_OFFSET):
-                seg = self._roll()
+                try:
+                    seg = self._roll()
+                except OSError as e:  # cannot create the next segment (EMFILE, ENOSPC, ...)
+                    raise KafkaStorageError(f"{self.topic}-{self.partition}: rolling a segment: {e}") from e
             nxt = seg.append(mv, batches, base)
             flush = (cfg.flush_messages is not None and nxt - self.recovery_point >= cfg.flush_messages) \
                 or cfg.flush_ms == 0
         if flush:
             self.flush()
-        return base, nxt - 1, -1
+        return base, nxt - 1, append_time
 
     def _roll(self) -> LogSegment:
         """Start a new active segment at the LEO (caller holds the lock)."""
@@ -234,6 +247,8 @@ class PartitionLog:
 
     def flush(self) -> None:
         """fsync every segment holding offsets at or above the recovery point, then advance it."""
+        if self.deleted:
+            return
         with self.lock:
             leo = self.log_end_offset
             rp = self.recovery_point
@@ -319,6 +334,8 @@ class PartitionLog:
 
     def maintain(self, now: int | None = None) -> None:
         """Roll by age when idle, retention, compaction, flush.ms and delayed closes."""
+        if self.deleted:
+            return
         now = now_ms() if now is None else now
         with self.lock:
             seg = self.segments[-1]
@@ -346,6 +363,7 @@ class PartitionLog:
         """Delete every file of this log (topic deletion); returns segments to close later."""
         with self.lock:
             segs = self.segments + [s for _, s in self._graveyard]
+            self.deleted = True
             for seg in self.segments:
                 seg.unlink()
             self.segments = []

@@ -15,9 +15,11 @@ otherwise each log re-validates everything from its recovery point on (see log.p
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
+import resource
 import shutil
 import threading
 from pathlib import Path
@@ -34,9 +36,11 @@ log = logging.getLogger(__name__)
 TOPICS_FILE = "topics.json"
 RECOVERY_CHECKPOINT = "recovery-point-offset-checkpoint"
 CLEAN_SHUTDOWN = ".kafka_cleanshutdown"
+LOCK_FILE = ".lock"  # flock'ed while a LogManager has the directory open, as Kafka does
 MAX_TOPIC_NAME = 249  # Kafka: 255 minus room for "-<partition>" and deletion suffixes
 MAX_PARTITIONS = 10000
 _LEGAL = re.compile(r"[a-zA-Z0-9._-]+")
+_PARTITION_DIR = re.compile(r"[a-zA-Z0-9._-]+-[0-9]+")  # only these are ever removed as orphans
 
 
 def validate_topic_name(name: str) -> None:
@@ -65,10 +69,37 @@ def _atomic_write(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+def raise_fd_limit() -> int:
+    """Lift the soft RLIMIT_NOFILE to the hard limit: every segment keeps its .log open
+    (reads and sendfile need no open() per fetch), so a broker needs more than the usual
+    soft limit of 1024 descriptors, as Kafka does. Returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            return want
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+class LogDirLockedError(RuntimeError):
+    """Another process (or LogManager) has this log directory open."""
+
+
 class LogManager:
     def __init__(self, data_dir: Path, default_config: LogConfig | None = None) -> None:
         self.log_dir = Path(data_dir) / "broker"
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        raise_fd_limit()
+        self._lock_fd = os.open(self.log_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise LogDirLockedError(f"{self.log_dir} is in use by another broker process (lock on {LOCK_FILE}); "
+                                    "two brokers must not share a data_dir") from None
         self.default_config = default_config or LogConfig()
         self._lock = threading.RLock()
         self._topics: dict[str, dict] = {}
@@ -89,7 +120,7 @@ class LogManager:
         points = self._read_checkpoint()
         wanted = {f"{t}-{p}" for t, meta in self._topics.items() for p in range(meta["partitions"])}
         for d in self.log_dir.iterdir():
-            if d.is_dir() and d.name not in wanted:
+            if d.is_dir() and d.name not in wanted and _PARTITION_DIR.fullmatch(d.name):
                 log.warning("removing %s: not a partition of any topic (interrupted create or delete)", d)
                 shutil.rmtree(d, ignore_errors=True)
         for topic, meta in self._topics.items():
@@ -147,6 +178,7 @@ class LogManager:
                 self._logs[(name, p)] = PartitionLog(self.log_dir / f"{name}-{p}", name, p, cfg, 0, True)
             self._topics[name] = {"partitions": partitions, "config": overrides}
             self._save_topics()
+        self._write_checkpoint()  # no stale recovery point of an earlier topic of that name
         log.info("created topic %s with %d partition(s)", name, partitions)
 
     def create_partitions(self, name: str, total: int) -> None:
@@ -169,9 +201,11 @@ class LogManager:
             dropped = []
             for p in range(meta["partitions"]):
                 lg = self._logs.pop((name, p))
-                dropped.extend(lg.drop())
+                with lg.maint_lock:  # let a running maintenance pass on it finish first
+                    dropped.extend(lg.drop())
                 shutil.rmtree(lg.directory, ignore_errors=True)
             self._graveyard.append((now_ms() + self.default_config.file_delete_delay_ms, dropped))
+        self._write_checkpoint()
         log.info("deleted topic %s", name)
 
     def _meta(self, name: str) -> dict:
@@ -262,6 +296,14 @@ class LogManager:
         self._thread = threading.Thread(target=loop, name="logwarden-log-maintenance", daemon=True)
         self._thread.start()
 
+    def stop_background(self) -> None:
+        """Stop the maintenance thread (waits for a pass in progress)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._stop = threading.Event()
+
     def flush_all(self) -> None:
         for lg in self.logs():
             lg.flush()
@@ -272,9 +314,7 @@ class LogManager:
         if self._closed:
             return
         self._closed = True
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self.stop_background()
         for lg in self.logs():
             with lg.maint_lock:
                 lg.close()
@@ -285,4 +325,5 @@ class LogManager:
             self._graveyard = []
         self._write_checkpoint()
         _atomic_write(self.log_dir / CLEAN_SHUTDOWN, b"")
+        os.close(self._lock_fd)  # releases the flock
 

@@ -8,8 +8,8 @@ timestamp (it needs the first record at or after a time) look inside batches. A 
     headerCount varint | headers (keyLength varint, key, valueLength varint, value)*
 
 Varints are zigzag-encoded (protobuf style). Compressed batches are decompressed with
-zlib (gzip) or cramjam (snappy, lz4, zstd) when it is installed; otherwise `decode`
-raises UnsupportedCompression and callers fall back to batch-level answers.
+zlib (gzip) or cramjam (snappy, lz4, zstd); an unknown codec raises UnsupportedCompression
+and callers fall back to batch-level answers.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import struct
 import zlib
 from typing import NamedTuple
 
+import cramjam
 from crc32c import crc32c
 
 from .batch import ATTR_COMPRESSION_MASK, CRC_START, HEADER, HEADER_SIZE, BatchHeader, BatchInfo
@@ -58,10 +59,6 @@ def decompress(codec: int, data: bytes | memoryview) -> bytes:
         return bytes(data)
     if codec == 1:
         return zlib.decompress(bytes(data), 47)  # gzip or zlib header
-    try:
-        import cramjam
-    except ImportError:  # pragma: no cover - cramjam ships with the test extras
-        raise UnsupportedCompression(f"compression codec {codec} needs cramjam") from None
     if codec == 2:
         data = bytes(data)
         if data[:8] == b"\x82SNAPPY\x00":  # xerial framing used by the Java client

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .batch import HEADER_SIZE, OFFSET, BatchInfo, parse_header, read_prefix, scan_valid
+from .errors import KafkaStorageError
 from .index import OffsetIndex, TimeIndex
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,14 @@ def segment_name(base_offset: int) -> str:
     return f"{base_offset:020d}"
 
 
-def write_all(fd: int, buffers: list, position: int) -> int:
+def write_all(fd: int, buffers: list, position: int, expected: int = -1) -> int:
     """pwritev every buffer at `position`, resuming after short writes; returns bytes written."""
+    if len(buffers) <= IOV_MAX and expected >= 0:
+        n = os.pwritev(fd, buffers, position)
+        if n == expected:
+            return n  # the usual case: one syscall
+        buffers = _skip(buffers, n)
+        return n + write_all(fd, buffers, position + n)
     total = 0
     i = 0
     while i < len(buffers):
@@ -45,17 +52,21 @@ def write_all(fd: int, buffers: list, position: int) -> int:
             i += len(chunk)
             continue
         # Short write (rare on regular files): drop what went out and retry the rest.
-        rest: list = []
-        skip = n
-        for b in chunk:
-            if skip >= len(b):
-                skip -= len(b)
-                continue
-            rest.append(memoryview(b)[skip:])
-            skip = 0
-        buffers = rest + buffers[i + len(chunk):]
+        buffers = _skip(chunk, n) + buffers[i + len(chunk):]
         i = 0
     return total
+
+
+def _skip(buffers: list, n: int) -> list:
+    """The buffers that remain after the first `n` bytes were written."""
+    rest: list = []
+    for b in buffers:
+        if n >= len(b):
+            n -= len(b)
+            continue
+        rest.append(memoryview(b)[n:])
+        n = 0
+    return rest
 
 
 class LogSegment:
@@ -102,10 +113,10 @@ class LogSegment:
             pos += b.size
             off = last + 1
         try:
-            write_all(self.fd, iov, self.size)
-        except OSError:
+            write_all(self.fd, iov, self.size, pos - self.size)
+        except OSError as e:
             os.ftruncate(self.fd, self.size)  # leave nothing half-written behind
-            raise
+            raise KafkaStorageError(f"writing {self.log_path}: {e}") from e
         if self.size == 0:
             self.rolling_base_ms = batches[0].max_timestamp
         for last, p, ts, ts_off in entries:
@@ -238,10 +249,7 @@ class LogSegment:
         damaged baseOffset (outside the CRC) is caught. Batches must end before
         `next_base` and within the index's relative-offset range.
         Returns the number of bytes truncated (0 when the segment was intact)."""
-        entries: list[tuple[int, int]] = []
-        tentries: list[tuple[int, int]] = []
-        max_ts, max_off = -1, self.base_offset
-        since = 0
+        ib = IndexBuilder(self.base_offset, self.index_interval_bytes)
         pos = 0
         expected = next_offset if next_offset is not None else self.base_offset
         if expected < self.base_offset:
@@ -261,17 +269,7 @@ class LogSegment:
             chunk = memoryview(os.pread(self.fd, want, pos))
             batches, used, reason = scan_valid(chunk, 0, len(chunk), expected, True, contiguous, max_offset)
             for b in batches:
-                p = pos + b.position
-                last = b.base_offset + b.last_offset_delta
-                if b.max_timestamp > max_ts:
-                    max_ts, max_off = b.max_timestamp, last
-                if since > self.index_interval_bytes:
-                    entries.append((last, p))
-                    if max_ts >= 0 and (not tentries or max_ts > tentries[-1][0]):
-                        tentries.append((max_ts, max_off))
-                    since = 0
-                since += b.size
-                expected = last + 1
+                expected = ib.add(pos + b.position, b.size, b.base_offset + b.last_offset_delta, b.max_timestamp)
             pos += used
             if reason is None:
                 continue
@@ -282,17 +280,22 @@ class LogSegment:
         if truncated:
             log.warning("truncating %s at byte %d (%d bytes dropped): %s", self.log_path, pos, truncated, reason)
             os.ftruncate(self.fd, pos)
-        if not active and max_ts >= 0 and (not tentries or max_ts > tentries[-1][0]):
-            tentries.append((max_ts, max_off))
-        self.index.reset(entries)
-        self.time_index.reset(tentries)
-        self.size = pos
-        self.next_offset = expected
-        self.exact_next = True
-        self.max_timestamp, self.offset_of_max_timestamp = max_ts, max_off
-        self.bytes_since_index = since
-        self.rolling_base_ms = self.first_batch_max_timestamp()
+        self.install(ib, pos, active)
         return truncated
+
+    def install(self, ib: "IndexBuilder", size: int, active: bool) -> None:
+        """Take indexes and counters from a builder that saw every batch of this segment."""
+        tentries = ib.tentries
+        if not active and ib.max_ts >= 0 and (not tentries or ib.max_ts > tentries[-1][0]):
+            tentries.append((ib.max_ts, ib.max_off))
+        self.index.reset(ib.entries)
+        self.time_index.reset(tentries)
+        self.size = size
+        self.next_offset = ib.next_offset
+        self.exact_next = True
+        self.max_timestamp, self.offset_of_max_timestamp = ib.max_ts, ib.max_off
+        self.bytes_since_index = ib.since
+        self.rolling_base_ms = self.first_batch_max_timestamp()
 
     # -- lifetime --------------------------------------------------------------------------
 
@@ -325,6 +328,30 @@ class LogSegment:
                 p.unlink()
             except FileNotFoundError:
                 pass
+
+
+class IndexBuilder:
+    """Replays append's index policy over batches seen in order (recovery, compaction)."""
+
+    def __init__(self, base_offset: int, interval: int) -> None:
+        self.interval = interval
+        self.entries: list[tuple[int, int]] = []
+        self.tentries: list[tuple[int, int]] = []
+        self.max_ts, self.max_off = -1, base_offset
+        self.since = 0
+        self.next_offset = base_offset
+
+    def add(self, position: int, size: int, last: int, max_ts: int) -> int:
+        if max_ts > self.max_ts:
+            self.max_ts, self.max_off = max_ts, last
+        if self.since > self.interval:
+            self.entries.append((last, position))
+            if self.max_ts >= 0 and (not self.tentries or self.max_ts > self.tentries[-1][0]):
+                self.tentries.append((self.max_ts, self.max_off))
+            self.since = 0
+        self.since += size
+        self.next_offset = last + 1
+        return self.next_offset
 
 
 def _crosses(chunk: memoryview, used: int) -> bool:

@@ -36,6 +36,9 @@ ACCESS = re.compile(_CORE, re.S)
 VHOST = re.compile(r"([^\s:]+)(?::(\d+))? " + _CORE, re.S)
 
 
+_IP_CACHE_MAX = 65536  # distinct client addresses remembered as ip / not ip
+
+
 class AccessParser:
     """Both servers share the log format; `module` only names the dataset (nginx.access...)."""
 
@@ -44,14 +47,18 @@ class AccessParser:
 
     def __init__(self, options: FormatOptions | None = None):
         self.clf_time = ClfConverter()
+        self.times = self.clf_time.cache
+        self.ips: dict[str, bool] = {}
         self.dataset = f"{self.module}.access" if self.module else None
+        self.extra_key = self.module or "access"
 
     def parse(self, line: str, doc: dict[str, Any]) -> str | ParseFailure:
         m = ACCESS.match(line)
+        vhost = None
         if m is not None:
-            pattern = "access.combined"
             (addr, _ident, user, ts, method, target, version, badreq,
              status, size, referrer, agent, extra) = m.groups()
+            pattern = "access.common" if referrer is None else "access.combined"
         else:
             m = VHOST.match(line)
             if m is None:
@@ -59,46 +66,42 @@ class AccessParser:
             pattern = "access.vhost_combined"
             (vhost, vport, addr, _ident, user, ts, method, target, version, badreq,
              status, size, referrer, agent, extra) = m.groups()
-        if referrer is None and pattern == "access.combined":
-            pattern = "access.common"
-        iso = self.clf_time(ts)
+        iso = self.times.get(ts) or self.clf_time(ts)
         if iso is None:  # contract: a failing parser leaves doc untouched
             return ParseFailure(f"invalid access log time [{ts}]", self.name)
-        if pattern == "access.vhost_combined":
-            doc["destination"] = {"domain": vhost, "port": int(vport)} if vport else {"domain": vhost}
-            doc["url"] = {"domain": vhost}
         doc["@timestamp"] = iso
-        src: dict[str, Any] = {"address": addr}
-        if is_ip(addr):
-            src["ip"] = addr
-        doc["source"] = src
+        ip = self.ips.get(addr)
+        if ip is None:
+            if len(self.ips) >= _IP_CACHE_MAX:
+                self.ips.clear()
+            ip = self.ips[addr] = is_ip(addr) is not None
+        doc["source"] = {"address": addr, "ip": addr} if ip else {"address": addr}
         if user != "-":
             doc["user"] = {"name": user}
         code = int(status)
-        http: dict[str, Any] = {"response": {"status_code": code}}
-        if size != "-":
-            http["response"]["body"] = {"bytes": int(size)}
+        response: dict[str, Any] = {"status_code": code} if size == "-" else {"status_code": code, "body": {"bytes": int(size)}}
+        http: dict[str, Any]
         if method is not None:
-            http["request"] = {"method": method}
-            if version:
-                http["version"] = version
-            url = doc.get("url")
+            request = {"method": method}
+            if referrer and referrer != "-":
+                request["referrer"] = referrer
+            http = {"request": request, "version": version, "response": response} if version else {"request": request, "response": response}
+            q = target.find("?")
+            url = {"original": target, "path": target} if q < 0 else {"original": target, "path": target[:q], "query": target[q + 1:]}
+            doc["url"] = url
+        else:
+            http = {"response": response}
+            if referrer and referrer != "-":
+                http["request"] = {"referrer": referrer}
+            url = None
+            if badreq and badreq != "-":
+                url = doc["url"] = {"original": badreq}
+        doc["http"] = http
+        if vhost is not None:
+            doc["destination"] = {"domain": vhost, "port": int(vport)} if vport else {"domain": vhost}
             if url is None:
                 url = doc["url"] = {}
-            url["original"] = target
-            path, q, query = target.partition("?")
-            url["path"] = path
-            if q:
-                url["query"] = query
-        else:
-            http["request"] = {}
-            if badreq and badreq != "-":
-                doc.setdefault("url", {})["original"] = badreq
-        if referrer and referrer != "-":
-            http["request"]["referrer"] = referrer
-        if not http["request"]:
-            del http["request"]
-        doc["http"] = http
+            url["domain"] = vhost
         if agent and agent != "-":
             doc["user_agent"] = {"original": agent}
         ev = doc["event"]
@@ -109,7 +112,7 @@ class AccessParser:
             ev["module"] = self.module
             ev["dataset"] = self.dataset
         if extra:
-            doc[self.module or "access"] = {"access": {"extra": extra}}
+            doc[self.extra_key] = {"access": {"extra": extra}}
         return pattern
 
 

@@ -93,3 +93,31 @@ class JsonParser:
             if isinstance(doc["log"], dict):
                 doc["log"]["level"] = level
         return "json.object"
+
+
+class JsonAutoParser(JsonParser):
+    """`auto` for lines starting with `{`: decode once, then pick the JSON dialect by its keys
+    (Docker json-file: log+stream/time; winlogbeat: winlog or EventID; else plain JSON)."""
+
+    name = "json_auto"
+
+    def __init__(self, options: FormatOptions | None = None):
+        super().__init__(options)
+        from .container import DockerJsonParser
+        from .winlog import WinlogParser
+
+        self.docker = DockerJsonParser(options)
+        self.winlog = WinlogParser(options)
+
+    def parse(self, line: str, doc: dict[str, Any]) -> str | ParseFailure:
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            return ParseFailure(f"invalid JSON: {exc}", "json")
+        if not isinstance(obj, dict):
+            return ParseFailure(f"JSON line is a {type(obj).__name__}, not an object", "json")
+        if isinstance(obj.get("log"), str) and ("stream" in obj or "time" in obj) and len(obj) <= 4:
+            return self.docker.apply(obj, doc)
+        if isinstance(obj.get("winlog"), dict) or "EventID" in obj:
+            return self.winlog.apply(obj, doc)
+        return self.apply(obj, doc)

@@ -55,6 +55,7 @@ class SyslogParser:
 
     def __init__(self, options: FormatOptions | None = None):
         options = options or FormatOptions()
+        self.marks = options.marks
         self.bsd_time = BsdConverter(options.tz, options.now)
         self.iso_time = IsoConverter(options.tz)
         self._cef = None
@@ -66,6 +67,8 @@ class SyslogParser:
         if m is None:
             return self._headerless(line, doc)
         pri, ts_iso, ts_bsd, host, prog, pid, msg = m.groups()
+        if prog in ("CEF", "LEEF") and pid is None and msg[:1].isdigit():
+            prog, msg = None, f"{prog}:{msg}"  # `host CEF:0|...` is a CEF payload, not a program
         if ts_iso:
             ts = self.iso_time(ts_iso.replace(",", "."))
             pattern = "syslog.iso"
@@ -123,6 +126,9 @@ class SyslogParser:
             proc["name"] = prog
             if pid:
                 proc["pid"] = int(pid)
+        if self.marks.active is not None:
+            self.marks.mark(doc, f"{self.name}:{pattern}")
+        if prog:
             if prog in AUTH_PROGRAMS or msg[:4] == "pam_":
                 detail = parse_auth(prog, msg, doc)
                 if "dataset" not in ev:

@@ -34,8 +34,20 @@ LONG_FIELDS: frozenset[str] = frozenset({
 })
 FLOAT_FIELDS: frozenset[str] = frozenset({"event.risk_score", "http.response.time_s"})
 
-# The field bare words (no `field:`) are searched in, besides every keyword value.
+# Bare words (no `field:`) search the full text of `message` and, exactly, these keyword
+# fields: the default field list of both backends (Elasticsearch's `multi_match` gets the
+# same list), like `index.query.default_field` on a cluster.
 DEFAULT_TEXT_FIELD = "message"
+DEFAULT_KEYWORD_FIELDS: tuple[str, ...] = (
+    "host.name", "host.hostname", "agent.name", "observer.name", "service.name",
+    "event.dataset", "event.module", "event.action", "event.outcome", "event.category", "event.type",
+    "process.name", "process.executable", "user.name", "source.user.name", "destination.user.name",
+    "source.ip", "destination.ip", "client.ip", "source.domain", "destination.domain",
+    "url.path", "url.domain", "http.request.method", "user_agent.original",
+    "file.path", "file.name", "log.level", "dns.question.name", "tags",
+    "rule.name", "alert.level",
+)
+DEFAULT_FIELDS: tuple[str, ...] = (DEFAULT_TEXT_FIELD, *DEFAULT_KEYWORD_FIELDS)
 
 TIMESTAMP = "@timestamp"
 

@@ -61,7 +61,9 @@ def _value_node(field: str | None, raw: str, quoted: bool, s: str, loc: int) -> 
     if quoted:
         if field is not None and fields.kind(field) == "date":
             return _range_node(field, raw, raw, True, True, s, loc)
-        return Match(field, raw, phrase=True)
+        if field is None or fields.kind(field) != "ip":
+            return Match(field, raw, phrase=True)
+        raw = raw.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")  # IPv6 in quotes: same checks as bare
     if raw == "*":
         return Exists(field) if field is not None else MatchAll()
     if _has_wildcard(raw):
@@ -108,10 +110,12 @@ def _range_node(field: str, lower: str | None, upper: str | None, il: bool, iu: 
 
 def _build() -> pp.ParserElement:
     LPAR, RPAR = pp.Suppress("("), pp.Suppress(")")
-    AND = pp.Suppress(pp.CaselessKeyword("AND") | pp.Literal("&&"))
-    OR = pp.Suppress(pp.CaselessKeyword("OR") | pp.Literal("||"))
-    NOT = pp.Suppress(pp.CaselessKeyword("NOT") | pp.Literal("!"))
-    keyword = pp.CaselessKeyword("AND") | pp.CaselessKeyword("OR") | pp.CaselessKeyword("NOT") | pp.Literal("&&") | pp.Literal("||")
+    # Operators are words only when they stand alone: `not-an-ip`, `order`, `android` are values.
+    and_kw = pp.Regex(r"(?i)(?:AND(?=[\s(]|$)|&&)")
+    or_kw = pp.Regex(r"(?i)(?:OR(?=[\s(]|$)|\|\|)")
+    not_kw = pp.Regex(r"(?i)NOT(?=[\s(]|$)") | pp.Literal("!")
+    AND, OR, NOT = pp.Suppress(and_kw), pp.Suppress(or_kw), pp.Suppress(not_kw)
+    keyword = and_kw | or_kw | pp.Regex(r"(?i)NOT(?=[\s(]|$)")
 
     field = pp.Regex(_FIELD)
     quoted = pp.QuotedString('"', esc_char="\\", unquote_results=True).set_name("quoted string")

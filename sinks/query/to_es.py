@@ -2,7 +2,7 @@
 
 The translation follows what Kibana's KQL compiler emits, so a query means the same on a
 real cluster as in the embedded index: bare words become a lenient `multi_match` over
-the index's default fields (`*`), field values on keyword/ip/numeric fields are `term`
+fields.DEFAULT_FIELDS (the embedded index's default fields), field values on keyword/ip/numeric fields are `term`
 queries (Elasticsearch coerces "404" for numeric fields and accepts a CIDR for ip
 fields), values on full-text fields are `match` (all words) or `match_phrase`, and date
 bounds pass through unchanged because Elasticsearch resolves the same date math
@@ -41,8 +41,9 @@ def compile(node: Node) -> dict[str, Any]:
     if isinstance(node, Match):
         if node.field is None:
             if node.phrase:
-                return {"multi_match": {"query": node.value, "type": "phrase", "lenient": True}}
-            return {"multi_match": {"query": node.value, "type": "best_fields", "operator": "and", "lenient": True}}
+                return {"multi_match": {"query": node.value, "type": "phrase", "fields": list(fields.DEFAULT_FIELDS), "lenient": True}}
+            return {"multi_match": {"query": node.value, "type": "best_fields", "operator": "and",
+                                    "fields": list(fields.DEFAULT_FIELDS), "lenient": True}}
         if fields.kind(node.field) == "text":
             if node.phrase:
                 return {"match_phrase": {node.field: node.value}}
@@ -51,7 +52,8 @@ def compile(node: Node) -> dict[str, Any]:
     if isinstance(node, Wildcard):
         if node.field is None:
             # Keep the pattern's own escapes; escape query_string syntax around them.
-            return {"query_string": {"query": _QS_RESERVED.sub(r"\\\1", node.pattern), "analyze_wildcard": True, "lenient": True}}
+            return {"query_string": {"query": _QS_RESERVED.sub(r"\\\1", node.pattern), "fields": list(fields.DEFAULT_FIELDS),
+                                     "analyze_wildcard": True, "lenient": True}}
         if fields.kind(node.field) == "text":
             return {"wildcard": {node.field: {"value": node.pattern, "case_insensitive": True}}}
         return {"wildcard": {node.field: {"value": node.pattern}}}

@@ -8,7 +8,7 @@ Mapping onto the schema in `logwarden.sinks.tantivy_schema`:
 * full-text fields and bare words are tokenised the way the index tokenised them (the
   `default` analyser: split on non-alphanumerics, drop tokens over 40 bytes, lower-case):
   one token is a term, several are all required (unquoted) or a phrase (quoted);
-* bare words also match any whole keyword value via the `all` field (KQL's `*`);
+* bare words also match, exactly, the keyword fields in fields.DEFAULT_KEYWORD_FIELDS;
 * wildcards become regexes over the json term encoding `path\\x01…\\x00s<value>`;
 * ranges on @timestamp and IP fields use typed range queries; ranges on json paths go
   through tantivy's own query parser, the only API that ranges over a json path;
@@ -123,7 +123,7 @@ class TantivyCompiler:
 
     def _match(self, node: Match) -> Query:
         if node.field is None:
-            alts = [Query.term_query(self.schema, S.ALL, node.value)]
+            alts = [Query.term_query(self.schema, f"{S.KW}.{f}", node.value) for f in fields.DEFAULT_KEYWORD_FIELDS]
             text = self._text(fields.DEFAULT_TEXT_FIELD, node.value, node.phrase)
             if text is not None:
                 alts.append(text)
@@ -138,8 +138,9 @@ class TantivyCompiler:
     def _wildcard(self, node: Wildcard) -> Query:
         body = wildcard_regex(node.pattern)
         if node.field is None:
+            paths = "|".join(_json_prefix(f)[:-2] for f in fields.DEFAULT_KEYWORD_FIELDS)
             return Query.boolean_query([
-                (Occur.Should, Query.regex_query(self.schema, S.ALL, body)),
+                (Occur.Should, Query.regex_query(self.schema, S.KW, f"(?:{paths})\x00s{body}")),
                 (Occur.Should, Query.regex_query(self.schema, S.TXT, _json_prefix(fields.DEFAULT_TEXT_FIELD) + body.lower())),
             ])
         if fields.kind(node.field) == "text":

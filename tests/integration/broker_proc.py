@@ -1,6 +1,7 @@
 """Run the built-in broker as a real subprocess for integration tests."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -46,7 +47,11 @@ class BrokerProcess:
 
     def start(self, timeout: float = 30.0) -> "BrokerProcess":
         logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-c", LAUNCH, str(self.config_path)],
+        if importlib.util.find_spec("logwarden.cli") is not None:  # the real entry point
+            cmd = [sys.executable, "-m", "logwarden", "broker", "-c", str(self.config_path)]
+        else:  # a checkout without the core CLI yet
+            cmd = [sys.executable, "-c", LAUNCH, str(self.config_path)]
+        self.proc = subprocess.Popen(cmd,
                                      stdout=logf, stderr=logf, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         logf.close()
         deadline = time.monotonic() + timeout

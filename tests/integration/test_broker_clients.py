@@ -271,3 +271,42 @@ def test_rsyslog_omkafka_ships_into_a_topic(broker, tmp_path):
             proc.kill()
             proc.wait()
     assert sorted(got) == sorted(f"rsyslog line {i}" for i in range(200))
+
+
+WATCHER = r"""
+import sys
+from confluent_kafka import Consumer
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": sys.argv[3], "session.timeout.ms": 2000,
+              "heartbeat.interval.ms": 200, "auto.offset.reset": "earliest"})
+c.subscribe([sys.argv[2]], on_assign=lambda c_, ps: print("assigned", sorted(p.partition for p in ps), flush=True))
+while True:
+    c.poll(0.2)
+"""
+
+
+def test_session_timeout_of_a_killed_member_hands_its_partitions_over(broker):
+    topic = new_topic(broker, 4)
+    a = subprocess.Popen([sys.executable, "-c", WATCHER, broker.bootstrap, topic, "watchers"], stdout=subprocess.PIPE, text=True)
+    b = None
+    try:
+        assert a.stdout.readline().split(" ", 1)[1].strip() == "[0, 1, 2, 3]"
+        b = subprocess.Popen([sys.executable, "-c", WATCHER, broker.bootstrap, topic, "watchers"], stdout=subprocess.PIPE, text=True)
+        # eager rebalance: A gives everything up and gets its half back
+        lines = []
+        while True:
+            lines.append(a.stdout.readline().strip())
+            if lines[-1] != "assigned []":
+                break
+        assert len(json.loads(lines[-1].split(" ", 1)[1])) == 2
+        b.kill()  # SIGKILL: no LeaveGroup, only the session timeout can notice
+        b.wait()
+        while True:
+            line = a.stdout.readline().strip()
+            if line != "assigned []":
+                break
+        assert line == "assigned [0, 1, 2, 3]"
+    finally:
+        for pr in (a, b):
+            if pr is not None and pr.poll() is None:
+                pr.kill()
+                pr.wait()

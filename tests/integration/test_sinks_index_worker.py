@@ -101,15 +101,17 @@ def produce(cfg, topic, docs):
 def test_index_worker_exactly_once_across_sigkill(appliance):
     cfg, procs = appliance
     events = IndexReader(index_path(cfg.data_path, "events"))
+    # The worker starts before either topic exists: it must create and pick them up.
+    worker = procs.start("worker", "index")
+    _wait("index worker created its input topics", lambda: (cfg.data_path / "index" / "alerts").exists(), [worker])
+    time.sleep(1)
     produce(cfg, ECS_TOPIC, [ecs(i) for i in range(3000)])
     produce(cfg, ALERTS_TOPIC, [{"@timestamp": "2024-05-01T10:00:00Z", "event": {"kind": "alert", "id": "al-1"},
                                  "rule": {"name": "SSH brute force"}}])
-    worker = procs.start("worker", "index")
     _wait("first 3000 events indexed", lambda: events.count() == 3000, [worker])
+    _wait("the alert indexed", lambda: SearchService(cfg).alerts(limit=1)["total"] == 1, [worker])
     svc = SearchService(cfg)
     assert svc.search("process.name:sshd", limit=1)["total"] == 1500
-    # alerts arrive on their own topic and may be committed a checkpoint later than the events
-    _wait("the alert indexed", lambda: svc.alerts(limit=5)["total"] == 1, [worker])
     assert svc.alerts(limit=5)["hits"][0]["rule"]["name"] == "SSH brute force"
 
     # More events, a SIGKILL while they are being indexed, and a replay of some old ones.

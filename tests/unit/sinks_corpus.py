@@ -79,12 +79,13 @@ def _leaves(doc: dict[str, Any], field: str) -> list[Any]:
 
 
 def _strings(doc: dict[str, Any]) -> list[str]:
+    """Values of the default keyword fields (docs/search.md: bare words)."""
     out = []
     for key, value in flatten(doc).items():
-        if key in fields.TEXT_FIELDS or key == "@timestamp":
+        if key not in fields.DEFAULT_KEYWORD_FIELDS:
             continue
         for v in value if isinstance(value, list) else [value]:
-            if isinstance(v, str) and len(v) <= 256:
+            if isinstance(v, str) and len(v) <= 1024:
                 out.append(v)
     return out
 

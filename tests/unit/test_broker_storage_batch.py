@@ -69,3 +69,10 @@ def test_scan_valid_stops_at_torn_tail():
     assert len(batches) == 1 and end == len(a) and why
     batches, end, why = scan_valid(memoryview(bytes(data)), 0, len(data), 0)
     assert len(batches) == 2 and end == len(data) and why is None
+
+
+def test_short_write_resumes_with_the_rest():
+    from logwarden.broker.storage.segment import _skip
+    assert [bytes(b) for b in _skip([b"abc", b"de", b"fgh"], 4)] == [b"e", b"fgh"]
+    assert [bytes(b) for b in _skip([b"abc", b"de"], 5)] == []
+    assert [bytes(b) for b in _skip([b"abc"], 0)] == [b"abc"]

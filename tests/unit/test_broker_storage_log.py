@@ -195,3 +195,50 @@ def test_missing_or_stale_index_is_rebuilt(tmp_path):
     assert read_all(lg2) == before
     assert lg2.offset_for_timestamp(1000 + 17) is not None
     lg2.close()
+
+
+def test_log_append_time_stamps_batches(tmp_path):
+    lg = open_log(tmp_path, message_timestamp_type="LogAppendTime")
+    base, last, t = lg.append(make_batch(vals(3), ts=5), now_ms=1_800_000_000_000)
+    assert (base, last, t) == (0, 2, 1_800_000_000_000)
+    from kafka.record import MemoryRecords
+    batch = MemoryRecords(lg.read(0, 1000).data).next_batch()
+    assert batch.validate_crc() and batch.timestamp_type == 1
+    assert batch.max_timestamp == 1_800_000_000_000
+    assert lg.offset_for_timestamp(1_700_000_000_000) == (0, 1_800_000_000_000)
+    lg.close()
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+def test_compressed_batches_stored_as_received_and_searchable(tmp_path, codec):
+    lg = open_log(tmp_path)
+    raw = make_batch(vals(50), ts=1000, ts_step=10, compression=codec)
+    lg.append(raw)
+    data = lg.read(0, 1 << 20).data
+    assert data[8:] == raw[8:]  # byte for byte, apart from the base offset
+    assert [r[2] for r in read_records(data)] == vals(50)
+    assert lg.offset_for_timestamp(1000 + 10 * 33 - 5) == (33, 1330)  # found inside the compressed batch
+    lg.close()
+
+
+def test_failed_write_keeps_nothing(tmp_path):
+    """A write the kernel refuses (here EFBIG from RLIMIT_FSIZE, as ENOSPC would) leaves the
+    log exactly as before and raises KafkaStorageError (Kafka error 56)."""
+    import resource
+    from logwarden.broker.storage import KafkaStorageError
+    lg = open_log(tmp_path)
+    lg.append(make_batch(vals(5)))
+    size, leo = lg.active.size, lg.log_end_offset
+    old = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + 100, old[1]))
+    try:
+        with pytest.raises(KafkaStorageError) as exc:
+            lg.append(make_batch(vals(40)))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old)
+    assert exc.value.kafka_error_code == 56
+    assert (lg.active.size, lg.log_end_offset) == (size, leo)
+    assert lg.active.log_path.stat().st_size == size
+    assert lg.append(make_batch(vals(2)))[0] == leo
+    assert [r[0] for r in read_all(lg)] == list(range(leo + 2))
+    lg.close()

@@ -1,7 +1,9 @@
 """LogManager: topics, Kafka's name rules, configs, persistence, recovery on open."""
+import shutil
+
 import pytest
 
-from logwarden.broker.storage import (InvalidConfigError, InvalidPartitionsError, InvalidTopicError, LogConfig,
+from logwarden.broker.storage import (InvalidConfigError, LogDirLockedError, InvalidPartitionsError, InvalidTopicError, LogConfig,
                                       LogManager, TopicExistsError, UnknownPartitionError, UnknownTopicError)
 
 from broker_storage_batches import make_batch, read_all
@@ -29,15 +31,24 @@ def test_create_append_reopen(tmp_path):
 
 
 def test_unclean_reopen_recovers_appended_data(tmp_path):
-    m = LogManager(tmp_path, LogConfig(flush_ms=None))
+    m = LogManager(tmp_path / "live", LogConfig(flush_ms=None))
     m.create_topic("t", 1)
     for i in range(10):
         m.get("t", 0).append(make_batch([b"x%d" % i]))
-    # no close(): the process "dies" here; data is in the page cache
-    m2 = LogManager(tmp_path, LogConfig())
+    # A copy taken now is what a killed process leaves: appended data, no clean marker.
+    shutil.copytree(tmp_path / "live", tmp_path / "crashed")
+    m2 = LogManager(tmp_path / "crashed", LogConfig())
     assert [r[2] for r in read_all(m2.get("t", 0))] == [b"x%d" % i for i in range(10)]
     m2.close()
     m.close()
+
+
+def test_one_manager_per_directory(tmp_path):
+    m = LogManager(tmp_path)
+    with pytest.raises(LogDirLockedError):
+        LogManager(tmp_path)
+    m.close()
+    LogManager(tmp_path).close()
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "a" * 250, "bad/name", "spa ce", "ünï"])
@@ -96,8 +107,10 @@ def test_orphan_partition_dir_is_removed(tmp_path):
     m.create_topic("t", 1)
     m.close()
     (tmp_path / "broker" / "half-0").mkdir()
+    (tmp_path / "broker" / "operator notes").mkdir()
     m2 = LogManager(tmp_path)
     assert not (tmp_path / "broker" / "half-0").exists()
+    assert (tmp_path / "broker" / "operator notes").exists()  # not a partition directory: left alone
     m2.close()
 
 

@@ -25,11 +25,17 @@ def source_files() -> set[str]:
     return expected
 
 
-@pytest.mark.integration
-def test_wheel_contains_everything_and_nothing_top_level(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
                    check=True, capture_output=True)
-    [wheel] = list(tmp_path.glob("logwarden-*.whl"))
+    [whl] = list(out.glob("logwarden-*.whl"))
+    return whl
+
+
+@pytest.mark.integration
+def test_wheel_contains_everything_and_nothing_top_level(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     missing = sorted(source_files() - names)
     assert not missing, f"missing from the wheel: {missing[:20]}"
@@ -44,3 +50,26 @@ def test_no_generic_top_level_modules():
     out = subprocess.run([sys.executable, "-c", "import logwarden.broker, logwarden.rules, logwarden.sinks; print('ok')"],
                          capture_output=True, text=True, cwd="/", check=True)
     assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.integration
+def test_supervised_children_run_the_installed_package_from_a_checkout(wheel, tmp_path):
+    """`logwarden up` started inside a source checkout must not import the checkout's bare
+    `logwarden/` folder in its children (it lacks the stage packages): regression for the
+    README's quick start, which runs from the clone."""
+    import site
+
+    from logwarden.supervisor import CHILD_PREFIX
+
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True)
+    cfg = tmp_path / "lw.yml"
+    cfg.write_text("data_dir: /tmp/x\n")
+    # -S: no site hooks, so the editable install of this test environment cannot help.
+    env = {"PYTHONPATH": ":".join([str(target), *site.getsitepackages()]), "PATH": "/usr/bin:/bin"}
+    argv = [CHILD_PREFIX[0], "-S", *CHILD_PREFIX[1:], "config", "check", str(cfg)]
+    res = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    bare = [CHILD_PREFIX[0], "-S", "-m", "logwarden", "config", "check", str(cfg)]
+    assert subprocess.run(bare, cwd=ROOT, env=env, capture_output=True).returncode != 0, "the test no longer reproduces the trap"

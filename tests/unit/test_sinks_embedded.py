@@ -228,3 +228,42 @@ def test_source_is_returned_byte_for_byte_equal(tmp_path):
     w.add(doc, orjson.dumps(doc))
     w.close()
     assert IndexReader(tmp_path / "e").search("ünïcode", limit=1)["hits"] == [doc]
+
+
+def test_malformed_ip_and_flat_dotted_keys(tmp_path):
+    w = IndexWriter(tmp_path / "e", heap_bytes=16_000_000)
+    w.add({"@timestamp": "2024-05-01T10:00:00Z", "event": {"id": "bad-ip"}, "source": {"ip": "not-an-ip"}, "message": "x"})
+    w.add({"@timestamp": "2024-05-01T10:00:01", "event.id": "ignored", "event": {"id": "flat"},
+           "source.ip": "10.9.8.7", "process.name": "cron", "error.message": "disk full"})
+    w.close()
+    r = IndexReader(tmp_path / "e")
+    assert [h["event"]["id"] for h in r.search("not-an-ip", limit=5)["hits"]] == ["bad-ip"]
+    assert r.search("source.ip:10.9.8.0/24", limit=5)["total"] == 1
+    assert r.search("process.name:cron", limit=5)["total"] == 1
+    assert r.search('error.message:"disk full"', limit=5)["total"] == 1
+    # a timestamp without an offset is taken as UTC
+    assert r.search("@timestamp:[2024-05-01T10:00:01Z TO 2024-05-01T10:00:01Z]", limit=5)["total"] == 1
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from logwarden.sinks.query import QueryError  # noqa: E402
+
+PIECES = st.sampled_from(["process.name:", "user.name:", "source.ip:", "http.response.status_code", "@timestamp", "message:",
+                          "sshd", "adm*", "?", "10.0.0.0/8", "10.1.2.3", '"failed password"', "[1 TO 500]", "{a TO *]",
+                          ">=", "<", "now-1h", "2024-05-01", "_exists_:", "tags", " AND ", " OR ", "NOT ", "-", "(", ")",
+                          " ", "\\*", "x.y"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(PIECES, max_size=8).map("".join))
+def test_every_parseable_query_agrees_with_reference(reader, docs, q):
+    try:
+        node = parse(q)
+        res = reader.search(node, limit=10_000, now=NOW)
+    except QueryError:
+        return
+    expected = {d["event"]["id"] for d in docs if evaluate(node, d, NOW)}
+    assert {h["event"]["id"] for h in res["hits"]} == expected, node
+    assert res["total"] == len(expected)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logwarden.sinks.query import And, Cidr, Exists, Match, MatchAll, Not, Or, QueryError, Range, Wildcard, parse
 from logwarden.sinks.query import datemath
@@ -45,7 +47,8 @@ from logwarden.sinks.query import datemath
     ("source.ip:10.0.0.0/8", Cidr("source.ip", "10.0.0.0/8")),
     ("source.ip:10.1.2.3/8", Cidr("source.ip", "10.0.0.0/8")),
     ("source.ip:2001:db8::/32", None),  # colons need quoting or escaping: checked below
-    ('source.ip:"2001:db8::1"', Match("source.ip", "2001:db8::1", phrase=True)),
+    ('source.ip:"2001:db8::1"', Match("source.ip", "2001:db8::1")),
+    ('source.ip:"2001:db8::/32"', Cidr("source.ip", "2001:db8::/32")),
     (r"source.ip:2001\:db8\:\:/32", Cidr("source.ip", "2001:db8::/32")),
     ("source.ip:10.0.0.1", Match("source.ip", "10.0.0.1")),
     ("process.name:(sshd OR sudo)", Or((Match("process.name", "sshd"), Match("process.name", "sudo")))),
@@ -54,6 +57,10 @@ from logwarden.sinks.query import datemath
     ("user=bob", Match(None, "user=bob")),
     ("url.path:/a/b", Match("url.path", "/a/b")),
     ('"not"', Match(None, "not", phrase=True)),
+    ("not-an-ip", Match(None, "not-an-ip")),
+    ("order android", And((Match(None, "order"), Match(None, "android")))),
+    ("NOT(a)", Not(Match(None, "a"))),
+    ("a and b", And((Match(None, "a"), Match(None, "b")))),
     ('message:"say \\"hi\\""', Match("message", 'say "hi"', phrase=True)),
 ])
 def test_parse(text, expected):
@@ -113,3 +120,19 @@ def test_datemath(text, up, expected):
 def test_datemath_rejects_words():
     with pytest.raises(ValueError, match="date math"):
         datemath.parse("yesterday", NOW)
+
+
+ALPHABET = st.sampled_from(list('abc:*?"()[]{}\\ -!/<>=.@_019') + ["AND ", "OR ", "NOT ", " TO ", "now-5m", "10.0.0.0/8",
+                                                                      "source.ip:", "@timestamp>", "_exists_:"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(ALPHABET, max_size=12).map("".join))
+def test_any_text_parses_or_fails_with_a_position(text):
+    try:
+        node = parse(text)
+    except QueryError as exc:
+        assert 0 <= exc.position <= len(text)
+        assert exc.message
+    else:
+        assert node is not None

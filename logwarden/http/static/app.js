@@ -37,7 +37,7 @@ function drawChart(buckets) {
     r.setAttribute("y", 80 - h);
     r.setAttribute("height", h);
     const t = document.createElementNS("http://www.w3.org/2000/svg", "title");
-    t.textContent = `${b.start || b.key}: ${b.count}`;
+    t.textContent = `${b.time || b.key}: ${b.count}`;
     r.appendChild(t);
     svg.appendChild(r);
   });
@@ -59,13 +59,18 @@ async function search() {
     tbody.replaceChildren(...res.hits.map((h) => {
       const tr = document.createElement("tr");
       tr.append(text("td", h["@timestamp"]), text("td", get(h, "host.name")),
-        text("td", get(h, "process.name") || get(h, "event.dataset")), text("td", h.message, "msg"));
+        text("td", get(h, "process.name") || get(h, "event.dataset") || [].concat(get(h, "event.category") || []).join(",")),
+        text("td", h.message, "msg"));
       return tr;
     }));
     $("#alerts").replaceChildren(...alerts.hits.map((a) => {
       const li = document.createElement("li");
+      const group = Object.entries(get(a, "alert.group") || {}).map(([k, v]) => `${k}=${v}`).join(" ");
       li.append(text("span", get(a, "alert.level"), "level"), text("div", get(a, "rule.name")),
-        text("small", `${get(a, "alert.count") || 1} events, last ${get(a, "alert.last_seen") || a["@timestamp"]}`));
+        text("div", group, "group"),
+        text("small", `${get(a, "alert.count") || 1} events, last ${get(a, "alert.last_seen") || a["@timestamp"]}`),
+        text("div", `rule by ${get(a, "rule.author") || "unknown"}`, "author"));
+      li.title = get(a, "rule.description") || "";
       li.addEventListener("click", () => { $("#q").value = get(a, "alert.query") || ""; search(); });
       return li;
     }));

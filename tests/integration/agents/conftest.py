@@ -18,3 +18,13 @@ def run_agent():
     for r in started:
         if r.thread.is_alive():
             r.stop()
+
+
+@pytest.fixture
+def broker(tmp_path):
+    from agent_testlib import Broker
+
+    (tmp_path / "broker").mkdir()
+    b = Broker(tmp_path / "broker")
+    yield b
+    b.stop()

@@ -56,3 +56,10 @@ def test_event_id_depends_on_identity_not_content():
     assert template(fingerprint="fp2").event_id(10) != a  # copytruncate / inode reuse
     assert template(inode="78").event_id(10) != a
     assert template(path="/var/log/app.log.1").event_id(10) == a  # a rename keeps the identity
+
+
+def test_percent_signs_in_constant_parts_are_literal():
+    t = template(path="/var/log/100%/a%d.log", tags=["%s"], fields={"x": "%%"})
+    doc = orjson.loads(t.build(Record(7, 9, b"50% done %s"), b"ts"))
+    assert doc["log"]["file"]["path"] == "/var/log/100%/a%d.log" and doc["tags"] == ["%s"]
+    assert doc["fields"] == {"x": "%%"} and doc["message"] == "50% done %s"

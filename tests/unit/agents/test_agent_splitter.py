@@ -85,3 +85,11 @@ def test_truncation_keeps_line_boundaries(parts, chunk):
         body = p[:-1] if p.endswith(b"\r") else p
         assert ln.truncated == (len(body) > 64)
         assert ln.data == body[:64]
+
+
+def test_truncations_are_counted():
+    sp = LineSplitter(max_bytes=64)
+    sp.feed(b"a" * 100 + b"\nok\n" + b"b" * 70)
+    sp.feed(b"\n" + b"c" * 200)
+    sp.feed(b"\n")
+    assert sp.truncated == 3

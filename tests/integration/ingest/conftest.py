@@ -1,0 +1,27 @@
+import pytest
+
+from ingest_testlib import RunningIngest
+
+
+@pytest.fixture
+def run_ingest():
+    started: list[RunningIngest] = []
+
+    def start(cfg) -> RunningIngest:
+        r = RunningIngest(cfg)
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        r.stop()
+
+
+@pytest.fixture
+def broker(tmp_path):
+    from agent_testlib import Broker
+
+    (tmp_path / "broker").mkdir()
+    b = Broker(tmp_path / "broker")
+    yield b
+    b.stop()

@@ -1,0 +1,114 @@
+"""Delayed fetch (long polling), ListOffsets (earliest/latest/by timestamp) and the
+`logwarden topics` commands against a broker process."""
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from broker_proc import BrokerProcess
+from logwarden.broker.protocol.batches import build_batch, iter_batches
+from logwarden.broker.protocol.frames import decode_response, encode_request
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    b = BrokerProcess(tmp_path_factory.mktemp("fetch"), {"default_partitions": 1}).start()
+    yield b
+    assert b.stop() == 0, b.log()
+
+
+def call(port: int, api: int, version: int, body: dict) -> dict:
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(encode_request(api, version, 1, "fetch-test", body))
+        head = s.recv(4, socket.MSG_WAITALL)
+        size = struct.unpack(">i", head)[0]
+        buf = bytearray()
+        while len(buf) < size:
+            buf += s.recv(size - len(buf))
+    return decode_response(api, version, bytes(buf))[1]
+
+
+def fetch_req(topic: str, offset: int, max_wait_ms: int, min_bytes: int) -> dict:
+    return {"replica_id": -1, "max_wait_ms": max_wait_ms, "min_bytes": min_bytes, "max_bytes": 1 << 20,
+            "isolation_level": 1, "session_id": 0, "session_epoch": -1, "forgotten_topics_data": [], "rack_id": "",
+            "topics": [{"topic": topic, "partitions": [{"partition": 0, "fetch_offset": offset,
+                                                       "partition_max_bytes": 1 << 20}]}]}
+
+
+def produce(port: int, topic: str, values: list[bytes], ts: int) -> int:
+    r = call(port, 0, 8, {"transactional_id": None, "acks": -1, "timeout_ms": 5000,
+                          "topics": [{"name": topic, "partitions": [
+                              {"index": 0, "records": build_batch([(None, v) for v in values], ts)}]}]})
+    part = r["responses"][0]["partitions"][0]
+    assert part["error_code"] == 0
+    return part["base_offset"]
+
+
+def test_delayed_fetch_is_woken_by_a_produce(broker):
+    produce(broker.port, "longpoll", [b"first"], 1000)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(call(broker.port, 1, 11, fetch_req("longpoll", 1, 60_000, 1))))
+    t.start()
+    time.sleep(0.5)
+    assert t.is_alive()  # nothing to return yet: the fetch is parked
+    produce(broker.port, "longpoll", [b"second"], 2000)
+    t.join(30)
+    assert not t.is_alive()
+    part = result["responses"][0]["partitions"][0]
+    (h,) = iter_batches(part["records"])
+    assert h.base_offset == 1 and part["high_watermark"] == part["last_stable_offset"] == 2
+
+
+def test_fetch_with_max_wait_returns_empty_when_nothing_arrives(broker):
+    produce(broker.port, "quiet", [b"only"], 1000)
+    r = call(broker.port, 1, 11, fetch_req("quiet", 1, 200, 1))
+    part = r["responses"][0]["partitions"][0]
+    assert part["error_code"] == 0 and bytes(part["records"]) == b"" and part["high_watermark"] == 1
+
+
+def test_list_offsets_earliest_latest_and_by_timestamp(broker):
+    for i in range(5):
+        produce(broker.port, "times", [b"a", b"b"], 10_000 * (i + 1))
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "times"})
+    low, high = c.get_watermark_offsets(TopicPartition("times", 0), timeout=10)
+    assert (low, high) == (0, 10)
+    found = c.offsets_for_times([TopicPartition("times", 0, 25_000)], timeout=10)
+    assert found[0].offset == 4  # first batch with a timestamp >= 25000 is the third (offsets 4-5)
+    past_end = c.offsets_for_times([TopicPartition("times", 0, 99_000_000)], timeout=10)
+    assert past_end[0].offset == -1  # no such record: Kafka answers -1 (the client reports "end")
+    c.close()
+
+
+def topics_cli(broker, *args: str) -> subprocess.CompletedProcess:
+    code = "from logwarden.broker.cli import topics; topics()"
+    return subprocess.run([sys.executable, "-c", code, *args, "--broker", broker.bootstrap],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_topics_cli_create_list_describe_delete(broker):
+    r = topics_cli(broker, "create", "cli-topic", "-p", "3", "--set", "retention.ms=3600000")
+    assert r.returncode == 0, r.stderr
+    r = topics_cli(broker, "list")
+    assert "cli-topic\t3" in r.stdout.splitlines()
+    r = topics_cli(broker, "describe", "cli-topic", "--json")
+    doc = json.loads(r.stdout)
+    assert [p["partition"] for p in doc["partitions"]] == [0, 1, 2]
+    retention = next(c for c in doc["configs"] if c["config"] == "retention.ms")
+    assert retention["value"] == "3600000" and retention["default"] is False
+    r = topics_cli(broker, "create", "cli-topic")
+    assert r.returncode == 1 and "already exists" in r.stderr.lower()
+    assert topics_cli(broker, "delete", "cli-topic", "--yes").returncode == 0
+    r = topics_cli(broker, "list", "--json")
+    assert "cli-topic" not in [t["topic"] for t in json.loads(r.stdout)]
+    r = topics_cli(broker, "delete", "cli-topic", "--yes")
+    assert r.returncode == 1 and "unknown topic" in r.stderr.lower()

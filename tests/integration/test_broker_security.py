@@ -1,0 +1,110 @@
+"""TLS listener (trustme certificates) and SASL PLAIN / SCRAM-SHA-256 / SCRAM-SHA-512 with
+hashed credentials, exercised by confluent-kafka and kafka-python."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import trustme
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+
+from broker_proc import BrokerProcess
+from logwarden.broker.security.scram import hash_password
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("certs")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca.cert_pem.write_to_path(str(d / "ca.pem"))
+    cert.private_key_pem.write_to_path(str(d / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(d / "cert.pem"))
+    for extra in cert.cert_chain_pems[1:]:
+        with open(d / "cert.pem", "ab") as f:
+            f.write(extra.bytes())
+    return d
+
+
+USERS = {"alice": hash_password("wonderland"), "bob": hash_password("builder")}
+
+
+def start(tmp_path, protocol: str, certs=None) -> BrokerProcess:
+    broker = {"security_protocol": protocol, "sasl_users": USERS}
+    if certs is not None:
+        broker.update(tls_certfile=str(certs / "cert.pem"), tls_keyfile=str(certs / "key.pem"))
+    return BrokerProcess(tmp_path, broker).start()
+
+
+def round_trip(settings: dict) -> None:
+    topic = f"sec-{uuid.uuid4().hex[:6]}"
+    p = Producer({**settings, "acks": "all", "enable.idempotence": True})
+    for i in range(100):
+        p.produce(topic, value=f"secret {i}".encode())
+    assert p.flush(20) == 0
+    c = Consumer({**settings, "group.id": "sec", "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    got = []
+    deadline = time.monotonic() + 20
+    while len(got) < 100 and time.monotonic() < deadline:
+        got += [m.value() for m in c.consume(100, 0.5) if not m.error()]
+    c.commit(asynchronous=False)
+    c.close()
+    assert sorted(got) == sorted(f"secret {i}".encode() for i in range(100))  # 4 auto-created partitions
+
+
+def test_tls_listener(tmp_path, certs):
+    b = start(tmp_path, "SSL", certs)
+    try:
+        round_trip({"bootstrap.servers": b.bootstrap, "security.protocol": "SSL",
+                    "ssl.ca.location": str(certs / "ca.pem")})
+        # a plaintext client cannot talk to the TLS listener
+        with pytest.raises(KafkaException):
+            AdminClient({"bootstrap.servers": b.bootstrap, "socket.timeout.ms": 2000}).list_topics(timeout=3)
+    finally:
+        assert b.stop() == 0, b.log()
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_sasl_plaintext_mechanisms(tmp_path, mechanism):
+    b = start(tmp_path, "SASL_PLAINTEXT")
+    try:
+        base = {"bootstrap.servers": b.bootstrap, "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": mechanism}
+        round_trip({**base, "sasl.username": "alice", "sasl.password": "wonderland"})
+        bad = AdminClient({**base, "sasl.username": "alice", "sasl.password": "wrong"})
+        with pytest.raises(KafkaException):
+            bad.list_topics(timeout=3)
+        assert "SASL authentication failed" in b.log()
+    finally:
+        assert b.stop() == 0, b.log()
+
+
+def test_sasl_ssl_scram_with_kafka_python(tmp_path, certs):
+    from kafka import KafkaConsumer, KafkaProducer
+
+    b = start(tmp_path, "SASL_SSL", certs)
+    try:
+        opts = dict(bootstrap_servers=b.bootstrap, security_protocol="SASL_SSL", ssl_cafile=str(certs / "ca.pem"),
+                    sasl_mechanism="SCRAM-SHA-512", sasl_plain_username="bob", sasl_plain_password="builder")
+        p = KafkaProducer(acks="all", **opts)
+        for i in range(50):
+            p.send("kp-secure", f"kp {i}".encode())
+        p.flush(20)
+        p.close()
+        c = KafkaConsumer("kp-secure", group_id="kp-sec", auto_offset_reset="earliest", consumer_timeout_ms=10000, **opts)
+        got = []
+        for m in c:
+            got.append(m.value)
+            if len(got) == 50:
+                break
+        c.close()
+        assert sorted(got) == sorted(f"kp {i}".encode() for i in range(50))
+        # librdkafka over SASL_SSL with SCRAM-SHA-256 too
+        round_trip({"bootstrap.servers": b.bootstrap, "security.protocol": "SASL_SSL", "ssl.ca.location": str(certs / "ca.pem"),
+                    "sasl.mechanism": "SCRAM-SHA-256", "sasl.username": "alice", "sasl.password": "wonderland"})
+    finally:
+        assert b.stop() == 0, b.log()

@@ -1,0 +1,143 @@
+"""The group coordinator's state machine, driven directly (no sockets), over real storage."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from logwarden.broker.groups import coordinator as coord_mod
+from logwarden.broker.groups.coordinator import GroupCoordinator
+from logwarden.broker.groups.state import GroupState, IllegalTransition, check_transition
+from logwarden.broker.protocol import errors as E
+from logwarden.broker.storage import LogConfig, LogManager
+
+
+def join_req(member_id: str = "", session_ms: int = 10_000, protocols=(("range", b"meta"),)) -> dict:
+    return {"group_id": "g", "session_timeout_ms": session_ms, "rebalance_timeout_ms": 5_000, "member_id": member_id,
+            "group_instance_id": None, "protocol_type": "consumer",
+            "protocols": [{"name": n, "metadata": m} for n, m in protocols]}
+
+
+@pytest.fixture
+def logs(tmp_path):
+    lm = LogManager(tmp_path, LogConfig())
+    yield lm
+    lm.close()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_transition_table_refuses_illegal_moves():
+    check_transition(GroupState.EMPTY, GroupState.PREPARING_REBALANCE)
+    check_transition(GroupState.COMPLETING_REBALANCE, GroupState.STABLE)
+    with pytest.raises(IllegalTransition):
+        check_transition(GroupState.EMPTY, GroupState.STABLE)
+    with pytest.raises(IllegalTransition):
+        check_transition(GroupState.STABLE, GroupState.COMPLETING_REBALANCE)
+
+
+async def join(c: GroupCoordinator, version: int = 5, **kw) -> dict:
+    out = c.join(join_req(**kw), version, "client", "/127.0.0.1")
+    return await out if asyncio.isfuture(out) else out
+
+
+def test_member_id_required_then_join_sync_stable(logs, monkeypatch):
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def scenario():
+        c = GroupCoordinator(logs)
+        first = await join(c)
+        assert first["error_code"] == E.MEMBER_ID_REQUIRED and first["member_id"]
+        mid = first["member_id"]
+        assert c.groups["g"].state is GroupState.EMPTY
+        r = await join(c, member_id=mid)
+        assert r["error_code"] == 0 and r["leader"] == mid and r["generation_id"] == 1
+        assert [m["member_id"] for m in r["members"]] == [mid]
+        assert c.groups["g"].state is GroupState.COMPLETING_REBALANCE
+        s = await c.sync({"group_id": "g", "generation_id": 1, "member_id": mid,
+                          "assignments": [{"member_id": mid, "assignment": b"all"}]})
+        assert s == {"error_code": 0, "assignment": b"all"}
+        assert c.groups["g"].state is GroupState.STABLE
+        assert c.heartbeat({"group_id": "g", "generation_id": 1, "member_id": mid})["error_code"] == 0
+        assert c.heartbeat({"group_id": "g", "generation_id": 0, "member_id": mid})["error_code"] == E.ILLEGAL_GENERATION
+        assert c.heartbeat({"group_id": "g", "generation_id": 1, "member_id": "nobody"})["error_code"] == E.UNKNOWN_MEMBER_ID
+
+    run(scenario())
+
+
+def test_second_member_triggers_rebalance_and_leave_shrinks_the_group(logs, monkeypatch):
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def scenario():
+        c = GroupCoordinator(logs)
+        a = (await join(c, version=3))  # v3: no MEMBER_ID_REQUIRED round trip
+        a_id = a["member_id"]
+        await c.sync({"group_id": "g", "generation_id": 1, "member_id": a_id, "assignments": []})
+        b_task = asyncio.ensure_future(join(c, version=3))
+        await asyncio.sleep(0.01)
+        assert c.groups["g"].state is GroupState.PREPARING_REBALANCE
+        assert c.heartbeat({"group_id": "g", "generation_id": 1, "member_id": a_id})["error_code"] == E.REBALANCE_IN_PROGRESS
+        a2 = await join(c, version=3, member_id=a_id)
+        b = await b_task
+        assert a2["generation_id"] == b["generation_id"] == 2
+        assert a2["leader"] == a_id and len(a2["members"]) == 2 and b["members"] == []
+        b_sync = asyncio.ensure_future(c.sync({"group_id": "g", "generation_id": 2, "member_id": b["member_id"],
+                                               "assignments": []}))
+        await c.sync({"group_id": "g", "generation_id": 2, "member_id": a_id,
+                      "assignments": [{"member_id": a_id, "assignment": b"p0"},
+                                      {"member_id": b["member_id"], "assignment": b"p1"}]})
+        assert (await b_sync)["assignment"] == b"p1"
+        assert c.leave("g", [b["member_id"]]) == [0]
+        assert c.groups["g"].state is GroupState.PREPARING_REBALANCE
+        a3 = await join(c, version=3, member_id=a_id)
+        assert a3["generation_id"] == 3 and len(a3["members"]) == 1
+
+    run(scenario())
+
+
+def test_session_timeout_removes_a_silent_member(logs, monkeypatch):
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def scenario():
+        c = GroupCoordinator(logs)
+        a = await join(c, version=3, session_ms=1000)
+        await c.sync({"group_id": "g", "generation_id": 1, "member_id": a["member_id"], "assignments": []})
+        await asyncio.sleep(1.3)
+        g = c.groups["g"]
+        assert a["member_id"] not in g.members
+        assert g.state in (GroupState.EMPTY, GroupState.PREPARING_REBALANCE)
+        await asyncio.sleep(0.05)
+        assert g.state is GroupState.EMPTY
+
+    run(scenario())
+
+
+def test_inconsistent_protocols_and_bad_session_timeout(logs, monkeypatch):
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def scenario():
+        c = GroupCoordinator(logs)
+        assert (await join(c, version=3, session_ms=10))["error_code"] == E.INVALID_SESSION_TIMEOUT
+        await join(c, version=3)
+        r = await join(c, version=3, protocols=(("roundrobin", b""),))
+        assert r["error_code"] == E.INCONSISTENT_GROUP_PROTOCOL
+
+    run(scenario())
+
+
+def test_committed_offsets_survive_reopening_the_logs(tmp_path):
+    lm = LogManager(tmp_path, LogConfig())
+    c = GroupCoordinator(lm)
+    c.offsets.commit("g", [("t", 0, 42, -1, "meta"), ("t", 1, 7, 3, None)])
+    c.offsets.commit("g", [("t", 0, 43, -1, "")])
+    c.offsets.commit("other", [("t", 0, 1, -1, "")])
+    c.offsets.delete_group("other")
+    lm.close()
+    lm2 = LogManager(tmp_path, LogConfig())
+    c2 = GroupCoordinator(lm2)
+    got = c2.offsets.fetch("g")
+    assert got[("t", 0)].offset == 43 and got[("t", 1)].offset == 7 and got[("t", 1)].leader_epoch == 3
+    assert c2.offsets.fetch("other") == {}
+    lm2.close()
