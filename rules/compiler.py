@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .condition import ConditionError, identifiers, parse_any, resolve
-from .detection import Compiled, DetectionError, ItemCompiler, Pred, and_anchors, compile_search
+from .condition import ConditionError, parse_any, resolve
+from .detection import Compiled, DetectionError, ItemCompiler, Pred, compile_search
 from .loader import LoadError, SigmaDoc
 from .mapping import Pipeline, Resolved
 

@@ -27,8 +27,8 @@ from typing import Any, Callable
 import re2
 
 from . import sigmastr as ss
-from .anchors import _anchor, _atom, and_anchors, anchor_score, or_anchors, regex_atoms  # noqa: F401
-from .event import FieldPlan, _text, prepare  # noqa: F401  (re-exported)
+from .anchors import _anchor, _atom, and_anchors, or_anchors, regex_atoms
+from .event import _text
 from .modifiers import ModifierError, Modifiers, shape_values
 
 log = logging.getLogger(__name__)
