@@ -159,3 +159,18 @@ def test_config_errors_name_file_and_line(tmp_path):
         ParsersConfig.model_validate({"pipelines": [{"name": "x", "processors": [{"type": "parse", "format": "nope"}]}]})
     with pytest.raises(ValueError, match="unknown format 'nope'"):
         engine(default_format="nope")
+
+
+def test_pattern_files_and_their_errors(tmp_path):
+    from logwarden.parsers.grok import GrokError
+
+    f = tmp_path / "shop.grok"
+    f.write_text("# shop patterns\nORDERID ORD-%{INT}\nSHOPLINE %{ORDERID:shop.order} %{WORD:shop.state}\n", encoding="utf-8")
+    e = engine(pattern_files=[str(f)], pipelines=[{"name": "s", "format": "plain",
+                                                   "processors": [{"type": "grok", "patterns": ["%{SHOPLINE}$"]}]}])
+    doc = e.parse(envelope("ORD-42 shipped"))
+    assert doc["shop"] == {"order": "ORD-42", "state": "shipped"}
+    bad = tmp_path / "bad.grok"
+    bad.write_text("ORDERID\n", encoding="utf-8")
+    with pytest.raises(GrokError, match="bad.grok:1"):
+        engine(pattern_files=[str(bad)])
