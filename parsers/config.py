@@ -92,7 +92,13 @@ class ParsersConfig(Model):
         format names are checked by `logwarden config check`, not at the first event."""
         import re
 
-        from .engine import Engine
+        if not (self.pipelines or self.routes or self.patterns or self.pattern_files):
+            from .formats import FORMATS  # nothing to compile: keep every CLI start fast
+
+            if self.default_format not in FORMATS:
+                raise ValueError(f"unknown format {self.default_format!r}; known: {', '.join(sorted(FORMATS))}")
+            return self
+        from .engine import Engine  # pyparsing (grok) loads only when there is something to check
         from .grok import GrokError
 
         try:
