@@ -67,12 +67,26 @@ def _ssh(msg: str, doc: Doc) -> str | None:
     if first in ("Acc", "Fai"):
         m = _SSH_LOGIN.match(msg)
         if m:
+            # the hottest auth line (brute force): built inline, no helper calls
             verb, method, invalid, user, addr, port, _proto, sig = m.groups()
-            ok = verb == "Accepted"
-            _auth(doc, "accepted" if ok else "failed", "success" if ok else "failure",
-                  ["authentication", "session"] if ok else ["authentication"], ["info"])
-            _user(doc, user)
-            _src(doc, addr, port)
+            ev = doc["event"]
+            if verb == "Accepted":
+                ev["category"] = ["authentication", "session"]
+                ev["action"] = "accepted"
+                ev["outcome"] = "success"
+            else:
+                ev["category"] = ["authentication"]
+                ev["action"] = "failed"
+                ev["outcome"] = "failure"
+            ev["type"] = ["info"]
+            ip = is_ip(addr)
+            if user:
+                doc["user"] = {"name": user}
+                doc["related"] = {"user": [user], "ip": [addr]} if ip else {"user": [user]}
+            elif ip:
+                doc["related"] = {"ip": [addr]}
+            doc["source"] = ({"address": addr, "ip": addr, "port": int(port)} if ip
+                             else {"address": addr, "domain": addr, "port": int(port)})
             ssh: dict[str, Any] = {"event": verb, "method": method}
             if sig:
                 ssh["signature"] = sig

@@ -173,4 +173,21 @@ def test_pattern_files_and_their_errors(tmp_path):
     bad = tmp_path / "bad.grok"
     bad.write_text("ORDERID\n", encoding="utf-8")
     with pytest.raises(GrokError, match="bad.grok:1"):
+        Engine(ParsersConfig.model_construct(**{**ParsersConfig().__dict__, "pattern_files": [str(bad)]}))
+    with pytest.raises(ValidationError, match="bad.grok:1"):  # and `logwarden config check` reports it
         engine(pattern_files=[str(bad)])
+
+
+def test_config_check_compiles_grok_and_regexes():
+    import yaml
+    cases = {
+        "parsers:\n  routes:\n    - name: r\n      when: {regexp: {message: '([a-z'}}\n      topic: t\n":
+            "logwarden.yml:4: parsers.routes[0].when.regexp",
+        "parsers:\n  pattern_files: [/nonexistent/x.grok]\n": "cannot read /nonexistent/x.grok",
+        "parsers:\n  pipelines:\n    - name: g\n      processors:\n        - {type: grok, patterns: ['%{NOPE:x}']}\n":
+            "unknown grok pattern %{NOPE}",
+    }
+    for text, want in cases.items():
+        with pytest.raises(ConfigError) as exc:
+            validate(yaml.safe_load(text), "logwarden.yml", yaml.compose(text))
+        assert want in str(exc.value), str(exc.value)
