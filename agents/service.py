@@ -326,7 +326,7 @@ class Agent:
 
 def run(cfg: Config) -> None:
     """Entry point of `logwarden agent`: blocks until SIGTERM/SIGINT, then flushes and commits."""
-    acfg = getattr(cfg, "agent", None) or AgentConfig()
+    acfg = cfg.agent
     agent = Agent(cfg, acfg)
     if not agent.sources:
         log.warning("no sources configured: nothing to tail (add `sources:` or --tail GLOB)")

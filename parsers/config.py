@@ -14,6 +14,8 @@
 """
 from __future__ import annotations
 
+import os
+
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -63,7 +65,12 @@ class RouteConfig(Model):
 
 
 class ParsersConfig(Model):
-    workers: int = Field(1, ge=1, le=64, description="Parser processes in the consumer group (one per core is a good start).")
+    workers: int = Field(0, ge=0, le=64, description="Parser processes `logwarden up` starts in the consumer group; 0 means one per core.")
+
+    @property
+    def process_count(self) -> int:
+        """The number of parser processes to run: `workers`, or one per core when it is 0."""
+        return self.workers or max(1, os.cpu_count() or 1)
     default_format: str = Field("auto", description="Format used when an event names none (fields.log_format).")
     timezone: str = Field("local", description="Zone for timestamps that carry none (RFC 3164, nginx/apache error logs) when the envelope has no event.timezone: IANA name, +HH:MM, UTC, or local (this host's zone, as Filebeat does).")
 
