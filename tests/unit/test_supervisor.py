@@ -26,8 +26,10 @@ def test_external_kafka_means_no_embedded_broker():
 
 
 def test_ingest_starts_for_any_listener_including_tls_only():
+    from logwarden.ingest.config import IngestConfig
+
     cfg = Config()
-    cfg.ingest.syslog_tls = "127.0.0.1:6514"
+    cfg.ingest = IngestConfig(syslog_tls="127.0.0.1:6514", tls_cert_file="/c.pem", tls_key_file="/k.pem")
     assert "ingest" in names(cfg)
 
 
