@@ -13,6 +13,7 @@ run, and the ratio is printed. Single process, one core.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -92,6 +93,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--oracle-events", type=int, default=0, help="events for the oracle (default: all)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per engine; the best is reported")
     ap.add_argument("--rules", nargs="*", default=[str(ROOT / "tests" / "data" / "sigma" / "rules")])
     args = ap.parse_args()
 
@@ -113,37 +115,55 @@ def main() -> None:
           f"compiled in {load_s * 1000:.0f} ms; index: {sum(len(v) for v in eng.index.values())} literals on "
           f"{len(eng.index)} fields, {len(eng.always)} rules always evaluated")
 
-    # 1. match only (event dicts in memory)
-    t0 = time.perf_counter()
-    matched = 0
-    for e in events:
-        matched += len(eng.match(e)[1])
-    match_s = time.perf_counter() - t0
-    # 2. the stage's work: JSON bytes -> events -> hits (with correlations) -> alert documents
-    eng2 = Engine(rs)
-    t0 = time.perf_counter()
-    alerts = 0
-    for b in raw:
-        for hit in eng2.process(orjson.loads(b)):
-            orjson.dumps(build_alert(hit, 0.0))
-            alerts += 1
-    full_s = time.perf_counter() - t0
-    native_eps = len(events) / match_s
-    print(f"native match:       {native_eps:>10,.0f} events/s ({matched} rule matches in {len(events)} events)")
-    print(f"native bytes->alert:{len(events) / full_s:>10,.0f} events/s ({alerts} alerts)")
+    # Other processes share the machine: every figure is the best of `--repeat` runs, and
+    # native and oracle runs alternate so both see the same background load.
+    # Rates are events per CPU-second of this process (time.process_time): "per core",
+    # and not diluted when other processes compete for the CPU. Wall-clock rates are
+    # printed too.
+    def native_match() -> tuple[float, float, int]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        n = 0
+        for e in events:
+            n += len(eng.match(e)[1])
+        return len(events) / (time.process_time() - c0), len(events) / (time.perf_counter() - t0), n
+
+    def native_full() -> tuple[float, float, int]:
+        e2 = Engine(rs)
+        t0, c0 = time.perf_counter(), time.process_time()
+        n = 0
+        for b in raw:
+            for hit in e2.process(orjson.loads(b)):
+                orjson.dumps(build_alert(hit, 0.0))
+                n += 1
+        return len(raw) / (time.process_time() - c0), len(raw) / (time.perf_counter() - t0), n
 
     texts = [p.read_text() for d in args.rules for p in sorted(Path(d).rglob("*.yml"))]
     oracle = SqliteOracle(texts, load_pipeline("ecs"))
     sub = events[: args.oracle_events or len(events)]
-    t0 = time.perf_counter()
-    theirs = oracle.evaluate(sub)
-    oracle_s = time.perf_counter() - t0
-    oracle_eps = len(sub) / oracle_s
+
+    def oracle_run() -> tuple[float, float, dict]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = oracle.evaluate(sub)
+        return len(sub) / (time.process_time() - c0), len(sub) / (time.perf_counter() - t0), res
+
+    best = {"match": 0.0, "full": 0.0, "oracle": 0.0}
+    wall = {"match": 0.0, "full": 0.0, "oracle": 0.0}
+    for _ in range(args.repeat):
+        eps, w, matched = native_match()
+        best["match"], wall["match"] = max(best["match"], eps), max(wall["match"], w)
+        eps, w, alerts = native_full()
+        best["full"], wall["full"] = max(best["full"], eps), max(wall["full"], w)
+        eps, w, theirs = oracle_run()
+        best["oracle"], wall["oracle"] = max(best["oracle"], eps), max(wall["oracle"], w)
     oracle_matches = sum(len(v) for v in theirs.values())
     ours_sub = sum(1 for e in sub for r in eng.match(e)[1] if r.doc.id in theirs)
-    print(f"pySigma+SQLite:     {oracle_eps:>10,.0f} events/s ({oracle_matches} rule matches in {len(sub)} events; "
+    print("events per CPU-second of one process (wall-clock rate in brackets):")
+    print(f"native match:        {best['match']:>10,.0f} events/s [{wall['match']:,.0f}] ({matched} rule matches in {len(events)} events)")
+    print(f"native bytes->alert: {best['full']:>10,.0f} events/s [{wall['full']:,.0f}] (JSON decode, match, correlate, alert documents: {alerts} alerts)")
+    print(f"pySigma+SQLite:      {best['oracle']:>10,.0f} events/s [{wall['oracle']:,.0f}] ({oracle_matches} rule matches in {len(sub)} events; "
           f"native: {ours_sub} on the same rules - {'agree' if ours_sub == oracle_matches else 'DIFFER'})")
-    print(f"ratio native/oracle: {native_eps / oracle_eps:.1f}x")
+    print(f"ratio native/oracle: {best['match'] / best['oracle']:.1f}x (match), {best['full'] / best['oracle']:.1f}x (bytes->alert); "
+          f"best of {args.repeat}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

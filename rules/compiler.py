@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .condition import ConditionError, identifiers, parse_any, resolve
-from .detection import Compiled, DetectionError, ItemCompiler, Pred, and_anchors, compile_search
+from .condition import ConditionError, parse_any, resolve
+from .detection import Compiled, DetectionError, ItemCompiler, Pred, compile_search
 from .loader import LoadError, SigmaDoc
 from .mapping import Pipeline, Resolved
 
@@ -118,6 +118,19 @@ def build(docs: list[SigmaDoc], pipeline: Pipeline, placeholders: dict[str, list
     errors = list(errors or [])
     rules: list[Rule] = []
     by_ref: dict[str, Any] = {}
+    # Ids name rules in correlations, filters and alert ids: a second document with the
+    # same id would silently take the first one's place, so it is refused instead.
+    first: dict[str, SigmaDoc] = {}
+    unique: list[SigmaDoc] = []
+    for doc in docs:
+        prev = first.get(doc.id)
+        if prev is not None and doc.kind != "filter":
+            errors.append(_err(doc, doc.line_of("id"), f"duplicate id {doc.id} (first used at {prev.file}:{prev.line}); this document is ignored"))
+            continue
+        if doc.kind != "filter":
+            first[doc.id] = doc
+        unique.append(doc)
+    docs = unique
     identity = ItemCompiler(lambda f: [f], pipeline.keyword_fields, placeholders)
     fields: set[str] = identity.fields
     for doc in docs:

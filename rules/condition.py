@@ -20,7 +20,8 @@ from typing import Any
 
 import pyparsing as pp
 
-from .detection import Compiled, _and, _or, or_anchors
+from .anchors import or_anchors
+from .detection import Compiled, _and, _or
 
 pp.ParserElement.enable_packrat()
 

@@ -1,7 +1,8 @@
 """Configuration of the Sigma rules stage (`rules:` in logwarden.yml)."""
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from logwarden.model import Model
 
@@ -44,3 +45,11 @@ class RulesConfig(Model):
     reload_interval_ms: int = Field(2000, ge=100, description="How often rule files are checked for changes (hot reload).")
     base_url: str = Field("http://127.0.0.1:8080", description="Web UI address used in alert links back to the events.")
     notifiers: list[NotifierConfig] = Field(default_factory=list, description="Where alerts are sent besides the alerts topic.")
+
+    @field_validator("mapping")
+    @classmethod
+    def _known_mapping(cls, v: str) -> str:
+        bundled = sorted(p.stem for p in Path(__file__).with_name("mappings").glob("*.yml"))
+        if v not in bundled and not Path(v).expanduser().is_file():
+            raise ValueError(f"no mapping pipeline {v!r}: use one of {', '.join(bundled)} or the path of a pipeline YAML file")
+        return v

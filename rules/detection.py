@@ -27,8 +27,8 @@ from typing import Any, Callable
 import re2
 
 from . import sigmastr as ss
-from .anchors import _anchor, _atom, and_anchors, anchor_score, or_anchors  # noqa: F401
-from .event import FieldPlan, _text, prepare  # noqa: F401  (re-exported)
+from .anchors import _anchor, _atom, and_anchors, or_anchors, regex_atoms
+from .event import _text
 from .modifiers import ModifierError, Modifiers, shape_values
 
 log = logging.getLogger(__name__)
@@ -247,8 +247,13 @@ class ItemCompiler:
             rxs = [compile_regex(str(a), m.re_flags, where) for a in alts]
             if len(rxs) == 1:
                 rx = rxs[0]
-                return self._field_test(targets, lambda s: rx.search(s) is not None, cased=True)
-            return self._field_test(targets, lambda s: any(r.search(s) is not None for r in rxs), cased=True)
+                c = self._field_test(targets, lambda s: rx.search(s) is not None, cased=True)
+            else:
+                c = self._field_test(targets, lambda s: any(r.search(s) is not None for r in rxs), cased=True)
+            atoms = [regex_atoms(str(a)) for a in alts]
+            if all(atoms):
+                c.anchors = (frozenset(("re", t, False, re2.escape(x)) for t in targets for a in atoms for x in a),)
+            return c
         if m.fieldref:
             return self._fieldref(targets, m, alts)
         parts: list[ss.Parts] = []

@@ -134,7 +134,14 @@ class Engine:
                     if hit:
                         cands.update(hit)
             if aset is not None:
-                aset.hits(v, cands)
+                if v.__class__ is str:
+                    idx = aset.set.Match(v.encode("utf-8", "surrogatepass"))
+                    if idx:
+                        rl = aset.rules
+                        for i in idx:
+                            cands.update(rl[i])
+                else:
+                    aset.hits(v, cands)
         for aset in self._cased_sets:
             v = flat.get(aset.field)
             if v is not None:

@@ -142,8 +142,13 @@ def prepare(doc: dict, plan: "FieldPlan | None" = None) -> tuple[dict, dict]:
         plan.extract(doc, flat)
     low = {}
     for k, v in flat.items():
-        if v.__class__ is str:
+        c = v.__class__
+        if c is str:
             low[k] = v.lower()
+        elif c is list:
+            low[k] = [x.lower() if x.__class__ is str else _text(x).lower() for x in v if x is not None]
+        elif c is int:
+            low[k] = str(v)
         elif v is not None:
             low[k] = _lower(v)
     return flat, low

@@ -36,8 +36,8 @@ QUEUE_MAX = 10_000  # pending notifications before new ones are dropped
 BACKOFF_S = 0.2     # first retry delay; doubles per attempt
 
 DEFAULT_TEMPLATES = {
-    "webhook": None,  # the alert document as JSON
-    "file": None,
+    "webhook": "{{ doc | tojson }}",  # the alert document as JSON
+    "file": "{{ doc | tojson }}",
     "slack": (":rotating_light: *[{{ alert.level | upper }}] {{ rule.name }}*"
               "{% if alert.group %} ({% for k, v in alert.group.items() %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}){% endif %}\n"
               "{{ alert.count }} event(s) from {{ alert.first_seen }} to {{ alert.last_seen }}"
@@ -102,11 +102,8 @@ class WebhookNotifier:
         self.client = httpx.Client(timeout=cfg.timeout_ms / 1000)
 
     def send(self, alert: dict[str, Any]) -> None:
-        if self.cfg.template:
-            body = render(self.cfg.template, alert).encode()
-            ctype = "application/json" if body.lstrip()[:1] in (b"{", b"[") else "text/plain; charset=utf-8"
-        else:
-            body, ctype = orjson.dumps(alert), "application/json"
+        body = render(self.cfg.template or DEFAULT_TEMPLATES["webhook"], alert).encode()
+        ctype = "application/json" if body.lstrip()[:1] in (b"{", b"[") else "text/plain; charset=utf-8"
         _post_with_retries(self.cfg, self.client, body, {"content-type": ctype, **self.cfg.headers})
 
 
@@ -151,7 +148,7 @@ class FileNotifier:
         self.lock = threading.Lock()
 
     def send(self, alert: dict[str, Any]) -> None:
-        line = render(self.cfg.template, alert).rstrip("\n") if self.cfg.template else orjson.dumps(alert).decode()
+        line = render(self.cfg.template or DEFAULT_TEMPLATES["file"], alert).rstrip("\n")
         p = Path(self.cfg.path or "")
         p.parent.mkdir(parents=True, exist_ok=True)
         with self.lock, p.open("a", encoding="utf-8") as f:

@@ -75,3 +75,13 @@ def test_real_rules_fire_on_ecs_events():
     assert eng.match(proc)[1]
     # a process event never reaches web rules and vice versa (logsource conditions)
     assert not any(r.doc.logsource.get("category") == "webserver" for r in eng.match(proc)[1])
+
+
+def test_duplicate_ids_are_refused(tmp_path):
+    rule = "title: {t}\nid: 11111111-2222-4333-8444-555555555555\nlogsource: {{}}\ndetection: {{sel: {{a: 1}}, condition: sel}}\n"
+    (tmp_path / "a.yml").write_text(rule.format(t="first"))
+    (tmp_path / "b.yml").write_text(rule.format(t="second"))
+    rs = load_ruleset([str(tmp_path)], mapping="none")
+    assert [r.doc.title for r in rs.rules] == ["first"]
+    (err,) = rs.errors
+    assert err.file.endswith("b.yml") and err.line == 2 and "duplicate id" in err.reason and "a.yml:1" in err.reason
