@@ -120,11 +120,13 @@ def test_index_worker_exactly_once_across_sigkill(appliance):
     _wait("indexing under way", lambda: events.count() > 3000, [worker])
     worker.send_signal(signal.SIGKILL)
     worker.wait(10)
-    produce(cfg, ECS_TOPIC, [ecs(i) for i in range(2500, 3500)])     # duplicates by event.id
+    # duplicates by event.id, with a changed message so that their arrival is visible
+    produce(cfg, ECS_TOPIC, [{**ecs(i), "message": f"replayed {i}"} for i in range(2500, 3500)])
     worker = procs.start("worker", "index")
     _wait("all 12000 events indexed", lambda: events.count() >= 12000, [worker], timeout=120)
+    _wait("the replayed copies indexed", lambda: svc.search("replayed", limit=1)["total"] == 1000, [worker], timeout=120)
     worker.send_signal(signal.SIGTERM)
-    assert worker.wait(30) == 0
+    assert worker.wait(30) == 0, worker.stderr.read().decode()[-3000:]
     res = events.search("*", limit=10_000)
     assert events.count() == 12000
     assert res["total"] == 12000
@@ -141,5 +143,5 @@ def test_index_worker_exactly_once_across_sigkill(appliance):
     rebuilt = IndexReader(index_path(cfg.data_path, "events"))
     _wait("the index rebuilt", lambda: rebuilt.count() >= 12000, [worker], timeout=120)
     worker.send_signal(signal.SIGTERM)
-    assert worker.wait(30) == 0
+    assert worker.wait(30) == 0, worker.stderr.read().decode()[-3000:]
     assert rebuilt.search("*", limit=1)["total"] == 12000
