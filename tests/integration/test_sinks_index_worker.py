@@ -43,9 +43,15 @@ def _wait(what, check, procs=(), timeout=60.0):
             return got
         for p in procs:
             if p.poll() is not None:
-                raise AssertionError(f"{what}: process exited {p.returncode}: {p.stderr.read().decode()[-2000:]}")
+                raise AssertionError(f"{what}: process exited {p.returncode}: {_tail(p)}")
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _tail(p) -> str:
+    p.log.flush()
+    p.log.seek(0)
+    return p.log.read().decode(errors="replace")[-3000:]
 
 
 class Procs:
@@ -56,8 +62,11 @@ class Procs:
         self.all: list[subprocess.Popen] = []
 
     def start(self, *args):
+        # stderr to a file, never an unread pipe (a full pipe would block the process)
+        log = open(self.cfg_path.parent / f"{args[-1]}-{len(self.all)}.log", "w+b")
         p = subprocess.Popen(logwarden_cmd(*args, "-c", str(self.cfg_path)), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, env=self.env, cwd="/")
+                             stderr=log, env=self.env, cwd="/")
+        p.log = log
         self.all.append(p)
         return p
 
@@ -66,6 +75,7 @@ class Procs:
             if p.poll() is None:
                 p.kill()
             p.wait(10)
+            p.log.close()
 
 
 @pytest.fixture
@@ -126,7 +136,7 @@ def test_index_worker_exactly_once_across_sigkill(appliance):
     _wait("all 12000 events indexed", lambda: events.count() >= 12000, [worker], timeout=120)
     _wait("the replayed copies indexed", lambda: svc.search("replayed", limit=1)["total"] == 1000, [worker], timeout=120)
     worker.send_signal(signal.SIGTERM)
-    assert worker.wait(30) == 0, worker.stderr.read().decode()[-3000:]
+    assert worker.wait(30) == 0, _tail(worker)
     res = events.search("*", limit=10_000)
     assert events.count() == 12000
     assert res["total"] == 12000
@@ -143,5 +153,5 @@ def test_index_worker_exactly_once_across_sigkill(appliance):
     rebuilt = IndexReader(index_path(cfg.data_path, "events"))
     _wait("the index rebuilt", lambda: rebuilt.count() >= 12000, [worker], timeout=120)
     worker.send_signal(signal.SIGTERM)
-    assert worker.wait(30) == 0, worker.stderr.read().decode()[-3000:]
+    assert worker.wait(30) == 0, _tail(worker)
     assert rebuilt.search("*", limit=1)["total"] == 12000
