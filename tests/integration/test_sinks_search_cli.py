@@ -34,7 +34,8 @@ def api(tmp_path_factory):
     port = free_port()
     cfg = data / "logwarden.yml"
     cfg.write_text(yaml.safe_dump({"data_dir": str(data), "http": {"listen": f"127.0.0.1:{port}"}}))
-    proc = subprocess.Popen(logwarden_cmd("http", "-c", str(cfg)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    log = open(data / "http.log", "w+b")   # a file, not an unread pipe
+    proc = subprocess.Popen(logwarden_cmd("http", "-c", str(cfg)), stdout=subprocess.DEVNULL, stderr=log,
                             env={**os.environ, "PYTHONSAFEPATH": "1"}, cwd="/")
     url = f"http://127.0.0.1:{port}"
     try:
@@ -45,7 +46,7 @@ def api(tmp_path_factory):
                 break
             except httpx.HTTPError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(proc.stderr.read().decode() if proc.poll() is not None else "http did not start")
+                    raise RuntimeError((data / "http.log").read_text() if proc.poll() is not None else "http did not start")
                 time.sleep(0.1)
         yield {"url": url, "config": str(cfg)}
     finally:
@@ -55,6 +56,7 @@ def api(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 def test_api_shape(api):
