@@ -4,7 +4,7 @@ One tantivy document per event (or alert):
 
     _source    bytes, stored      the ECS document exactly as received (orjson bytes);
                                   hits are returned from here, never rebuilt from fields
-    id         text, raw          event.id: the write key (delete-by-term, then add)
+    id         text, raw          event.id: the write key (delete-by-term when present, add)
     timestamp  date, indexed+fast @timestamp: sort key, time filter, histogram
     f          json, raw, fast    every keyword/number/bool leaf under its dotted ECS path
                                   (ES `keyword` semantics: exact, case-sensitive); strings
@@ -40,7 +40,8 @@ HAS = "has"
 IP_PREFIX = "ip."
 
 IGNORE_ABOVE = 1024      # ECS templates' keyword ignore_above
-# Never indexed as keywords: whole nested documents inside an alert, DLQ envelopes.
+# Never indexed under `f`: nested documents inside an alert, DLQ envelopes, @timestamp (it
+# has its own field) and what ECS stores unindexed (event.original).
 EXCLUDED = frozenset({"alert.events", "raw", fields.TIMESTAMP}) | fields.NOT_INDEXED
 
 
