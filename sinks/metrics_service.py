@@ -6,6 +6,8 @@ For every ECS event it counts
     logwarden_http_responses_total{dataset, status_code}           web access logs by status
     logwarden_http_response_bytes_total{dataset}                   bytes served
     logwarden_event_delay_seconds{dataset}                         @timestamp -> event.ingested
+    logwarden_dead_letters_total{type}                             logs.dlq records by error.type
+                                                                   (the parser or stage that refused)
 
 so `rate(logwarden_events_total{outcome="failure"}[5m])` is a failed-login or error rate
 without a search. Counts are aggregated per batch in a dict and added to the Prometheus
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import orjson
 from prometheus_client import Counter, Histogram
 
-from logwarden.events import ECS_TOPIC
+from logwarden.events import DLQ_TOPIC, ECS_TOPIC
 from logwarden.worker import Output
 
 if TYPE_CHECKING:
@@ -43,6 +45,8 @@ MAX_DATASETS = 200          # distinct dataset labels before the rest count as "
 EVENTS = Counter("logwarden_events_total", "ECS events by dataset and outcome.", ["dataset", "outcome"])
 HTTP_RESPONSES = Counter("logwarden_http_responses_total", "HTTP responses in access logs by status code.", ["dataset", "status_code"])
 HTTP_BYTES = Counter("logwarden_http_response_bytes_total", "Response body bytes in access logs.", ["dataset"])
+DEAD_LETTERS = Counter("logwarden_dead_letters_total", "Records on logs.dlq by error.type (the refusing parser or stage).", ["type"])
+MAX_DLQ_TYPES = 50
 DELAY = Histogram("logwarden_event_delay_seconds", "Delay from the event's @timestamp to its ingestion.", ["dataset"],
                   buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86400))
 
@@ -60,8 +64,9 @@ class MetricsStage:
     name = "metrics"
 
     def __init__(self, cfg: "Config"):
-        self.topics = [ECS_TOPIC]
+        self.topics = [ECS_TOPIC, DLQ_TOPIC]
         self._datasets: set[str] = set()
+        self._dlq_types: set[str] = set()
 
     def _dataset(self, value: Any) -> str:
         name = value if isinstance(value, str) and value else "unknown"
@@ -106,16 +111,35 @@ class MetricsStage:
         for dataset, d in delays:
             DELAY.labels(dataset).observe(d)
 
+    def observe_dead_letters(self, docs: list[dict[str, Any]]) -> None:
+        counts: Tally[str] = Tally()
+        for doc in docs:
+            err = doc.get("error")
+            kind = err.get("type") if isinstance(err, dict) else None
+            kind = kind if isinstance(kind, str) and kind else "unknown"
+            if kind not in self._dlq_types:
+                if len(self._dlq_types) >= MAX_DLQ_TYPES:
+                    kind = "other"
+                else:
+                    self._dlq_types.add(kind)
+            counts[kind] += 1
+        for kind, n in counts.items():
+            DEAD_LETTERS.labels(kind).inc(n)
+
     def process(self, msgs: list["Message"]) -> Iterator[Output]:
-        docs = []
+        docs, dead = [], []
         for m in msgs:
             try:
                 doc = orjson.loads(m.value() or b"")
             except orjson.JSONDecodeError:
-                continue  # the index stage dead-letters it; counting it here would count it twice
-            if isinstance(doc, dict):
-                docs.append(doc)
+                if m.topic() == DLQ_TOPIC:
+                    dead.append({})
+                continue  # on logs.ecs the index stage dead-letters it: counting it here would count it twice
+            if not isinstance(doc, dict):
+                continue
+            (dead if m.topic() == DLQ_TOPIC else docs).append(doc)
         self.observe(docs)
+        self.observe_dead_letters(dead)
         return iter(())
 
     def checkpoint(self) -> None:

@@ -71,3 +71,15 @@ def test_multiprocess_counters_aggregate(tmp_path):
     multiprocess.MultiProcessCollector(registry, path=str(tmp_path))
     assert registry.get_sample_value("logwarden_events_total", {"dataset": "test.web", "outcome": "success"}) == 16
     assert registry.get_sample_value("logwarden_http_responses_total", {"dataset": "test.web", "status_code": "404"}) == 4
+
+
+def test_dead_letters_by_type():
+    stage = MetricsStage(Config())
+    before = {t: value("logwarden_dead_letters_total", type=t) for t in ("sshd", "index", "unknown")}
+    dlq = [{"error": {"type": "sshd", "message": "no match"}}] * 3 + [{"error": {"type": "index"}}, {"x": 1}]
+    msgs = [Message(topic="logs.dlq", partition=0, offset=i, value=orjson.dumps(d)) for i, d in enumerate(dlq)]
+    msgs.append(Message(topic="logs.dlq", partition=0, offset=9, value=b"not json"))
+    assert list(stage.process(msgs)) == []
+    assert value("logwarden_dead_letters_total", type="sshd") - before["sshd"] == 3
+    assert value("logwarden_dead_letters_total", type="index") - before["index"] == 1
+    assert value("logwarden_dead_letters_total", type="unknown") - before["unknown"] == 2
