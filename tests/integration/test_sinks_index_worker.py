@@ -155,3 +155,31 @@ def test_index_worker_exactly_once_across_sigkill(appliance):
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(30) == 0, _tail(worker)
     assert rebuilt.search("*", limit=1)["total"] == 12000
+
+
+def test_metrics_worker_serves_counters(appliance, tmp_path):
+    import httpx
+
+    cfg, procs = appliance
+    port = free_port()
+    cfg_path = procs.cfg_path
+    doc = yaml.safe_load(cfg_path.read_text())
+    doc["index"]["metrics_listen"] = f"127.0.0.1:{port}"
+    cfg_path.write_text(yaml.safe_dump(doc))
+    worker = procs.start("worker", "metrics")
+    produce(cfg, ECS_TOPIC, [ecs(i) for i in range(40)])
+    produce(cfg, "logs.dlq", [{"error": {"type": "sshd", "message": "no pattern matched"}}] * 3)
+
+    def scrape():
+        try:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            return None
+        ok = 'logwarden_events_total{dataset="system.auth",outcome="failure"} 40.0' in text
+        dlq = 'logwarden_dead_letters_total{type="sshd"} 3.0' in text
+        return text if ok and dlq else None
+
+    text = _wait("counters on /metrics", scrape, [worker])
+    assert "logwarden_component_received_events_total" in text
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0, _tail(worker)
