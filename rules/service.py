@@ -29,6 +29,7 @@ from .cli import load, rule_paths
 from .config import RulesConfig
 from .engine import Engine, event_time
 from .loader import iter_rule_files
+from .mapping import PipelineError
 from .notify import Dispatcher, build as build_notifier
 
 if TYPE_CHECKING:
@@ -169,7 +170,11 @@ def run(cfg: "Config") -> None:
     """Entry point of `logwarden worker rules`: blocks until SIGTERM/SIGINT."""
     from logwarden.worker import run_stage
 
-    stage = RulesStage(cfg.rules)
+    try:
+        stage = RulesStage(cfg.rules)
+    except PipelineError as exc:  # a broken custom pipeline file: say so, exit as a config error
+        log.error("cannot start the rules stage", extra={"error": str(exc)})
+        raise SystemExit(2) from None
     run_stage(cfg, stage)
 
 
