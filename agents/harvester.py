@@ -40,6 +40,8 @@ class Harvester:
         self.template = None  # EnvelopeTemplate, built by the service once the fingerprint is known
         self.last_activity = time.monotonic()
         self.eof = False
+        self.suspect = False  # read() saw the first line change: check() must run now
+        self.leftover: tuple[Record, str | None, AckTracker] | None = None  # see check()
         self._restart(offset)
         self.fire(FileEvent.OPEN)
 
@@ -70,6 +72,11 @@ class Harvester:
         if not chunk:
             self._at_eof()
             return self._poll_joiner(now), 0
+        if self.splitter.position and self._refilled():
+            # truncated and rewritten past our position since the last poll: these bytes
+            # belong to new content; check() restarts at 0 instead
+            self.suspect = True
+            return [], 0
         if self.eof:
             self.eof = False
             self.fire(FileEvent.GREW)
@@ -103,8 +110,13 @@ class Harvester:
             size = os.fstat(self.fd).st_size
         except OSError:
             return None
-        if size < self.splitter.position or self._refilled():
+        if size < self.splitter.position or self.suspect or self._refilled():
+            self.suspect = False
             log.warning("file truncated, reading from offset 0", extra={"path": self.path, "file_key": self.key, "size": size, "offset": self.splitter.position})
+            pending = self.joiner.flush() if self.joiner is not None else None
+            if pending is not None:
+                # complete lines of the old content waiting for their record's end: ship them
+                self.leftover = (pending, self.fingerprint, self.tracker)
             self.fingerprint = fingerprint_fd(self.fd)
             self.template = None
             self._restart(0)
@@ -120,8 +132,17 @@ class Harvester:
                 moved = False
             if moved:
                 self.fire(FileEvent.MOVED)
+                self.eof = False  # the next read to the end must report EOF: rotated -> drained
                 return FileEvent.MOVED
         return None
+
+    @property
+    def removed(self) -> bool:
+        """The file has no name left (every link deleted); only our descriptor keeps it."""
+        try:
+            return os.fstat(self.fd).st_nlink == 0
+        except OSError:
+            return True
 
     def _refilled(self) -> bool:
         """Truncated and rewritten beyond our position between two polls: the first line changed."""

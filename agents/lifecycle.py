@@ -70,3 +70,14 @@ def transition(state: FileState, event: FileEvent) -> FileState:
         return TRANSITIONS[(state, event)]
     except KeyError:
         raise InvalidTransition(f"{event.value} is not valid in state {state.value}") from None
+
+
+def markdown_table() -> str:
+    """The transition table as Markdown (docs/agents.md embeds it; a test keeps it current)."""
+    events = list(FileEvent)
+    rows = ["| from \\ event | " + " | ".join(e.value for e in events) + " |",
+            "| --- |" + " --- |" * len(events)]
+    for st in FileState:
+        cells = [TRANSITIONS[(st, e)].value if (st, e) in TRANSITIONS else "" for e in events]
+        rows.append(f"| {st.value} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"

@@ -17,6 +17,7 @@ at offset 0 (they are new logs, e.g. the one logrotate just created).
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 import signal
@@ -41,6 +42,7 @@ from .harvester import Harvester
 from .identity import file_key, fingerprint_path
 from .lifecycle import FileEvent, FileState
 from .metrics import Stats
+from .monitor import MonitorServer
 from .registry import Registry
 from .shipper import Shipper
 from .spool import Spool
@@ -81,6 +83,7 @@ class Agent:
         spool = Spool(self.dir / "spool", acfg.spool_max_bytes, acfg.spool_segment_bytes) if acfg.spool_max_bytes > 0 else None
         settings = producer_settings(cfg, **{
             "client.id": "logwarden-agent",
+            "logger": logging.getLogger("logwarden.agent.librdkafka"),  # librdkafka logs as structured JSON lines
             "linger.ms": acfg.linger_ms,
             "batch.size": acfg.batch_max_bytes,
             "compression.type": acfg.compression,
@@ -95,8 +98,11 @@ class Agent:
         self.closing: list[Harvester] = []  # closed files whose last records await acknowledgement
         self.idle: set[str] = set()  # closed for inactivity; reopened when they grow
         self._first_scan = True
+        self._unreadable: set[str] = set()
         self.stop_event = threading.Event()
         self.wake = Wakeup()
+        self.last_turn = time.monotonic()  # when the loop last turned (the monitor's liveness)
+        self.monitor: MonitorServer | None = MonitorServer(self, acfg.monitor_listen) if acfg.monitor_listen else None
 
     # -- discovery -------------------------------------------------------------------------
     def scan(self) -> None:
@@ -119,9 +125,27 @@ class Agent:
                 self.registry.remove(key)
                 self.idle.discard(key)
 
+    def _moved_device(self, key: str, path: str, fp: str | None) -> str | None:
+        """The registry key of this file under an older device number, if any.
+
+        Device numbers are not stable across reboots on some setups (LVM, overlay and
+        network filesystems, containers remounting a volume): same inode, same path, same
+        fingerprint on another device is the same file, so its offset carries over.
+        """
+        _, _, ino = key.partition(":")
+        for old, e in self.registry.entries.items():
+            if old != key and e.inode == ino and e.path == path and fp is not None and e.fingerprint == fp:
+                return old
+        return None
+
     def _open(self, source: FileSource, path: str, key: str, size: int) -> None:
         entry = self.registry.get(key)
         fp = fingerprint_path(path)
+        if entry is None and (old := self._moved_device(key, path, fp)) is not None:
+            entry = self.registry.entries.pop(old)
+            self.registry.set(key, entry.path, entry.fingerprint, entry.offset)
+            entry = self.registry.get(key)
+            log.info("file found on a new device number, resuming", extra={"path": path, "old_key": old, "file_key": key})
         if entry is not None and (entry.fingerprint is None or fp is None or entry.fingerprint == fp) and entry.offset <= size:
             if key in self.idle and entry.offset == size:
                 return  # closed for inactivity and still nothing new
@@ -136,8 +160,11 @@ class Agent:
         try:
             h = Harvester(source, path, offset, fp)
         except OSError as exc:
-            log.warning("cannot open file", extra={"path": path, "error": str(exc)})
+            if path not in self._unreadable:  # once per path, not once per scan
+                self._unreadable.add(path)
+                log.warning("cannot open file", extra={"path": path, "error": str(exc)})
             return
+        self._unreadable.discard(path)
         if h.key != key:  # replaced between stat and open; the next scan sees the new one
             h.close()
             return
@@ -147,14 +174,17 @@ class Agent:
         log.info("tailing file", extra={"path": path, "file_key": key, "offset": offset})
 
     # -- reading ---------------------------------------------------------------------------
-    def _template(self, h: Harvester) -> EnvelopeTemplate:
+    def _template(self, h: Harvester, fingerprint: str | None = None) -> EnvelopeTemplate:
+        """The file's envelope template; with `fingerprint`, one for its content before a truncation."""
         src = h.source
         fields = dict(src.fields)
         if src.format:
             fields["log_format"] = src.format
-        h.template = EnvelopeTemplate(path=h.path, device_id=h.device_id, inode=h.inode, fingerprint=h.fingerprint or "",
-                                      host=self.host, agent=self.agent_info, fields=fields, tags=list(src.tags))
-        return h.template
+        tpl = EnvelopeTemplate(path=h.path, device_id=h.device_id, inode=h.inode, fingerprint=(fingerprint or h.fingerprint) or "",
+                               host=self.host, agent=self.agent_info, fields=fields, tags=list(src.tags))
+        if fingerprint is None:
+            h.template = tpl
+        return tpl
 
     def _blocked(self, h: Harvester) -> bool:
         """Finish a rotated file before reading the new one at its path."""
@@ -173,6 +203,9 @@ class Agent:
             budget = PUMP_BYTES_PER_FILE
             while budget > 0 and not self.shipper.busy:
                 recs, n = h.read(limit, now)
+                if h.suspect:  # its first line changed under us: truncated and refilled
+                    self._check_one(h, now)
+                    break
                 if recs:
                     tpl = h.template or self._template(h)
                     if h.splitter.truncated:
@@ -191,27 +224,40 @@ class Agent:
 
     # -- housekeeping ----------------------------------------------------------------------
     def check(self, now: float) -> None:
+        for h in list(self.harvesters.values()):
+            self._check_one(h, now)
+
+    def _check_one(self, h: Harvester, now: float) -> None:
+        """Moved? truncated? idle or removed? Every poll, and at once when a read looks suspect."""
         inactive_s = self.acfg.close_inactive_ms / 1000.0
-        for key, h in list(self.harvesters.items()):
-            ev = h.check()
-            if ev is FileEvent.MOVED:
-                self.wake.rescan = True
-            idle = h.eof and now - h.last_activity >= inactive_s and not (h.joiner and h.joiner.pending)
-            if idle and h.state in (FileState.TAILING, FileState.DRAINED):
-                if h.state is FileState.DRAINED:  # its writer is gone: a last line without newline is complete
-                    recs = h.flush_partial()
-                    if recs:
-                        tpl = h.template or self._template(h)
-                        ts = now_iso().encode()
-                        for rec in recs:
-                            self.shipper.send(tpl.build(rec, ts), functools.partial(h.tracker.ack, h.tracker.add(rec.end)))
-                h.fire(FileEvent.INACTIVE)
-                h.close()
-                del self.harvesters[key]
-                self.closing.append(h)
-                if os.path.exists(h.path):
-                    self.idle.add(key)
-                metrics.FILES.set(len(self.harvesters))
+        key = h.key
+        ev = h.check()
+        if ev is FileEvent.MOVED:
+            self.wake.rescan = True
+        elif ev is FileEvent.TRUNCATED and h.leftover is not None:
+            rec, old_fp, tracker = h.leftover
+            h.leftover = None
+            tpl = self._template(h, old_fp)
+            self.shipper.send_records([rec], tpl.build, now_iso().encode(), tracker)
+            self.stats.lines_read += 1
+        idle = h.eof and now - h.last_activity >= inactive_s and not (h.joiner and h.joiner.pending)
+        if h.state is FileState.DRAINED and h.eof and h.removed and not (h.joiner and h.joiner.pending):
+            idle = True  # unlinked (Filebeat's close_removed): release the descriptor and its disk space
+        if idle and h.state in (FileState.TAILING, FileState.DRAINED):
+            if h.state is FileState.DRAINED:  # its writer is gone: a last line without newline is complete
+                recs = h.flush_partial()
+                if recs:
+                    tpl = h.template or self._template(h)
+                    ts = now_iso().encode()
+                    for rec in recs:
+                        self.shipper.send(tpl.build(rec, ts), functools.partial(h.tracker.ack, h.tracker.add(rec.end)))
+            h.fire(FileEvent.INACTIVE)
+            h.close()
+            del self.harvesters[key]
+            self.closing.append(h)
+            if os.path.exists(h.path):
+                self.idle.add(key)
+            metrics.FILES.set(len(self.harvesters))
 
     def commit(self, force: bool = False) -> None:
         for h in list(self.harvesters.values()) + self.closing:
@@ -227,9 +273,11 @@ class Agent:
         observer = start_observer(watch_roots([p for s in self.sources for p in s.paths]), self.wake) if acfg.watch else None
         poll_s, scan_s, flush_s = acfg.poll_interval_ms / 1000.0, acfg.scan_interval_ms / 1000.0, acfg.registry_flush_ms / 1000.0
         next_scan = next_check = next_flush = next_stats = 0.0
+        if self.monitor is not None:
+            self.monitor.start()
         try:
             while not self.stop_event.is_set():
-                now = time.monotonic()
+                now = self.last_turn = time.monotonic()
                 if now >= next_scan or self.wake.rescan:
                     self.wake.rescan = False
                     self.scan()
@@ -257,6 +305,8 @@ class Agent:
         finally:
             if observer is not None:
                 observer.stop()
+            if self.monitor is not None:
+                self.monitor.stop()
             self.shutdown()
 
     def shutdown(self) -> None:
@@ -276,7 +326,7 @@ class Agent:
 
 def run(cfg: Config) -> None:
     """Entry point of `logwarden agent`: blocks until SIGTERM/SIGINT, then flushes and commits."""
-    acfg = getattr(cfg, "agent", None) or AgentConfig()
+    acfg = cfg.agent
     agent = Agent(cfg, acfg)
     if not agent.sources:
         log.warning("no sources configured: nothing to tail (add `sources:` or --tail GLOB)")
@@ -285,4 +335,5 @@ def run(cfg: Config) -> None:
             signal.signal(sig, lambda *_: agent.stop())
     log.info("agent started", extra={"sources": [s.paths for s in agent.sources], "bootstrap_servers": cfg.bootstrap_servers,
                                       "registry": str(agent.registry.path)})
+    gc.freeze()  # start-up objects (modules, config) leave the GC's scans: cheaper collections per record
     agent.run_forever()

@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import orjson
-import gc
 
 from logwarden.agents.config import AgentConfig, FileSource
 from logwarden.agents.envelope import EnvelopeTemplate

@@ -43,6 +43,11 @@ class ProducerStateTable:
     def __init__(self) -> None:
         self._parts: dict[tuple[str, int], dict[int, _Producer]] = {}
 
+    def forget_topic(self, topic: str) -> None:
+        """A deleted topic's sequence history must not apply to a new topic of that name."""
+        for tp in [tp for tp in self._parts if tp[0] == topic]:
+            del self._parts[tp]
+
     def loaded(self, tp: tuple[str, int]) -> bool:
         return tp in self._parts
 

@@ -23,6 +23,7 @@ import os
 import ssl
 from typing import Any
 
+from . import metrics
 from .protocol import errors
 from .protocol.frames import FrameDecoder, FrameError, RequestHeader, encode_response, parse_header
 from .protocol.schemas import API_VERSIONS, APIS, SASL_AUTHENTICATE, SASL_HANDSHAKE
@@ -58,9 +59,11 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.queue: collections.deque[memoryview] = collections.deque()
         self.busy = False
         self.paused = False
+        self.write_paused = False  # the peer is not reading: answer nothing more until it does
         self.closed = False
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
+        self.inflight: asyncio.Future[None] | None = None  # a parked request (delayed fetch, join)
 
     # -- asyncio callbacks --------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -69,11 +72,15 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.session.local = transport.get_extra_info("sockname")
         self.session.sendfile = transport.get_extra_info("sslcontext") is None and hasattr(os, "sendfile")
         self.broker.connections.add(self)
+        metrics.CONNECTIONS.inc()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        metrics.CONNECTIONS.dec()
         self.closed = True
         self.queue.clear()
         self.broker.connections.discard(self)
+        if self.inflight is not None and not self.inflight.done():
+            self.inflight.cancel()  # e.g. a delayed fetch nobody will read any more
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.decoder.get_buffer()
@@ -82,7 +89,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         try:
             frame = self.decoder.buffer_updated(nbytes)
         except FrameError as exc:
-            self._abort(f"bad frame: {exc}")
+            self._abort(f"bad frame: {exc}", "bad_frame")
             return
         if frame is None:
             return
@@ -96,8 +103,20 @@ class KafkaConnection(asyncio.BufferedProtocol):
     def eof_received(self) -> bool | None:
         return None
 
+    def pause_writing(self) -> None:
+        # The transport's buffer passed its high-water mark (a client that pipelines fetches
+        # but does not read the answers): stop handling its requests so memory stays bounded;
+        # the request queue then fills and pauses reading as well.
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if not self.busy and self.queue and not self.closed:
+            self._drain()
+
     # -- request processing -------------------------------------------------------
-    def _abort(self, why: str) -> None:
+    def _abort(self, why: str, reason: str = "protocol") -> None:
+        metrics.closed(reason)
         peer = str(self.session.peer if self.session else None)
         log.warning("closing connection from %s: %s", peer, why, extra={"peer": peer, "reason": why})
         self.closed = True
@@ -109,27 +128,27 @@ class KafkaConnection(asyncio.BufferedProtocol):
         """Handle queued frames in order until one needs to wait."""
         self.busy = True
         try:
-            while self.queue and not self.closed:
+            while self.queue and not self.closed and not self.write_paused:
                 frame = self.queue.popleft()
                 result = self._dispatch(frame)
                 if result is None:
                     continue
                 hdr, out = result
                 if inspect.isawaitable(out):
-                    asyncio.ensure_future(self._finish(hdr, out))
+                    self.inflight = asyncio.ensure_future(self._finish(hdr, out))
                     return  # stay busy until _finish resumes draining
                 pending = self._send(hdr, out)
                 if pending is not None:
-                    asyncio.ensure_future(self._finish(hdr, None, pending))
+                    self.inflight = asyncio.ensure_future(self._finish(hdr, None, pending))
                     return
             self.busy = False
-            if self.paused and not self.closed:
+            if self.paused and not self.closed and len(self.queue) < MAX_QUEUED_REQUESTS // 2:
                 self.paused = False
                 self.transport.resume_reading()
         except Exception:
             self.busy = False
             log.exception("request handling failed")
-            self._abort("internal error")
+            self._abort("internal error", "internal_error")
 
     async def _finish(self, hdr: RequestHeader, awaitable: Any, sending: Any = None) -> None:
         try:
@@ -140,12 +159,14 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 sending = self._send(hdr, body)
             if sending is not None:
                 await sending
+        except asyncio.CancelledError:
+            return
         except (ConnectionError, OSError) as exc:
-            self._abort(f"send failed: {exc}")
+            self._abort(f"send failed: {exc}", "send_failed")
             return
         except Exception:
             log.exception("request handling failed", extra={"api_key": hdr.api_key})
-            self._abort("internal error")
+            self._abort("internal error", "internal_error")
             return
         if not self.closed:
             self._drain()
@@ -180,15 +201,19 @@ class KafkaConnection(asyncio.BufferedProtocol):
         assert session is not None
         if session.raw_sasl:
             from .handlers.sasl import raw_token
-            return RequestHeader(-1, 0, 0, None), raw_token(self.broker, session, bytes(frame))
+            try:
+                return RequestHeader(-1, 0, 0, None), raw_token(self.broker, session, bytes(frame))
+            except ConnectionAbortedError as exc:
+                self._abort(f"SASL authentication failed: {exc}", "unauthenticated")
+                return None
         try:
             hdr, pos = parse_header(frame)
         except DecodeError as exc:
-            self._abort(f"malformed request header: {exc}")
+            self._abort(f"malformed request header: {exc}", "malformed")
             return None
         api = APIS.get(hdr.api_key)
         if api is None:
-            self._abort(f"unknown api_key {hdr.api_key}")
+            self._abort(f"unknown api_key {hdr.api_key}", "unknown_api")
             return None
         session.client_id = hdr.client_id
         if not api.min_version <= hdr.api_version <= api.max_version:
@@ -197,16 +222,17 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 from .protocol.schemas import api_versions_table
                 return RequestHeader(hdr.api_key, 0, hdr.correlation_id, hdr.client_id), {
                     "error_code": errors.UNSUPPORTED_VERSION, "api_keys": api_versions_table()}
-            self._abort(f"unsupported version {hdr.api_version} of {api.name}")
+            self._abort(f"unsupported version {hdr.api_version} of {api.name}", "unsupported_version")
             return None
         if not session.authenticated and hdr.api_key not in PRE_AUTH_APIS:
-            self._abort(f"{api.name} before SASL authentication")
+            self._abort(f"{api.name} before SASL authentication", "unauthenticated")
             return None
         try:
             body, end = api.codecs(hdr.api_version)[0].decode(frame, pos)
         except DecodeError as exc:
-            self._abort(f"malformed {api.name} v{hdr.api_version} request: {exc}")
+            self._abort(f"malformed {api.name} v{hdr.api_version} request: {exc}", "malformed")
             return None
+        metrics.request(api.name)
         from .handlers import HANDLERS
         return hdr, HANDLERS[hdr.api_key](self.broker, session, hdr, body)
 

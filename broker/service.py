@@ -57,7 +57,7 @@ async def main(cfg: Any, ready: asyncio.Future[int] | None = None) -> None:
     server = await serve(ctx, host, port, sslctx, needs_auth=b.security_protocol.startswith("SASL"))
     bound = server.sockets[0].getsockname()[1]
     ctx.port = bound
-    log.info("broker listening", extra={"listen": f"{host}:{bound}", "security_protocol": b.security_protocol,
+    log.info("broker listening on %s:%d (%s)", host, bound, b.security_protocol, extra={"listen": f"{host}:{bound}", "security_protocol": b.security_protocol,
                                         "data_dir": str(cfg.data_path / "broker")})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

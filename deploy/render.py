@@ -60,7 +60,7 @@ def render(cfg: Config, target: str, out: Path) -> list[Rendered]:
         raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
     env = _env()
     ctx = {"version": __version__, "config": scaled_config(cfg, target), "workers": WORKERS,
-           "parser_workers": cfg.parsers.workers, "broker_embedded": cfg.broker.embedded and not cfg.kafka.bootstrap_servers}
+           "parser_workers": cfg.parsers.process_count, "broker_embedded": cfg.broker.embedded and not cfg.kafka.bootstrap_servers}
     out.mkdir(parents=True, exist_ok=True)
     written: list[Rendered] = []
     for tpl in sorted((TEMPLATES / target).glob("*.j2")):

@@ -71,6 +71,7 @@ def parse(body: bytes, default_index: str | None) -> list[BulkItem]:
         doc_id = None if doc_id is None else str(doc_id)
         if not index:
             raise BulkRequestError(f"Validation Failed: 1: index is missing for action line [{i}];", "action_request_validation_exception")
+        index = str(index)
         if op == "delete":
             items.append(BulkItem(op, index, doc_id, None, error=(400, "illegal_argument_exception", "Logwarden ingest is append-only: [delete] is not supported")))
             continue

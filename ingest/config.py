@@ -30,6 +30,9 @@ class IngestConfig(Model):
     tokens: list[IngestToken] = Field(default_factory=list, description="Accepted HTTP tokens; when empty, HTTP ingest needs no authentication (bind it to loopback).")
     http_max_body_bytes: int = Field(16 * 1048576, ge=1024, description="Larger HTTP request bodies are refused with 413.")
     es_version: str = Field("8.17.0", description="Elasticsearch version reported by GET / so shippers' version checks pass.")
+    spool_max_bytes: int = Field(268_435_456, ge=0, description="Disk spool for syslog records the broker did not take in time (<data_dir>/ingest/spool), replayed when it is back; when full, further such records are lost and counted. 0 disables it. HTTP senders are answered with an error instead and retry.")
+    retry_backoff_ms: int = Field(100, ge=1, description="First wait before replaying the spool after a failed replay; doubles up to retry_backoff_max_ms.")
+    retry_backoff_max_ms: int = Field(5000, ge=1, description="Longest wait between spool replay attempts.")
     topic: str = Field("logs.raw", description="Topic the raw envelopes are produced to.")
     delivery_timeout_ms: int = Field(30000, ge=100, description="How long a record may take to be acknowledged (acks=all); an HTTP request waits for its records and fails its items after this.")
 

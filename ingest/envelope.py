@@ -58,6 +58,9 @@ class Envelopes:
         self.agent = agent
         self.syslog_format = syslog_format
 
+    def syslog_template(self, *, peer: str, transport: str) -> "SyslogTemplate":
+        return SyslogTemplate(self, peer=peer, transport=transport)
+
     def syslog(self, message: bytes, *, peer: str, transport: str, eid: str, truncated: bool = False) -> bytes:
         log: dict[str, Any] = {"source": {"address": peer}, "syslog": {"transport": transport}}
         if truncated:
@@ -102,6 +105,38 @@ class Envelopes:
         if not ev.get("id"):
             ev["id"] = eid
         return orjson.dumps(doc)
+
+
+class SyslogTemplate:
+    """Byte template for one connection's envelopes (the agent's technique, envelope.py there).
+
+    Produces exactly what `Envelopes.syslog` produces, with the id prefix hashed once.
+    """
+
+    __slots__ = ("_fmt", "_fmt_cut", "_id_prefix")
+
+    def __init__(self, env: Envelopes, *, peer: str, transport: str, listen: str = "", boot: str = "", conn: int = 0):
+        import hashlib
+
+        log = b'"log":' + orjson.dumps({"source": {"address": peer}, "syslog": {"transport": transport}})
+        cut = log[:-1] + b',"flags":["truncated"]}'
+        rest = orjson.dumps({"host": env.host, "agent": env.agent, "input": {"type": "syslog"},
+                             "fields": {"log_format": env.syslog_format}})[1:-1]
+        head = b'{"@timestamp":"%s","message":%s,'
+        tail = (b"," + rest + b',"event":{"id":"').replace(b"%", b"%%") + b'%s"}}'
+        self._fmt = head + log.replace(b"%", b"%%") + tail
+        self._fmt_cut = head + cut.replace(b"%", b"%%") + tail
+        h = hashlib.blake2b(digest_size=16)
+        for part in ("syslog", transport, listen, boot, conn):
+            h.update(str(part).encode("utf-8", "surrogatepass"))
+            h.update(b"\x1f")
+        self._id_prefix = h
+
+    def build(self, message: bytes, position: int, timestamp: bytes, truncated: bool = False) -> bytes:
+        h = self._id_prefix.copy()
+        h.update(b"%d\x1f" % position)
+        fmt = self._fmt_cut if truncated else self._fmt
+        return fmt % (timestamp, orjson.dumps(message.decode("utf-8", "replace")), h.hexdigest().encode())
 
 
 def syslog_id(transport: str, listen: str, boot: str, conn: int, position: int) -> str:

@@ -4,7 +4,8 @@ Shippers with an Elasticsearch output (Filebeat, Vector, Fluent Bit, Logstash, t
 official clients' bulk helpers) point their `hosts` here. They first GET / and check the
 version, so / answers an Elasticsearch-like info document, and every response carries
 `X-Elastic-Product: Elasticsearch` (the official clients refuse servers without it).
-Templates/ILM setup calls are not served: disable them in the shipper
+`GET /_cluster/health` (Vector's health check) and `GET /_license` (Logstash, Beats)
+answer too. Templates/ILM setup calls are not served: disable them in the shipper
 (`setup.template.enabled: false`, `setup.ilm.enabled: false` in Filebeat).
 
 A request is answered only after the broker acknowledged its records (acks=all): a 2xx
@@ -68,6 +69,8 @@ class HttpReceiver:
         self.app = Starlette(routes=[
             Route("/", self.info, methods=["GET", "HEAD"]),
             Route("/health", self.health, methods=["GET"]),
+            Route("/_cluster/health", self.cluster_health, methods=["GET"]),
+            Route("/_license", self.license, methods=["GET"]),
             Route("/ingest", self.ingest, methods=["POST", "PUT"]),
             Route("/_bulk", self.bulk, methods=["POST", "PUT"]),
             Route("/{index}/_bulk", self.bulk, methods=["POST", "PUT"]),
@@ -140,6 +143,28 @@ class HttpReceiver:
             "tagline": "You Know, for Search",
         })
 
+    async def cluster_health(self, request: Request) -> Response:
+        """Vector's Elasticsearch sink health check (and curl habits) ask this."""
+        try:
+            self._authenticate(request)
+        except AuthError as exc:
+            return _error(401, "security_exception", f"{exc} for REST request [/_cluster/health]")
+        return _json({"cluster_name": "logwarden", "status": "green", "timed_out": False, "number_of_nodes": 1,
+                      "number_of_data_nodes": 1, "active_primary_shards": 0, "active_shards": 0, "relocating_shards": 0,
+                      "initializing_shards": 0, "unassigned_shards": 0, "delayed_unassigned_shards": 0,
+                      "number_of_pending_tasks": 0, "number_of_in_flight_fetch": 0, "task_max_waiting_in_queue_millis": 0,
+                      "active_shards_percent_as_number": 100.0})
+
+    async def license(self, request: Request) -> Response:
+        """Logstash and Beats read the license before deciding which features to use: a basic one."""
+        try:
+            self._authenticate(request)
+        except AuthError as exc:
+            return _error(401, "security_exception", f"{exc} for REST request [/_license]")
+        return _json({"license": {"status": "active", "uid": self.cluster_uuid, "type": "basic", "issue_date": "2026-01-01T00:00:00.000Z",
+                                  "issue_date_in_millis": 1767225600000, "max_nodes": 1000, "max_resource_units": None,
+                                  "issued_to": "logwarden", "issuer": "elasticsearch", "start_date_in_millis": -1}})
+
     async def health(self, request: Request) -> Response:
         return _json({"status": "ok", "inflight": self.producer.inflight})
 
@@ -151,16 +176,15 @@ class HttpReceiver:
         fmt = request.query_params.get("format")
         peer, key, ts = self._peer(request), self._request_key(request, body), now_iso()
         sname = source.name if source else ""
-        futures = []
+        values = []
         for pos, line in enumerate(body.split(b"\n")):
             line = line.strip()
             if not line:
                 continue
-            value = self.envelopes.http(None, line, peer=peer, source=source, log_format=fmt, eid=http_id(sname, key, pos), timestamp=ts)
-            futures.append(self.producer.send(value, "http"))
-        if not futures:
+            values.append(self.envelopes.http(None, line, peer=peer, source=source, log_format=fmt, eid=http_id(sname, key, pos), timestamp=ts))
+        if not values:
             return _error(400, "parse_exception", "request body is required: send NDJSON, one event per line")
-        results = await self._wait(futures)
+        results = await self._wait(self.producer.send_batch(values, "http"), len(values))
         failed = [r for r in results if r is not None]
         if failed:
             return _error(503, "unavailable_shards_exception",
@@ -180,24 +204,26 @@ class HttpReceiver:
         fmt = request.query_params.get("format")
         peer, key, ts = self._peer(request), self._request_key(request, body), now_iso()
         sname = source.name if source else ""
-        pending: list[tuple[bulk.BulkItem, asyncio.Future[str | None]]] = []
+        pending: list[bulk.BulkItem] = []
+        values: list[bytes] = []
         for pos, it in enumerate(items):
             if it.error is not None:
                 continue
             eid = bulk_id(sname, it.index, it.id) if it.id else http_id(sname, key, pos)
             if it.id is None:
                 it.id = eid
-            value = self.envelopes.http(it.doc, it.source, peer=peer, source=source, log_format=fmt, eid=eid, timestamp=ts)
-            pending.append((it, self.producer.send(value, "http")))
-        results = await self._wait([f for _, f in pending])
-        for (it, _), err in zip(pending, results):
+            values.append(self.envelopes.http(it.doc, it.source, peer=peer, source=source, log_format=fmt, eid=eid, timestamp=ts))
+            pending.append(it)
+        results = await self._wait(self.producer.send_batch(values, "http"), len(values))
+        for it, err in zip(pending, results):
             if err is not None:
                 it.error = (429, "es_rejected_execution_exception", f"the broker did not acknowledge the event: {err}; retry")
         return _json(bulk.response(items, int((time.monotonic() - started) * 1000)))
 
-    async def _wait(self, futures: list["asyncio.Future[str | None]"]) -> list[str | None]:
-        if not futures:
-            return []
+    async def _wait(self, future: "asyncio.Future[list[str | None]]", n: int) -> list[str | None]:
+        """Per-record outcomes; records still unreported after the delivery timeout count as failed."""
         timeout = self.cfg.delivery_timeout_ms / 1000.0 + 5.0
-        done, _ = await asyncio.wait(futures, timeout=timeout)
-        return [f.result() if f in done else "timed out waiting for the broker" for f in futures]
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            return ["timed out waiting for the broker"] * n

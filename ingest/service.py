@@ -22,6 +22,8 @@ from logwarden.config import Config
 from logwarden.kafka import producer_settings
 from logwarden.model import parse_hostport
 
+from logwarden.agents.spool import Spool
+
 from .config import IngestConfig
 from .envelope import Envelopes
 from .http import HttpReceiver
@@ -52,7 +54,11 @@ class Ingest:
         agent = {"type": "logwarden-ingest", "version": logwarden.__version__, "id": self.boot_id, "name": host}
         self.envelopes = Envelopes(host, agent, self.icfg.syslog_format)
         self.producer = AsyncProducer(producer_settings(cfg, **{
-            "client.id": "logwarden-ingest", "message.timeout.ms": self.icfg.delivery_timeout_ms}), self.icfg.topic)
+            "client.id": "logwarden-ingest", "message.timeout.ms": self.icfg.delivery_timeout_ms,
+            "linger.ms": 5,  # HTTP senders wait for the acknowledgement: latency over batch size
+            "logger": logging.getLogger("logwarden.ingest.librdkafka")}), self.icfg.topic,
+            spool=Spool(cfg.data_path / "ingest" / "spool", self.icfg.spool_max_bytes, 16 * 1048576) if self.icfg.spool_max_bytes else None,
+            backoff_ms=self.icfg.retry_backoff_ms, backoff_max_ms=self.icfg.retry_backoff_max_ms)
         self.syslog = SyslogReceiver(self.envelopes, self.producer, self.boot_id, self.icfg.syslog_max_message_bytes)
         self.http = HttpReceiver(self.icfg, self.envelopes, self.producer, host, str(uuid.uuid5(uuid.NAMESPACE_DNS, host)))
         self.addresses: dict[str, tuple[str, int]] = {}
@@ -78,6 +84,9 @@ class Ingest:
             self._closers.append(s.close)
         if ic.http:
             host, port = parse_hostport(ic.http)
+            if not ic.tokens and host not in ("127.0.0.1", "::1", "localhost"):
+                log.warning("HTTP ingest accepts events without a token on a non-loopback address: "
+                            "add ingest.tokens or listen on 127.0.0.1", extra={"listen": ic.http})
             sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))

@@ -10,17 +10,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import socket
 import ssl
 from typing import Any
 
 from logwarden.model import parse_hostport
 
-from .envelope import Envelopes, syslog_id
+from logwarden.events import now_iso
+
+from .envelope import Envelopes, SyslogTemplate
 from .framing import SyslogFramer
 from .producer import AsyncProducer
 
 log = logging.getLogger(__name__)
 READ_BYTES = 65536
+UDP_RCVBUF_BYTES = 8 * 1048576  # datagrams that arrive while the loop is busy wait here instead of being dropped
 
 
 def _peer(addr: Any) -> str:
@@ -42,10 +46,8 @@ class SyslogReceiver:
         self.received = 0
         self.framing_errors = 0
 
-    def emit(self, data: bytes, *, transport: str, listen: str, peer: str, conn: int, position: int, truncated: bool) -> None:
-        eid = syslog_id(transport, listen, self.boot_id, conn, position)
-        self.producer.send_nowait(self.envelopes.syslog(data, peer=peer, transport=transport, eid=eid, truncated=truncated), "syslog")
-        self.received += 1
+    def template(self, *, transport: str, listen: str, peer: str, conn: int) -> SyslogTemplate:
+        return SyslogTemplate(self.envelopes, peer=peer, transport=transport, listen=listen, boot=self.boot_id, conn=conn)
 
     # -- UDP -----------------------------------------------------------------------------
     async def start_udp(self, listen: str) -> asyncio.DatagramTransport:
@@ -55,17 +57,29 @@ class SyslogReceiver:
         conn = next(self._conn_ids)  # one "connection" for the socket; datagrams are numbered
         counter = itertools.count()
         bound = ""
+        templates: dict[str, SyslogTemplate] = {}
 
         class Proto(asyncio.DatagramProtocol):
             def datagram_received(self, data: bytes, addr: Any) -> None:
                 msg = data.rstrip(b"\r\n\x00")
                 if not msg:
                     return
+                peer = _peer(addr)
+                tpl = templates.get(peer)
+                if tpl is None:
+                    if len(templates) > 10_000:  # many senders: keep the cache bounded
+                        templates.clear()
+                    tpl = templates[peer] = recv.template(transport="udp", listen=bound, peer=peer, conn=conn)
                 cut = len(msg) > recv.max_bytes
-                recv.emit(msg[: recv.max_bytes], transport="udp", listen=bound, peer=_peer(addr), conn=conn,
-                          position=next(counter), truncated=cut)
+                recv.producer.send_nowait(tpl.build(msg[: recv.max_bytes], next(counter), now_iso().encode(), cut), "syslog")
+                recv.received += 1
 
         transport, _ = await loop.create_datagram_endpoint(Proto, local_addr=(host, port))
+        raw = transport.get_extra_info("socket")
+        try:  # bursts outrun one loop turn; the kernel caps this at net.core.rmem_max
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF_BYTES)
+        except OSError:
+            pass
         sock = transport.get_extra_info("sockname")
         bound = f"{sock[0]}:{sock[1]}"
         log.info("syslog udp listening", extra={"listen": bound})
@@ -86,21 +100,26 @@ class SyslogReceiver:
         peer = _peer(writer.get_extra_info("peername"))
         conn = next(self._conn_ids)
         framer = SyslogFramer(self.max_bytes)
+        tpl = self.template(transport=transport, listen=listen, peer=peer, conn=conn)
+        send = self.producer.send_nowait
         position = 0
         try:
             while True:
                 await self.producer.room()
                 data = await reader.read(READ_BYTES)
                 frames = framer.feed(data) if data else framer.close()
+                ts = now_iso().encode()
                 for f in frames:
-                    self.emit(f.data, transport=transport, listen=listen, peer=peer, conn=conn, position=position, truncated=f.truncated)
+                    send(tpl.build(f.data, position, ts, f.truncated), "syslog")
                     position += 1
+                self.received += len(frames)
                 if not data:
                     break
         except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
             log.info("syslog connection dropped", extra={"peer": peer, "error": str(exc)})
+            ts = now_iso().encode()
             for f in framer.close():
-                self.emit(f.data, transport=transport, listen=listen, peer=peer, conn=conn, position=position, truncated=f.truncated)
+                send(tpl.build(f.data, position, ts, f.truncated), "syslog")
                 position += 1
         finally:
             if framer.errors:

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError
 
-from logwarden.agents.config import FileSource
+from logwarden.agents.config import AgentConfig, FileSource
 from logwarden.broker.config import BrokerConfig
 from logwarden.ingest.config import IngestConfig
 from logwarden.model import Model, parse_hostport
@@ -55,6 +55,7 @@ class Config(Model):
     kafka: KafkaConfig = Field(default_factory=KafkaConfig, description="How stages reach the broker (built-in or Kafka).")
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="The built-in broker.")
     http: HttpConfig = Field(default_factory=HttpConfig, description="The web UI and HTTP API.")
+    agent: AgentConfig = Field(default_factory=AgentConfig, description="The file-tailing agent's own settings (registry, spool, producer, monitoring).")
     sources: list[FileSource] = Field(default_factory=list, description="Files the agent tails.")
     ingest: IngestConfig = Field(default_factory=IngestConfig, description="Network receivers.")
     parsers: ParsersConfig = Field(default_factory=ParsersConfig, description="Parser stage.")

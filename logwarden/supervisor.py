@@ -95,14 +95,14 @@ class Supervisor:
         plan: list[Child] = []
         if self.cfg.broker.embedded and not self.cfg.kafka.bootstrap_servers:
             plan.append(Child("broker", [*base, "broker", *c]))
-        for i in range(self.cfg.parsers.workers):
+        for i in range(self.cfg.parsers.process_count):
             plan.append(Child(f"parsers-{i}", [*base, "worker", "parsers", *c]))
         plan.append(Child("index", [*base, "worker", "index", *c]))
         plan.append(Child("rules", [*base, "worker", "rules", *c]))
         plan.append(Child("metrics", [*base, "worker", "metrics", *c]))
         plan.append(Child("http", [*base, "http", *c]))
         ing = self.cfg.ingest
-        if ing.syslog_udp or ing.syslog_tcp or ing.http:
+        if ing.syslog_udp or ing.syslog_tcp or ing.syslog_tls or ing.http:
             plan.append(Child("ingest", [*base, "ingest", *c]))
         if self.cfg.sources:
             plan.append(Child("agent", [*base, "agent", *c]))

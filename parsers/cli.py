@@ -3,6 +3,7 @@
     logwarden parse --format nginx access.log
     tail -f /var/log/auth.log | logwarden parse --explain
     logwarden parse --pipeline shop.yml --strict shop.log
+    logwarden parse -c /etc/logwarden/logwarden.yml /var/log/shop/app.log
 
 Each input line is wrapped in the envelope the agent would ship (path, byte offset, host),
 so event.id, log.offset and log.file.path come out as they would in the stage. A line that
@@ -29,12 +30,19 @@ from .formats import FORMATS
 from .formats.auditd import AuditJoiner
 
 
-def _write(out: BinaryIO, doc: dict[str, Any], trace: list[tuple[str, str]] | None) -> None:
-    out.write(orjson.dumps(doc) + b"\n")
+def _write(out: BinaryIO, doc: dict[str, Any], trace: list[tuple[str, str]] | None) -> bool:
+    try:
+        body = orjson.dumps(doc)
+    except (TypeError, orjson.JSONEncodeError) as exc:  # e.g. a pipeline `set` of a 65-bit integer
+        sys.stderr.buffer.write(orjson.dumps({"line": None, "reason": f"event cannot be serialised: {exc}", "parser": "engine",
+                                              "event.original": (doc.get("event") or {}).get("original")}) + b"\n")
+        return False
+    out.write(body + b"\n")
     if trace:
         width = max(len(k) for k, _ in trace)
         for k, who in sorted(trace):
             out.write(f"  {k:<{width}}  <- {who}\n".encode())
+    return True
 
 
 def load_pipeline_file(path: str) -> dict[str, Any]:
@@ -57,11 +65,22 @@ def load_pipeline_file(path: str) -> dict[str, Any]:
 @click.option("--pipeline", "pipeline_file", type=click.Path(exists=True, dir_okay=False), help="YAML pipeline(s) to apply (processors, format, routes).")
 @click.option("--strict", is_flag=True, help="Exit 1 if any line could not be parsed.")
 @click.option("--explain", is_flag=True, help="After each document, print which parser/pattern/processor produced each field.")
-@click.option("--timezone", default=None, help="Zone for timestamps without one (default UTC).")
+@click.option("--timezone", default=None, help="Zone for timestamps without one (default: parsers.timezone, i.e. local).")
+@click.option("-c", "--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="logwarden.yml whose `parsers:` section (pipelines, patterns, timezone) applies; --pipeline goes first.")
 @click.argument("source", default="-", type=click.Path(allow_dash=True, dir_okay=False))
-def parse(fmt: str | None, pipeline_file: str | None, strict: bool, explain: bool, timezone: str | None, source: str) -> None:
+def parse(fmt: str | None, pipeline_file: str | None, strict: bool, explain: bool, timezone: str | None,
+          config_file: str | None, source: str) -> None:
     """Parse log lines into ECS JSON documents (one per line on stdout)."""
-    settings: dict[str, Any] = load_pipeline_file(pipeline_file) if pipeline_file else {}
+    settings: dict[str, Any] = {}
+    if config_file:
+        from logwarden.cli import resolve  # exits 2 with file:line problems, like every command
+
+        settings = resolve(config_file).parsers.model_dump(by_alias=True, exclude_none=True)
+    if pipeline_file:
+        extra = load_pipeline_file(pipeline_file)
+        settings["pipelines"] = [*extra.pop("pipelines", []), *settings.get("pipelines", [])]
+        settings.update(extra)
     if timezone:
         settings["timezone"] = timezone
     try:
@@ -104,12 +123,12 @@ def parse(fmt: str | None, pipeline_file: str | None, strict: bool, explain: boo
                 continue
             ready = joiner.feed(result, trace) if joiner is not None and "auditd" in result else [(result, trace)]
             for doc, tr in ready:
-                _write(out, doc, tr)
+                failed += not _write(out, doc, tr)
             if explain:
                 out.flush()
         if joiner is not None:
             for doc, tr in joiner.flush():
-                _write(out, doc, tr)
+                failed += not _write(out, doc, tr)
     finally:
         out.flush()
         if stream is not sys.stdin.buffer:

@@ -13,7 +13,7 @@ import ipaddress
 import re
 from typing import Any, Callable
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from logwarden.events import get_path
 from logwarden.model import Model
@@ -50,6 +50,16 @@ class ConditionConfig(Model):
     and_: list["ConditionConfig"] | None = Field(None, alias="and", description="All sub-conditions hold.")
     or_: list["ConditionConfig"] | None = Field(None, alias="or", description="At least one sub-condition holds.")
     not_: "ConditionConfig | None" = Field(None, alias="not", description="The sub-condition does not hold.")
+
+    @field_validator("regexp")
+    @classmethod
+    def _regexes_compile(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        for field, pattern in (v or {}).items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{field}: bad regular expression {pattern!r}: {exc}") from None
+        return v
 
 
 def _equals(field: str, want: Scalar) -> Predicate:

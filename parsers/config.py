@@ -14,6 +14,8 @@
 """
 from __future__ import annotations
 
+import os
+
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -63,7 +65,12 @@ class RouteConfig(Model):
 
 
 class ParsersConfig(Model):
-    workers: int = Field(1, ge=1, le=64, description="Parser processes in the consumer group (one per core is a good start).")
+    workers: int = Field(0, ge=0, le=64, description="Parser processes `logwarden up` starts in the consumer group; 0 means one per core.")
+
+    @property
+    def process_count(self) -> int:
+        """The number of parser processes to run: `workers`, or one per core when it is 0."""
+        return self.workers or max(1, os.cpu_count() or 1)
     default_format: str = Field("auto", description="Format used when an event names none (fields.log_format).")
     timezone: str = Field("local", description="Zone for timestamps that carry none (RFC 3164, nginx/apache error logs) when the envelope has no event.timezone: IANA name, +HH:MM, UTC, or local (this host's zone, as Filebeat does).")
 
@@ -85,3 +92,29 @@ class ParsersConfig(Model):
     pipelines: list[PipelineConfig] = Field(default_factory=list, description="Pipelines, first match wins (program-matched ones are checked after parsing).")
     routes: list[RouteConfig] = Field(default_factory=list, description="Routes: condition -> extra topic; every matching route applies.")
     auditd_join: bool = Field(True, description="Merge consecutive auditd records of one serial (SYSCALL, EXECVE, PATH...) into one event; records never wait past the end of a batch.")
+
+    @model_validator(mode="after")
+    def _compiles(self) -> "ParsersConfig":
+        """Build the engine once, so grok patterns, pattern files, condition regexes and
+        format names are checked by `logwarden config check`, not at the first event."""
+        import re
+
+        if not (self.pipelines or self.routes or self.patterns or self.pattern_files):
+            from .formats import FORMATS  # nothing to compile: keep every CLI start fast
+
+            if self.default_format not in FORMATS:
+                raise ValueError(f"unknown format {self.default_format!r}; known: {', '.join(sorted(FORMATS))}")
+            return self
+        from .engine import Engine  # pyparsing (grok) loads only when there is something to check
+        from .grok import GrokError
+
+        try:
+            Engine(self)
+        except re.error as exc:
+            raise ValueError(f"bad regular expression {exc.pattern!r}: {exc}") from None
+        except OSError as exc:
+            raise ValueError(f"cannot read {exc.filename}: {exc.strerror}") from None
+        except (GrokError, ValueError) as exc:
+            raise ValueError(str(exc)) from None
+        return self
+

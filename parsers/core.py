@@ -74,7 +74,49 @@ class FormatParser(Protocol):
 _IPV4 = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}"
 _IPV6 = r"(?=[0-9A-Fa-f:.]*:)[0-9A-Fa-f:]{2,39}(?:" + _IPV4 + r")?(?:%[\w.]+)?"
 IP_RE = re.compile(rf"(?:{_IPV4}|{_IPV6})\Z")
-is_ip = IP_RE.match
+_ip_match = IP_RE.match
+_IP_CACHE_MAX = 65536  # client and attacker addresses repeat; remember this many answers
+_ip_cache: dict[str, bool] = {}
+
+
+def is_ip(text: str) -> bool:
+    """Whether `text` is shaped like an IPv4/IPv6 address (cached: addresses repeat)."""
+    r = _ip_cache.get(text)
+    if r is None:
+        if len(_ip_cache) >= _IP_CACHE_MAX:
+            _ip_cache.clear()
+        r = _ip_cache[text] = _ip_match(text) is not None
+    return r
+
+
+_LONG_MAX = 2**63 - 1
+
+
+def long_or_none(v: Any, base: int = 10) -> int | None:
+    """An integer that fits ECS `long` (and JSON encoders), from digit text; None otherwise.
+
+    Lines are untrusted: a 30-digit "pid" must not become a value the index (or orjson)
+    refuses, nor a 5000-digit one hit int()'s conversion limit."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v if -_LONG_MAX <= v <= _LONG_MAX else None
+    if isinstance(v, float) and v.is_integer():
+        return long_or_none(int(v))
+    if not isinstance(v, str) or not v or len(v) > 20:
+        return None
+    try:
+        n = int(v, base)
+    except ValueError:
+        return None
+    return n if -_LONG_MAX <= n <= _LONG_MAX else None
+
+
+def dig(obj: Any, *keys: str) -> Any:
+    """obj[k1][k2]... for JSON of unknown shape: None as soon as a level is not an object."""
+    for k in keys:
+        if obj.__class__ is not dict:
+            return None
+        obj = obj.get(k)
+    return obj
 
 
 def set_source(doc: dict[str, Any], addr: str, port: str | int | None = None) -> None:
@@ -85,7 +127,9 @@ def set_source(doc: dict[str, Any], addr: str, port: str | int | None = None) ->
     else:
         src["domain"] = addr
     if port:
-        src["port"] = int(port)
+        p = long_or_none(port) if not isinstance(port, int) else port
+        if p is not None:
+            src["port"] = p
     doc["source"] = src
 
 

@@ -25,7 +25,7 @@ from logwarden.events import flatten
 from . import processors
 from .conditions import compile_condition
 from .config import ParsersConfig, PipelineConfig
-from .core import FormatOptions, FormatParser, Marks, ParseFailure
+from .core import FormatOptions, FormatParser, Marks, ParseFailure, dig
 from .formats import DATASETS, FORMATS
 from .grok import load_definitions
 from .ids import fast_raw_event_id
@@ -34,6 +34,8 @@ from .timefmt import iso, zone
 DROP = processors.DROP
 _CARRY_SKIP = frozenset(("@timestamp", "message", "event", "log", "source", "host", "tags"))
 _EVENT_CARRY = ("dataset", "module", "timezone", "category", "type", "provider")
+_KEY_TYPES = (str, type(None))
+_PARSERS_MAX = 512  # parser instances kept per (format, zone); zones come from envelopes
 _COMMON = frozenset(("@timestamp", "message", "event", "log", "host", "agent", "input", "fields", "tags", "source"))
 
 
@@ -86,7 +88,7 @@ def base_document(raw: dict[str, Any], ingested: str) -> dict[str, Any]:
         doc["host"] = host.copy()
     tags = raw.get("tags")
     if tags:
-        doc["tags"] = list(tags)
+        doc["tags"] = list(tags) if tags.__class__ is list else [str(tags)]
     log = raw.get("log")
     doc["log"] = log.copy() if log.__class__ is dict else {}
     src = raw.get("source")
@@ -120,16 +122,17 @@ def _pre_selector(cfg: PipelineConfig) -> Callable[[dict[str, Any]], bool] | Non
 
     def test(raw: dict[str, Any]) -> bool:
         if m.fields:
-            f = raw.get("fields") or {}
-            if any(str(f.get(k)) != v for k, v in m.fields.items()):
+            f = raw.get("fields")
+            if f.__class__ is not dict or any(str(f.get(k)) != v for k, v in m.fields.items()):
                 return False
         if m.path:
-            p = ((raw.get("log") or {}).get("file") or {}).get("path") or ""
+            p = dig(raw, "log", "file", "path")
+            p = p if isinstance(p, str) else ""
             if not any(fnmatch.fnmatchcase(p, g) for g in m.path):
                 return False
-        if m.dataset and (raw.get("event") or {}).get("dataset") != m.dataset:
+        if m.dataset and dig(raw, "event", "dataset") != m.dataset:
             return False
-        if m.input and (raw.get("input") or {}).get("type") != m.input:
+        if m.input and dig(raw, "input", "type") != m.input:
             return False
         return True
     return test
@@ -185,6 +188,9 @@ class Engine:
                 p = cls(opts, factory=lambda n, tz=tz_name: self.parser(n, tz))
             else:
                 p = cls(opts)
+            if len(self._parsers) >= _PARSERS_MAX:  # event.timezone comes from senders: bound it
+                self._parsers.clear()
+                self._by_key.clear()
             self._parsers[key] = p
         return p
 
@@ -195,14 +201,16 @@ class Engine:
         # everything a pre-parse selector can look at, and nothing else (values must hash)
         key = (
             tuple(str(f.get(k)) for k in self._field_keys) if f.__class__ is dict else None,
-            ((raw.get("log") or {}).get("file") or {}).get("path"),
-            (raw.get("event") or {}).get("dataset"),
-            (raw.get("input") or {}).get("type"),
+            dig(raw, "log", "file", "path"),
+            dig(raw, "event", "dataset"),
+            dig(raw, "input", "type"),
         )
         try:
             return self._select_cache[key]
         except KeyError:
             pass
+        except TypeError:  # a list or object where a string belongs: decide without the cache
+            return next((p for p in self._pre if p.pre is None or p.pre(raw)), None)
         chosen = next((p for p in self._pre if p.pre is None or p.pre(raw)), None)
         if len(self._select_cache) > 10_000:
             self._select_cache.clear()
@@ -217,11 +225,13 @@ class Engine:
         f = raw.get("fields")
         if f.__class__ is dict:
             name = f.get("log_format")
-            if name:
+            if name and isinstance(name, str):
                 return name
         ev = raw.get("event")
-        if ev.__class__ is dict and ev.get("dataset") in DATASETS:
-            return DATASETS[ev["dataset"]]
+        if ev.__class__ is dict:
+            ds = ev.get("dataset")
+            if isinstance(ds, str) and ds in DATASETS:
+                return DATASETS[ds]
         return self.cfg.default_format
 
     # -- the per-event path --------------------------------------------------------------
@@ -251,10 +261,12 @@ class Engine:
             key = (f.get("log_format") if f.__class__ is dict else None,
                    ev.get("dataset") if ev.__class__ is dict else None,
                    ev.get("timezone") if ev.__class__ is dict else None)
+            if not (key[0].__class__ in _KEY_TYPES and key[1].__class__ in _KEY_TYPES and key[2].__class__ in _KEY_TYPES):
+                key = tuple(v if isinstance(v, str) else None for v in key)  # JSON lists/objects: ignore them
             parser = self._by_key.get(key)
             if parser is None:
                 name = self.format_name(raw, None)
-                parser = self.parser(name, key[2])
+                parser = self.parser(name, key[2])  # type: ignore[arg-type]
                 if parser is None:
                     return ParseFailure(f"unknown log format {name!r} (known: {', '.join(sorted(FORMATS))})", "engine")
                 if len(self._by_key) > 1024:
@@ -265,8 +277,8 @@ class Engine:
             tz_name = pipe.config.timezone
             if tz_name is None:
                 ev = raw.get("event")
-                if ev.__class__ is dict:
-                    tz_name = ev.get("timezone")  # Filebeat's add_locale: the shipping host's zone
+                if ev.__class__ is dict and isinstance(ev.get("timezone"), str):
+                    tz_name = ev["timezone"]  # Filebeat's add_locale: the shipping host's zone
             parser = self.parser(name, tz_name)
             if parser is None:
                 return ParseFailure(f"unknown log format {name!r} (known: {', '.join(sorted(FORMATS))})", "engine")
@@ -307,8 +319,8 @@ class Engine:
     def _post_pipeline(self, doc: dict[str, Any]) -> _Pipeline | None:
         if not self._post:
             return None
-        prog = (doc.get("process") or {}).get("name")
-        if prog is None:
+        prog = dig(doc, "process", "name")
+        if not isinstance(prog, str):
             return None
         for p in self._post:
             if fnmatch.fnmatchcase(prog, p.program or ""):

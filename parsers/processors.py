@@ -20,7 +20,7 @@ from typing import Any, Callable
 from logwarden.events import get_path, set_path
 
 from .conditions import ConditionConfig, compile_condition
-from .core import ParseFailure
+from .core import ParseFailure, long_or_none
 from .grok import Grok
 from .processor_config import (ConvertConfig, DissectConfig, DropConfig, GrokConfig, KvConfig, ParseConfig,
                                RemoveConfig, RenameConfig, SetConfig, TimestampConfig, TruncateConfig, UserAgentConfig)
@@ -166,11 +166,14 @@ def compile_dissect(pattern: str) -> tuple[re.Pattern[str], list[tuple[str, bool
         pad = key.endswith("->")
         key = key[:-2] if pad else key
         last = i == len(parts) - 2 and lit == ""
-        rx.append("(.*)" if last else "(.*?)")
         keys.append(None if (not key or key.startswith("?")) else (key.lstrip("+&*"), key.startswith("+")))
-        if lit:
-            esc = re.escape(lit)
-            rx.append(f"(?:{esc})+" if pad else esc)
+        if last or not lit:
+            rx.append("(.*)" if last else "(.*?)")
+            continue
+        # atomic: a key ends at the *first* following delimiter (dissect's rule), and a failed
+        # match never retries later delimiters - otherwise k keys cost O(n^k) on a miss
+        esc = re.escape(lit)
+        rx.append(f"(?>(.*?){esc}(?:{esc})*)" if pad else f"(?>(.*?){esc})")
     return re.compile("".join(rx) + r"\Z", re.S), keys
 
 
@@ -201,7 +204,8 @@ def build_dissect(c: DissectConfig, ctx: dict[str, Any]) -> Step:
 
 def build_kv(c: KvConfig, ctx: dict[str, Any]) -> Step:
     vs = re.escape(c.value_split)
-    rx = re.compile(rf"([^\s{vs}]+){vs}(\"[^\"\\]*(?:\\.[^\"\\]*)*\"|'[^']*'|(?:(?!{c.field_split}).)*)")
+    # keys only where a key run starts, taken whole: findall stays linear on long runs
+    rx = re.compile(rf"(?<![^\s{vs}])([^\s{vs}]++){vs}(\"[^\"\\]*(?:\\.[^\"\\]*)*\"|'[^']*'|(?:(?!{c.field_split}).)*)")
     include, exclude = set(c.include_keys), set(c.exclude_keys)
 
     def step(doc: dict[str, Any]) -> None:
@@ -283,8 +287,11 @@ def build_convert(c: ConvertConfig, ctx: dict[str, Any]) -> Step:
             if v is _MISSING or v is None:
                 continue
             try:
-                set_path(doc, f, conv(v))
-            except (TypeError, ValueError):
+                out = conv(v)
+                if out.__class__ is int and long_or_none(out) is None:
+                    raise ValueError("outside the 64-bit range")
+                set_path(doc, f, out)
+            except (TypeError, ValueError, OverflowError):
                 if c.if_invalid == "dlq":
                     return ParseFailure(f"{f}: cannot convert {v!r}", "convert")
                 if c.if_invalid == "remove":

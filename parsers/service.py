@@ -27,6 +27,7 @@ import orjson
 from prometheus_client import Counter
 
 from logwarden import metrics
+from logwarden.kafka import ensure_topics
 from logwarden.worker import Output, run_stage
 
 from .core import ParseFailure
@@ -81,13 +82,26 @@ class ParserStage:
                 continue
             result = parse(raw)
             if result.__class__ is dict:
+                if default_only and (joiner is None or "auditd" not in result):
+                    try:  # the common case, inlined: one document to the default topic
+                        body = dumps(result)
+                    except (TypeError, orjson.JSONEncodeError):
+                        pass  # _emit below dead-letters it with the reason
+                    else:
+                        parsed += 1
+                        yield Output(default_topic, body, key)
+                        continue
                 if joiner is not None and "auditd" in result:
                     ready = joiner.feed(result, key)  # type: ignore[arg-type]
                 else:
                     ready = ((result, key),)
                 for doc, k in ready:
                     parsed += 1
-                    yield from self._emit(doc, k, dumps, default_only, default_topic, topics_of)
+                    out = self._emit(doc, k, dumps, default_only, default_topic, topics_of, raw)
+                    if out.__class__ is Output:
+                        yield out
+                    else:
+                        yield from out
             elif result is None:
                 self._dropped.inc()
             else:
@@ -95,20 +109,30 @@ class ParserStage:
         if joiner is not None:
             for doc, k in joiner.flush():  # never hold a record past its batch's commit
                 parsed += 1
-                yield from self._emit(doc, k, dumps, default_only, default_topic, topics_of)
+                out = self._emit(doc, k, dumps, default_only, default_topic, topics_of, None)
+                if out.__class__ is Output:
+                    yield out
+                else:
+                    yield from out
         if parsed:
             self._parsed.inc(parsed)
             if default_only:
                 self._count_route(default_topic, parsed)
 
-    def _emit(self, doc: dict, key: bytes | None, dumps, default_only: bool, default_topic: str, topics_of) -> Iterable[Output]:
-        body = dumps(doc)
+    def _emit(self, doc: dict, key: bytes | None, dumps, default_only: bool, default_topic: str, topics_of, raw: object) -> Output | list[Output]:
+        try:
+            body = dumps(doc)
+        except (TypeError, orjson.JSONEncodeError) as exc:  # e.g. a pipeline `set` of a 65-bit integer
+            ev = doc.get("event") or {}
+            original = raw if raw is not None else {"message": ev.get("original"), "event": {"id": ev.get("id")}}
+            return self._dead(original, ParseFailure(f"event cannot be serialised: {exc}", "engine"), key, ())
         if default_only:
-            yield Output(default_topic, body, key)
-            return
+            return Output(default_topic, body, key)
+        outs = []
         for topic in topics_of(doc):
             self._count_route(topic)
-            yield Output(topic, body, key)
+            outs.append(Output(topic, body, key))
+        return outs
 
     def _dead(self, raw: object, failure: ParseFailure, key: bytes | None, where: tuple[object, ...]) -> Output:
         self._failed.inc()
@@ -135,4 +159,8 @@ def run(cfg: "Config") -> None:
     log.info("parser stage ready", extra={"pipelines": [p.name for p in stage.engine.pipelines],
                                           "routes": [r.name for r in stage.engine.routes],
                                           "default_format": cfg.parsers.default_format})
+    # Output topics too: a Kafka cluster with auto.create.topics.enable=false would refuse the
+    # first produce, and a failed delivery stops the stage (offsets must not pass it).
+    outputs = [cfg.parsers.output_topic, cfg.parsers.dlq_topic, *(r.topic for r in cfg.parsers.routes)]
+    ensure_topics(cfg, list(dict.fromkeys(outputs)))
     run_stage(cfg, stage, batch_size=cfg.parsers.batch_size)

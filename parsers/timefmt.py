@@ -67,8 +67,12 @@ def iso(dt: datetime) -> str:
     return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{dt.microsecond // 1000:03d}Z"
 
 
-def epoch_iso(seconds: float) -> str:
-    return iso(datetime.fromtimestamp(seconds, UTC))
+def epoch_iso(seconds: float) -> str | None:
+    """Seconds since the epoch as ECS text; None when outside datetime's years 1-9999."""
+    try:
+        return iso(datetime.fromtimestamp(seconds, UTC))
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 class IsoConverter:
@@ -141,15 +145,16 @@ class ClfConverter:
 def infer_year(month: int, day: int, now: datetime) -> int:
     """The year of an RFC 3164 timestamp, which has none.
 
-    The line is assumed recent: this year, unless that puts it more than a day in the
-    future (December lines read in January belong to last year); a January line read in
-    late December (clock skew across New Year) belongs to next year.
+    The line is assumed to be from the past year: this year, unless that puts it more than
+    a day in the future (December lines read in January, or last year's logs replayed,
+    belong to last year); a 1 January line read on 31 December (clock skew across New Year)
+    belongs to next year. A day of slack covers skew and zone differences.
     """
     year = now.year
-    if month == 12 and now.month == 1:
-        return year - 1
-    if month == 1 and now.month == 12 and now.day >= 31 and day <= 1:
+    if month == 1 and day == 1 and now.month == 12 and now.day == 31:
         return year + 1
+    if (month, day) > (now.month, now.day + 1):
+        return year - 1
     return year
 
 

@@ -91,7 +91,7 @@ def _render(body: dict[str, Any], columns: list[tuple[str, str]], as_json: bool,
             table.add_row(*(_s(h, path) for _, path in columns))
         console = Console()
         console.print(table)
-        console.print(f"[dim]{len(hits)} of {body['total']} {what}[/dim]")
+        console.print(f"[dim]{len(hits)} of {body['total']} {what}[/dim]", highlight=False)
         return
     for h in hits:
         click.echo("  ".join(_s(h, path) or "-" for _, path in columns))

@@ -13,6 +13,7 @@ class ArchiveConfig(Model):
 class IndexConfig(Model):
     type: Literal["embedded", "elasticsearch"] = Field("embedded", description="embedded (tantivy in the data dir) or elasticsearch.")
     commit_interval_ms: int = Field(1000, ge=50, description="How often the embedded index commits; offsets are committed after it.")
+    retention_days: float | None = Field(None, gt=0, description="Delete events (and, embedded, alerts) older than this many days, hourly: by @timestamp in the embedded index, whole daily indices on Elasticsearch. Empty keeps everything.")
     writer_heap_bytes: int = Field(128_000_000, ge=16_000_000, description="Indexing memory of the embedded index writer before it flushes a segment.")
     elasticsearch_url: str | None = Field(None, description="Elasticsearch/OpenSearch endpoint when type is elasticsearch.")
     elasticsearch_username: str | None = Field(None, description="Basic-auth user for Elasticsearch.")

@@ -1,10 +1,10 @@
 """The embedded search index: tantivy directories under <data_dir>/index/{events,alerts}.
 
-Writes are keyed by `event.id`: each document is written as delete-by-term(id) followed by
-add, inside the same tantivy commit, so a replayed or re-delivered event replaces its
-earlier copy instead of adding a second one. tantivy applies a delete to every document
-added before it (committed or not), which is what makes replays within one batch collapse
-too.
+Writes are keyed by `event.id`: a document whose id may already be in the index is written
+as delete-by-term(id) followed by add, inside the same tantivy commit, so a replayed or
+re-delivered event replaces its earlier copy instead of adding a second one. tantivy
+applies a delete to every document added before it (committed or not), which is what
+makes replays within one batch collapse too.
 
 Commits are made by the caller on time (the worker shell's checkpoint), never per batch:
 committing every 5-10k documents halves indexing throughput (DESIGN.md). Only one
@@ -38,11 +38,27 @@ def index_path(data_dir: Path, name: str) -> Path:
     return Path(data_dir) / "index" / name
 
 
-def open_or_create(path: Path) -> tantivy.Index:
+class IncompatibleIndex(RuntimeError):
+    """The directory holds an index with another schema (written by another version)."""
+
+
+SCHEMA_MARK = "logwarden-schema.txt"   # beside tantivy's meta.json: the S.SCHEMA_VERSION it was created with
+
+
+def open_or_create(path: Path) -> tuple[tantivy.Index, bool]:
+    """The index at `path` and whether it was created just now."""
     path.mkdir(parents=True, exist_ok=True)
+    mark = path / SCHEMA_MARK
     if tantivy.Index.exists(str(path)):
-        return tantivy.Index.open(str(path))
-    return tantivy.Index(S.build_schema(), path=str(path), reuse=True)
+        found = mark.read_text().strip() if mark.exists() else "unknown"
+        if found != str(S.SCHEMA_VERSION):
+            raise IncompatibleIndex(
+                f"{path}: index schema version {found}, this Logwarden writes version {S.SCHEMA_VERSION}; "
+                f"stop the index worker, delete {path} and start it again: a new index is rebuilt from "
+                f"what the broker still retains of logs.ecs and alerts")
+        return tantivy.Index.open(str(path)), False
+    mark.write_text(f"{S.SCHEMA_VERSION}\n")   # first: a crash before the index exists leaves no stale mark
+    return tantivy.Index(S.build_schema(), path=str(path), reuse=True), True
 
 
 class IndexWriter:
@@ -58,7 +74,7 @@ class IndexWriter:
 
     def __init__(self, path: Path, heap_bytes: int = WRITER_HEAP_BYTES, num_threads: int = 1):
         self.path = Path(path)
-        self.index = open_or_create(self.path)
+        self.index, self.created = open_or_create(self.path)
         self._writer = self.index.writer(heap_size=heap_bytes, num_threads=num_threads)
         self._uncommitted: set[str] = set()
         self._refresh()
@@ -91,8 +107,14 @@ class IndexWriter:
         self.pending += 1
         return doc_id
 
+    def expire(self, before: datetime) -> None:
+        """Queue the deletion of every document with @timestamp < before (applied at commit)."""
+        q = Query.range_query(self.index.schema, S.TS, FieldType.Date, None, before, include_upper=False)
+        self._writer.delete_documents_by_query(q)
+        self.pending += 1  # make the next commit happen even without new documents
+
     def commit(self) -> int:
-        """Commit pending writes; returns how many were committed."""
+        """Commit pending writes; returns how many operations were committed."""
         n = self.pending
         if n:
             self._writer.commit()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -37,6 +37,7 @@ from logwarden.sinks.es_template import templates
 log = logging.getLogger("logwarden.sinks.elasticsearch")
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
+RETENTION_CHECK_S = 3600   # how often daily indices past index.retention_days are deleted
 
 
 def make_client(cfg: IndexConfig) -> Elasticsearch:
@@ -96,6 +97,7 @@ class ElasticsearchBackend:
         self.es = client or make_client(cfg)
         self._templates_done = False
         self.sleep = time.sleep
+        self._last_expiry = float("-inf")
 
     def ensure_templates(self) -> None:
         if self._templates_done:
@@ -188,7 +190,30 @@ class ElasticsearchBackend:
         return sorted(rejected)
 
     def checkpoint(self) -> None:
-        """Nothing to do: every bulk item was acknowledged before process() returned."""
+        """Bulk items were acknowledged in process(); here only the hourly retention runs."""
+        if self.cfg.retention_days and time.monotonic() - self._last_expiry >= RETENTION_CHECK_S:
+            self._last_expiry = time.monotonic()
+            try:
+                self.expire(datetime.now(timezone.utc) - timedelta(days=self.cfg.retention_days))
+            except (ApiError, TransportError) as exc:
+                log.warning("retention: cannot delete old indices", extra={"error": str(exc)})
+
+    def expire(self, before: datetime) -> list[str]:
+        """Delete daily event indices whose whole day is older than `before`; returns their names."""
+        prefix = f"{self.cfg.index_prefix}-events-"
+        names = self.es.indices.get(index=prefix + "*", ignore_unavailable=True, allow_no_indices=True, expand_wildcards="open")
+        old = []
+        for name in names:
+            try:
+                day = datetime.strptime(name[len(prefix):], "%Y.%m.%d").replace(tzinfo=timezone.utc)
+            except ValueError:
+                continue  # not one of ours
+            if day + timedelta(days=1) <= before:
+                old.append(name)
+        for name in sorted(old):
+            self.es.indices.delete(index=name)
+            log.info("retention: deleted index", extra={"index": name})
+        return sorted(old)
 
     def close(self) -> None:
         self.es.close()

@@ -13,6 +13,19 @@ from logwarden.sinks.query import fields
 
 IGNORE_ABOVE = 1024
 
+# Full text is split the way the embedded index splits it (tantivy's default tokenizer:
+# runs of letters and digits, lower-cased, tokens of 40 or more bytes dropped), so
+# `message:10.0.0.5` means the words 10 0 0 5 on both backends. Elasticsearch's standard
+# analyzer would keep "10.0.0.5" as one token and the backends would disagree.
+# `match_only_text` takes no `analyzer` parameter ("text is always analyzed with the default
+# analyzer"), so this is installed as the index's analyzer named `default`.
+ANALYSIS = {
+    "tokenizer": {"logwarden_words": {"type": "pattern", "pattern": "[^\\p{L}\\p{N}]+"}},
+    "filter": {"logwarden_max_token": {"type": "length", "max": 39}},
+    "analyzer": {"default": {"type": "custom", "tokenizer": "logwarden_words",
+                             "filter": ["lowercase", "logwarden_max_token"]}},
+}
+
 
 def _put(props: dict[str, Any], dotted: str, mapping: dict[str, Any]) -> None:
     parts = dotted.split(".")
@@ -48,7 +61,7 @@ def mappings() -> dict[str, Any]:
 
 def templates(prefix: str) -> dict[str, dict[str, Any]]:
     """{template name: body} for events (daily indices) and alerts."""
-    settings = {"index": {"refresh_interval": "1s", "mapping": {"total_fields": {"limit": 2000}}}}
+    settings = {"index": {"refresh_interval": "1s", "mapping": {"total_fields": {"limit": 2000}}}, "analysis": ANALYSIS}
     return {
         f"{prefix}-events": {"index_patterns": [f"{prefix}-events-*"], "priority": 200,
                              "template": {"settings": settings, "mappings": mappings()},

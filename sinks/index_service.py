@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 import orjson
 from prometheus_client import Counter, Histogram
@@ -62,6 +63,9 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+RETENTION_CHECK_S = 3600   # how often documents past index.retention_days are deleted
+
+
 class EmbeddedBackend:
     """Two tantivy writers: <data_dir>/index/events and <data_dir>/index/alerts."""
 
@@ -70,6 +74,8 @@ class EmbeddedBackend:
 
         heap = cfg.index.writer_heap_bytes
         self.writers = {kind: IndexWriter(index_path(cfg.data_path, kind), heap_bytes=heap) for kind in ("events", "alerts")}
+        self.retention = timedelta(days=cfg.index.retention_days) if cfg.index.retention_days else None
+        self._last_expiry = float("-inf")
 
     def write(self, kind: str, docs: list[tuple[dict[str, Any], bytes]]) -> list[tuple[int, str]]:
         writer = self.writers[kind]
@@ -83,6 +89,12 @@ class EmbeddedBackend:
 
     def checkpoint(self) -> None:
         t0 = time.perf_counter()
+        if self.retention is not None and time.monotonic() - self._last_expiry >= RETENTION_CHECK_S:
+            cutoff = datetime.now(timezone.utc) - self.retention
+            for w in self.writers.values():
+                w.expire(cutoff)
+            self._last_expiry = time.monotonic()
+            log.info("expiring documents", extra={"before": cutoff.isoformat()})
         n = sum(w.commit() for w in self.writers.values())
         if n:
             COMMITS.observe(time.perf_counter() - t0)
@@ -172,12 +184,16 @@ def make_backend(cfg: "Config") -> Backend:
 
 def run(cfg: "Config") -> None:
     """Run the index stage until SIGTERM/SIGINT; the final checkpoint commits the index."""
-    from logwarden.sinks.topics import ensure_topics
+    from logwarden.sinks.topics import ensure_topics, rewind_group
     from logwarden.worker import run_stage
 
     stage = IndexStage(cfg)
     ensure_topics(cfg, stage.topics)
+    backend = stage.backend
+    if isinstance(backend, EmbeddedBackend) and any(w.created for w in backend.writers.values()):
+        # A new embedded index (first start, or deleted to rebuild): read all that is retained.
+        rewind_group(cfg, f"logwarden-{stage.name}", stage.topics)
     run_stage(cfg, stage, batch_size=5000, checkpoint_interval_ms=cfg.index.commit_interval_ms)
 
 
-__all__ = ["IndexStage", "EmbeddedBackend", "run", "dead_letter", "Iterable"]
+__all__ = ["IndexStage", "EmbeddedBackend", "run", "dead_letter"]

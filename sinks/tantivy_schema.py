@@ -12,7 +12,7 @@ One tantivy document per event (or alert):
     t          json, default      full-text fields (fields.TEXT_FIELDS), tokenised and
                tokenizer          lower-cased, with positions for phrases
     has        text, raw          paths of the full-text fields present (`_exists_:message`)
-    ip.<path>  ip, indexed+fast   fields.IP_FIELDS, so CIDR is an address range
+    ip.<path>  ip, indexed        fields.IP_FIELDS, so CIDR is an address range
 
 Inside a json field tantivy encodes a term as `path (segments joined by \\x01) \\x00
 type-byte value`; the wildcard compiler relies on that to run a regex on one path.
@@ -29,6 +29,8 @@ import tantivy
 
 from logwarden.sinks.query import fields
 
+SCHEMA_VERSION = 3      # bump on any change below: old indexes are then refused with a rebuild hint
+
 SOURCE = "_source"
 ID = "id"
 TS = "timestamp"
@@ -39,7 +41,7 @@ IP_PREFIX = "ip."
 
 IGNORE_ABOVE = 1024      # ECS templates' keyword ignore_above
 # Never indexed as keywords: whole nested documents inside an alert, DLQ envelopes.
-EXCLUDED = frozenset({"alert.events", "raw", fields.TIMESTAMP})
+EXCLUDED = frozenset({"alert.events", "raw", fields.TIMESTAMP}) | fields.NOT_INDEXED
 
 
 def build_schema() -> tantivy.Schema:
@@ -47,11 +49,12 @@ def build_schema() -> tantivy.Schema:
     sb.add_bytes_field(SOURCE, stored=True)
     sb.add_text_field(ID, tokenizer_name="raw", index_option="basic")
     sb.add_date_field(TS, indexed=True, fast=True)
+    # fast: tantivy ranges over a json path (and exists) only on fast fields
     sb.add_json_field(KW, tokenizer_name="raw", fast=True, expand_dots_enabled=True, index_option="basic")
     sb.add_json_field(TXT, tokenizer_name="default", index_option="position", expand_dots_enabled=True)
     sb.add_text_field(HAS, tokenizer_name="raw", index_option="basic")
     for path in sorted(fields.IP_FIELDS):
-        sb.add_ip_addr_field(IP_PREFIX + path, indexed=True, fast=True)
+        sb.add_ip_addr_field(IP_PREFIX + path, indexed=True, fast=False)
     return sb.build()
 
 

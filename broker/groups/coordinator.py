@@ -9,7 +9,9 @@ member alive and tell it (REBALANCE_IN_PROGRESS) when it must rejoin; a member t
 its session timeout, or leaves, triggers a rebalance of the rest.
 
 JoinGroup v4+ with an empty member id is answered MEMBER_ID_REQUIRED with a fresh id that
-the client must send back (KIP-394). The state machine is the table in `state.py`; this
+the client must send back (KIP-394). A static member (group.instance.id, KIP-345) gets its
+id at once; when it rejoins after a restart its old member id is fenced and replaced (this
+broker then rebalances, where Kafka would hand back the old assignment). The state machine is the table in `state.py`; this
 class only decides which transition a request or a timer causes. Waiting requests are
 asyncio futures resolved with the response dict the handler returns.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,7 +69,8 @@ class Group:
 
     def transition(self, new: GroupState) -> None:
         check_transition(self.state, new)
-        log.info("group state", extra={"group": self.group_id, "from": self.state.value, "to": new.value,
+        log.info("group %s: %s -> %s (generation %d, %d members)", self.group_id, self.state.value, new.value,
+                 self.generation_id, len(self.members), extra={"group": self.group_id, "from": self.state.value, "to": new.value,
                                        "generation": self.generation_id, "members": len(self.members)})
         self.state = new
 
@@ -75,6 +79,41 @@ class GroupCoordinator:
     def __init__(self, logs: Any):
         self.groups: dict[str, Group] = {}
         self.offsets = OffsetStore(logs)
+        self._restore()
+
+    # -- persistence of membership ----------------------------------------------------
+    def _restore(self) -> None:
+        """Groups that were Stable when the broker stopped come back Stable with the same
+        generation and members, whose session timers start now: a member that returns
+        carries on with its heartbeats and commits, one that does not expires as usual."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None  # built outside the broker's loop (tests): timers start with the first request
+        for gid, meta in self.offsets.groups.items():
+            g = self.groups[gid] = Group(gid, protocol_type=meta["protocol_type"] or None,
+                                         generation_id=meta["generation"])
+            if not meta["members"]:
+                continue
+            g.state, g.protocol_name, g.leader_id = S.STABLE, meta["protocol"], meta["leader"]
+            for mm in meta["members"]:
+                m = g.members[mm["member_id"]] = Member(
+                    mm["member_id"], mm["client_id"], mm["client_host"], mm["session_timeout"], mm["rebalance_timeout"],
+                    meta["protocol_type"], [(meta["protocol"] or "", mm["subscription"])], mm["group_instance_id"],
+                    mm["assignment"])
+                if loop is not None:
+                    self._arm_session(g, m)
+            log.info("group %s restored: generation %d, %d members", gid, g.generation_id, len(g.members))
+
+    def _persist(self, g: Group) -> None:
+        members = [{"member_id": m.member_id, "group_instance_id": m.group_instance_id, "client_id": m.client_id,
+                    "client_host": m.client_host, "rebalance_timeout": m.rebalance_timeout_ms,
+                    "session_timeout": m.session_timeout_ms,
+                    "subscription": dict(m.protocols).get(g.protocol_name or "", b""), "assignment": m.assignment}
+                   for m in g.members.values()] if g.state is S.STABLE else []
+        self.offsets.store_group(g.group_id, {
+            "protocol_type": g.protocol_type or "", "generation": g.generation_id, "protocol": g.protocol_name,
+            "leader": g.leader_id, "current_state_timestamp": int(time.time() * 1000), "members": members})
 
     # -- helpers ------------------------------------------------------------------------
     def _loop(self) -> asyncio.AbstractEventLoop:
@@ -93,7 +132,7 @@ class GroupCoordinator:
         if m.join_future is not None and not m.join_future.done():
             self._arm_session(g, m)  # waiting in a join: the rebalance timeout governs it
             return
-        log.info("member session expired", extra={"group": group_id, "member": member_id})
+        log.info("group %s: member %s missed its session timeout", group_id, member_id, extra={"group": group_id, "member": member_id})
         self._remove_member(g, m)
 
     def _remove_member(self, g: Group, m: Member) -> None:
@@ -131,7 +170,7 @@ class GroupCoordinator:
             return
         for m in list(g.members.values()):
             if m.join_future is None or m.join_future.done():
-                log.info("member missed the rebalance", extra={"group": group_id, "member": m.member_id})
+                log.info("group %s: member %s missed the rebalance", group_id, m.member_id, extra={"group": group_id, "member": m.member_id})
                 if m.timer is not None:
                     m.timer.cancel()
                 g.members.pop(m.member_id, None)
@@ -152,6 +191,7 @@ class GroupCoordinator:
             g.protocol_name = None
             g.leader_id = None
             g.transition(S.EMPTY)
+            self._persist(g)
             return
         g.protocol_name = self._select_protocol(g)
         if g.leader_id not in g.members:
@@ -198,9 +238,18 @@ class GroupCoordinator:
         if not protocols or (g.members and req["protocol_type"] != g.protocol_type) or (
                 g.members and not self._compatible(g, protocols)):
             return {**base, "error_code": E.INCONSISTENT_GROUP_PROTOCOL}
+        instance_id = req.get("group_instance_id")
+        if instance_id is not None and not member_id:
+            # KIP-345 static member restarting: it takes over its old slot; the old member id is fenced
+            for old in [m for m in g.members.values() if m.group_instance_id == instance_id]:
+                for fut in (old.join_future, old.sync_future):
+                    if fut is not None and not fut.done():
+                        fut.set_result({**base, "error_code": E.FENCED_INSTANCE_ID})
+                old.join_future = old.sync_future = None
+                self._remove_member(g, old)
         if not member_id:
-            member_id = f"{client_id or 'member'}-{uuid.uuid4()}"
-            if version >= 4:
+            member_id = f"{instance_id or client_id or 'member'}-{uuid.uuid4()}"
+            if version >= 4 and instance_id is None:
                 g.pending.add(member_id)
                 return {**base, "member_id": member_id, "error_code": E.MEMBER_ID_REQUIRED}
         elif member_id in g.pending:
@@ -211,7 +260,7 @@ class GroupCoordinator:
         m = g.members.get(member_id)
         if m is None:
             m = g.members[member_id] = Member(member_id, client_id, client_host, st, st if rt < 0 else rt,
-                                              req["protocol_type"], protocols, req.get("group_instance_id"))
+                                              req["protocol_type"], protocols, instance_id)
         else:
             m.protocols, m.session_timeout_ms = protocols, st
             m.rebalance_timeout_ms = st if rt < 0 else rt
@@ -261,6 +310,7 @@ class GroupCoordinator:
             for mem in g.members.values():
                 mem.assignment = given.get(mem.member_id, b"")
             g.transition(S.STABLE)
+            self._persist(g)
             for mem in g.members.values():
                 if mem.sync_future is not None and not mem.sync_future.done():
                     mem.sync_future.set_result({"error_code": E.NONE, "assignment": mem.assignment})
@@ -284,7 +334,7 @@ class GroupCoordinator:
             if g is None or mid not in g.members:
                 out.append(E.UNKNOWN_MEMBER_ID)
                 continue
-            log.info("member left", extra={"group": group_id, "member": mid})
+            log.info("group %s: member %s left", group_id, mid, extra={"group": group_id, "member": mid})
             self._remove_member(g, g.members[mid])
             out.append(E.NONE)
         return out

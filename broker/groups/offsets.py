@@ -1,11 +1,17 @@
 """Committed offsets, kept in memory and persisted in the compacted `__consumer_offsets`.
 
 Records use Kafka's own key/value formats so Kafka tooling can read the topic:
-    key   (version 1): int16 version, string group, string topic, int32 partition
-    value (version 3): int16 version, int64 offset, int32 leader_epoch, string metadata,
-                       int64 commit_timestamp
-A null value is a tombstone (the offset was deleted). On start the whole topic is replayed
-in order, last write wins; compaction by the storage layer keeps it small.
+    offset key   (version 1): int16 version, string group, string topic, int32 partition
+    offset value (version 3): int16 version, int64 offset, int32 leader_epoch,
+                              string metadata, int64 commit_timestamp
+    group key    (version 2): int16 version, string group
+    group value  (version 3): GROUP_VALUE below (generation, leader, members with their
+                              subscriptions and assignments), written when a group
+                              becomes Stable or Empty
+A null value is a tombstone. On start the whole topic is replayed in order, last write
+wins; compaction by the storage layer keeps it small. Restoring group membership lets
+members carry on (heartbeats, commits) across a broker restart instead of failing with
+UNKNOWN_MEMBER_ID and re-reading from their last commit.
 """
 from __future__ import annotations
 
@@ -15,8 +21,9 @@ import time
 import zlib
 from typing import Any, NamedTuple
 
-from logwarden.broker.protocol.batches import build_batch, iter_batches, iter_records
 from logwarden.broker.producers import slice_bytes
+from logwarden.broker.protocol.batches import build_batch, iter_batches, iter_records
+from logwarden.broker.protocol.types import BYTES, INT32, INT64, NSTRING, STRING, Array, F, Struct, Writer
 
 log = logging.getLogger("logwarden.broker.groups")
 
@@ -25,6 +32,33 @@ OFFSETS_PARTITIONS = 1
 _h = struct.Struct(">h")
 _i32 = struct.Struct(">i")
 _value = struct.Struct(">hqi")
+
+
+# Kafka's GroupMetadataValue, version 3 (core/src/main/resources/common/message/GroupMetadataValue.json)
+GROUP_VALUE = Struct(
+    F("protocol_type", STRING), F("generation", INT32), F("protocol", NSTRING), F("leader", NSTRING),
+    F("current_state_timestamp", INT64),
+    F("members", Array(Struct(
+        F("member_id", STRING), F("group_instance_id", NSTRING), F("client_id", STRING), F("client_host", STRING),
+        F("rebalance_timeout", INT32), F("session_timeout", INT32), F("subscription", BYTES), F("assignment", BYTES)))))
+_GROUP_CODEC = GROUP_VALUE.compile(3, False)
+
+
+def encode_group_key(group: str) -> bytes:
+    return _h.pack(2) + _str(group)
+
+
+def encode_group_value(value: dict[str, Any]) -> bytes:
+    w = Writer()
+    w.buf += _h.pack(3)
+    _GROUP_CODEC.encode(w, value)
+    return b"".join(bytes(c) for c in w.finish())
+
+
+def decode_group_value(b: bytes) -> dict[str, Any] | None:
+    if _h.unpack_from(b, 0)[0] != 3:
+        return None  # other versions (Kafka's older ones) are not restored
+    return _GROUP_CODEC.decode(memoryview(b), 2)[0]
 
 
 class Committed(NamedTuple):
@@ -72,6 +106,7 @@ class OffsetStore:
     def __init__(self, logs: Any):
         self.logs = logs
         self.offsets: dict[str, dict[tuple[str, int], Committed]] = {}
+        self.groups: dict[str, dict[str, Any]] = {}  # last persisted GROUP_VALUE per group
         if OFFSETS_TOPIC not in logs.topics():
             logs.create_topic(OFFSETS_TOPIC, OFFSETS_PARTITIONS, {"cleanup.policy": "compact"})
         self._load()
@@ -88,18 +123,31 @@ class OffsetStore:
                 pos = 0
                 last = offset
                 for h in iter_batches(data):
-                    for _off, _ts, key, value in iter_records(data[pos:pos + h.size], h):
-                        n += 1
-                        self._apply(key, value)
+                    try:
+                        for _off, _ts, key, value in iter_records(data[pos:pos + h.size], h):
+                            n += 1
+                            self._apply(key, value)
+                    except (ValueError, IndexError, struct.error, UnicodeDecodeError) as exc:
+                        # not written by this coordinator (or a future format): skip, never refuse to start
+                        log.warning("skipping unreadable %s batch at offset %d: %s", OFFSETS_TOPIC, h.base_offset, exc)
                     pos += h.size
                     last = h.base_offset + h.last_offset_delta + 1
                 if last == offset:
                     break
                 offset = last
-        log.info("loaded committed offsets", extra={"records": n, "groups": len(self.offsets)})
+        log.info("loaded %d committed-offset records of %d groups", n, len(self.offsets), extra={"records": n, "groups": len(self.offsets)})
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         if key is None:
+            return
+        if _h.unpack_from(key, 0)[0] == 2:
+            n = _h.unpack_from(key, 2)[0]
+            group = key[4:4 + n].decode()
+            meta = decode_group_value(value) if value is not None else None
+            if meta is None:
+                self.groups.pop(group, None)
+            else:
+                self.groups[group] = meta
             return
         k = decode_key(key)
         if k is None:
@@ -123,6 +171,14 @@ class OffsetStore:
         self.logs.get(OFFSETS_TOPIC, part).append(build_batch(recs, now))
         for key, value in recs:
             self._apply(key, value)
+
+    def store_group(self, group: str, value: dict[str, Any] | None) -> None:
+        """Persist a group's membership (GROUP_VALUE) or its tombstone."""
+        key = encode_group_key(group)
+        raw = None if value is None else encode_group_value(value)
+        part = zlib.crc32(group.encode()) % self.logs.topics()[OFFSETS_TOPIC]
+        self.logs.get(OFFSETS_TOPIC, part).append(build_batch([(key, raw)], int(time.time() * 1000)))
+        self._apply(key, raw)
 
     def fetch(self, group: str) -> dict[tuple[str, int], Committed]:
         return self.offsets.get(group, {})

@@ -11,6 +11,8 @@ from logwarden.broker.storage.errors import StorageError
 log = logging.getLogger("logwarden.broker.admin")
 
 TOPIC_RESOURCE, BROKER_RESOURCE = 2, 4
+# Each partition is a directory with open files; a typo such as 100000 must not exhaust them.
+MAX_PARTITIONS_PER_TOPIC = 10_000
 SOURCE_TOPIC, SOURCE_DEFAULT = 1, 5  # DescribeConfigs config_source values
 
 
@@ -24,8 +26,9 @@ def handle_create_topics(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
             n = len(t["assignments"])
         if n == -1:
             n = ctx.default_partitions
-        if n <= 0:
-            entry.update(error_code=E.INVALID_PARTITIONS, error_message="num_partitions must be positive")
+        if not 0 < n <= MAX_PARTITIONS_PER_TOPIC:
+            entry.update(error_code=E.INVALID_PARTITIONS,
+                         error_message=f"num_partitions must be between 1 and {MAX_PARTITIONS_PER_TOPIC}")
             continue
         if t["replication_factor"] not in (-1, 1):
             entry.update(error_code=E.INVALID_REPLICATION_FACTOR,
@@ -38,7 +41,7 @@ def handle_create_topics(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
             continue
         try:
             ctx.logs.create_topic(name, n, configs or None)
-            log.info("created topic", extra={"topic": name, "partitions": n})
+            log.info("created topic %s with %d partitions", name, n, extra={"topic": name, "partitions": n})
         except StorageError as exc:
             entry.update(error_code=exc.kafka_error_code, error_message=str(exc))
     return {"throttle_time_ms": 0, "topics": out}
@@ -48,9 +51,13 @@ def handle_delete_topics(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
     out = []
     for name in req["topic_names"]:
         code = E.NONE
+        if name.startswith("__") and name in ctx.logs.topics():
+            out.append({"name": name, "error_code": E.INVALID_TOPIC_EXCEPTION})  # internal topics stay
+            continue
         try:
             ctx.logs.delete_topic(name)
-            log.info("deleted topic", extra={"topic": name})
+            ctx.producers.forget_topic(name)
+            log.info("deleted topic %s", name, extra={"topic": name})
             for key in [k for k in ctx.waiters if k[0] == name]:
                 ctx.notify(*key)
         except StorageError as exc:

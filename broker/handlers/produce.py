@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from logwarden.broker import metrics
 from logwarden.broker.producers import DUPLICATE, FENCED, OK, OUT_OF_ORDER, tail_headers
 from logwarden.broker.protocol import errors as E
 from logwarden.broker.protocol.batches import HEADER_BYTES, iter_batches
@@ -30,6 +31,7 @@ def _partition(ctx: Any, topic: str, index: int, records: Any) -> dict[str, Any]
         return out
     if records is None or len(records) < HEADER_BYTES:
         out["error_code"] = E.CORRUPT_MESSAGE
+        metrics.produce_error(E.CORRUPT_MESSAGE)
         return out
     tp = (topic, index)
     headers = list(iter_batches(records))
@@ -48,19 +50,26 @@ def _partition(ctx: Any, topic: str, index: int, records: Any) -> dict[str, Any]
                 return out
             out["error_code"] = {OUT_OF_ORDER: E.OUT_OF_ORDER_SEQUENCE_NUMBER, FENCED: E.INVALID_PRODUCER_EPOCH,
                                  DUPLICATE: E.DUPLICATE_SEQUENCE_NUMBER}[verdict]
+            metrics.produce_error(out["error_code"])
             return out
     try:
         base, _last, append_time = plog.append(records)
     except StorageError as exc:
-        log.info("produce refused", extra={"topic": topic, "partition": index, "reason": str(exc)})
+        log.info("produce to %s-%d refused: %s", topic, index, exc, extra={"topic": topic, "partition": index, "reason": str(exc)})
         out["error_code"] = exc.kafka_error_code
         out["error_message"] = str(exc)
+        metrics.produce_error(exc.kafka_error_code)
         return out
     if idempotent:
         off = base
         for h in headers:
             ctx.producers.record(tp, h, off)
             off += h.last_offset_delta + 1
+    count = sum(h.record_count for h in headers)
+    metrics.PRODUCED_RECORDS.inc(count)
+    metrics.PRODUCED_BYTES.inc(len(records))
+    metrics.CORE_RECEIVED.inc(count)
+    metrics.CORE_SENT.inc(count)
     out["base_offset"] = base
     out["log_append_time_ms"] = append_time
     out["log_start_offset"] = plog.log_start_offset
@@ -73,10 +82,14 @@ def handle_produce(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dic
     responses = []
     for t in req["topics"]:
         name = t["name"]
-        n = ctx.ensure_topic(name, allow_create=True)
+        internal = name.startswith("__")  # __consumer_offsets is written by the coordinator only
+        n = None if internal else ctx.ensure_topic(name, allow_create=True)
         parts = []
         for p in t["partitions"]:
-            if n is None:
+            if internal:
+                parts.append({"index": p["index"], "error_code": E.INVALID_TOPIC_EXCEPTION, "base_offset": -1,
+                              "error_message": f"{name} is an internal topic"})
+            elif n is None:
                 parts.append({"index": p["index"], "error_code": E.UNKNOWN_TOPIC_OR_PARTITION, "base_offset": -1})
             elif acks not in (0, 1, -1):
                 parts.append({"index": p["index"], "error_code": E.INVALID_REQUIRED_ACKS, "base_offset": -1})

@@ -28,7 +28,7 @@ def _step(session: Any, token: bytes) -> tuple[int, str | None, bytes]:
     try:
         out = session.sasl.step(token)
     except (AuthError, ValueError, UnicodeDecodeError) as exc:
-        log.warning("SASL authentication failed", extra={"peer": str(session.peer), "mechanism": session.sasl_mechanism,
+        log.warning("SASL authentication failed from %s (%s): %s", session.peer, session.sasl_mechanism, exc, extra={"peer": str(session.peer), "mechanism": session.sasl_mechanism,
                                                          "reason": str(exc)})
         session.sasl = None
         return E.SASL_AUTHENTICATION_FAILED, f"Authentication failed: {exc}", b""
@@ -36,7 +36,7 @@ def _step(session: Any, token: bytes) -> tuple[int, str | None, bytes]:
         session.authenticated = True
         session.principal = session.sasl.principal
         session.raw_sasl = False
-        log.info("SASL authenticated", extra={"peer": str(session.peer), "principal": session.principal,
+        log.info("SASL authenticated %s as %s (%s)", session.peer, session.principal, session.sasl_mechanism, extra={"peer": str(session.peer), "principal": session.principal,
                                               "mechanism": session.sasl_mechanism})
     return E.NONE, None, out
 

@@ -35,7 +35,7 @@ class LogConfig(Model):
     cleanup_policy: Literal["delete", "compact", "compact,delete"] = Field("delete", description="cleanup.policy: `delete` applies retention; `compact` keeps the last record per key; both may be combined.")
     delete_retention_ms: int = Field(DAY_MS, ge=0, description="delete.retention.ms: how long the compactor keeps a tombstone (null value) after compacting, so consumers can see the delete.")
     flush_messages: int | None = Field(None, ge=1, description="flush.messages: fsync after this many appended records; None = never count-based. 1 = fsync before every acknowledgement.")
-    flush_ms: int | None = Field(1000, ge=0, description="flush.ms: fsync unflushed data once it is this old (checked on append and by maintenance); None = leave it to the kernel.")
+    flush_ms: int | None = Field(1000, ge=0, description="flush.ms: the maintenance thread fsyncs a log with unflushed data once its last fsync is this old; 0 = fsync in every append; None = leave it to the kernel.")
     max_message_bytes: int = Field(8 * MiB, ge=0, description="max.message.bytes: largest record batch accepted, in bytes.")
     index_interval_bytes: int = Field(4096, ge=0, description="index.interval.bytes: bytes between two entries of the sparse offset and time indexes.")
     message_timestamp_type: Literal["CreateTime", "LogAppendTime"] = Field("CreateTime", description="message.timestamp.type: keep the producer's timestamps, or stamp each batch with the broker's clock on append (its CRC is then recomputed).")

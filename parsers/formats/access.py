@@ -18,6 +18,7 @@ event.type access, event.outcome from the status (>= 400 is failure).
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -28,15 +29,12 @@ _Q = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _CORE = (
     r"(\S+) (\S+) (\S+) \[([^\]]+)\] "
     r'"(?:([A-Za-z]+) (\S+)(?: HTTP/(\d(?:\.\d)?))?|([^"\\]*(?:\\.[^"\\]*)*))" '
-    r"(\d{3}) (\d+|-)"
+    r"(\d{3}) (\d{1,18}|-)"
     rf"(?: {_Q} {_Q})?"
     r"(?: (.*))?\Z"
 )
 ACCESS = re.compile(_CORE, re.S)
-VHOST = re.compile(r"([^\s:]+)(?::(\d+))? " + _CORE, re.S)
-
-
-_IP_CACHE_MAX = 65536  # distinct client addresses remembered as ip / not ip
+VHOST = re.compile(r"([^\s:]+)(?::(\d{1,5}))? " + _CORE, re.S)
 
 
 class AccessParser:
@@ -48,7 +46,6 @@ class AccessParser:
     def __init__(self, options: FormatOptions | None = None):
         self.clf_time = ClfConverter()
         self.times = self.clf_time.cache
-        self.ips: dict[str, bool] = {}
         self.dataset = f"{self.module}.access" if self.module else None
         self.extra_key = self.module or "access"
 
@@ -70,12 +67,7 @@ class AccessParser:
         if iso is None:  # contract: a failing parser leaves doc untouched
             return ParseFailure(f"invalid access log time [{ts}]", self.name)
         doc["@timestamp"] = iso
-        ip = self.ips.get(addr)
-        if ip is None:
-            if len(self.ips) >= _IP_CACHE_MAX:
-                self.ips.clear()
-            ip = self.ips[addr] = is_ip(addr) is not None
-        doc["source"] = {"address": addr, "ip": addr} if ip else {"address": addr}
+        doc["source"] = {"address": addr, "ip": addr} if is_ip(addr) else {"address": addr}
         if user != "-":
             doc["user"] = {"name": user}
         code = int(status)
@@ -113,7 +105,44 @@ class AccessParser:
             ev["dataset"] = self.dataset
         if extra:
             doc[self.extra_key] = {"access": {"extra": extra}}
+            if extra[0] == '"':
+                _forwarded_for(extra, addr, doc, self.extra_key)
         return pattern
+
+
+_XFF = re.compile(r'"((?:[0-9A-Fa-f.:]+)(?:, ?[0-9A-Fa-f.:]+)*)"')
+
+
+def _forwarded_for(extra: str, addr: str, doc: dict[str, Any], key: str) -> None:
+    """nginx's stock `main` format ends with "$http_x_forwarded_for". Behind a proxy the
+    client is the first public address of that list, not $remote_addr; as Filebeat does,
+    the whole chain goes to <module>.access.remote_ip_list and source.* names the client."""
+    m = _XFF.match(extra)
+    if m is None:
+        return
+    chain = [ip.strip() for ip in m.group(1).split(",")]
+    chain = [ip for ip in chain if is_ip(ip)]
+    if not chain:
+        return
+    doc[key]["access"]["remote_ip_list"] = [*chain, addr]
+    for ip in chain:
+        if not _private(ip):
+            doc["source"] = {"address": ip, "ip": ip}
+            return
+
+
+# Proxy hops: RFC 1918, CGNAT, loopback, link-local, IPv6 ULA. (ipaddress's is_private also
+# counts the documentation ranges, which real clients in examples and tests use.)
+_INTERNAL = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                                                  "127.0.0.0/8", "169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10")]
+
+
+def _private(ip: str) -> bool:
+    try:
+        a = ipaddress.ip_address(ip)
+    except ValueError:
+        return True
+    return any(a.version == n.version and a in n for n in _INTERNAL)
 
 
 class NginxAccessParser(AccessParser):

@@ -23,14 +23,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core import FormatOptions, ParseFailure, is_ip
+from ..core import FormatOptions, ParseFailure, dig, is_ip, long_or_none
 from ..timefmt import epoch_iso
 
-RECORD = re.compile(r"(?:node=(\S+) )?type=(\S+) msg=audit\((\d+(?:\.\d+)?):(\d+)\): ?(.*)\Z", re.S)
-KV = re.compile(r"""([\w-]+)=("[^"]*"|'[^']*'|\S*)""")
+RECORD = re.compile(r"(?:node=(\S+) )?type=(\S+) msg=audit\((\d{1,12}(?:\.\d{1,9})?):(\d{1,18})\): ?(.*)\Z", re.S)
+KV = re.compile(r"""(?<![\w-])([\w-]++)=("[^"]*"|'[^']*'|\S*)""")  # keys only at run starts: linear
 # inside msg='...' user-space tools write unquoted values with spaces (op=adding group to /etc/group):
 # a value runs to the next ` key=`
-INNER_KV = re.compile(r"""([\w-]+)=("[^"]*"|'[^']*'|.*?)(?= [\w-]+=|\Z)""")
+INNER_KV = re.compile(r"""(?<![\w-])([\w-]++)=("[^"]*"|'[^']*'|.*?)(?= [\w-]++=|\Z)""")
 _HEX = re.compile(r"(?:[0-9A-F]{2})+\Z")
 
 # record type -> (event.action, event.category, event.type); Filebeat's vocabulary.
@@ -104,8 +104,11 @@ class AuditdParser:
         if m is None:
             return ParseFailure("not an audit record (type=... msg=audit(TIME:SERIAL): ...)", self.name)
         node, rtype, ts, serial, rest = m.groups()
+        when = epoch_iso(float(ts))
+        if when is None:
+            return ParseFailure(f"audit time {ts} is out of range", self.name)
         kv = parse_kv(rest)
-        doc["@timestamp"] = epoch_iso(float(ts))
+        doc["@timestamp"] = when
         log: dict[str, Any] = {"record_type": rtype, "sequence": int(serial)}
         if node:
             log["node"] = node
@@ -113,10 +116,10 @@ class AuditdParser:
         proc: dict[str, Any] = {}
         user: dict[str, Any] = {}
         for k, v in kv.items():
-            if k == "pid" and v.isdigit():
-                proc["pid"] = int(v)
-            elif k == "ppid" and v.isdigit():
-                proc["parent"] = {"pid": int(v)}
+            if k == "pid" and long_or_none(v) is not None:
+                proc["pid"] = long_or_none(v)
+            elif k == "ppid" and long_or_none(v) is not None:
+                proc["parent"] = {"pid": long_or_none(v)}
             elif k == "exe":
                 proc["executable"] = v
             elif k == "comm":
@@ -165,7 +168,7 @@ class AuditdParser:
 
 
 def _source_key(doc: dict[str, Any]) -> tuple[Any, ...]:
-    return ((doc.get("host") or {}).get("name"), ((doc.get("log") or {}).get("file") or {}).get("path"))
+    return (str(dig(doc, "host", "name")), str(dig(doc, "log", "file", "path")))
 
 
 class AuditJoiner:
@@ -221,7 +224,7 @@ def _merge(base: dict[str, Any], rec: dict[str, Any]) -> None:
         blog[sub] = fields
     proc = base.setdefault("process", {})
     if rtype == "EXECVE":
-        argc = int(fields.get("argc", "0") or 0)
+        argc = min(long_or_none(fields.get("argc")) or 0, 4096)
         args = [fields[f"a{i}"] for i in range(argc) if f"a{i}" in fields]
         if args:
             proc["args"] = args

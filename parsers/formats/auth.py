@@ -15,13 +15,13 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from ..core import add_related, set_source
+from ..core import add_related, is_ip, set_source
 
 Doc = dict[str, Any]
 
 # sshd -------------------------------------------------------------------------------------
 _SSH_LOGIN = re.compile(
-    r"(Accepted|Failed) (\S+) for (invalid user |illegal user )?(\S*) from (\S+) port (\d+)(?: (ssh\d?))?(?:: (.*))?\Z")
+    r"(Accepted|Failed) (\S+) for (invalid user |illegal user )?(\S*) from (\S+) port (\d{1,5})(?: (ssh\d?))?(?:: (.*))?\Z")
 _SSH_INVALID = re.compile(r"(?:Invalid|Illegal) user (\S*) from (\S+)(?: port (\d+))?")
 _SSH_CLOSED = re.compile(
     r"Connection (closed|reset) by (?:(authenticating|invalid) user (\S*) )?(\S+) port (\d+)( \[preauth\])?")
@@ -32,8 +32,13 @@ _SSH_NOIDENT = re.compile(r"Did not receive identification string from (\S+)(?: 
 _SSH_MAXAUTH = re.compile(
     r"error: maximum authentication attempts exceeded for (invalid user )?(\S*) from (\S+) port (\d+)")
 _SSH_PAM_FAIL = re.compile(r"error: PAM: Authentication failure for (illegal user |invalid user )?(\S*) from (\S+)")
-_SSH_PAM_MORE = re.compile(r"PAM (\d+) more authentication failures?; (.*)")
-_REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*?) ?\]\Z")
+_SSH_PAM_MORE = re.compile(r"PAM (\d{1,9}) more authentication failures?; (.*)")
+_SSH_CONNECTION_FROM = re.compile(r"Connection from (\S+) port (\d{1,5}) on (\S+) port (\d{1,5})")
+_SSH_NOT_ALLOWED = re.compile(r"User (\S+) from (\S+) not allowed because (.+)\Z")
+_SSH_ROOT_REFUSED = re.compile(r"ROOT LOGIN REFUSED FROM (\S+?)(?: port \d+)?\s*\Z")
+_SSH_NEGOTIATE = re.compile(r"Unable to negotiate with (\S+) port (\d{1,5}): (.+)\Z")
+_SSH_TIMEOUT = re.compile(r"Timeout before authentication for (?:connection from )?(\S+)(?: port (\d{1,5}))?")
+_REPEATED = re.compile(r"message repeated (\d{1,9}) times: \[ ?(.*?) ?\]\Z")
 
 
 def _auth(doc: Doc, action: str, outcome: str | None, category: list[str], type_: list[str]) -> None:
@@ -62,12 +67,26 @@ def _ssh(msg: str, doc: Doc) -> str | None:
     if first in ("Acc", "Fai"):
         m = _SSH_LOGIN.match(msg)
         if m:
+            # the hottest auth line (brute force): built inline, no helper calls
             verb, method, invalid, user, addr, port, _proto, sig = m.groups()
-            ok = verb == "Accepted"
-            _auth(doc, "accepted" if ok else "failed", "success" if ok else "failure",
-                  ["authentication", "session"] if ok else ["authentication"], ["info"])
-            _user(doc, user)
-            _src(doc, addr, port)
+            ev = doc["event"]
+            if verb == "Accepted":
+                ev["category"] = ["authentication", "session"]
+                ev["action"] = "accepted"
+                ev["outcome"] = "success"
+            else:
+                ev["category"] = ["authentication"]
+                ev["action"] = "failed"
+                ev["outcome"] = "failure"
+            ev["type"] = ["info"]
+            ip = is_ip(addr)
+            if user:
+                doc["user"] = {"name": user}
+                doc["related"] = {"user": [user], "ip": [addr]} if ip else {"user": [user]}
+            elif ip:
+                doc["related"] = {"ip": [addr]}
+            doc["source"] = ({"address": addr, "ip": addr, "port": int(port)} if ip
+                             else {"address": addr, "domain": addr, "port": int(port)})
             ssh: dict[str, Any] = {"event": verb, "method": method}
             if sig:
                 ssh["signature"] = sig
@@ -94,6 +113,44 @@ def _ssh(msg: str, doc: Doc) -> str | None:
             if preauth:
                 doc["system"] = {"auth": {"ssh": {"preauth": True}}}
             return "sshd.connection_closed"
+        m = _SSH_CONNECTION_FROM.match(msg)
+        if m:
+            _auth(doc, "connection_opened", None, ["network"], ["start", "connection"])
+            _src(doc, m.group(1), m.group(2))
+            dst: dict[str, Any] = {"address": m.group(3)}
+            if is_ip(m.group(3)):
+                dst["ip"] = m.group(3)
+            dst["port"] = int(m.group(4))
+            doc["destination"] = dst
+            return "sshd.connection_from"
+    elif first == "Use":
+        m = _SSH_NOT_ALLOWED.match(msg)
+        if m:
+            _auth(doc, "not_allowed", "failure", ["authentication"], ["info"])
+            _user(doc, m.group(1))
+            _src(doc, m.group(2))
+            doc["system"] = {"auth": {"ssh": {"reason": m.group(3)}}}
+            return "sshd.not_allowed"
+    elif first == "ROO":
+        m = _SSH_ROOT_REFUSED.match(msg)
+        if m:
+            _auth(doc, "root_login_refused", "failure", ["authentication"], ["info"])
+            _user(doc, "root")
+            _src(doc, m.group(1))
+            return "sshd.root_login_refused"
+    elif first == "Una":
+        m = _SSH_NEGOTIATE.match(msg)
+        if m:
+            _auth(doc, "negotiation_failed", "failure", ["network"], ["connection", "denied"])
+            _src(doc, m.group(1), m.group(2))
+            doc["system"] = {"auth": {"ssh": {"reason": m.group(3)}}}
+            return "sshd.unable_to_negotiate"
+    elif first == "Tim":
+        m = _SSH_TIMEOUT.match(msg)
+        if m:
+            _auth(doc, "authentication_timeout", "failure", ["authentication"], ["info"])
+            _src(doc, m.group(1), m.group(2))
+            return "sshd.timeout"
     elif first == "Dis":
         m = _SSH_DISCONNECTED.match(msg)
         if m:
@@ -159,7 +216,7 @@ def _repeated(msg: str, doc: Doc, inner: Callable[[str, Doc], str | None]) -> st
 # PAM --------------------------------------------------------------------------------------
 _PAM = re.compile(r"pam_(\w+)\(([^:)]+):(\w+)\): (.*)\Z")
 _PAM_SESSION = re.compile(r"session (opened|closed) for user (\S+?)(?:\(uid=(\d+)\))?(?: by (\S*?)(?:\(uid=(\d*)\))?)?\Z")
-_PAM_KV = re.compile(r"(\w+)=(\S*)")
+_PAM_KV = re.compile(r"(?<!\w)(\w++)=(\S*)")  # keys start at a word start: linear on long runs
 
 
 def _pam_kv(text: str) -> dict[str, str]:

@@ -79,6 +79,8 @@ class AutoParser:
         return ()
 
     def parse(self, line: str, doc: dict[str, Any]) -> str | ParseFailure:
+        if line[:1] == "\ufeff":  # a byte-order mark left at the start of a file
+            line = line[1:]
         first: ParseFailure | None = None
         tried = []
         for name in self.candidates(line):

@@ -18,7 +18,7 @@ from typing import Any
 
 from logwarden.events import set_path
 
-from ..core import FormatOptions, ParseFailure, is_ip
+from ..core import FormatOptions, ParseFailure, is_ip, long_or_none
 from ..timefmt import UTC, LayoutConverter, epoch_iso
 
 _CEF_HEADER_SPLIT = re.compile(r"(?<!\\)\|")
@@ -56,10 +56,10 @@ def _map_ecs(attrs: dict[str, str], doc: dict[str, Any]) -> None:
         if field.endswith(".ip") and not is_ip(val):
             continue
         if typ is int:
-            try:
-                set_path(doc, field, int(val))
-            except ValueError:
+            n = long_or_none(val)
+            if n is None:
                 continue
+            set_path(doc, field, n)
         elif field == "event.outcome":
             low = val.lower()
             doc["event"]["outcome"] = "success" if low in ("success", "succeeded", "allow", "allowed") else "failure" if low in ("failure", "failed", "fail", "deny", "denied", "blocked") else "unknown"
@@ -69,7 +69,8 @@ def _map_ecs(attrs: dict[str, str], doc: dict[str, Any]) -> None:
 
 def _time(text: str) -> str | None:
     if text.isdigit():
-        return epoch_iso(int(text) / (1000.0 if len(text) > 11 else 1.0))
+        n = long_or_none(text)
+        return epoch_iso(n / (1000.0 if len(text) > 11 else 1.0)) if n is not None else None
     for layout in ("%b %d %Y %H:%M:%S", "%b %d %Y %H:%M:%S.%f", "%b %d %H:%M:%S"):
         out = LayoutConverter(layout, UTC)(text)
         if out is not None:
@@ -102,7 +103,7 @@ class CefParser:
             val = ext[m.end():end].rstrip(" ")
             attrs[m.group(1)] = _CEF_UNESCAPE.sub(lambda x: _UNESC.get(x.group(1), x.group(1)), val)
         sev = severity.strip().lower()
-        sev_num = int(sev) if sev.isdigit() else _SEVERITY_WORDS.get(sev)
+        sev_num = long_or_none(sev) if sev.isdigit() else _SEVERITY_WORDS.get(sev)
         doc["cef"] = {"version": version, "device": {"vendor": vendor, "product": product, "version": dversion, "event_class_id": class_id},
                       "name": name, "severity": severity, "extensions": attrs}
         doc["observer"] = {"vendor": vendor, "product": product, "version": dversion}
@@ -159,8 +160,8 @@ class LeefParser:
         doc["observer"] = {"vendor": vendor, "product": product, "version": pversion}
         ev = doc["event"]
         ev["code"] = event_id
-        if attrs.get("sev", "").isdigit():
-            ev["severity"] = int(attrs["sev"])
+        if long_or_none(attrs.get("sev")) is not None:
+            ev["severity"] = long_or_none(attrs["sev"])
         _map_ecs(attrs, doc)
         if "devTime" in attrs:
             fmt = attrs.get("devTimeFormat")

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from ..core import FormatOptions, ParseFailure
+from ..core import FormatOptions, ParseFailure, dig
 from ..timefmt import IsoConverter
 
 CRI = re.compile(r"(\d{4}-\d\d-\d\dT\S+) (stdout|stderr) ([FP])(?: (.*))?\Z", re.S)
@@ -49,7 +49,8 @@ def container_metadata(path: str | None, doc: dict[str, Any]) -> None:
 
 
 def _path(doc: dict[str, Any]) -> str | None:
-    return ((doc.get("log") or {}).get("file") or {}).get("path")
+    p = dig(doc, "log", "file", "path")
+    return p if isinstance(p, str) else None
 
 
 class CriParser:

@@ -16,16 +16,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core import FormatOptions, ParseFailure, is_ip
+from ..core import FormatOptions, ParseFailure, is_ip, long_or_none
 from ..timefmt import LayoutConverter
 
-NGINX_ERROR = re.compile(r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w+)\] (\d+)#(\d+): (?:\*(\d+) )?(.*)\Z", re.S)
+NGINX_ERROR = re.compile(r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w+)\] (\d{1,18})#(\d{1,18}): (?:\*(\d{1,18}) )?(.*)\Z", re.S)
 _NGINX_CLIENT = re.compile(r", client: ([^,\s]+)")
 _NGINX_REQUEST = re.compile(r', request: "(\S+) (\S+)(?: HTTP/([\d.]+))?"')
 _NGINX_SERVER = re.compile(r", server: ([^,\s]+)")
 APACHE_ERROR = re.compile(
     r"\[(\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] \[(?:([\w-]+):)?(\w+)\]"
-    r"(?: \[pid (\d+)(?::tid (\d+))?\])?(?: \[client ([^\]]+)\])? (.*)\Z", re.S)
+    r"(?: \[pid (\d{1,18})(?::tid (\d{1,18}))?\])?(?: \[client ([^\]]+)\])? (.*)\Z", re.S)
 _APACHE_CODE = re.compile(r"(AH\d{5}): ")
 
 
@@ -109,8 +109,8 @@ class ApacheErrorParser:
             src: dict[str, Any] = {"address": addr}
             if is_ip(addr):
                 src["ip"] = addr
-            if port.isdigit():
-                src["port"] = int(port)
+            if long_or_none(port) is not None:
+                src["port"] = long_or_none(port)
             doc["source"] = src
         code = _APACHE_CODE.match(msg)
         if code:

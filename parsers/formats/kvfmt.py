@@ -23,7 +23,9 @@ _TOKEN = rf'([^\s="]+)(=(?:{_VAL}))?'
 # tokens separated by \s+ (not \s*): otherwise a long word splits in exponentially many ways on a miss
 LOGFMT_LINE = re.compile(rf"\s*{_TOKEN}(?:\s+{_TOKEN})*\s*\Z")
 LOGFMT_TOKEN = re.compile(_TOKEN)
-KV_PAIR = re.compile(r'([\w.@-]+)=("[^"\\]*(?:\\.[^"\\]*)*"|\'[^\']*\'|[^\s,;]*)')
+# A key starts where a run of key characters starts (lookbehind) and is taken whole (possessive):
+# otherwise findall retries from every character of a long run - quadratic on a 64 KiB line.
+KV_PAIR = re.compile(r'(?<![\w.@-])([\w.@-]++)=("[^"\\]*(?:\\.[^"\\]*)*"|\'[^\']*\'|[^\s,;]*)')
 _UNESCAPE = re.compile(r"\\(.)")
 
 

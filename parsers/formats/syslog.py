@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core import FormatOptions, ParseFailure, syslog_priority
+from ..core import FormatOptions, ParseFailure, long_or_none, syslog_priority
 from ..timefmt import BsdConverter, IsoConverter
 from .auth import AUTH_PROGRAMS, parse_auth
 
@@ -28,8 +28,10 @@ _TS_ISO = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
 _TS_BSD = r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?"
 RFC3164 = re.compile(
     rf"(?:<(\d{{1,3}})>)?(?:({_TS_ISO})|({_TS_BSD})) +"
-    r"(?:([^\s\[\]:]+) )?"  # hostname (absent when a local process writes straight to /dev/log)
-    r"(?:([^\s\[\]:]+)(?:\[(\d*)\])?: ?)?"  # TAG[PID]:
+    # hostname, or an IPv6 address (2+ colons, so never a `prog:` tag); absent when a local
+    # process writes straight to /dev/log
+    r"(?:((?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f.]{0,15}|[^\s\[\]:]+) )?"
+    r"(?:([^\s\[\]:]+)(?:\[(\d{0,18})\])?: ?)?"  # TAG[PID]:
     r"(.*)\Z", re.S)
 RFC5424 = re.compile(
     r"<(\d{1,3})>(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) "
@@ -45,6 +47,13 @@ def structured_data(text: str) -> dict[str, dict[str, str]]:
     for sd_id, params in _SD_ELEMENT.findall(text):
         out[sd_id] = {k: _SD_UNESCAPE.sub(r"\1", v) for k, v in _SD_PARAM.findall(params)}
     return out
+
+
+def _merged(log: dict[str, Any], parsed: dict[str, Any]) -> dict[str, Any]:
+    """The header's log.syslog on top of what the envelope already had (ingest's transport),
+    in a new dict: the envelope's own object is never written to."""
+    have = log.get("syslog")
+    return {**have, **parsed} if have.__class__ is dict else parsed
 
 
 class SyslogParser:
@@ -82,7 +91,7 @@ class SyslogParser:
         doc["@timestamp"] = ts
         log = doc["log"]
         if pri is not None:
-            log["syslog"] = syslog_priority(int(pri))
+            log["syslog"] = _merged(log, syslog_priority(int(pri)))
             log["level"] = log["syslog"]["severity"]["name"]
         if host:
             doc.setdefault("host", {})["hostname"] = host
@@ -102,7 +111,7 @@ class SyslogParser:
         syslog = syslog_priority(p)
         syslog["version"] = version
         log = doc["log"]
-        log["syslog"] = syslog
+        log["syslog"] = syslog = _merged(log, syslog)
         log["level"] = syslog["severity"]["name"]
         if host != "-":
             syslog["hostname"] = host
@@ -115,7 +124,7 @@ class SyslogParser:
             syslog["msgid"] = msgid
         if sd != "-":
             syslog["structured_data"] = structured_data(sd)
-        return self._program(None if app == "-" else app, procid if procid.isdigit() else None,
+        return self._program(None if app == "-" else app, procid if long_or_none(procid) is not None else None,
                              msg or "", doc, "syslog.rfc5424")
 
     def _program(self, prog: str | None, pid: str | None, msg: str, doc: dict[str, Any], pattern: str) -> str | ParseFailure:
@@ -149,19 +158,22 @@ class SyslogParser:
 
     def _headerless(self, line: str, doc: dict[str, Any]) -> str | ParseFailure:
         """No syslog header: use network-ingest hints or this format's fixed program."""
-        hints = doc["log"].get("syslog") or {}
-        prog = hints.get("appname") or hints.get("program") or self.program
+        hints = doc["log"].get("syslog")
+        if hints.__class__ is not dict:
+            hints = {}
+        hinted = hints.get("appname") or hints.get("program")
+        prog = hinted if isinstance(hinted, str) and hinted else self.program
         if not prog:
             return ParseFailure("not a syslog line (no RFC 3164/5424 header)", self.name)
         pid = hints.get("procid")
         proc = doc.setdefault("process", {})
         proc["name"] = prog
-        if isinstance(pid, int) or (isinstance(pid, str) and pid.isdigit()):
-            proc["pid"] = int(pid)
-        if hints.get("hostname"):
+        if long_or_none(pid) is not None:
+            proc["pid"] = long_or_none(pid)
+        if isinstance(hints.get("hostname"), str):
             doc.setdefault("host", {})["hostname"] = hints["hostname"]
         detail = parse_auth(prog, line, doc)
-        if detail is None and self.program is not None and not hints:
+        if detail is None and self.program is not None and not hinted:
             return ParseFailure(f"not a {self.program} line", self.name)
         ev = doc["event"]
         if "dataset" not in ev:

@@ -8,7 +8,7 @@
 The record is kept whole under `winlog` (flat exports are folded into that shape first) and
 the well-known Security events are mapped to ECS the way winlogbeat's security module does:
 logons (4624/4625/4634/4647/4648), special privileges (4672), process creation and exit
-(4688/4689), account management (4720-4767), lockouts (4740), log cleared (1102/104) -
+(4688/4689), account management (4720, 4722-4726, 4728, 4732, 4767), lockouts (4740), log cleared (1102/104) -
 event.category / type / action / outcome, user.name / domain, source.ip / port,
 process.executable / pid / command_line / parent.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from ..core import FormatOptions, ParseFailure, is_ip
+from ..core import FormatOptions, ParseFailure, is_ip, long_or_none
 from ..timefmt import parse_any
 
 # event_id -> (action, category, type, outcome)
@@ -67,14 +67,9 @@ def _fold_flat(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pid(v: Any) -> int | None:
-    if isinstance(v, int):
-        return v
-    if isinstance(v, str):
-        try:
-            return int(v, 16) if v.lower().startswith("0x") else int(v)
-        except ValueError:
-            return None
-    return None
+    if isinstance(v, str) and v.lower().startswith("0x"):
+        return long_or_none(v[2:], 16)
+    return long_or_none(v)
 
 
 class WinlogParser:
@@ -100,10 +95,10 @@ class WinlogParser:
             obj = _fold_flat(obj)
             pattern = "winlog.flat"
         winlog = obj["winlog"]
-        try:
-            eid = int(winlog.get("event_id"))
-        except (TypeError, ValueError):
-            return ParseFailure(f"winlog.event_id {winlog.get('event_id')!r} is not a number", self.name)
+        raw_id = winlog.get("event_id")
+        eid = long_or_none(raw_id if not isinstance(raw_id, str) else raw_id.strip())
+        if eid is None:
+            return ParseFailure(f"winlog.event_id {raw_id!r} is not a number", self.name)
         ts = obj.get("@timestamp") or obj.get("_time") or winlog.get("time_created")
         if ts is not None:
             iso = parse_any(ts, self.tz)
@@ -120,7 +115,8 @@ class WinlogParser:
         if winlog.get("computer_name"):
             doc.setdefault("host", {})["hostname"] = winlog["computer_name"]
         data = winlog.get("event_data") or {}
-        security = str(winlog.get("channel", "")).lower() == "security" or eid in (1102,)
+        security = (str(winlog.get("channel", "")).lower() == "security" or eid == 1102
+                    or (eid == 104 and "eventlog" in str(winlog.get("provider_name", "")).lower()))
         if security and eid in SECURITY:
             action, cat, typ, outcome = SECURITY[eid]
             ev["action"], ev["category"], ev["type"] = action, list(cat), list(typ)
@@ -137,8 +133,9 @@ class WinlogParser:
         if isinstance(ip, str) and ip not in ("-", "") and is_ip(ip.removeprefix("::ffff:")):
             src: dict[str, Any] = {"ip": ip.removeprefix("::ffff:")}
             port = data.get("IpPort")
-            if isinstance(port, (str, int)) and str(port).isdigit() and int(port) > 0:
-                src["port"] = int(port)
+            p = long_or_none(port)
+            if p is not None and p > 0:
+                src["port"] = p
             doc["source"] = src
         if data.get("WorkstationName") and data["WorkstationName"] != "-":
             doc.setdefault("source", {})["domain"] = data["WorkstationName"]

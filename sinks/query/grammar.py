@@ -56,8 +56,14 @@ def _has_wildcard(word: str) -> bool:
     return re.search(r"(?<!\\)(?:\\\\)*[*?]", word) is not None
 
 
+def _searchable(field: str | None, s: str, loc: int) -> None:
+    if field in fields.NOT_INDEXED:
+        raise pp.ParseFatalException(s, loc, f"{field} is stored but not indexed (as in ECS); search message instead")
+
+
 def _value_node(field: str | None, raw: str, quoted: bool, s: str, loc: int) -> Node:
     """Turn `field:value` into Match, Wildcard, Cidr, Range (dates) or Exists."""
+    _searchable(field, s, loc)
     if quoted:
         if field is not None and fields.kind(field) == "date":
             return _range_node(field, raw, raw, True, True, s, loc)
@@ -89,7 +95,10 @@ def _value_node(field: str | None, raw: str, quoted: bool, s: str, loc: int) -> 
 
 
 def _range_node(field: str, lower: str | None, upper: str | None, il: bool, iu: bool, s: str, loc: int) -> Range:
+    _searchable(field, s, loc)
     kind = fields.kind(field)
+    if kind == "text":
+        raise pp.ParseFatalException(s, loc, f"{field} is a full-text field: ranges work on keyword, numeric, date and IP fields")
     for bound in (lower, upper):
         if bound is None:
             continue
@@ -139,6 +148,7 @@ def _build() -> pp.ParserElement:
         return _range_node(f, None, v, True, op == "<=", s, loc)
 
     def on_exists(s: str, loc: int, t: pp.ParseResults) -> Exists:
+        _searchable(t[0], s, loc)
         return Exists(t[0])
 
     def on_group(s: str, loc: int, t: pp.ParseResults) -> Node:

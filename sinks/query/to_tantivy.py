@@ -33,7 +33,10 @@ _ANALYZER = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tanti
 _INT = re.compile(r"^-?\d+$")
 _FLOAT = re.compile(r"^-?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?$")
 _RUST_META = set("\\.+*?()|[]{}^$#&-~")
-_PARSER_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/ <>=])')
+_RANGE_UNSAFE = re.compile(r'[\s()\[\]{}"]')
+
+
+_MAX_IP = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
 
 
 def tokens(text: str) -> list[str]:
@@ -164,16 +167,19 @@ class TantivyCompiler:
         if kind == "ip":
             return Query.range_query(self.schema, S.IP_PREFIX + node.field, FieldType.IpAddr, node.lower, node.upper,
                                      include_lower=node.include_lower or node.lower is None,
-                                     include_upper=node.include_upper or node.upper is None)
+                                     include_upper=node.include_upper or node.upper is None, use_inverted_index=True)
         if kind == "date":
             lo = self._date(node.lower, round_up=not node.include_lower)
             hi = self._date(node.upper, round_up=node.include_upper)
             bounds = [None if b is None else b.strftime("%Y-%m-%dT%H:%M:%S.%fZ") for b in (lo, hi)]
         else:
             bounds = [node.lower, node.upper]
-            numeric = all(b is None or _FLOAT.match(b) for b in bounds)
-            if not numeric:
-                bounds = [None if b is None else _PARSER_SPECIAL.sub(r"\\\1", b) for b in bounds]
+            for b in bounds:
+                # tantivy's query parser (the only json-path range API) takes bounds literally
+                # and has no escape for these characters.
+                if b is not None and _RANGE_UNSAFE.search(b):
+                    raise QueryError(f"the embedded index cannot use {b!r} as a range bound (spaces, quotes, "
+                                     f"brackets and parentheses are not supported there)", 0)
         lo_s = "*" if bounds[0] is None else bounds[0]
         hi_s = "*" if bounds[1] is None else bounds[1]
         text = f"{S.KW}.{node.field}:{'[' if node.include_lower else '{'}{lo_s} TO {hi_s}{']' if node.include_upper else '}'}"
@@ -187,14 +193,14 @@ class TantivyCompiler:
         if fields.kind(node.field) != "ip":
             return self._keyword(node.field, node.network)
         return Query.range_query(self.schema, S.IP_PREFIX + node.field, FieldType.IpAddr,
-                                 str(net.network_address), str(net.broadcast_address))
+                                 str(net.network_address), str(net.broadcast_address), use_inverted_index=True)
 
     def _exists(self, field: str) -> Query:
         if field == fields.TIMESTAMP:
             return Query.exists_query(S.TS)
         kind = fields.kind(field)
         if kind == "ip":
-            return Query.exists_query(S.IP_PREFIX + field)
+            return Query.range_query(self.schema, S.IP_PREFIX + field, FieldType.IpAddr, "::", _MAX_IP, use_inverted_index=True)
         if kind == "text":
             return Query.term_query(self.schema, S.HAS, field)
         return Query.exists_query(f"{S.KW}.{field}", json_subpaths=True)

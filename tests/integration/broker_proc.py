@@ -48,9 +48,9 @@ class BrokerProcess:
     def start(self, timeout: float = 30.0) -> "BrokerProcess":
         logf = open(self.log_path, "ab")
         if importlib.util.find_spec("logwarden.cli") is not None:  # the real entry point
-            cmd = [sys.executable, "-m", "logwarden", "broker", "-c", str(self.config_path)]
+            cmd = [sys.executable, "-P", "-m", "logwarden", "broker", "-c", str(self.config_path)]
         else:  # a checkout without the core CLI yet
-            cmd = [sys.executable, "-c", LAUNCH, str(self.config_path)]
+            cmd = [sys.executable, "-P", "-c", LAUNCH, str(self.config_path)]
         self.proc = subprocess.Popen(cmd,
                                      stdout=logf, stderr=logf, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         logf.close()

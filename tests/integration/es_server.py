@@ -11,9 +11,14 @@ Implemented from the Elasticsearch REST reference:
                                       mapping checks from the matching template (long, float,
                                       ip, date) and dynamic object/concrete conflicts -> 400 items
   POST [/INDEX]/_refresh              no-op acknowledgement (writes are visible at once)
-  GET|POST /INDEX/_search, _count     match_all, term, terms, ids, exists, range, bool;
+  GET|POST /INDEX/_search, _count     match_all, term, terms, ids, exists, range (with
+                                      `now-<n><unit>` date math), match, match_phrase,
+                                      multi_match, wildcard, single-term query_string, bool,
+                                      typed by the template mapping (ip/CIDR, numbers, dates)
+                                      and its `default` analyzer; date_histogram aggregation;
                                       sort on @timestamp; size/from; track_total_hits
   GET /INDEX/_doc/ID                  one document
+  GET|DELETE /INDEX                   index listing (wildcards) and deletion (by name only)
 Content negotiation is checked as Elasticsearch does: `compatible-with=8|9` only.
 Faults for tests: `faults.request` (statuses for whole requests) and `faults.items`
 ({_id: [statuses]}) are consumed one per occurrence.
@@ -33,6 +38,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from es_query import Matcher, _date_histogram, _flatten
+
 VERSION = "9.1.0"
 _COMPAT = re.compile(r"compatible-with=(\d+)")
 REASONS = {429: ("es_rejected_execution_exception", "rejected execution of coordinating operation [shard_queue_full]"),
@@ -43,17 +50,6 @@ class Faults:
     def __init__(self) -> None:
         self.request: list[int] = []
         self.items: dict[str, list[int]] = defaultdict(list)
-
-
-def _flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in doc.items():
-        if isinstance(v, dict):
-            out[prefix + k] = v
-            out.update(_flatten(v, prefix + k + "."))
-        else:
-            out[prefix + k] = v
-    return out
 
 
 def _mapping_types(props: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -88,6 +84,18 @@ class Store:
             return {}
         return _mapping_types(best.get("template", {}).get("mappings", {}).get("properties", {}))
 
+    def template_for(self, index: str) -> dict[str, Any]:
+        best: dict[str, Any] = {}
+        for body in self.templates.values():
+            if any(fnmatch.fnmatchcase(index, p) for p in body.get("index_patterns", [])):
+                if not best or body.get("priority", 0) > best.get("priority", 0):
+                    best = body
+        return best
+
+    def matcher(self, index: str) -> "Matcher":
+        tpl = self.template_for(index).get("template", {})
+        return Matcher(self.mapping_for(index), tpl.get("settings", {}))
+
     def check(self, index: str, doc_id: str, doc: Any) -> dict[str, Any] | None:
         """None when the document maps; else the Elasticsearch error object."""
         if not isinstance(doc, dict):
@@ -117,6 +125,34 @@ class Store:
         return None
 
 
+# Parameters each field type accepts (Elasticsearch mapping reference), for the ones we map.
+_PARAMS = {
+    "keyword": {"type", "ignore_above", "index", "doc_values", "store", "null_value", "normalizer", "fields", "meta"},
+    "match_only_text": {"type", "fields", "meta"},
+    "text": {"type", "analyzer", "search_analyzer", "index", "fields", "meta", "norms", "index_options"},
+    "date": {"type", "format", "index", "doc_values", "null_value", "meta"},
+    "ip": {"type", "index", "doc_values", "null_value", "meta"},
+    "long": {"type", "index", "doc_values", "null_value", "coerce", "meta"},
+    "float": {"type", "index", "doc_values", "null_value", "coerce", "meta"},
+    "object": {"type", "enabled", "properties", "dynamic"},
+}
+
+
+def _mapping_problem(props: dict[str, Any], prefix: str = "") -> str | None:
+    for name, m in props.items():
+        ftype = m.get("type", "object")
+        if ftype not in _PARAMS:
+            return f"No handler for type [{ftype}] declared on field [{prefix}{name}]"
+        unknown = sorted(set(m) - _PARAMS[ftype])
+        if unknown:
+            return f"unknown parameter [{unknown[0]}] on mapper [{prefix}{name}] of type [{ftype}]"
+        if "properties" in m:
+            problem = _mapping_problem(m["properties"], prefix + name + ".")
+            if problem:
+                return problem
+    return None
+
+
 def _type_problem(declared: str | None, value: Any) -> str | None:
     values = value if isinstance(value, list) else [value]
     for v in values:
@@ -141,49 +177,6 @@ def _type_problem(declared: str | None, value: Any) -> str | None:
             except ValueError:
                 return f"failed to parse date field [{v}] with format [strict_date_optional_time||epoch_millis]"
     return None
-
-
-def _get(doc: dict[str, Any], path: str) -> list[Any]:
-    v = _flatten(doc).get(path)
-    if v is None:
-        return []
-    return v if isinstance(v, list) else [v]
-
-
-def _matches(q: dict[str, Any], doc: dict[str, Any], doc_id: str) -> bool:
-    (kind, body), = q.items()
-    if kind == "match_all":
-        return True
-    if kind == "term":
-        (field, value), = body.items()
-        value = value["value"] if isinstance(value, dict) else value
-        return any(str(v) == str(value) for v in _get(doc, field))
-    if kind == "terms":
-        (field, values), = body.items()
-        return any(str(v) in {str(x) for x in values} for v in _get(doc, field))
-    if kind == "ids":
-        return doc_id in body["values"]
-    if kind == "exists":
-        return bool(_get(doc, body["field"]))
-    if kind == "range":
-        (field, b), = body.items()
-        for v in _get(doc, field):
-            if ("gte" in b and not v >= b["gte"]) or ("gt" in b and not v > b["gt"]) or \
-               ("lte" in b and not v <= b["lte"]) or ("lt" in b and not v < b["lt"]):
-                continue
-            return True
-        return False
-    if kind == "bool":
-        musts = list(body.get("must", [])) + list(body.get("filter", []))
-        if isinstance(body.get("must"), dict) or isinstance(body.get("filter"), dict):
-            raise ValueError("bool clauses as objects are not supported by the test server")
-        if not all(_matches(c, doc, doc_id) for c in musts):
-            return False
-        if any(_matches(c, doc, doc_id) for c in body.get("must_not", [])):
-            return False
-        should = body.get("should", [])
-        return not should or any(_matches(c, doc, doc_id) for c in should)
-    raise ValueError(f"query [{kind}] is not supported by the test server")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -230,6 +223,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._route("PUT")
 
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
+
     def _route(self, method: str) -> None:
         body = self._body()
         if not self._negotiate():
@@ -257,6 +253,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, {"_shards": {"total": 1, "successful": 1, "failed": 0}})
             if parts[-1] in ("_search", "_count") and len(parts) == 2:
                 return self._search(parts[0], orjson.loads(body) if body else {}, params, count=parts[-1] == "_count")
+            if len(parts) == 1 and not parts[0].startswith("_") and method in ("GET", "DELETE"):
+                return self._indices(method, parts[0], params)
             if len(parts) == 3 and parts[1] == "_doc" and method == "GET":
                 with store.lock:
                     doc = store.indices.get(parts[0], {}).get(parts[2])
@@ -268,12 +266,30 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(400, "x_content_parse_exception", str(exc))
         self._error(400, "illegal_argument_exception", f"request [{method} {url.path}] is not supported by the test server")
 
+    def _indices(self, method: str, pattern: str, params: dict[str, str]) -> None:
+        store = self.server.store
+        with store.lock:
+            names = [n for n in store.indices if any(fnmatch.fnmatchcase(n, p) for p in pattern.split(","))]
+            if not names and ("*" not in pattern or params.get("allow_no_indices") == "false") \
+                    and params.get("ignore_unavailable") != "true":
+                return self._error(404, "index_not_found_exception", f"no such index [{pattern}]")
+            if method == "DELETE":
+                if "*" in pattern:   # action.destructive_requires_name defaults to true
+                    return self._error(400, "illegal_argument_exception", "Wildcard expressions or all indices are not allowed")
+                for n in names:
+                    del store.indices[n]
+                return self._send(200, {"acknowledged": True})
+            return self._send(200, {n: {"aliases": {}, "mappings": {}, "settings": {"index": {"provided_name": n}}} for n in names})
+
     def _template(self, method: str, name: str, body: bytes) -> None:
         store = self.server.store
         if method == "PUT":
             tpl = orjson.loads(body)
             if not tpl.get("index_patterns"):
                 return self._error(400, "action_request_validation_exception", "Validation Failed: 1: index patterns are missing;")
+            problem = _mapping_problem(tpl.get("template", {}).get("mappings", {}).get("properties", {}))
+            if problem:
+                return self._error(400, "mapper_parsing_exception", problem)
             with store.lock:
                 store.templates[name] = tpl
             return self._send(200, {"acknowledged": True})
@@ -355,16 +371,21 @@ class Handler(BaseHTTPRequestHandler):
             names = [n for n in store.indices if any(fnmatch.fnmatchcase(n, p) for p in pattern.split(","))]
             if not names and "*" not in pattern and params.get("ignore_unavailable") != "true":
                 return self._error(404, "index_not_found_exception", f"no such index [{pattern}]")
-            hits = [(n, i, d) for n in names for i, d in store.indices[n].items() if _matches(query, d, i)]
+            hits = []
+            for n in names:
+                m = store.matcher(n)
+                hits += [(n, i, d) for i, d in store.indices[n].items() if m(query, d, i)]
         if count:
             return self._send(200, {"count": len(hits), "_shards": {"total": 1, "successful": 1, "failed": 0}})
+        aggs = {name: _date_histogram(spec, [d for _, _, d in hits]) for name, spec in (req.get("aggs") or {}).items()}
         hits.sort(key=lambda h: str(h[2].get("@timestamp", "")), reverse=True)
         size = int(req.get("size", params.get("size", 10)))
         start = int(req.get("from", params.get("from", 0)))
         page = hits[start:start + size]
         self._send(200, {"took": 1, "timed_out": False, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
                          "hits": {"total": {"value": len(hits), "relation": "eq"}, "max_score": None,
-                                  "hits": [{"_index": n, "_id": i, "_score": None, "_source": d} for n, i, d in page]}})
+                                  "hits": [{"_index": n, "_id": i, "_score": None, "_source": d} for n, i, d in page]},
+                         **({"aggregations": aggs} if aggs else {})})
 
 
 class ESServer(ThreadingHTTPServer):

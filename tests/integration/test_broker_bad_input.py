@@ -144,3 +144,105 @@ def test_unknown_topic_partition_and_bad_offsets(broker):
         r = call(s, 1, 11, fetch, corr=3)
         assert r["responses"][0]["partitions"][0]["error_code"] == 1  # OFFSET_OUT_OF_RANGE
     still_serving(broker)
+
+
+# Structurally valid requests with random field values (negative partitions, huge offsets,
+# odd names, random record bytes...) reach the handlers: each must get an answer or a
+# closed connection, and the broker must keep serving.
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from logwarden.broker.protocol.schemas import APIS  # noqa: E402
+
+def _codec_tests():
+    """The schema-driven hypothesis strategies live beside the codec's unit tests."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "unit" / "test_broker_codec.py"
+    spec = importlib.util.spec_from_file_location("broker_codec_strategies", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_STRATEGY = _codec_tests().strategy
+FUZZ_APIS = [(a, v) for a in APIS.values() for v in range(a.min_version, a.max_version + 1)
+             if a.name not in ("SaslHandshake", "SaslAuthenticate")]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_random_but_well_formed_requests_never_break_the_broker(broker, data):
+    strategy = _STRATEGY
+    api, version = data.draw(st.sampled_from(FUZZ_APIS))
+    body = data.draw(strategy(api.request, version))
+    if api.name == "Fetch":
+        body["max_wait_ms"] = min(abs(body["max_wait_ms"]), 50)  # do not park the test for days
+    with connect(broker) as s:
+        s.settimeout(10)
+        s.sendall(encode_request(api.key, version, 3, "fuzz", body))
+        try:
+            head = s.recv(4, socket.MSG_WAITALL)
+        except (ConnectionResetError, socket.timeout):
+            head = b""
+        if len(head) == 4:
+            size = struct.unpack(">i", head)[0]
+            decode_response(api.key, version, recv_exact(s, size))
+    still_serving(broker)
+
+
+def test_clients_cannot_write_or_delete_the_internal_offsets_topic(broker):
+    with connect(broker) as s:
+        r = call(s, 0, 8, produce_req("__consumer_offsets", build_batch([(b"junk", b"junk")], 0)))
+        assert r["responses"][0]["partitions"][0]["error_code"] == 17  # INVALID_TOPIC_EXCEPTION
+        r = call(s, 20, 3, {"topic_names": ["__consumer_offsets"], "timeout_ms": 1000}, corr=2)
+        assert r["responses"][0]["error_code"] == 17
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_a_client_that_does_not_read_its_answers_cannot_grow_broker_memory(broker):
+    """500 pipelined fetches of 200 KB each (100 MB of answers) from a client that does not
+    read: the broker stops handling that connection's requests while its send buffer is
+    full, so its memory stays bounded; afterwards every answer arrives, in order."""
+    values = [bytes([65 + i % 26]) * 1000 for i in range(200)]
+    with connect(broker) as s:
+        r = call(s, 0, 8, produce_req("hoard", build_batch([(None, v) for v in values], 0)))
+        assert r["responses"][0]["partitions"][0]["error_code"] == 0
+    fetch = {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 0, "max_bytes": 1 << 20, "isolation_level": 1,
+             "session_id": 0, "session_epoch": -1, "forgotten_topics_data": [], "rack_id": "",
+             "topics": [{"topic": "hoard", "partitions": [{"partition": 0, "fetch_offset": 0,
+                                                          "partition_max_bytes": 1 << 20}]}]}
+    before = rss_bytes(broker.proc.pid)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    s.connect(("127.0.0.1", broker.port))
+    with s:
+        s.setblocking(False)
+        pending = b"".join(encode_request(1, 11, i, "hoarder", fetch) for i in range(500))
+        while pending:  # send everything we can; the broker stops reading once it is stuck
+            try:
+                pending = pending[s.send(pending):]
+            except BlockingIOError:
+                break
+        import time
+        time.sleep(1.0)  # let the broker do whatever it would do with the requests it has
+        grown = rss_bytes(broker.proc.pid) - before
+        still_serving(broker)
+        s.setblocking(True)
+        s.settimeout(30)
+        if pending:
+            s.sendall(pending)
+        for i in range(500):
+            size = struct.unpack(">i", recv_exact(s, 4))[0]
+            corr, body = decode_response(1, 11, recv_exact(s, size))
+            assert corr == i
+    assert grown < 40 * 1024 * 1024, f"broker grew by {grown / 1e6:.0f} MB"

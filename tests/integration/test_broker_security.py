@@ -108,3 +108,48 @@ def test_sasl_ssl_scram_with_kafka_python(tmp_path, certs):
                     "sasl.mechanism": "SCRAM-SHA-256", "sasl.username": "alice", "sasl.password": "wonderland"})
     finally:
         assert b.stop() == 0, b.log()
+
+
+def test_sasl_handshake_v0_with_bare_plain_tokens(tmp_path):
+    """Old clients: SaslHandshake v0, then the SASL token as a bare size-prefixed frame."""
+    import socket
+    import struct
+
+    from logwarden.broker.protocol.frames import decode_response, encode_request
+
+    def recv_exact(s, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = s.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        return buf
+
+    def handshake(s):
+        s.sendall(encode_request(17, 0, 1, "old", {"mechanism": "PLAIN"}))
+        size = struct.unpack(">i", recv_exact(s, 4))[0]
+        assert decode_response(17, 0, recv_exact(s, size))[1]["error_code"] == 0
+
+    b = start(tmp_path, "SASL_PLAINTEXT")
+    try:
+        with socket.create_connection(("127.0.0.1", b.port), timeout=10) as s:
+            # before authentication, only the SASL exchange is allowed
+            handshake(s)
+            token = b"\0alice\0wonderland"
+            s.sendall(struct.pack(">i", len(token)) + token)
+            assert struct.unpack(">i", recv_exact(s, 4))[0] == 0  # empty server token: accepted
+            s.sendall(encode_request(3, 1, 2, "old", {"topics": None}))
+            size = struct.unpack(">i", recv_exact(s, 4))[0]
+            assert decode_response(3, 1, recv_exact(s, size))[1]["brokers"][0]["port"] == b.port
+        with socket.create_connection(("127.0.0.1", b.port), timeout=10) as s:
+            handshake(s)
+            token = b"\0alice\0nope"
+            s.sendall(struct.pack(">i", len(token)) + token)
+            assert s.recv(1) == b""  # wrong password: closed
+        with socket.create_connection(("127.0.0.1", b.port), timeout=10) as s:
+            s.sendall(encode_request(3, 1, 3, "eager", {"topics": None}))
+            assert s.recv(1) == b""  # Metadata before authenticating: closed
+        assert "SASL authentication failed" in b.log() and "Metadata before SASL authentication" in b.log()
+    finally:
+        assert b.stop() == 0, b.log()

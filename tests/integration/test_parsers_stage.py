@@ -14,7 +14,7 @@ import orjson
 import pytest
 import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from logwarden.events import raw_event_id
 from lwtest import free_port, logwarden_cmd
@@ -57,7 +57,8 @@ class Proc:
 @pytest.fixture
 def stack(tmp_path):
     port = free_port()
-    cfg = {"data_dir": str(tmp_path / "data"), "broker": {"listen": f"127.0.0.1:{port}", "default_partitions": 2},
+    # auto-creation off: the stage itself must create logs.raw and its output topics
+    cfg = {"data_dir": str(tmp_path / "data"), "broker": {"listen": f"127.0.0.1:{port}", "default_partitions": 2, "auto_create_topics": False},
            "parsers": {"timezone": "UTC", "batch_size": 500,
                        "routes": [{"name": "auth", "when": {"equals": {"event.category": "authentication"}}, "topic": "logs.auth"}]}}
     path = tmp_path / "logwarden.yml"
@@ -76,16 +77,19 @@ def stack(tmp_path):
             time.sleep(0.1)
     bootstrap = f"127.0.0.1:{port}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    fs = admin.create_topics([NewTopic(t, 2, 1) for t in ("logs.raw", "logs.ecs", "logs.dlq", "logs.auth")])
-    for f in fs.values():
-        f.result(15)
 
     def start_worker(i: int) -> Proc:
         w = Proc(logwarden_cmd("worker", "parsers", "-c", str(path)), tmp_path / f"parsers-{i}.log")
         procs.append(w)
         return w
 
-    yield bootstrap, start_worker
+    def wait_topics(names: set[str]) -> None:
+        deadline = time.monotonic() + 30
+        while not names <= set(admin.list_topics(timeout=5).topics):
+            assert time.monotonic() < deadline, f"topics {names} not created"
+            time.sleep(0.2)
+
+    yield bootstrap, start_worker, wait_topics
     for p in reversed(procs):
         if p.p.poll() is None:
             p.p.kill()
@@ -113,8 +117,9 @@ def _read(bootstrap: str, topic: str, want: set[str], key=lambda d: d["event"]["
 
 
 def test_stage_parses_dead_letters_routes_and_commits(stack):
-    bootstrap, start_worker = stack
+    bootstrap, start_worker, wait_topics = stack
     workers = [start_worker(0), start_worker(1)]  # one consumer group, partitions spread over both
+    wait_topics({"logs.raw", "logs.ecs", "logs.dlq", "logs.auth"})  # created by the stage, not by us
     p = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
     sshd = [SSHD.format(s=s, port=50000 + s) for s in range(8)]
     nginx = [NGINX.format(s=s) for s in range(12)]
@@ -169,3 +174,26 @@ def test_stage_parses_dead_letters_routes_and_commits(stack):
 
     for w in workers:
         assert w.stop() == 0
+
+
+def test_sigkilled_worker_loses_nothing(stack):
+    """At-least-once through a crash: SIGKILL one of two workers mid-stream; the survivor takes
+    its partitions over from the last committed offsets and every event reaches logs.ecs."""
+    bootstrap, start_worker, wait_topics = stack
+    workers = [start_worker(0), start_worker(1)]
+    wait_topics({"logs.raw", "logs.ecs", "logs.dlq"})
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    raws = []
+    for i in range(400):
+        raw = _envelope(NGINX.format(s=i % 60), offset=i * 120)
+        raws.append(raw)
+        p.produce("logs.raw", orjson.dumps(raw), partition=i % 2)
+        if i == 199:
+            assert p.flush(30) == 0
+            _read(bootstrap, "logs.ecs", {raw_event_id(r) for r in raws[:50]})  # the stage is running
+            workers[0].p.kill()
+            workers[0].p.wait(10)
+    assert p.flush(30) == 0
+    got = _read(bootstrap, "logs.ecs", {raw_event_id(r) for r in raws}, timeout=90)
+    assert set(got) == {raw_event_id(r) for r in raws}
+    assert workers[1].stop() == 0

@@ -139,3 +139,28 @@ def test_alerts_go_to_the_alerts_index_and_search_reads_both(es, tmp_path):
     assert res["total"] == 5 and [h["event"]["id"] for h in res["hits"]] == ["id-3", "id-1"]
     assert svc.alerts(limit=10)["hits"] == [alert]
     stage.close()
+
+
+def test_search_since_uses_date_math(es, tmp_path):
+    from datetime import datetime, timedelta, timezone
+    cfg = make_cfg(es, tmp_path)
+    backend = ElasticsearchBackend(cfg.index)
+    now = datetime.now(timezone.utc)
+    docs = [ev(i, **{"@timestamp": (now - timedelta(minutes=10 * i)).isoformat(timespec="milliseconds").replace("+00:00", "Z")})
+            for i in range(6)]
+    assert backend.write("events", [(d, orjson.dumps(d)) for d in docs]) == []
+    res = SearchService(cfg).search("process.name:sshd", since=timedelta(minutes=25), limit=10)
+    assert [h["event"]["id"] for h in res["hits"]] == ["id-0", "id-1", "id-2"]
+
+
+def test_retention_deletes_whole_old_daily_indices(es, tmp_path):
+    from datetime import datetime, timezone
+    backend = ElasticsearchBackend(make_cfg(es, tmp_path, retention_days=2).index)
+    docs = [ev(i, **{"@timestamp": f"2024-05-0{d}T12:00:00Z"}) for i, d in enumerate([1, 2, 3, 4])]
+    assert backend.write("events", [(d, orjson.dumps(d)) for d in docs]) == []
+    es.store.indices["other-index"] = {}
+    deleted = backend.expire(datetime(2024, 5, 3, 6, 0, tzinfo=timezone.utc))   # 05.03 still has newer events
+    assert deleted == ["logwarden-events-2024.05.01", "logwarden-events-2024.05.02"]
+    assert sorted(es.store.indices) == ["logwarden-events-2024.05.03", "logwarden-events-2024.05.04", "other-index"]
+    backend.checkpoint()   # the hourly check runs on the first checkpoint: all of 2024 is past 2 days
+    assert sorted(es.store.indices) == ["other-index"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -129,3 +130,12 @@ def test_index_worker_exactly_once_across_sigkill(appliance):
     assert res["total"] == 12000
     assert svc.search("process.name:sshd", limit=1)["total"] == 6000
     assert len({h["event"]["id"] for h in res["hits"]}) == 10_000
+
+    # Deleting the index and restarting rebuilds it from what the broker retains.
+    shutil.rmtree(index_path(cfg.data_path, "events"))
+    worker = procs.start("worker", "index")
+    rebuilt = IndexReader(index_path(cfg.data_path, "events"))
+    _wait("the index rebuilt", lambda: rebuilt.count() >= 12000, [worker], timeout=120)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    assert rebuilt.search("*", limit=1)["total"] == 12000

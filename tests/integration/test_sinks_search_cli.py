@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 
 import httpx
@@ -114,3 +113,36 @@ def test_alerts(api):
     assert "SSH brute force" in res.stdout
     res = run_cli("alerts", "alert.level:low", "--json", "--url", api["url"])
     assert res.stdout == ""
+
+
+def test_search_table_on_a_terminal(api):
+    import os as _os
+    import pty
+    import subprocess as sp
+
+    from lwtest import logwarden_cmd as cmd
+
+    master, slave = pty.openpty()
+    env = {**_os.environ, "PYTHONSAFEPATH": "1", "COLUMNS": "160", "TERM": "xterm"}
+    proc = sp.Popen(cmd("search", "process.name:sshd", "--limit", "3", "--url", api["url"]),
+                    stdin=slave, stdout=slave, stderr=slave, env=env, cwd="/", close_fds=True)
+    _os.close(slave)
+    out = b""
+    try:
+        while True:
+            try:
+                chunk = _os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        proc.wait(30)
+        _os.close(master)
+    import re as _re
+    text = _re.sub(r"\x1b\[[0-9;]*m", "", out.decode(errors="replace"))
+    assert proc.returncode == 0, text
+    assert "time" in text and "message" in text and "process" in text     # the table header
+    assert "3 of 20 events" in text
+    assert "Failed password for root from 10.0.0.29" in text

@@ -141,3 +141,81 @@ def test_committed_offsets_survive_reopening_the_logs(tmp_path):
     assert got[("t", 0)].offset == 43 and got[("t", 1)].offset == 7 and got[("t", 1)].leader_epoch == 3
     assert c2.offsets.fetch("other") == {}
     lm2.close()
+
+
+def test_static_member_rejoining_fences_its_old_member_id(logs, monkeypatch):
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def scenario():
+        c = GroupCoordinator(logs)
+        req = {**join_req(), "group_instance_id": "host-a"}
+        first = await c.join(req, 5, "client", "/h")  # static: no MEMBER_ID_REQUIRED round trip
+        assert first["error_code"] == 0 and first["member_id"].startswith("host-a-")
+        await c.sync({"group_id": "g", "generation_id": 1, "member_id": first["member_id"], "assignments": []})
+        again = await c.join(req, 5, "client", "/h")  # the same instance after a restart
+        assert again["error_code"] == 0 and again["member_id"] != first["member_id"]
+        assert list(c.groups["g"].members) == [again["member_id"]]
+        hb = c.heartbeat({"group_id": "g", "generation_id": again["generation_id"], "member_id": first["member_id"]})
+        assert hb["error_code"] == E.UNKNOWN_MEMBER_ID
+
+    run(scenario())
+
+
+def test_docs_transition_table_matches_the_code():
+    """docs/broker.md draws the group state table; it must list exactly the legal moves."""
+    from pathlib import Path
+
+    from logwarden.broker.groups.state import TRANSITIONS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "broker.md").read_text()
+    section = text.split("## Consumer groups", 1)[1].split("\n\n| from | to |", 1)[1].split("\n\n", 1)[0]
+    documented = set()
+    for line in section.splitlines()[1:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) < 2 or set(cells[0]) <= {"-", " "}:
+            continue
+        sources = list(GroupState) if cells[0] == "any" else [GroupState(cells[0])]
+        documented |= {(src, GroupState(cells[1])) for src in sources if src is not GroupState(cells[1])}
+    legal = {(src, dst) for src, dsts in TRANSITIONS.items() for dst in dsts}
+    assert documented == legal
+
+
+def test_stable_membership_survives_reopening_the_logs(tmp_path, monkeypatch):
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def before_restart():
+        lm = LogManager(tmp_path, LogConfig())
+        c = GroupCoordinator(lm)
+        a = await join(c, version=3)
+        await c.sync({"group_id": "g", "generation_id": 1, "member_id": a["member_id"],
+                      "assignments": [{"member_id": a["member_id"], "assignment": b"p0,p1"}]})
+        lm.close()
+        return a["member_id"]
+
+    async def after_restart(member_id):
+        lm = LogManager(tmp_path, LogConfig())
+        try:
+            c = GroupCoordinator(lm)
+            g = c.groups["g"]
+            assert g.state is GroupState.STABLE and g.generation_id == 1 and g.leader_id == member_id
+            assert g.members[member_id].assignment == b"p0,p1"
+            # the member carries on: heartbeat, commit and sync work with its old id and generation
+            assert c.heartbeat({"group_id": "g", "generation_id": 1, "member_id": member_id})["error_code"] == 0
+            assert c.commit_error({"group_id": "g", "generation_id": 1, "member_id": member_id}) == 0
+            s = c.sync({"group_id": "g", "generation_id": 1, "member_id": member_id, "assignments": []})
+            assert s["assignment"] == b"p0,p1"  # Stable: answered at once
+            # ... and leaving empties the group, which is persisted too
+            c.leave("g", [member_id])
+            await asyncio.sleep(0.05)
+            assert g.state is GroupState.EMPTY
+        finally:
+            lm.close()
+        lm = LogManager(tmp_path, LogConfig())
+        try:
+            g = GroupCoordinator(lm).groups["g"]
+            assert g.state is GroupState.EMPTY and not g.members and g.generation_id == 2
+        finally:
+            lm.close()
+
+    member_id = run(before_restart())
+    run(after_restart(member_id))

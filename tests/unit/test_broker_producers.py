@@ -42,3 +42,11 @@ def test_rebuild_from_log_tail_recognises_retries_after_restart():
     assert t.loaded(TP)
     assert t.check(TP, header(7, 0, 10, 10)) == (DUPLICATE, 10)
     assert t.check(TP, header(7, 0, 20, 10)) == (OK, -1)
+
+
+def test_forgetting_a_deleted_topic():
+    t = ProducerStateTable()
+    t.record(("gone", 0), header(7, 0, 0, 10), 0)
+    t.record(("kept", 0), header(7, 0, 0, 10), 0)
+    t.forget_topic("gone")
+    assert not t.loaded(("gone", 0)) and t.loaded(("kept", 0))

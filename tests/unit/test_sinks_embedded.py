@@ -11,73 +11,8 @@ import pytest
 from logwarden.sinks.embedded import IndexReader, IndexWriter
 from logwarden.sinks.query import parse
 
-from sinks_corpus import NOW, corpus, evaluate
+from sinks_corpus import NOW, QUERIES, corpus, evaluate
 
-QUERIES = [
-    "*",
-    "process.name:sshd",
-    "process.name:SSHD",
-    "sshd",
-    "sudo",
-    "password",
-    "Failed",
-    '"failed password"',
-    '"password failed"',
-    'message:"password for root"',
-    "message:root",
-    "user.name:admin",
-    "user.name:Admin",
-    "user.name:adm*",
-    "user.name:?dmin",
-    "user.name:*-*",
-    "user.name:(root OR alice)",
-    "process.name:sshd AND NOT event.outcome:success",
-    "process.name:sshd -user.name:root",
-    "NOT _exists_:user.name",
-    "_exists_:user.name",
-    "user.name:*",
-    "_exists_:error.message",
-    "_exists_:http",
-    "error.message:authentication",
-    'error.message:"authentication failure"',
-    "http.response.status_code:404",
-    "http.response.status_code>=500",
-    "http.response.status_code:[301 TO 404}",
-    "http.response.status_code:{301 TO *]",
-    "http.response.status_code<300 OR http.response.status_code:503",
-    "http.response.body.bytes:[100 TO 1000]",
-    "source.port>60000",
-    "process.pid:150",
-    "source.ip:10.0.0.0/8",
-    "NOT source.ip:10.0.0.0/8",
-    "source.ip:192.168.0.0/16 OR source.ip:203.0.113.0/24",
-    r"source.ip:2001\:db8\:\:/32",
-    "source.ip:10.1.2.3",
-    "source.ip:[10.0.0.0 TO 10.255.255.255]",
-    "@timestamp>now-15m",
-    "@timestamp>=now-1h AND @timestamp<now-30m",
-    "@timestamp:[2024-05-01T11:00:00Z TO 2024-05-01T11:30:00Z]",
-    "@timestamp:2024-05-01",
-    "@timestamp<2024-05-01",
-    "event.ingested>now-10m",
-    "host.name:web-?",
-    "host.name:db-0 OR host.name:web-1",
-    "tags:prod",
-    "tags:web AND NOT tags:prod",
-    "url.path:/wp-admin/setup.php",
-    'url.path:"/a b"',
-    r"url.path:\/a\ b",
-    "url.path:/api/*",
-    "fail*",
-    "pass?ord",
-    "10.0.0.5",
-    "web",
-    "event.dataset:nginx.access AND http.response.status_code>=400",
-    "(process.name:sshd OR process.name:sudo) AND source.ip:10.0.0.0/8 AND NOT user.name:root",
-    "event.category:authentication",
-    "user.name:[a TO c]",
-    "user.name:{admin TO bob]",
-]
 
 
 @pytest.fixture(scope="module")
@@ -267,3 +202,11 @@ def test_every_parseable_query_agrees_with_reference(reader, docs, q):
     expected = {d["event"]["id"] for d in docs if evaluate(node, d, NOW)}
     assert {h["event"]["id"] for h in res["hits"]} == expected, node
     assert res["total"] == len(expected)
+
+
+def test_an_index_of_another_schema_version_is_refused_with_the_fix(tmp_path):
+    from logwarden.sinks.embedded import SCHEMA_MARK, IncompatibleIndex
+    IndexWriter(tmp_path / "e", heap_bytes=16_000_000).close()
+    (tmp_path / "e" / SCHEMA_MARK).write_text("0\n")
+    with pytest.raises(IncompatibleIndex, match="delete .* and start it again"):
+        IndexWriter(tmp_path / "e", heap_bytes=16_000_000)

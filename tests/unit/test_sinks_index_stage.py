@@ -107,3 +107,17 @@ def test_archive_reader_survives_a_torn_last_member(tmp_path):
     whole = path.read_bytes()
     path.write_bytes(whole + gzip.compress(b'{"x": 1}\n')[:15])
     assert [d["event"]["id"] for d in archive.read(path)] == ["id-1"]
+
+
+def test_retention_deletes_old_documents_at_checkpoint(tmp_path):
+    from datetime import datetime, timedelta, timezone
+    cfg = Config.model_validate({"data_dir": str(tmp_path), "index": {"writer_heap_bytes": 16_000_000, "retention_days": 2}})
+    now = datetime.now(timezone.utc)
+    docs = [{"@timestamp": (now - timedelta(hours=20 * i)).isoformat(), "message": f"m{i}", "event": {"id": f"r{i}"}}
+            for i in range(6)]                                     # 0, 20, 40 h old are kept; 60, 80, 100 h go
+    stage = IndexStage(cfg)
+    list(stage.process(msgs(docs)))
+    stage.checkpoint()   # the first checkpoint expires too: the old ones never become visible
+    events = IndexReader(index_path(cfg.data_path, "events"))
+    assert sorted(h["event"]["id"] for h in events.search("*", limit=10)["hits"]) == ["r0", "r1", "r2"]
+    stage.close()

@@ -83,6 +83,9 @@ def test_parse(text, expected):
     ("@timestamp>yesterday", "date math", 0),
     ("http.response.status_code>=abc", "numeric", 0),
     ("x:[1 TO]", "expected a range", 1),
+    ("message>=abc", "full-text field", 0),
+    ("event.original:sshd", "not indexed", 0),
+    ("_exists_:event.original", "not indexed", 0),
 ])
 def test_errors_say_what_and_where(text, fragment, position):
     with pytest.raises(QueryError) as info:

@@ -1,6 +1,6 @@
 import pytest
 
-from agent_testlib import Running
+from shiptest import Running
 
 from logwarden.agents.service import Agent
 
@@ -22,7 +22,7 @@ def run_agent():
 
 @pytest.fixture
 def broker(tmp_path):
-    from agent_testlib import Broker
+    from shiptest import Broker
 
     (tmp_path / "broker").mkdir()
     b = Broker(tmp_path / "broker")

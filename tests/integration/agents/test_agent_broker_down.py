@@ -8,7 +8,7 @@ from logwarden.agents.service import Agent
 from logwarden.agents.spool import Spool
 from logwarden.config import Config
 
-from agent_testlib import free_port, wait_until
+from shiptest import free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -77,3 +77,27 @@ def test_full_spool_stops_reading(tmp_path, run_agent):
     assert r.agent.stats.lines_read < 200  # reading stopped (a read is at most ~40 lines here)
     (entry,) = Registry(tmp_path / "data" / "agent" / "registry.json").entries.values()
     assert entry.offset == spooled * len(line)  # committed exactly up to the last spooled line
+
+
+def test_monitor_endpoint_reports_health_stats_and_metrics(tmp_path, run_agent):
+    import httpx
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_text("one\ntwo\n")
+    cfg, acfg = make(tmp_path, monitor_listen="127.0.0.1:0")
+    agent = Agent(cfg, acfg)
+    host, port = agent.monitor.address
+    url = f"http://{host}:{port}"
+    r = run_agent(agent)
+    assert wait_until(lambda: r.agent.stats.spooled == 2)
+    health = httpx.get(url + "/health").json()
+    assert health["status"] == "spooling" and health["files"] == 1  # the broker is away
+    stats = httpx.get(url + "/stats").json()
+    assert stats["lines_read"] == 2 and stats["spooled"] == 2 and stats["spool_bytes"] > 0
+    (f,) = stats["files"]
+    assert f["path"] == str(logs / "a.log") and f["state"] == "tailing" and f["committed"] == 8
+    text = httpx.get(url + "/metrics").text
+    assert "logwarden_agent_spooled_events_total" in text and "logwarden_agent_lines_read_total" in text
+    assert httpx.get(url + "/nope").status_code == 404
+    r.stop()

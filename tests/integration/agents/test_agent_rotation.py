@@ -8,7 +8,7 @@ import shutil
 
 import orjson
 import pytest
-from agent_testlib import free_port, wait_until
+from shiptest import free_port, wait_until
 
 from logwarden.agents.config import AgentConfig, FileSource, MultilineConfig
 from logwarden.agents.identity import file_key
@@ -128,3 +128,60 @@ def test_idle_file_is_closed_and_reopened_when_it_grows(tmp_path, run_agent):
     assert wait_until(lambda: r.agent.stats.spooled == 2)
     r.stop()
     assert [d["message"] for d in shipped(tmp_path)] == ["a", "b"]
+
+
+def test_rotation_without_late_writes_and_removal(tmp_path, run_agent):
+    log = tmp_path / "app.log"
+    write(log, ["first"], "w")
+    r = run_agent(agent(tmp_path, [str(log)]))
+    assert wait_until(lambda: r.agent.stats.spooled == 1)
+    os.rename(log, tmp_path / "app.log.1")  # logrotate, and the writer had nothing more to say
+    write(log, ["second"], "w")
+    assert wait_until(lambda: r.agent.stats.spooled == 2)
+    os.unlink(tmp_path / "app.log.1")  # removed: its descriptor is released without waiting
+    assert wait_until(lambda: len(r.agent.harvesters) == 1)
+    r.stop()
+    assert [d["message"] for d in shipped(tmp_path)] == ["first", "second"]
+
+
+def test_start_at_end_skips_existing_lines_of_files_found_at_start(tmp_path, run_agent):
+    log = tmp_path / "app.log"
+    write(log, ["old 1", "old 2"], "w")
+    r = run_agent(agent(tmp_path, [str(tmp_path / "*.log")], start_at="end"))
+    assert wait_until(lambda: r.agent.harvesters)
+    write(log, ["new 1"])
+    write(tmp_path / "later.log", ["from a file created later"], "w")  # later files start at 0
+    assert wait_until(lambda: r.agent.stats.spooled == 2)
+    r.stop()
+    assert sorted(d["message"] for d in shipped(tmp_path)) == ["from a file created later", "new 1"]
+
+
+
+def test_a_changed_device_number_keeps_the_offset(tmp_path, run_agent):
+    from logwarden.agents.identity import fingerprint_path
+
+    log = tmp_path / "app.log"
+    write(log, ["shipped before the reboot", "new after it"], "w")
+    st = os.stat(log)
+    reg = Registry(tmp_path / "data" / "agent" / "registry.json")
+    # the previous run saw this file on device 999 (volumes can come back with another number)
+    reg.set(f"999:{st.st_ino}", str(log), fingerprint_path(str(log)), len("shipped before the reboot\n"))
+    reg.flush()
+    r = run_agent(agent(tmp_path, [str(log)]))
+    assert wait_until(lambda: r.agent.stats.spooled == 1)
+    r.stop()
+    assert [d["message"] for d in shipped(tmp_path)] == ["new after it"]
+    assert list(Registry(tmp_path / "data" / "agent" / "registry.json").entries) == [file_key(st)]
+
+
+def test_copytruncate_ships_a_pending_multiline_record_of_the_old_content(tmp_path, run_agent):
+    log = tmp_path / "app.log"
+    write(log, ["2024-01-01 ERROR boom", "\tat a.b(C.java:1)"], "w")
+    r = run_agent(agent(tmp_path, [str(log)], multiline=MultilineConfig(pattern=r"^\d{4}-", negate=True, match="after", timeout_ms=60_000)))
+    assert wait_until(lambda: r.agent.harvesters and next(iter(r.agent.harvesters.values())).joiner.pending)
+    with open(log, "r+") as f:
+        f.truncate(0)
+    write(log, ["2024-01-02 INFO fresh", "2024-01-02 INFO next"])
+    assert wait_until(lambda: r.agent.stats.spooled == 2)
+    r.stop()
+    assert [d["message"] for d in shipped(tmp_path)] == ["2024-01-01 ERROR boom\n\tat a.b(C.java:1)", "2024-01-02 INFO fresh"]

@@ -13,7 +13,7 @@ from logwarden.agents.registry import Registry
 from logwarden.agents.service import Agent
 from logwarden.config import Config
 from logwarden.events import raw_event_id
-from agent_testlib import consume, wait_until
+from shiptest import consume, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +117,23 @@ def test_broker_outage_spools_then_replays(tmp_path, broker, run_agent):
     expected = [f"before {i}" for i in range(100)] + [f"during {i}" for i in range(300)] + [f"after {i}" for i in range(50)]
     assert set(d["message"] for d in docs) == set(expected)
     assert len({raw_event_id(d) for d in docs}) == 450
+
+
+def test_agent_process_stops_cleanly_on_sigterm_and_resumes(tmp_path, broker):
+    log = tmp_path / "app.log"
+    write(log, [f"first run {i}" for i in range(500)])
+    p = agent_proc(tmp_path, broker, log)
+    assert wait_until(lambda: len(consume(broker.bootstrap, "logs.raw", 500, timeout=2)) >= 500, 60)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(30) == 0
+    (entry,) = Registry(tmp_path / "data" / "agent" / "registry.json").entries.values()
+    assert entry.offset == log.stat().st_size  # the final flush wrote the registry
+    write(log, [f"second run {i}" for i in range(10)])
+    p = agent_proc(tmp_path, broker, log)
+    try:
+        docs = consume(broker.bootstrap, "logs.raw", 510)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(30) == 0
+    assert len(docs) == 510  # a clean stop re-ships nothing
+    assert all(d["fields"]["log_format"] == "syslog" for d in docs)

@@ -19,7 +19,7 @@ def run_ingest():
 
 @pytest.fixture
 def broker(tmp_path):
-    from agent_testlib import Broker
+    from shiptest import Broker
 
     (tmp_path / "broker").mkdir()
     b = Broker(tmp_path / "broker")

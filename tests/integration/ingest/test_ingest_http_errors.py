@@ -8,7 +8,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from logwarden.config import Config
-from agent_testlib import free_port
+from shiptest import free_port
 
 pytestmark = pytest.mark.integration
 TOKEN = "tok-for-tests-123"
@@ -28,6 +28,9 @@ def test_es_client_info_and_version_check(run_ingest):
     assert info["version"]["number"] == "8.15.2" and info["tagline"] == "You Know, for Search"
     es_key = Elasticsearch(r.url(), api_key=("key-id", TOKEN))
     assert es_key.info()["cluster_name"] == "logwarden"
+    assert es.cluster.health()["status"] == "green"
+    assert es.license.get()["license"]["type"] == "basic"
+    assert httpx.get(r.url() + "/_cluster/health").status_code == 401
 
 
 def test_401_names_the_problem(run_ingest):

@@ -13,7 +13,7 @@ from elasticsearch import Elasticsearch, helpers
 
 from logwarden.config import Config
 from logwarden.events import raw_event_id
-from agent_testlib import consume
+from shiptest import consume
 
 pytestmark = pytest.mark.integration
 TOKEN = "tok-for-tests-123"
@@ -128,10 +128,105 @@ def test_elasticsearch_helpers_bulk(tmp_path, broker, run_ingest):
     item_ok, item_bad = resp.json()["items"]
     assert item_ok["create"]["status"] == 201 and item_ok["create"]["_index"] == "logs"
     assert item_bad["index"]["status"] == 400
-    docs = consume(broker.bootstrap, "logs.raw", 303)
-    assert len(docs) == 303
+    import gzip
+
+    gz = httpx.post(r.url() + "/_bulk", headers={"Authorization": f"ApiKey {TOKEN}", "Content-Encoding": "gzip",
+                                                 "Content-Type": "application/x-ndjson"}, timeout=30,
+                    content=gzip.compress(b'{"index":{"_index":"fb"}}\n{"message":"gzipped like Filebeat sends"}\n'))
+    assert gz.status_code == 200 and gz.json()["errors"] is False
+    docs = consume(broker.bootstrap, "logs.raw", 304)
+    assert len(docs) == 304
+    assert any(x["message"] == "gzipped like Filebeat sends" for x in docs)
     d = next(x for x in docs if x["message"] == "bulk 5")
     assert d["event"]["dataset"] == "nginx.access" and d["log"]["offset"] == 50 and d["fields"]["log_format"] == "nginx"
     same = [x for x in docs if x["message"] == "with id"]
     assert len(same) == 2 and raw_event_id(same[0]) == raw_event_id(same[1])  # same _id, same event
-    assert len({raw_event_id(x) for x in docs}) == 302
+    assert len({raw_event_id(x) for x in docs}) == 303
+
+
+def test_syslog_tls_requires_client_certificates_when_configured(tmp_path, broker, run_ingest):
+    ca = trustme.CA()
+    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    r = run_ingest(base_cfg(broker, tmp_path, syslog_udp=None, syslog_tcp=None, http=None, syslog_tls="127.0.0.1:0",
+                            tls_cert_file=str(tmp_path / "server.pem"), tls_key_file=str(tmp_path / "server.pem"),
+                            tls_client_ca_file=str(tmp_path / "ca.pem")))
+    host, port = r.addr("syslog_tls")
+    anonymous = ssl.create_default_context()
+    ca.configure_trust(anonymous)
+    try:
+        with socket.create_connection((host, port)) as raw, anonymous.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(b"<13>no client cert\n")
+            assert s.recv(1) == b""  # TLS 1.3 learns of the refusal on the first read: closed
+    except (ssl.SSLError, ConnectionError):
+        pass  # or the handshake itself fails
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    ca.issue_cert("client.example").configure_cert(client)
+    with socket.create_connection((host, port)) as raw, client.wrap_socket(raw, server_hostname="localhost") as s:
+        s.sendall(b"<13>with a client cert\n")
+    docs = consume(broker.bootstrap, "logs.raw", 1)
+    assert [d["message"] for d in docs] == ["<13>with a client cert"]
+
+
+RSYSLOG_FORWARDER = """
+global(workDirectory="{work}")
+module(load="imtcp")
+input(type="imtcp" port="{inport}" address="127.0.0.1" ruleset="fwd")
+ruleset(name="fwd") {{
+  action(type="omfwd" target="127.0.0.1" port="{tcp}" protocol="tcp" TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format")
+  action(type="omfwd" target="127.0.0.1" port="{udp}" protocol="udp" template="RSYSLOG_TraditionalForwardFormat")
+}}
+"""
+
+
+@pytest.mark.skipif(shutil.which("rsyslogd") is None, reason="rsyslog is not installed")
+def test_rsyslog_forwards_octet_counted_tcp_and_udp(tmp_path, broker, run_ingest):
+    from shiptest import free_port, port_open, wait_until
+
+    r = run_ingest(base_cfg(broker, tmp_path))
+    (tmp_path / "rs").mkdir()
+    inport = free_port()
+    conf = tmp_path / "rsyslog.conf"
+    conf.write_text(RSYSLOG_FORWARDER.format(work=tmp_path / "rs", inport=inport, tcp=r.addr("syslog_tcp")[1], udp=r.addr("syslog_udp")[1]))
+    proc = subprocess.Popen(["rsyslogd", "-n", "-f", str(conf), "-i", str(tmp_path / "rs.pid")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: port_open("127.0.0.1", inport) or proc.poll() is not None, 20) and proc.poll() is None
+        with socket.create_connection(("127.0.0.1", inport)) as s:
+            s.sendall(b"".join(b"<86>Nov 26 10:00:%02d gw sudo[7]: relayed %d with a\ttab\n" % (i, i) for i in range(25)))
+        docs = consume(broker.bootstrap, "logs.raw", 50)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    tcp = [d for d in docs if d["log"]["syslog"]["transport"] == "tcp"]
+    udp = [d for d in docs if d["log"]["syslog"]["transport"] == "udp"]
+    assert len(tcp) == 25 and len(udp) == 25
+    # RFC 5424 over octet counting: "<86>1 2026-...T10:00:07... gw sudo 7 - - relayed 7 ..."
+    assert all(d["message"].startswith("<86>1 ") for d in tcp)
+    assert sorted(int(d["message"].split("relayed ")[1].split()[0]) for d in tcp) == list(range(25))
+    assert all(d["message"].startswith("<86>Nov 26") and "relayed" in d["message"] for d in udp)
+
+
+def test_syslog_is_spooled_while_the_broker_is_away_and_replayed(tmp_path, broker, run_ingest):
+    from shiptest import wait_until
+
+    if not broker.durable:
+        pytest.skip("needs a broker that keeps its data across a restart")
+    r = run_ingest(base_cfg(broker, tmp_path, delivery_timeout_ms=500, retry_backoff_ms=100, retry_backoff_max_ms=300))
+    tcp = r.addr("syslog_tcp")
+
+    def send(lines):
+        with socket.create_connection(tcp) as s:
+            s.sendall(b"".join(b"<13>%s\n" % x.encode() for x in lines))
+
+    send([f"before {i}" for i in range(10)])
+    assert len(consume(broker.bootstrap, "logs.raw", 10)) == 10
+    broker.stop()
+    send([f"during {i}" for i in range(20)])
+    producer = r.ingest.producer
+    assert wait_until(lambda: producer.spooled >= 20, 30)
+    broker.start()
+    assert wait_until(lambda: producer.spool.empty, 60)
+    docs = consume(broker.bootstrap, "logs.raw", 30)
+    assert {d["message"] for d in docs} == {f"<13>before {i}" for i in range(10)} | {f"<13>during {i}" for i in range(20)}
+    assert producer.counts["syslog"][2] == 0  # nothing lost

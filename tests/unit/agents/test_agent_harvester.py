@@ -114,3 +114,55 @@ def test_multiline_timeout_through_harvester(tmp_path):
     recs, _ = h.read(1024, 1.2)
     assert [(r.data, r.end) for r in recs] == [(b"Exception\n  at x", 17)]
     h.close()
+
+
+def test_rename_of_a_file_already_read_to_the_end_drains(tmp_path):
+    p = tmp_path / "a.log"
+    p.write_bytes(b"one\n")
+    h = Harvester(src(tmp_path), str(p))
+    read_all(h)
+    assert h.eof
+    os.rename(p, tmp_path / "a.log.1")  # nothing appended afterwards
+    assert h.check() is FileEvent.MOVED
+    assert read_all(h) == [] and h.state is FileState.DRAINED
+    h.close()
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"_")), min_size=1, max_size=30), st.data())
+def test_appends_in_any_pieces_read_back_exactly(tmp_path, lines, data):
+    """A writer appends lines in arbitrary pieces, reads interleave: every line comes back once, in order."""
+    p = tmp_path / f"h{abs(hash(tuple(lines))) % 10**9}.log"
+    content = b"".join(x + b"\n" for x in lines)
+    p.write_bytes(b"")
+    h = Harvester(src(tmp_path), str(p))
+    got, pos = [], 0
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, len(content)), max_size=10)))) + [len(content)]
+    with open(p, "ab") as f:
+        for cut in cuts:
+            f.write(content[pos:cut])
+            f.flush()
+            pos = cut
+            got += read_all(h)
+    got += read_all(h)
+    assert [r.data for r in got] == [x[:-1] if x.endswith(b"\r") else x for x in lines]
+    assert [r.offset for r in got] == [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
+    h.close()
+
+
+def test_a_read_notices_truncate_and_refill_before_the_poll_does(tmp_path):
+    p = tmp_path / "a.log"
+    p.write_bytes(b"generation one\n")
+    h = Harvester(src(tmp_path), str(p))
+    read_all(h)
+    with open(p, "r+b") as f:  # rewritten past our position between two polls
+        f.truncate(0)
+        f.write(b"generation two, longer\nmore\n")
+    recs, n = h.read(1 << 16, 0.0)
+    assert recs == [] and n == 0 and h.suspect  # no tail of the new content read as a line
+    assert h.check() is FileEvent.TRUNCATED and not h.suspect
+    assert [r.data for r in read_all(h)] == [b"generation two, longer", b"more"]
+    h.close()

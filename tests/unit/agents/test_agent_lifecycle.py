@@ -29,3 +29,36 @@ def test_every_state_can_stop_and_closed_is_terminal():
     for s in FileState:
         assert transition(s, FileEvent.STOP) is FileState.CLOSED
     assert {ev for (st, ev) in TRANSITIONS if st is FileState.CLOSED} == {FileEvent.STOP}
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(st.lists(st.sampled_from(list(FileEvent)), max_size=40))
+def test_random_event_sequences_keep_the_invariants(events):
+    """Apply every event that is valid where it arrives; the lifecycle must stay coherent."""
+    state = transition(FileState.DISCOVERED, FileEvent.OPEN)
+    left_its_path = False
+    for ev in events:
+        if (state, ev) not in TRANSITIONS:
+            continue
+        new = transition(state, ev)
+        if state in (FileState.ROTATED, FileState.DRAINED):
+            left_its_path = True
+        if left_its_path:
+            assert new is not FileState.TAILING, "a rotated file never becomes the path's file again"
+        if ev is FileEvent.INACTIVE:
+            assert state in (FileState.TAILING, FileState.DRAINED), "a rotated file is drained before it closes"
+        if state is FileState.CLOSED:
+            assert new is FileState.CLOSED
+        state = new
+    assert transition(state, FileEvent.STOP) is FileState.CLOSED
+
+
+def test_docs_show_the_current_table():
+    from pathlib import Path
+
+    from logwarden.agents.lifecycle import markdown_table
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "agents.md").read_text()
+    assert markdown_table() in docs, "docs/agents.md: paste logwarden.agents.lifecycle.markdown_table()"

@@ -89,3 +89,15 @@ def test_http_envelope_from_plain_and_odd_lines():
 def test_ids_for_retries():
     assert http_id("web", "body:abc", 0) == http_id("web", "body:abc", 0) != http_id("web", "body:abc", 1)
     assert bulk_id("web", "logs", "1") != bulk_id("fw", "logs", "1")
+
+
+def test_syslog_template_matches_the_dict_envelope():
+    from logwarden.ingest.envelope import SyslogTemplate
+
+    tpl = SyslogTemplate(ENV, peer="10.1.2.3:5000", transport="tcp", listen="127.0.0.1:514", boot="boot", conn=3)
+    for truncated in (False, True):
+        fast = orjson.loads(tpl.build(b"<34>100% \xff", 7, b"2026-01-01T00:00:00.000Z", truncated))
+        slow = orjson.loads(ENV.syslog(b"<34>100% \xff", peer="10.1.2.3:5000", transport="tcp",
+                                       eid=syslog_id("tcp", "127.0.0.1:514", "boot", 3, 7), truncated=truncated))
+        slow["@timestamp"] = "2026-01-01T00:00:00.000Z"
+        assert fast == slow

@@ -48,3 +48,30 @@ def test_request_errors(body, needle):
 def test_error_body_shape():
     doc = bulk.error_body(401, "security_exception", "no")
     assert doc == {"error": {"root_cause": [{"type": "security_exception", "reason": "no"}], "type": "security_exception", "reason": "no"}, "status": 401}
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+
+
+ACTIONS = st.sampled_from([b'{"index":{}}', b'{"create":{"_index":"a","_id":"1"}}', b'{"delete":{"_id":"2"}}',
+                           b'{"update":{"_index":"u"}}', b'{"index":{"_index":7}}'])
+
+
+@given(st.lists(st.one_of(ACTIONS, ACTIONS, st.binary(max_size=30), json_values.map(orjson.dumps)), max_size=8))
+def test_any_body_gives_items_or_a_request_error(lines):
+    body = b"\n".join(lines) + b"\n"
+    try:
+        items = bulk.parse(body, "default")
+    except bulk.BulkRequestError as exc:
+        assert exc.reason
+        return
+    resp = bulk.response(items, 0)
+    assert len(resp["items"]) == len(items) >= 1
+    for it, r in zip(items, resp["items"]):
+        (op, body_), = r.items()
+        assert op == it.op and body_["status"] in (201, 400)
+        assert (it.doc is not None) == (body_["status"] == 201)
+        assert isinstance(body_["_index"], str)

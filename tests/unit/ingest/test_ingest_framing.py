@@ -70,3 +70,16 @@ def test_partial_length_waits():
     assert f.feed(b"1") == []
     assert f.feed(b"1 <13>abcdef") == []
     assert [x.data for x in f.feed(b"g")] == [b"<13>abcdefg"]
+
+
+@given(st.binary(max_size=3000), st.lists(st.integers(0, 3000), max_size=8))
+def test_garbage_never_crashes_and_memory_stays_bounded(data, cuts):
+    f = SyslogFramer(max_bytes=500)
+    prev = 0
+    for c in sorted(min(c, len(data)) for c in cuts) + [len(data)]:
+        for frame in f.feed(data[prev:c]):
+            assert len(frame.data) <= 500
+        prev = c
+        assert len(f._buf) <= 500 + 1 + 10 + 1 + 3000  # a kept head, a length, and one read at most
+    for frame in f.close():
+        assert len(frame.data) <= 500

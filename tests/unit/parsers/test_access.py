@@ -73,3 +73,14 @@ def test_real_apache_log_all_lines_parse(engine):
         statuses[code] = statuses.get(code, 0) + 1
         assert doc["@timestamp"].startswith("2015-05-")
     assert statuses[200] > 9000 and statuses[404] > 100
+
+
+def test_nginx_main_format_forwarded_for(parse):
+    base = '10.0.0.2 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"'
+    doc = parse(base + ' "203.0.113.7, 10.1.1.1"', "nginx")
+    assert doc["source"] == {"address": "203.0.113.7", "ip": "203.0.113.7"}
+    assert doc["nginx"]["access"]["remote_ip_list"] == ["203.0.113.7", "10.1.1.1", "10.0.0.2"]
+    doc = parse(base + ' "-"', "nginx")
+    assert doc["source"]["ip"] == "10.0.0.2" and "remote_ip_list" not in doc["nginx"]["access"]
+    doc = parse(base + ' "192.168.1.5"', "nginx")  # only private hops: keep the peer
+    assert doc["source"]["ip"] == "10.0.0.2" and doc["nginx"]["access"]["remote_ip_list"] == ["192.168.1.5", "10.0.0.2"]

@@ -146,3 +146,10 @@ def test_winlog(parse):
     assert doc["event"]["category"] == ["process"] and doc["user"]["name"] == "bob"
     assert isinstance(parse('{"a": 1}', "winlog"), ParseFailure)
     assert isinstance(parse('{"winlog": {"event_id": "x"}}', "winlog"), ParseFailure)
+
+
+def test_winlog_log_cleared(parse):
+    doc = parse('{"winlog": {"channel": "System", "event_id": 104, "provider_name": "Microsoft-Windows-Eventlog", "event_data": {"SubjectUserName": "eve"}}}', "winlog")
+    assert doc["event"]["action"] == "audit-log-cleared" and doc["user"]["name"] == "eve"
+    doc = parse('{"winlog": {"channel": "System", "event_id": 104, "provider_name": "Something-Else"}}', "winlog")
+    assert "action" not in doc["event"]

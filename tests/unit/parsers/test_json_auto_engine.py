@@ -147,3 +147,21 @@ def test_cli_pipeline_file_and_timezone(tmp_path):
     bad.write_text("name: x\nprocessors:\n  - {type: rename, form: a, to: b}\n", encoding="utf-8")
     r = CliRunner().invoke(parse_cmd, ["--pipeline", str(bad)], input="x\n")
     assert r.exit_code == 1 and "bad.yml" in r.output and "form" in r.output
+
+
+def test_cli_uses_the_config_files_parsers_section(tmp_path):
+    cfg = tmp_path / "logwarden.yml"
+    cfg.write_text("parsers:\n  timezone: '-02:00'\n  pipelines:\n    - name: tag\n      processors:\n"
+                   "        - {type: rename, from: message, to: labels.text, when: {exists: [process.name]}}\n", encoding="utf-8")
+    r = CliRunner().invoke(parse_cmd, ["-c", str(cfg), "--format", "syslog"], input="Nov 26 10:00:00 h cron[1]: job\n")
+    assert r.exit_code == 0, r.output
+    doc = orjson.loads(r.stdout)
+    assert doc["@timestamp"].endswith("T12:00:00.000Z") and doc["labels"]["text"] == "job" and "message" not in doc
+    cfg.write_text("parsers:\n  pipelines:\n    - name: x\n      processors:\n        - {type: nope}\n", encoding="utf-8")
+    r = CliRunner().invoke(parse_cmd, ["-c", str(cfg)], input="x\n")
+    assert r.exit_code == 2 and "logwarden.yml:5" in r.stderr
+
+
+def test_auto_skips_a_byte_order_mark(parse):
+    doc = parse("\ufeff" + NGINX)
+    assert doc["http"]["response"]["status_code"] == 200 and doc["event"]["original"] == "\ufeff" + NGINX

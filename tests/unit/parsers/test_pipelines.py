@@ -159,3 +159,35 @@ def test_config_errors_name_file_and_line(tmp_path):
         ParsersConfig.model_validate({"pipelines": [{"name": "x", "processors": [{"type": "parse", "format": "nope"}]}]})
     with pytest.raises(ValueError, match="unknown format 'nope'"):
         engine(default_format="nope")
+
+
+def test_pattern_files_and_their_errors(tmp_path):
+    from logwarden.parsers.grok import GrokError
+
+    f = tmp_path / "shop.grok"
+    f.write_text("# shop patterns\nORDERID ORD-%{INT}\nSHOPLINE %{ORDERID:shop.order} %{WORD:shop.state}\n", encoding="utf-8")
+    e = engine(pattern_files=[str(f)], pipelines=[{"name": "s", "format": "plain",
+                                                   "processors": [{"type": "grok", "patterns": ["%{SHOPLINE}$"]}]}])
+    doc = e.parse(envelope("ORD-42 shipped"))
+    assert doc["shop"] == {"order": "ORD-42", "state": "shipped"}
+    bad = tmp_path / "bad.grok"
+    bad.write_text("ORDERID\n", encoding="utf-8")
+    with pytest.raises(GrokError, match="bad.grok:1"):
+        Engine(ParsersConfig.model_construct(**{**ParsersConfig().__dict__, "pattern_files": [str(bad)]}))
+    with pytest.raises(ValidationError, match="bad.grok:1"):  # and `logwarden config check` reports it
+        engine(pattern_files=[str(bad)])
+
+
+def test_config_check_compiles_grok_and_regexes():
+    import yaml
+    cases = {
+        "parsers:\n  routes:\n    - name: r\n      when: {regexp: {message: '([a-z'}}\n      topic: t\n":
+            "logwarden.yml:4: parsers.routes[0].when.regexp",
+        "parsers:\n  pattern_files: [/nonexistent/x.grok]\n": "cannot read /nonexistent/x.grok",
+        "parsers:\n  pipelines:\n    - name: g\n      processors:\n        - {type: grok, patterns: ['%{NOPE:x}']}\n":
+            "unknown grok pattern %{NOPE}",
+    }
+    for text, want in cases.items():
+        with pytest.raises(ConfigError) as exc:
+            validate(yaml.safe_load(text), "logwarden.yml", yaml.compose(text))
+        assert want in str(exc.value), str(exc.value)

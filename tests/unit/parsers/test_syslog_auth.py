@@ -148,3 +148,39 @@ def test_explain_attributes_header_and_message_separately(engine):
     assert who["source.ip"] == who["event.outcome"] == "sshd:syslog.rfc3164 > sshd.invalid_user"
     assert who["event.id"] == who["log.offset"] == "envelope"
     assert set(who) == set(__import__("logwarden.events", fromlist=["flatten"]).flatten(doc))
+
+
+def test_network_ingest_envelope_keeps_transport_and_relay(engine):
+    from parsers_testlib import envelope
+    raw = envelope("<86>1 2026-11-26T10:00:00Z web1 sshd 812 - - Failed password for root from 203.0.113.5 port 4 ssh2",
+                   log={"source": {"address": "10.0.0.7:51234"}, "syslog": {"transport": "tcp"}},
+                   input={"type": "syslog"}, fields={"log_format": "syslog"}, event={"id": "ingest-1"})
+    doc = engine.parse(raw)
+    assert doc["log"]["syslog"]["transport"] == "tcp" and doc["log"]["syslog"]["procid"] == "812"
+    assert doc["log"]["source"] == {"address": "10.0.0.7:51234"} and doc["source"]["ip"] == "203.0.113.5"
+    assert doc["event"]["id"] == "ingest-1" and raw["log"]["syslog"] == {"transport": "tcp"}
+    r = engine.parse(envelope("garbage without header", log={"syslog": {"transport": "udp"}}, fields={"log_format": "sshd"}))
+    assert r.__class__.__name__ == "ParseFailure"
+
+
+def test_more_sshd_refusals(parse):
+    cases = {
+        "User root from 203.0.113.5 not allowed because not listed in AllowUsers": ("not_allowed", "failure", "root"),
+        "ROOT LOGIN REFUSED FROM 203.0.113.5": ("root_login_refused", "failure", "root"),
+        "Unable to negotiate with 203.0.113.5 port 40000: no matching key exchange method found. Their offer: diffie-hellman-group1-sha1": ("negotiation_failed", "failure", None),
+        "Timeout before authentication for 203.0.113.5 port 40001": ("authentication_timeout", "failure", None),
+        "Connection from 203.0.113.5 port 40002 on 10.0.0.2 port 22 rdomain \"\"": ("connection_opened", None, None),
+    }
+    for msg, (action, outcome, user) in cases.items():
+        doc = parse(f"Nov 26 15:00:00 h sshd[1]: {msg}")
+        assert doc["event"]["action"] == action, msg
+        assert doc["event"].get("outcome") == outcome and doc["source"]["ip"] == "203.0.113.5", msg
+        assert (doc.get("user") or {}).get("name") == user, msg
+    assert parse("Nov 26 15:00:00 h sshd[1]: Connection from 203.0.113.5 port 1 on 10.0.0.2 port 22")["destination"] == {"address": "10.0.0.2", "ip": "10.0.0.2", "port": 22}
+
+
+def test_rfc3164_ipv6_hostname(parse):
+    doc = parse("<38>Nov 26 10:00:00 2001:db8::5 sshd[9]: Invalid user x from 203.0.113.5 port 1")
+    assert doc["host"]["hostname"] == "2001:db8::5" and doc["process"] == {"name": "sshd", "pid": 9}
+    doc = parse("Nov 26 10:00:00 kernel: [ 1.0] boot", "syslog")
+    assert doc["process"]["name"] == "kernel" and doc["message"] == "[ 1.0] boot"

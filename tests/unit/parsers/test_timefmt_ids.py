@@ -9,7 +9,8 @@ from logwarden.parsers.ids import fast_raw_event_id
 from logwarden.parsers.timefmt import MONTHS, BsdConverter, ClfConverter, IsoConverter, iso, zone
 
 MON = {v: k for k, v in MONTHS.items()}
-moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2060, 12, 31)).map(lambda d: d.replace(microsecond=0))
+# fold=0: an ambiguous local time (the repeated DST hour) is read as its first occurrence
+moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2060, 12, 31)).map(lambda d: d.replace(microsecond=0, fold=0))
 
 
 @settings(max_examples=60, deadline=None)
@@ -25,11 +26,21 @@ def test_clf_matches_datetime(dt, offset_min):
 @settings(max_examples=60, deadline=None)
 @given(moments)
 def test_bsd_matches_datetime(dt):
-    now = dt.replace(month=6, day=15)  # mid-year: the line's year is the clock's year
+    now = dt + timedelta(hours=3)  # read soon after it was written (possibly in the next year)
     text = f"{MON[dt.month]} {dt.day:>2} {dt:%H:%M:%S}"
     for tz_name in ("UTC", "Europe/Berlin", "-02:00"):
         tz = zone(tz_name)
         assert BsdConverter(tz, now=now.replace(tzinfo=tz))(text) == iso(dt.replace(tzinfo=tz)), tz_name
+
+
+def test_rfc3164_year_inference():
+    from logwarden.parsers.timefmt import infer_year
+    now = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)
+    assert infer_year(11, 26, now) == 2026 and infer_year(11, 27, now) == 2026  # a day of slack
+    assert infer_year(11, 28, now) == 2025 and infer_year(12, 31, now) == 2025  # replayed last year
+    assert infer_year(1, 1, now) == 2026
+    assert infer_year(1, 1, datetime(2026, 12, 31, 23, tzinfo=timezone.utc)) == 2027
+    assert infer_year(12, 31, datetime(2027, 1, 1, 0, 5, tzinfo=timezone.utc)) == 2026
 
 
 @settings(max_examples=60, deadline=None)

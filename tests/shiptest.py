@@ -1,15 +1,22 @@
-"""Helpers shared by the agent integration tests."""
+"""Helpers for the agent and ingest tests: waiting, a running agent, a real broker, reading a topic.
+
+Importable as `from shiptest import ...` (pytest puts tests/ on sys.path).
+"""
+from __future__ import annotations
+
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
+
+import orjson
+import pytest
+from lwtest import free_port  # noqa: F401 - re-exported for the agent/ingest tests
 
 from logwarden.agents.service import Agent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(cond, timeout=30.0, interval=0.05):
@@ -35,15 +42,6 @@ class Running:
 
 
 # -- a real broker for tests that need one ---------------------------------------------------
-import os  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import orjson  # noqa: E402
-import pytest  # noqa: E402
-
 
 def port_open(host: str, port: int) -> bool:
     try:

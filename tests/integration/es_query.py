@@ -1,0 +1,241 @@
+"""The query side of the local Elasticsearch test server (tests/integration/es_server.py):
+evaluation of the query DSL Logwarden emits and the date_histogram aggregation, typed by
+the index template's mapping and its `default` analyzer, as the Elasticsearch reference
+describes them.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+
+def _flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in doc.items():
+        if isinstance(v, dict):
+            out[prefix + k] = v
+            out.update(_flatten(v, prefix + k + "."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def _get(doc: dict[str, Any], path: str) -> list[Any]:
+    v = _flatten(doc).get(path)
+    if v is None:
+        return []
+    return v if isinstance(v, list) else [v]
+
+
+_NOW_MATH = re.compile(r"^now-(\d+)([smhd])$")
+
+
+def _resolve_now(v: Any) -> Any:
+    """`now-<n><unit>` (the only date math the sink sends) as an ISO string comparable to @timestamp."""
+    m = _NOW_MATH.match(v) if isinstance(v, str) else None
+    if not m:
+        return v
+    seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    t = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+_PATTERNS = {"[^\\p{L}\\p{N}]+": r"[\W_]+"}   # Java pattern-tokenizer regexes we can translate
+
+
+class Matcher:
+    """Query DSL evaluation over one index's documents, typed by its template mapping.
+
+    Text fields (text, match_only_text) are analysed with the index's `default` analyzer
+    when the template defines a pattern tokenizer + lowercase + length filter, otherwise
+    with an approximation of the standard analyzer (Unicode words, lower-cased).
+    """
+
+    def __init__(self, types: dict[str, str], settings: dict[str, Any]):
+        self.types = types
+        self.split = re.compile(r"[^\w.]+|(?<!\d)\.|\.(?!\d)")   # standard-ish: keeps 10.0.0.5 together
+        self.max_len = 255
+        default = settings.get("analysis", {}).get("analyzer", {}).get("default")
+        if default:
+            tok = settings["analysis"].get("tokenizer", {}).get(default.get("tokenizer"), {})
+            if tok.get("type") != "pattern" or tok.get("pattern") not in _PATTERNS:
+                raise ValueError("the test server supports only pattern-tokenizer default analyzers")
+            self.split = re.compile(_PATTERNS[tok["pattern"]])
+            for name in default.get("filter", []):
+                f = settings["analysis"].get("filter", {}).get(name, {})
+                if f.get("type") == "length":
+                    self.max_len = int(f.get("max", self.max_len))
+
+    def tokens(self, text: str) -> list[str]:
+        return [t.lower() for t in self.split.split(text) if t and len(t) <= self.max_len]
+
+    def kind(self, field: str) -> str:
+        t = self.types.get(field, "keyword")
+        return "text" if t in ("text", "match_only_text") else t
+
+    # -- leaf semantics -----------------------------------------------------------------
+
+    def _equal(self, field: str, v: Any, value: Any) -> bool:
+        kind = self.kind(field)
+        if kind == "ip":
+            try:
+                if isinstance(value, str) and "/" in value:
+                    return ipaddress.ip_address(v) in ipaddress.ip_network(value, strict=False)
+                return ipaddress.ip_address(v) == ipaddress.ip_address(value)
+            except ValueError:
+                raise _Lenient(f"failed to create query: '{value}' is not an IP string literal.") from None
+        if kind in ("long", "float"):
+            try:
+                return float(v) == float(value)
+            except (TypeError, ValueError):
+                raise _Lenient(f"failed to create query: For input string: \"{value}\"") from None
+        if isinstance(v, bool):
+            return str(v).lower() == str(value).lower()
+        return str(v) == str(value)
+
+    def _text(self, v: Any, query: str, operator: str, phrase: bool) -> bool:
+        toks, want = self.tokens(str(v)), self.tokens(query)
+        if not want:
+            return False
+        if phrase:
+            return any(toks[i:i + len(want)] == want for i in range(len(toks) - len(want) + 1))
+        hits = [w in toks for w in want]
+        return all(hits) if operator == "and" else any(hits)
+
+    def match(self, field: str, doc: dict[str, Any], query: Any, operator: str = "or", phrase: bool = False) -> bool:
+        values = _get(doc, field)
+        if self.kind(field) == "text":
+            return any(self._text(v, str(query), operator, phrase) for v in values)
+        return any(self._equal(field, v, query) for v in values)
+
+    def wildcard(self, field: str, doc: dict[str, Any], pattern: str, ci: bool) -> bool:
+        rx = _wild(pattern.lower() if ci else pattern, re.I if ci else 0)
+        values = _get(doc, field)
+        if self.kind(field) == "text":
+            return any(rx.fullmatch(t) for v in values for t in self.tokens(str(v)))
+        return any(isinstance(v, str) and rx.fullmatch(v) for v in values)
+
+    def in_range(self, field: str, v: Any, b: dict[str, Any]) -> bool:
+        kind = self.kind(field)
+        conv: Any = str
+        if kind == "ip":
+            conv = lambda x: ipaddress.ip_address(x)  # noqa: E731
+        elif kind in ("long", "float"):
+            conv = float
+        elif kind == "date":
+            conv = lambda x: datetime.fromisoformat(str(_resolve_now(x)))  # noqa: E731
+        try:
+            v = conv(v)
+            for op, bound in b.items():
+                bound = conv(bound)
+                if (op == "gte" and not v >= bound) or (op == "gt" and not v > bound) or \
+                   (op == "lte" and not v <= bound) or (op == "lt" and not v < bound):
+                    return False
+        except (TypeError, ValueError):
+            return False
+        return True
+
+    # -- compound ---------------------------------------------------------------------
+
+    def __call__(self, q: dict[str, Any], doc: dict[str, Any], doc_id: str) -> bool:
+        (kind, body), = q.items()
+        if kind == "match_all":
+            return True
+        if kind == "term":
+            (field, value), = body.items()
+            value = value["value"] if isinstance(value, dict) else value
+            return any(self._equal(field, v, value) for v in _get(doc, field))
+        if kind == "terms":
+            (field, values), = body.items()
+            return any(self._equal(field, v, x) for v in _get(doc, field) for x in values)
+        if kind == "ids":
+            return doc_id in body["values"]
+        if kind == "exists":
+            return bool(_get(doc, body["field"]))
+        if kind == "range":
+            (field, b), = body.items()
+            return any(self.in_range(field, v, b) for v in _get(doc, field))
+        if kind in ("match", "match_phrase"):
+            (field, spec), = body.items()
+            spec = spec if isinstance(spec, dict) else {"query": spec}
+            return self.match(field, doc, spec["query"], spec.get("operator", "or").lower(), kind == "match_phrase")
+        if kind == "multi_match":
+            fields = body.get("fields") or list(self.types)
+            phrase = body.get("type", "best_fields") == "phrase"
+            for field in fields:
+                try:
+                    if self.match(field, doc, body["query"], body.get("operator", "or").lower(), phrase):
+                        return True
+                except _Lenient:
+                    if not body.get("lenient"):
+                        raise
+            return False
+        if kind == "wildcard":
+            (field, spec), = body.items()
+            spec = spec if isinstance(spec, dict) else {"value": spec}
+            return self.wildcard(field, doc, spec["value"], bool(spec.get("case_insensitive")))
+        if kind == "query_string":
+            # Only what Logwarden sends: one (wildcard) term over a field list.
+            text = body["query"]
+            if re.search(r"(?<!\\)[\s()]", text):
+                raise ValueError("the test server supports query_string with a single term only")
+            pattern = re.sub(r"\\([^*?\\])", r"\1", text)
+            for field in body.get("fields") or list(self.types):
+                if self.kind(field) in ("text", "keyword") and self.wildcard(field, doc, pattern, self.kind(field) == "text"):
+                    return True
+            return False
+        if kind == "bool":
+            musts = list(body.get("must", [])) + list(body.get("filter", []))
+            if isinstance(body.get("must"), dict) or isinstance(body.get("filter"), dict):
+                raise ValueError("bool clauses as objects are not supported by the test server")
+            if not all(self(c, doc, doc_id) for c in musts):
+                return False
+            if any(self(c, doc, doc_id) for c in body.get("must_not", [])):
+                return False
+            should = body.get("should", [])
+            return not should or any(self(c, doc, doc_id) for c in should)
+        raise ValueError(f"query [{kind}] is not supported by the test server")
+
+
+class _Lenient(ValueError):
+    """A value that does not parse for the field's type (ignored under `lenient`)."""
+
+
+def _wild(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
+        i += 1
+    return re.compile("".join(out), re.S | flags)
+
+
+def _date_histogram(spec: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """`date_histogram` with `fixed_interval` in seconds, `min_doc_count: 0` and `extended_bounds`."""
+    body = spec.get("date_histogram")
+    if not body or not str(body.get("fixed_interval", "")).endswith("s"):
+        raise ValueError("the test server supports only date_histogram with fixed_interval in seconds")
+    step = int(body["fixed_interval"][:-1]) * 1000
+    counts: dict[int, int] = defaultdict(int)
+    for d in docs:
+        for v in _get(d, body["field"]):
+            ms = int(datetime.fromisoformat(str(v)).timestamp() * 1000)
+            counts[ms - ms % step] += 1
+    keys = set(counts)
+    bounds = body.get("extended_bounds")
+    if bounds:
+        lo, hi = int(bounds["min"]), int(bounds["max"])
+        keys |= set(range(lo - lo % step, hi - hi % step + 1, step))
+    if keys and body.get("min_doc_count", 1) == 0:
+        keys = set(range(min(keys), max(keys) + 1, step))
+    buckets = [{"key_as_string": datetime.fromtimestamp(k / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "key": k, "doc_count": counts.get(k, 0)} for k in sorted(keys)
+               if counts.get(k, 0) >= body.get("min_doc_count", 1)]
+    return {"buckets": buckets}
