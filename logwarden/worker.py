@@ -53,6 +53,12 @@ class Stage(Protocol):
 
     def close(self) -> None: ...
 
+    # Optional: `idle() -> Iterable[Output]`, called at most once per IDLE_INTERVAL_S while
+    # no messages arrive, for stages whose outputs also depend on time (correlation windows).
+
+
+IDLE_INTERVAL_S = 1.0
+
 
 class DeliveryFailed(RuntimeError):
     """An output was not acknowledged; offsets must not move past its input."""
@@ -89,6 +95,8 @@ class _Shell:
         self.consumer = Consumer(consumer_settings(cfg, group_id))
         self.received = metrics.RECEIVED.labels(stage.name)
         self.sent = metrics.SENT.labels(stage.name)
+        self.idle = getattr(stage, "idle", None)
+        self.last_idle = 0.0
 
     def _delivered(self, err: KafkaError | None, msg: "Message") -> None:
         if err is not None:
@@ -136,6 +144,11 @@ class _Shell:
                     self.sent.inc(n)
                     for m in good:
                         self.pending[(m.topic(), m.partition())] = m.offset() + 1
+                elif self.idle is not None and time.monotonic() - self.last_idle >= IDLE_INTERVAL_S:
+                    self.last_idle = time.monotonic()
+                    for out in self.idle():
+                        self._produce(out)
+                        self.sent.inc()
                 self.producer.poll(0)
                 now = time.monotonic()
                 if now - last >= self.interval:

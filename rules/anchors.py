@@ -5,7 +5,7 @@ keys, and it *hits* when any key is present in the event. Keys are
 
     ("eq", field, lowered value)          - an exact value: a dict lookup per field
     ("re", field, cased, RE2 literal)     - a substring (optionally anchored with \\A/\\z),
-                                            found by one re2 Set per field
+                                            found by one re2 Set (engine.py)
 
 Every string pattern contributes its longest literal segment, so `*\\cmd.exe`, `adm*`,
 `*evil*x*` and plain values all anchor; `*`, `?`, regexes (`re`), numbers compared with
@@ -24,7 +24,7 @@ def _atom(p: ss.Parts) -> tuple[str, str] | None:
     ("re", RE2 text) for a substring anchored where the pattern is (start/end/anywhere).
 
     Atoms feed the engine's candidate index: equality atoms a dict, substring atoms one
-    re2 Set per field (plain literals only, so the Set's DFA stays an Aho-Corasick-sized
+    re2 Set (plain literals only, so the Set's DFA stays an Aho-Corasick-sized
     automaton). A pattern without any literal ('*', '?') has no atom.
     """
     if ss.is_literal(p):

@@ -1,12 +1,14 @@
 """The matcher: a compiled RuleSet applied to events, with a candidate-rule index.
 
 Evaluating 300 rules on every event would spend most of the time proving that an nginx
-line is not a Linux process start. Each compiled rule carries *anchors*: (field, lowered
-literal) pairs, at least one of which is present in every event the rule can match (from
-an equality in its detection, or failing that from its logsource's pipeline conditions such
-as `event.category: web`). The index maps field -> literal -> rule numbers, so one event
-costs one dict lookup per indexed field plus the predicates of the few candidate rules.
-Rules without anchors (pure `contains`, negations, keyword searches) are always candidates.
+line is not a Linux process start. Each compiled rule carries an anchor group (anchors.py):
+literals at least one of which is present in every event the rule can match - exact
+values, or substrings such as the longest literal of a `contains` or `endswith` value or of
+a regex; failing those, the logsource's pipeline conditions (`event.category: web`). The
+index maps field -> exact value -> rules, and one re2 Set holds every substring atom,
+scoped to its field; so one event costs a dict lookup per indexed field, one Set scan, and
+the predicates of the few candidate rules. Rules without anchors (negations, `exists`,
+`*`) are always candidates.
 
 `Engine.process(doc, ref)` returns `Hit`s: standalone rule matches, and correlation hits
 from the `Correlator`, which receives every match of a rule some correlation references.
@@ -46,7 +48,7 @@ SET_MAX_MEM = 256 << 20
 
 
 class _AtomSet:
-    """All substring atoms of one field (one case mode) in one re2 Set: one pass per value."""
+    """Case-sensitive substring atoms of one field in one re2 Set: one pass per value."""
 
     __slots__ = ("field", "cased", "set", "rules")
 
@@ -76,6 +78,51 @@ class _AtomSet:
                 out.update(self.rules[i])
 
 
+def _anchored_end(pat: str) -> bool:
+    """True when an index pattern ends with the \\z anchor (not an escaped backslash + z)."""
+    if not pat.endswith("z"):
+        return False
+    n = len(pat) - 1 - len(pat[:-1].rstrip("\\"))
+    return n % 2 == 1
+
+
+class _MergedAtoms:
+    """Every case-insensitive substring atom of every field in ONE re2 Set.
+
+    The event's indexed values are joined into one haystack of segments
+    `NUL <field number> SOH <lowered value>`, and each atom becomes
+    `NUL <n> SOH [^NUL]* atom` (or without `[^NUL]*` when the atom is anchored at the start,
+    followed by `(?:NUL|\\z)` when anchored at the end): one Set scan per event instead of
+    one per field. A NUL inside a value is replaced by a space in the haystack so a segment
+    cannot be cut short (the rule predicates still see the original value).
+    """
+
+    __slots__ = ("set", "rules", "tags")
+
+    def __init__(self, per_field: dict[str, dict[str, list[int]]]):
+        opts = re2.Options()
+        opts.max_mem = SET_MAX_MEM
+        opts.never_capture = True
+        opts.log_errors = False
+        self.set = _re2.Set(re2._Anchor.UNANCHORED, opts)
+        self.rules: list[list[int]] = []
+        self.tags: dict[str, str] = {}
+        for i, (field, pats) in enumerate(sorted(per_field.items())):
+            self.tags[field] = f"\x00{i}\x01"
+            tag = rf"\x00{i}\x01"
+            for pat, seqs in pats.items():
+                head = pat.startswith(r"\A")
+                core = pat[2:] if head else pat
+                tail = _anchored_end(core)
+                core = core[:-2] if tail else core
+                full = tag + ("" if head else r"[^\x00]*") + core + (r"(?:\x00|\z)" if tail else "")
+                if self.set.Add(full.encode()) != len(self.rules):
+                    raise ValueError(f"re2 refused index pattern {full!r}")
+                self.rules.append(seqs)
+        if not self.set.Compile():
+            raise ValueError("re2 could not compile the substring index")
+
+
 class Engine:
     def __init__(self, ruleset: RuleSet):
         self.ruleset = ruleset
@@ -98,19 +145,19 @@ class Engine:
             for v, seqs in vmap.items():
                 vmap[v] = sorted(set(seqs))
         self._index_items = list(self.index.items())
-        self.sets = [_AtomSet(f, cased, pats) for (f, cased), pats in sorted(atoms.items())]
+        self.sets = [_AtomSet(f, cased, pats) for (f, cased), pats in sorted(atoms.items()) if cased]
+        self.merged = _MergedAtoms({f: pats for (f, cased), pats in atoms.items() if not cased})
         group_fields = {f for c in ruleset.correlations for cands in c.group_fields.values() for g in cands for f in g}
         value_fields = {f for c in ruleset.correlations for vs in c.value_fields.values() for f in vs}
-        self.fields = ruleset.fields | set(self.index) | {s.field for s in self.sets} | group_fields | value_fields
+        self.fields = (ruleset.fields | set(self.index) | {s.field for s in self.sets} | set(self.merged.tags)
+                       | group_fields | value_fields)
         self.plan = FieldPlan(self.fields)
         # Per lowered field: (literal -> codes, substring atom set), walked over the event's
         # own fields so a candidate lookup costs in proportion to the event, not the rules.
         self._plan: dict[str, tuple] = {f: (vmap, None) for f, vmap in self.index.items()}
-        for aset in self.sets:
-            if not aset.cased:
-                vmap = self._plan.get(aset.field, (None, None))[0]
-                self._plan[aset.field] = (vmap, aset)
-        self._cased_sets = [a for a in self.sets if a.cased]
+        for f, tag in self.merged.tags.items():
+            self._plan[f] = (self._plan.get(f, (None, None))[0], tag)
+        self._cased_sets = self.sets
         self.correlator = Correlator(ruleset.correlations)
         # Correlations referenced by another correlation feed it and do not alert themselves.
         self.silent = {c.doc.id for c in ruleset.correlations if not c.standalone}
@@ -118,30 +165,36 @@ class Engine:
     def candidates(self, flat: dict, low: dict) -> list[int]:
         cands: set[int] = set()
         plan = self._plan
+        hay: list[str] = []
         for f, v in low.items():
             p = plan.get(f)
             if p is None or v is None:
                 continue
-            vmap, aset = p
-            if vmap is not None:
-                if v.__class__ is list:
+            vmap, tag = p
+            if v.__class__ is list:
+                if vmap is not None:
                     for x in v:
                         hit = vmap.get(x)
                         if hit:
                             cands.update(hit)
-                else:
+                if tag is not None:
+                    for x in v:
+                        hay.append(tag)
+                        hay.append(x.replace("\x00", " ") if "\x00" in x else x)
+            else:
+                if vmap is not None:
                     hit = vmap.get(v)
                     if hit:
                         cands.update(hit)
-            if aset is not None:
-                if v.__class__ is str:
-                    idx = aset.set.Match(v.encode("utf-8", "surrogatepass"))
-                    if idx:
-                        rl = aset.rules
-                        for i in idx:
-                            cands.update(rl[i])
-                else:
-                    aset.hits(v, cands)
+                if tag is not None:
+                    hay.append(tag)
+                    hay.append(v.replace("\x00", " ") if "\x00" in v else v)
+        if hay:
+            idx = self.merged.set.Match("".join(hay).encode("utf-8", "replace"))
+            if idx:
+                rl = self.merged.rules
+                for i in idx:
+                    cands.update(rl[i])
         for aset in self._cased_sets:
             v = flat.get(aset.field)
             if v is not None:

@@ -226,6 +226,8 @@ def shape_values(raw: list[Any], mods: Modifiers, placeholders: dict[str, list[s
     for v in raw:
         if isinstance(v, (dict, list)):
             raise ModifierError(f"a value must be a string, number, boolean or null, got {type(v).__name__}")
+        if v is not None and not isinstance(v, (str, int, float, bool)):
+            v = str(v)  # e.g. an unquoted YAML date (2023-01-01) is matched as the text written
         if isinstance(v, str):
             alts: list[Any] = [v if verbatim else ss.parse(v)]
         else:

@@ -29,6 +29,7 @@ from .cli import load, rule_paths
 from .config import RulesConfig
 from .engine import Engine, event_time
 from .loader import iter_rule_files
+from .mapping import PipelineError
 from .notify import Dispatcher, build as build_notifier
 
 if TYPE_CHECKING:
@@ -55,6 +56,10 @@ def _signature(paths: list[str]) -> tuple:
     return tuple(out)
 
 
+# A quiet stream for this long lets the watermark follow the wall clock (see idle()).
+IDLE_GRACE_S = 5.0
+
+
 class RulesStage:
     name = "rules"
     topics = [ECS_TOPIC]
@@ -69,6 +74,7 @@ class RulesStage:
         self.signature = _signature(self.paths)
         self.next_reload = time.monotonic() + cfg.reload_interval_ms / 1000
         self.watermark = 0.0
+        self.last_event_at = time.monotonic()
 
     def _compile(self) -> Engine:
         rs = load(self.paths, self.cfg.mapping, self.cfg.placeholders)
@@ -141,10 +147,30 @@ class RulesStage:
                 continue
             for a in alerts:
                 out.append(Output(ALERTS_TOPIC, orjson.dumps(a), a["event"]["id"].encode()))
-        for a in self._admit(self.engine.tick(self.watermark)):
-            out.append(Output(ALERTS_TOPIC, orjson.dumps(a), a["event"]["id"].encode()))
+        self.last_event_at = time.monotonic()
+        return out + self._close_windows()
+
+    def _close_windows(self) -> list["Output"]:
+        from logwarden.worker import Output
+
+        out = [Output(ALERTS_TOPIC, orjson.dumps(a), a["event"]["id"].encode())
+               for a in self._admit(self.engine.tick(self.watermark))]
         self.policy.expire(self.clock())
         return out
+
+    def idle(self) -> Iterable["Output"]:
+        """Called by the worker shell while no events arrive.
+
+        Rule files still hot-reload, and once the stream has been quiet for IDLE_GRACE_S the
+        event-time watermark moves on with the wall clock, so a correlation whose window can
+        only close on time (an upper bound such as `lt: 3`, or a temporal rule that never
+        completed) is decided without waiting for the next event.
+        """
+        self.maybe_reload()
+        if time.monotonic() - self.last_event_at < IDLE_GRACE_S:
+            return []
+        self.watermark = max(self.watermark, self.clock() - IDLE_GRACE_S)
+        return self._close_windows()
 
     @staticmethod
     def _dead_letter(value: bytes | None, reason: str, m: Any) -> bytes:
@@ -169,7 +195,11 @@ def run(cfg: "Config") -> None:
     """Entry point of `logwarden worker rules`: blocks until SIGTERM/SIGINT."""
     from logwarden.worker import run_stage
 
-    stage = RulesStage(cfg.rules)
+    try:
+        stage = RulesStage(cfg.rules)
+    except PipelineError as exc:  # a broken custom pipeline file: say so, exit as a config error
+        log.error("cannot start the rules stage", extra={"error": str(exc)})
+        raise SystemExit(2) from None
     run_stage(cfg, stage)
 
 

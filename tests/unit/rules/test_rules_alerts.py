@@ -143,3 +143,36 @@ def test_hot_reload_picks_up_new_and_broken_rules(tmp_path):
     outs = list(st.process(msgs([doc])))
     st.close()
     assert [orjson.loads(o.value)["rule"]["id"] for o in outs] == ["w1"]
+
+
+QUIET = """title: sshd went quiet
+id: q1
+level: medium
+author: Logwarden tests
+correlation: {type: event_count, rules: [ssh_fail], group-by: [source.ip], timespan: 10s, condition: {lt: 3}}
+---
+title: ssh failure
+id: q2
+name: ssh_fail
+level: informational
+author: Logwarden tests
+logsource: {product: linux, service: sshd}
+detection: {sel: {event.outcome: failure}, condition: sel}
+"""
+
+
+def test_idle_stream_still_closes_upper_bound_windows_and_reloads(tmp_path):
+    """Regression: a window that can only close on time (`lt`) waited for the next event."""
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "quiet.yml").write_text(QUIET)
+    st = RulesStage(RulesConfig(paths=[str(tmp_path / "r")], bundled=False, min_level="low", reload_interval_ms=100))
+    assert [o for o in st.process(msgs([ssh(1)])) if o.topic == ALERTS_TOPIC] == []
+    assert list(st.idle()) == []  # the stream has only just gone quiet
+    st.last_event_at -= 60        # ... a minute later, still nothing
+    fired = [orjson.loads(o.value) for o in st.idle() if o.topic == ALERTS_TOPIC]
+    assert [a["rule"]["name"] for a in fired] == ["sshd went quiet"]
+    # rule files hot-reload while no events flow
+    (tmp_path / "r" / "curl.yml").write_text(RULE)
+    time.sleep(0.15)
+    list(st.idle())
+    assert any(o.topic == ALERTS_TOPIC for o in st.process(msgs([proc(1)], start=10)))

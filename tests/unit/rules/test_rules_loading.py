@@ -85,3 +85,28 @@ def test_duplicate_ids_are_refused(tmp_path):
     assert [r.doc.title for r in rs.rules] == ["first"]
     (err,) = rs.errors
     assert err.file.endswith("b.yml") and err.line == 2 and "duplicate id" in err.reason and "a.yml:1" in err.reason
+
+
+def test_substring_index_is_scoped_to_its_field():
+    """The one-Set index joins an event's values; atoms must not leak across fields."""
+    from logwarden.rules.compiler import ruleset_from_text
+    from logwarden.rules.event import prepare
+
+    rs = ruleset_from_text(
+        "title: c\nid: c\nlogsource: {}\ndetection: {sel: {url|contains: evilthing}, condition: sel}\n---\n"
+        "title: s\nid: s\nlogsource: {}\ndetection: {sel: {url|startswith: /admin}, condition: sel}\n---\n"
+        "title: e\nid: e\nlogsource: {}\ndetection: {sel: {url|endswith: .php}, condition: sel}\n---\n"
+        "title: u\nid: u\nlogsource: {}\ndetection: {sel: {ua|contains: sqlmap}, condition: sel}\n", mapping="none")
+    eng = Engine(rs)
+
+    def cands(doc):
+        flat, low = prepare(doc, eng.plan)
+        return {eng.rules[i].doc.id for i in eng.candidates(flat, low)}
+    assert cands({"url": "/x/EVILTHING/y"}) == {"c"}
+    assert cands({"agent": "evilthing", "url": "/x"}) == set()          # not a field any rule reads
+    assert cands({"url": "/sqlmap", "ua": "evilthing"}) == set()         # atoms stay in their field
+    assert cands({"url": "/x", "ua": "SQLMap/1.7"}) == {"u"}
+    assert cands({"url": "/admin/x.php"}) == {"s", "e"}
+    assert cands({"url": "/x/admin.phpx"}) == set()                       # neither at start nor at end
+    assert cands({"url": ["/a", "/admin"]}) == {"s"}                      # list elements are segments
+    assert cands({"url": "a.php\x00b"}) == set() and cands({"url": "/admin\x00.php"}) == {"s", "e"}

@@ -281,3 +281,9 @@ def test_lists_of_objects_and_partly_dotted_documents():
     assert not hit(e, {"dns": {"answers": [{"data": "good.example"}]}})
     assert hit(e, {"dns.answers.data": "evil.example"})
     assert hit(e, {"dns": {"answers.data": ["x", "evil.example"]}})
+
+
+def test_unquoted_yaml_dates_and_timestamps_match_as_written():
+    e = engine("    d: 2023-01-01\n    t|startswith: 2023-01-01")
+    assert hit(e, {"d": "2023-01-01", "t": "2023-01-01T10:00:00Z"})
+    assert not hit(e, {"d": "2023-01-02", "t": "2023-01-01T10:00:00Z"})
