@@ -40,18 +40,21 @@ def _env() -> Environment:
 
 
 def scaled_config(cfg: Config, target: str) -> dict:
-    """The config each rendered stage runs with: external Kafka and Elasticsearch in containers."""
-    data = cfg.model_dump(mode="json", exclude_defaults=False)
+    """The settings each rendered stage runs with: the operator's own (non-default) settings,
+    plus, for containers, external Kafka and Elasticsearch. Defaults are left out so the
+    rendered file stays short and picks up improved defaults on upgrade."""
+    data = cfg.model_dump(mode="json", exclude_defaults=True)
+    data.pop("demo", None)
     if target in ("compose", "k8s"):
-        data["kafka"]["bootstrap_servers"] = cfg.kafka.bootstrap_servers or "kafka:9092"
-        data["broker"]["embedded"] = False
-        data["index"]["type"] = "elasticsearch"
-        data["index"]["elasticsearch_url"] = cfg.index.elasticsearch_url or "http://elasticsearch:9200"
+        data.setdefault("kafka", {}).setdefault("bootstrap_servers", "kafka:9092")
+        data.setdefault("broker", {})["embedded"] = False
+        index = data.setdefault("index", {})
+        index["type"] = "elasticsearch"
+        index.setdefault("elasticsearch_url", "http://elasticsearch:9200")
         data["data_dir"] = "/var/lib/logwarden"
-        data["http"]["listen"] = "0.0.0.0:8080"
+        data.setdefault("http", {})["listen"] = "0.0.0.0:8080"
     if target == "systemd":
         data["data_dir"] = "/var/lib/logwarden"
-    data["demo"]["enabled"] = False
     return data
 
 
@@ -60,7 +63,7 @@ def render(cfg: Config, target: str, out: Path) -> list[Rendered]:
         raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
     env = _env()
     ctx = {"version": __version__, "config": scaled_config(cfg, target), "workers": WORKERS,
-           "parser_workers": cfg.parsers.process_count, "broker_embedded": cfg.broker.embedded and not cfg.kafka.bootstrap_servers}
+           "parser_workers": cfg.parsers.workers or 2, "broker_embedded": cfg.broker.embedded and not cfg.kafka.bootstrap_servers}
     out.mkdir(parents=True, exist_ok=True)
     written: list[Rendered] = []
     for tpl in sorted((TEMPLATES / target).glob("*.j2")):

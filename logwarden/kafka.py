@@ -62,27 +62,41 @@ def consumer_settings(cfg: Config, group_id: str, **extra: Any) -> dict[str, Any
 
 
 def ensure_topics(cfg: Config, topics: list[str], timeout_s: float = 15.0) -> None:
-    """Create the topics a stage consumes if they do not exist yet.
+    """Create the topics a stage reads or writes if they do not exist yet.
 
-    A consumer that subscribes to a missing topic only notices its creation at the next
-    metadata refresh (librdkafka: minutes), so a stage that starts before its producer
-    would sit idle. Creating the topic up front is idempotent and works against the
-    built-in broker and Kafka alike (an existing topic is not an error).
+    librdkafka's consumer does not create topics and re-reads metadata only every
+    topic.metadata.refresh.interval.ms, so a stage that subscribes before the producer of
+    its input first writes would sit idle. Creating the topics up front removes that race
+    and works against the built-in broker (its `default_partitions`) and a Kafka cluster
+    alike (the cluster's defaults, -1); "already exists" is the normal answer. A failure is
+    logged and the stage subscribes anyway: a missing topic must not stop it starting.
     """
+    import logging
+
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
+    log = logging.getLogger("logwarden.kafka")
     admin = AdminClient(client_settings(cfg))
-    existing = admin.list_topics(timeout=timeout_s).topics
-    missing = [t for t in topics if t not in existing]
+    try:
+        existing = set(admin.list_topics(timeout=timeout_s).topics)
+    except KafkaException as exc:
+        log.warning("cannot list topics; subscribing anyway", extra={"error": str(exc)})
+        return
+    missing = [t for t in dict.fromkeys(topics) if t not in existing]
     if not missing:
         return
-    replication = 1 if not cfg.kafka.bootstrap_servers else -1
-    futures = admin.create_topics([NewTopic(t, num_partitions=cfg.broker.default_partitions, replication_factor=replication)
-                                   for t in missing], operation_timeout=timeout_s)
+    builtin = not cfg.kafka.bootstrap_servers
+    partitions = cfg.broker.default_partitions if builtin else -1
+    replication = 1 if builtin else -1
+    futures = admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=replication) for t in missing],
+                                  request_timeout=timeout_s)
     for topic, fut in futures.items():
         try:
-            fut.result(timeout_s)
+            fut.result()
+            log.info("created topic", extra={"topic": topic})
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise
+            err = exc.args[0] if exc.args else None
+            if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            log.warning("cannot create topic; subscribing anyway", extra={"topic": topic, "error": str(exc)})

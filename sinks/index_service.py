@@ -194,7 +194,8 @@ def make_backend(cfg: "Config") -> Backend:
 
 def run(cfg: "Config") -> None:
     """Run the index stage until SIGTERM/SIGINT; the final checkpoint commits the index."""
-    from logwarden.sinks.topics import ensure_topics, rewind_group
+    from logwarden.kafka import ensure_topics
+    from logwarden.sinks.topics import rewind_group
     from logwarden.worker import run_stage
 
     stage = IndexStage(cfg)

@@ -160,8 +160,6 @@ def run(cfg: "Config") -> None:
         host, port = parse_hostport(cfg.index.metrics_listen)
         start_http_server(port, addr=host)
         log.info("serving /metrics", extra={"listen": cfg.index.metrics_listen})
-    from logwarden.sinks.topics import ensure_topics
 
-    stage = MetricsStage(cfg)
-    ensure_topics(cfg, stage.topics)
+    stage = MetricsStage(cfg)  # run_stage creates its input topics
     run_stage(cfg, stage, batch_size=5000, checkpoint_interval_ms=1000)

@@ -9,7 +9,7 @@ Routes (documented in docs/http-api.md):
   GET /                                      the web UI
 
 Bad parameters and bad queries are the client's fault: 400 with a message that says what to
-change. The search backend runs in this process and reads the index the index worker
+change; an unreachable search backend (Elasticsearch down) is a 503. The search backend runs in this process and reads the index the index worker
 commits, so a slow query never stalls ingestion.
 """
 from __future__ import annotations
@@ -78,19 +78,26 @@ class Api:
 
         return SearchService(self.cfg)
 
-    def _query_error(self) -> type[Exception]:
+    @cached_property
+    def _errors(self) -> tuple[type[Exception], type[Exception]]:
         from logwarden.sinks.query import QueryError
+        from logwarden.sinks.search import BackendUnavailable
 
-        return QueryError
+        return QueryError, BackendUnavailable
 
     async def _call(self, fn: Any) -> Response:
+        query_error, unavailable = self._errors
         try:
             return ORJSONResponse(fn())
         except BadRequest as exc:
             return ORJSONResponse({"error": str(exc)}, status_code=400)
-        except self._query_error() as exc:
+        except query_error as exc:
             pos = getattr(exc, "position", None)
             return ORJSONResponse({"error": f"bad query: {exc}", "position": pos}, status_code=400)
+        except unavailable as exc:
+            # the search backend, not the request, is at fault: the client may retry
+            log.warning("search backend unavailable", extra={"error": str(exc)})
+            return ORJSONResponse({"error": f"search backend unavailable: {exc}"}, status_code=503)
 
     async def search(self, request: Request) -> Response:
         q = request.query_params.get("q", "")

@@ -23,7 +23,9 @@ def render(tmp_path, target: str):
 
 
 def test_compose_runs_kafka_elasticsearch_and_every_stage(tmp_path):
-    doc = yaml.safe_load((render(tmp_path, "compose") / "docker-compose.yml").read_text())
+    out = render(tmp_path, "compose")
+    assert sorted(p.name for p in out.iterdir()) == ["docker-compose.yml", "logwarden.yml"]
+    doc = yaml.safe_load((out / "docker-compose.yml").read_text())
     assert {"kafka", "elasticsearch", "parsers", "index", "rules", "metrics", "http"} <= set(doc["services"])
     cfg = load(tmp_path / "compose" / "logwarden.yml")
     assert cfg.kafka.bootstrap_servers == "kafka:9092" and cfg.index.type == "elasticsearch"

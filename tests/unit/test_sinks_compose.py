@@ -1,5 +1,7 @@
-"""deploy/compose/elasticsearch.yml: valid compose YAML whose embedded config validates and
-whose Elasticsearch major version is one the installed official client can talk to."""
+"""deploy/compose/: the compose file that runs the scaled-out form against real Kafka and
+Elasticsearch. It is `logwarden deploy render --target compose` of the default settings,
+kept current by this test; its Elasticsearch major version must be one the installed
+official client can talk to."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,16 +9,24 @@ from pathlib import Path
 import elasticsearch
 import yaml
 
-from logwarden.config import validate
+from logwarden.config import Config, load
+from logwarden.deploy.render import render
 
-COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "compose" / "elasticsearch.yml"
+COMPOSE_DIR = Path(__file__).resolve().parents[2] / "deploy" / "compose"
+
+
+def test_committed_compose_is_the_current_rendering(tmp_path):
+    render(Config(), "compose", tmp_path)
+    for name in ("docker-compose.yml", "logwarden.yml"):
+        assert (COMPOSE_DIR / name).read_text() == (tmp_path / name).read_text(), (
+            f"deploy/compose/{name} is stale: run `logwarden deploy render --target compose --out deploy/compose`")
 
 
 def test_compose_file():
-    doc = yaml.safe_load(COMPOSE.read_text())
+    doc = yaml.safe_load((COMPOSE_DIR / "docker-compose.yml").read_text())
     services = doc["services"]
     assert {"kafka", "elasticsearch", "parsers", "index", "rules", "metrics", "http"} <= set(services)
-    cfg = validate(yaml.safe_load(doc["configs"]["logwarden"]["content"]), "elasticsearch.yml")
+    cfg = load(COMPOSE_DIR / "logwarden.yml")
     assert cfg.index.type == "elasticsearch"
     assert cfg.kafka.bootstrap_servers == "kafka:9092"
     image = services["elasticsearch"]["image"]
