@@ -6,6 +6,8 @@ agent tails a temp file; the search goes through `logwarden search` and the HTTP
 """
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import orjson
@@ -70,3 +72,21 @@ def test_line_to_search_to_alert_and_exactly_once_after_sigkill(app):
     originals = [e["event"]["original"] for e in events]
     assert sorted(originals) == sorted(expected), "each line must be in the index exactly once"
     assert len({e["event"]["id"] for e in events}) == len(expected)
+
+    # A crashed stage is restarted with backoff; /health says so while it is down.
+    status = orjson.loads((app.data / "run" / "status.json").read_bytes())
+    index_pid = status["children"]["index"]["pid"]
+    os.kill(index_pid, signal.SIGKILL)
+
+    def restarted():
+        s = orjson.loads((app.data / "run" / "status.json").read_bytes())["children"]["index"]
+        return s if s["restarts"] == 1 and s["running"] and s["pid"] != index_pid else None
+
+    wait_for("the killed index worker restarted", restarted, app)
+    app.append([NGINX[0].format(i=9).replace("/index.html", "/after-restart")])
+    wait_for("events flow again after the restart",
+             lambda: app.api("/api/search", q='url.original:"/after-restart"').get("total") == 1, app)
+
+    # SIGTERM stops everything cleanly.
+    app.proc.send_signal(signal.SIGTERM)
+    assert app.proc.wait(60) == 0
