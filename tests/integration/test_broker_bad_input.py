@@ -13,6 +13,9 @@ from logwarden.broker.protocol.frames import decode_response, encode_request
 
 pytestmark = pytest.mark.integration
 
+# Recent record timestamps: retention.ms (7 days) may delete older segments at any time.
+NOW = int(__import__("time").time() * 1000)
+
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
@@ -113,8 +116,8 @@ def test_truncated_body_closes(broker):
 
 
 def test_bad_crc_is_corrupt_message_and_writes_nothing(broker):
-    good = build_batch([(b"k", b"good")], 1_700_000_000_000)
-    bad = bytearray(build_batch([(b"k", b"evil")], 1_700_000_000_000))
+    good = build_batch([(b"k", b"good")], NOW)
+    bad = bytearray(build_batch([(b"k", b"evil")], NOW))
     bad[-1] ^= 0xFF  # payload changed, CRC not
     with connect(broker) as s:
         ok = call(s, 0, 8, produce_req("crc-topic", good))
@@ -131,9 +134,9 @@ def test_bad_crc_is_corrupt_message_and_writes_nothing(broker):
 
 def test_unknown_topic_partition_and_bad_offsets(broker):
     with connect(broker) as s:
-        r = call(s, 0, 8, produce_req("crc-topic-2", build_batch([(None, b"v")], 0)))
+        r = call(s, 0, 8, produce_req("crc-topic-2", build_batch([(None, b"v")], NOW)))
         assert r["responses"][0]["partitions"][0]["error_code"] == 0
-        req = produce_req("crc-topic-2", build_batch([(None, b"v")], 0))
+        req = produce_req("crc-topic-2", build_batch([(None, b"v")], NOW))
         req["topics"][0]["partitions"][0]["index"] = 99
         r = call(s, 0, 8, req, corr=2)
         assert r["responses"][0]["partitions"][0]["error_code"] == 3  # UNKNOWN_TOPIC_OR_PARTITION
@@ -195,7 +198,7 @@ def test_random_but_well_formed_requests_never_break_the_broker(broker, data):
 
 def test_clients_cannot_write_or_delete_the_internal_offsets_topic(broker):
     with connect(broker) as s:
-        r = call(s, 0, 8, produce_req("__consumer_offsets", build_batch([(b"junk", b"junk")], 0)))
+        r = call(s, 0, 8, produce_req("__consumer_offsets", build_batch([(b"junk", b"junk")], NOW)))
         assert r["responses"][0]["partitions"][0]["error_code"] == 17  # INVALID_TOPIC_EXCEPTION
         r = call(s, 20, 3, {"topic_names": ["__consumer_offsets"], "timeout_ms": 1000}, corr=2)
         assert r["responses"][0]["error_code"] == 17
@@ -215,7 +218,7 @@ def test_a_client_that_does_not_read_its_answers_cannot_grow_broker_memory(broke
     full, so its memory stays bounded; afterwards every answer arrives, in order."""
     values = [bytes([65 + i % 26]) * 1000 for i in range(200)]
     with connect(broker) as s:
-        r = call(s, 0, 8, produce_req("hoard", build_batch([(None, v) for v in values], 0)))
+        r = call(s, 0, 8, produce_req("hoard", build_batch([(None, v) for v in values], NOW)))
         assert r["responses"][0]["partitions"][0]["error_code"] == 0
     fetch = {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 0, "max_bytes": 1 << 20, "isolation_level": 1,
              "session_id": 0, "session_epoch": -1, "forgotten_topics_data": [], "rack_id": "",

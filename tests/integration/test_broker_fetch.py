@@ -19,6 +19,10 @@ from logwarden.broker.protocol.frames import decode_response, encode_request
 
 pytestmark = pytest.mark.integration
 
+# Record timestamps must be recent: retention.ms (7 days) deletes older segments at any
+# maintenance pass, which would race these tests.
+NOW = int(time.time() * 1000)
+
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
@@ -55,13 +59,13 @@ def produce(port: int, topic: str, values: list[bytes], ts: int) -> int:
 
 
 def test_delayed_fetch_is_woken_by_a_produce(broker):
-    produce(broker.port, "longpoll", [b"first"], 1000)
+    produce(broker.port, "longpoll", [b"first"], NOW)
     result = {}
     t = threading.Thread(target=lambda: result.update(call(broker.port, 1, 11, fetch_req("longpoll", 1, 60_000, 1))))
     t.start()
     time.sleep(0.5)
     assert t.is_alive()  # nothing to return yet: the fetch is parked
-    produce(broker.port, "longpoll", [b"second"], 2000)
+    produce(broker.port, "longpoll", [b"second"], NOW + 1)
     t.join(30)
     assert not t.is_alive()
     part = result["responses"][0]["partitions"][0]
@@ -70,7 +74,7 @@ def test_delayed_fetch_is_woken_by_a_produce(broker):
 
 
 def test_fetch_with_max_wait_returns_empty_when_nothing_arrives(broker):
-    produce(broker.port, "quiet", [b"only"], 1000)
+    produce(broker.port, "quiet", [b"only"], NOW)
     r = call(broker.port, 1, 11, fetch_req("quiet", 1, 200, 1))
     part = r["responses"][0]["partitions"][0]
     assert part["error_code"] == 0 and bytes(part["records"]) == b"" and part["high_watermark"] == 1
@@ -78,13 +82,13 @@ def test_fetch_with_max_wait_returns_empty_when_nothing_arrives(broker):
 
 def test_list_offsets_earliest_latest_and_by_timestamp(broker):
     for i in range(5):
-        produce(broker.port, "times", [b"a", b"b"], 10_000 * (i + 1))
+        produce(broker.port, "times", [b"a", b"b"], NOW + 10_000 * (i + 1))
     c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "times"})
     low, high = c.get_watermark_offsets(TopicPartition("times", 0), timeout=10)
     assert (low, high) == (0, 10)
-    found = c.offsets_for_times([TopicPartition("times", 0, 25_000)], timeout=10)
+    found = c.offsets_for_times([TopicPartition("times", 0, NOW + 25_000)], timeout=10)
     assert found[0].offset == 4  # first batch with a timestamp >= 25000 is the third (offsets 4-5)
-    past_end = c.offsets_for_times([TopicPartition("times", 0, 99_000_000)], timeout=10)
+    past_end = c.offsets_for_times([TopicPartition("times", 0, NOW + 99_000_000)], timeout=10)
     assert past_end[0].offset == -1  # no such record: Kafka answers -1 (the client reports "end")
     c.close()
 
