@@ -46,7 +46,8 @@ def build_context(cfg: Any, host: str, port: int) -> BrokerContext:
         logs, host=host, port=port, auto_create_topics=b.auto_create_topics,
         default_partitions=b.default_partitions, max_frame_bytes=b.max_request_bytes,
         sasl_users={u: c.model_dump(exclude_none=True) for u, c in b.sasl_users.items()},
-        sasl_mechanisms=list(b.sasl_mechanisms) if b.security_protocol.startswith("SASL") else [])
+        sasl_mechanisms=list(b.sasl_mechanisms) if b.security_protocol.startswith("SASL") else [],
+        connections_max_idle_ms=b.connections_max_idle_ms)
 
 
 async def main(cfg: Any, ready: asyncio.Future[int] | None = None) -> None:
@@ -70,10 +71,19 @@ async def main(cfg: Any, ready: asyncio.Future[int] | None = None) -> None:
         ready.set_result(bound)
 
     ctx.logs.start_background(MAINTENANCE_INTERVAL_S)
+
+    async def reap_idle() -> None:
+        interval = min(ctx.connections_max_idle_ms / 4000, 30.0)
+        while True:
+            await asyncio.sleep(interval)
+            ctx.close_idle(loop.time())
+
+    reaper = asyncio.create_task(reap_idle())
     try:
         await stop.wait()
     finally:
         log.info("broker stopping")
+        reaper.cancel()
         server.close()
         for conn in list(ctx.connections):
             if conn.transport is not None:

@@ -249,3 +249,21 @@ def test_a_client_that_does_not_read_its_answers_cannot_grow_broker_memory(broke
             corr, body = decode_response(1, 11, recv_exact(s, size))
             assert corr == i
     assert grown < 40 * 1024 * 1024, f"broker grew by {grown / 1e6:.0f} MB"
+
+
+def test_idle_connections_are_closed(tmp_path):
+    import time
+
+    b = BrokerProcess(tmp_path, {"connections_max_idle_ms": 500}).start()
+    try:
+        with connect(b) as idle, connect(b) as chatty:
+            call(idle, 18, 2, {})
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:  # keep one connection busy, leave the other alone
+                call(chatty, 18, 2, {})
+                time.sleep(0.1)
+            assert closed(idle)
+            assert call(chatty, 18, 2, {})["error_code"] == 0
+        assert "closing idle connection" in b.log()
+    finally:
+        assert b.stop() == 0, b.log()
