@@ -43,6 +43,10 @@ class BrokerContext:
         self._pid_counter = 0
 
     # -- topics ------------------------------------------------------------------------
+    def topic_exists(self, name: str, allow_create: bool) -> bool:
+        """Produce's per-request check: O(1) when the topic exists (the common case)."""
+        return self.logs.has_topic(name) or self.ensure_topic(name, allow_create) is not None
+
     def ensure_topic(self, name: str, allow_create: bool) -> int | None:
         """Partition count of `name`, auto-creating it when allowed; None if absent."""
         n = self.logs.topics().get(name)

@@ -48,7 +48,7 @@ def handle_offset_commit(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
         parts = []
         for p in t["partitions"]:
             code = err
-            if not code and t["name"] not in ctx.logs.topics():
+            if not code and not ctx.logs.has_topic(t["name"]):
                 code = E.UNKNOWN_TOPIC_OR_PARTITION
             if not code:
                 entries.append((t["name"], p["partition_index"], p["committed_offset"],

@@ -83,13 +83,13 @@ def handle_produce(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dic
     for t in req["topics"]:
         name = t["name"]
         internal = name.startswith("__")  # __consumer_offsets is written by the coordinator only
-        n = None if internal else ctx.ensure_topic(name, allow_create=True)
+        exists = not internal and ctx.topic_exists(name, allow_create=True)
         parts = []
         for p in t["partitions"]:
             if internal:
                 parts.append({"index": p["index"], "error_code": E.INVALID_TOPIC_EXCEPTION, "base_offset": -1,
                               "error_message": f"{name} is an internal topic"})
-            elif n is None:
+            elif not exists:
                 parts.append({"index": p["index"], "error_code": E.UNKNOWN_TOPIC_OR_PARTITION, "base_offset": -1})
             elif acks not in (0, 1, -1):
                 parts.append({"index": p["index"], "error_code": E.INVALID_REQUIRED_ACKS, "base_offset": -1})
