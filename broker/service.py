@@ -16,12 +16,14 @@ from typing import Any
 
 from logwarden.model import parse_hostport
 
+from . import metrics
 from .context import BrokerContext
 from .server import serve
 
 log = logging.getLogger("logwarden.broker")
 
 MAINTENANCE_INTERVAL_S = 1.0  # also drives flush.ms, whose default is 1000 ms
+METRICS_INTERVAL_S = 1.0  # how often counted events reach the Prometheus series
 
 
 def tls_context(bcfg: Any) -> ssl.SSLContext | None:
@@ -72,18 +74,23 @@ async def main(cfg: Any, ready: asyncio.Future[int] | None = None) -> None:
 
     ctx.logs.start_background(MAINTENANCE_INTERVAL_S)
 
-    async def reap_idle() -> None:
-        interval = min(ctx.connections_max_idle_ms / 4000, 30.0)
+    async def housekeeping() -> None:
+        idle_every = min(ctx.connections_max_idle_ms / 4000, 30.0)
+        next_idle = loop.time() + idle_every
         while True:
-            await asyncio.sleep(interval)
-            ctx.close_idle(loop.time())
+            await asyncio.sleep(min(METRICS_INTERVAL_S, idle_every))
+            metrics.publish()
+            if loop.time() >= next_idle:
+                ctx.close_idle(loop.time())
+                next_idle = loop.time() + idle_every
 
-    reaper = asyncio.create_task(reap_idle())
+    reaper = asyncio.create_task(housekeeping())
     try:
         await stop.wait()
     finally:
         log.info("broker stopping")
         reaper.cancel()
+        metrics.publish()
         server.close()
         for conn in list(ctx.connections):
             if conn.transport is not None:

@@ -65,11 +65,9 @@ def _partition(ctx: Any, topic: str, index: int, records: Any) -> dict[str, Any]
         for h in headers:
             ctx.producers.record(tp, h, off)
             off += h.last_offset_delta + 1
-    count = sum(h.record_count for h in headers)
-    metrics.PRODUCED_RECORDS.inc(count)
-    metrics.PRODUCED_BYTES.inc(len(records))
-    metrics.CORE_RECEIVED.inc(count)
-    metrics.CORE_SENT.inc(count)
+    stats = metrics.STATS
+    stats.produced_records += sum(h.record_count for h in headers)
+    stats.produced_bytes += len(records)
     out["base_offset"] = base
     out["log_append_time_ms"] = append_time
     out["log_start_offset"] = plog.log_start_offset
