@@ -99,7 +99,7 @@ def topics_cli(broker, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
-def test_topics_cli_create_list_describe_delete(broker):
+def test_topics_cli_create_list_describe_alter_delete(broker):
     r = topics_cli(broker, "create", "cli-topic", "-p", "3", "--set", "retention.ms=3600000")
     assert r.returncode == 0, r.stderr
     r = topics_cli(broker, "list")
@@ -111,8 +111,32 @@ def test_topics_cli_create_list_describe_delete(broker):
     assert retention["value"] == "3600000" and retention["default"] is False
     r = topics_cli(broker, "create", "cli-topic")
     assert r.returncode == 1 and "already exists" in r.stderr.lower()
+    r = topics_cli(broker, "alter", "cli-topic", "-p", "5", "--set", "retention.bytes=1000000", "--unset", "retention.ms")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(topics_cli(broker, "describe", "cli-topic", "--json").stdout)
+    configs = {c["config"]: c for c in doc["configs"]}
+    assert len(doc["partitions"]) == 5
+    assert configs["retention.bytes"]["value"] == "1000000" and configs["retention.bytes"]["default"] is False
+    assert configs["retention.ms"]["default"] is True
+    r = topics_cli(broker, "alter", "cli-topic", "-p", "2")
+    assert r.returncode == 1 and "partitions" in r.stderr
+    r = topics_cli(broker, "alter", "cli-topic", "--set", "retention.ms=soon")
+    assert r.returncode == 1 and "retention.ms" in r.stderr
     assert topics_cli(broker, "delete", "cli-topic", "--yes").returncode == 0
     r = topics_cli(broker, "list", "--json")
     assert "cli-topic" not in [t["topic"] for t in json.loads(r.stdout)]
     r = topics_cli(broker, "delete", "cli-topic", "--yes")
     assert r.returncode == 1 and "unknown topic" in r.stderr.lower()
+
+
+def test_admin_client_alter_configs_replaces_all_overrides(broker):
+    from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("alter-me", 1, 1, config={"retention.ms": "3600000", "segment.bytes": "1048576"})])["alter-me"].result(10)
+    res = ConfigResource(ConfigResource.Type.TOPIC, "alter-me", set_config={"retention.ms": "7200000"})
+    admin.alter_configs([res])[res].result(10)  # legacy AlterConfigs: the given set replaces all overrides
+    got = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "alter-me")])
+    entries = list(got.values())[0].result(10)
+    assert entries["retention.ms"].value == "7200000" and not entries["retention.ms"].is_default
+    assert entries["segment.bytes"].is_default
