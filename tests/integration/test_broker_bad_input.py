@@ -174,7 +174,7 @@ FUZZ_APIS = [(a, v) for a in APIS.values() for v in range(a.min_version, a.max_v
              if a.name not in ("SaslHandshake", "SaslAuthenticate")]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                                   HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_random_but_well_formed_requests_never_break_the_broker(broker, data):
