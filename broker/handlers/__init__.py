@@ -32,5 +32,6 @@ HANDLERS: dict[int, Callable[..., Any]] = {
     33: admin.handle_alter_configs,
     36: sasl.handle_sasl_authenticate,
     37: admin.handle_create_partitions,
+    42: groups.handle_delete_groups,
     44: admin.handle_incremental_alter_configs,
 }

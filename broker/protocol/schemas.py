@@ -279,6 +279,11 @@ INCREMENTAL_ALTER_CONFIGS = Api(44, "IncrementalAlterConfigs", 0, 1,
                                     F("resource_type", INT8), F("resource_name", STRING))))),
     flexible_from=1)
 
+DELETE_GROUPS = Api(42, "DeleteGroups", 0, 1,
+    Struct(F("groups_names", Array(STRING))),
+    Struct(F("throttle_time_ms", INT32),
+           F("results", Array(Struct(F("group_id", STRING), F("error_code", INT16))))))
+
 SASL_AUTHENTICATE = Api(36, "SaslAuthenticate", 0, 1,
     Struct(F("auth_bytes", BYTES)),
     Struct(F("error_code", INT16), F("error_message", NSTRING), F("auth_bytes", BYTES),
@@ -288,7 +293,7 @@ APIS: dict[int, Api] = {a.key: a for a in (
     PRODUCE, FETCH, LIST_OFFSETS, METADATA, OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR,
     JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP, DESCRIBE_GROUPS, LIST_GROUPS,
     SASL_HANDSHAKE, API_VERSIONS, CREATE_TOPICS, DELETE_TOPICS, INIT_PRODUCER_ID,
-    DESCRIBE_CONFIGS, ALTER_CONFIGS, SASL_AUTHENTICATE, CREATE_PARTITIONS, INCREMENTAL_ALTER_CONFIGS)}
+    DESCRIBE_CONFIGS, ALTER_CONFIGS, SASL_AUTHENTICATE, CREATE_PARTITIONS, DELETE_GROUPS, INCREMENTAL_ALTER_CONFIGS)}
 
 
 def api_versions_table() -> list[dict[str, Any]]:

@@ -140,3 +140,20 @@ def test_admin_client_alter_configs_replaces_all_overrides(broker):
     entries = list(got.values())[0].result(10)
     assert entries["retention.ms"].value == "7200000" and not entries["retention.ms"].is_default
     assert entries["segment.bytes"].is_default
+
+
+def test_admin_client_deletes_an_empty_consumer_group(broker):
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    produce(broker.port, "del-topic", [b"x"], NOW)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "g-del", "enable.auto.commit": False})
+    c.commit(offsets=[TopicPartition("del-topic", 0, 1)], asynchronous=False)
+    c.close()
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.delete_consumer_groups(["g-del"], request_timeout=10)["g-del"].result(10)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "g-del"})
+    assert c.committed([TopicPartition("del-topic", 0)], timeout=10)[0].offset < 0  # offsets are gone
+    c.close()
+    with pytest.raises(KafkaException):
+        admin.delete_consumer_groups(["g-del"], request_timeout=10)["g-del"].result(10)
