@@ -1,4 +1,4 @@
-"""`logwarden topics list|create|describe|delete`.
+"""`logwarden topics list|create|describe|alter|delete`.
 
 An AdminClient (confluent-kafka) against `kafka.bootstrap_servers`, so the same commands
 work on the built-in broker and on a real Kafka cluster. Output is a rich table on a
@@ -77,7 +77,7 @@ def with_common(f: Any) -> Any:
 
 @click.group()
 def topics() -> None:
-    """List, create, describe and delete topics (built-in broker or Kafka)."""
+    """List, create, describe, alter and delete topics (built-in broker or Kafka)."""
 
 
 @topics.command("list")
@@ -148,6 +148,42 @@ def describe(config_file: str | None, broker: str | None, name: str, as_json: bo
     if not sys.stdout.isatty():
         click.echo("")
     _emit(configs, ["config", "value", "default"], False, title=f"{name}: configuration")
+
+
+@topics.command()
+@with_common
+@click.argument("name")
+@click.option("-p", "--partitions", type=int, default=None, help="Grow the topic to this many partitions.")
+@click.option("-s", "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Set a topic config, e.g. retention.ms=3600000.")
+@click.option("--unset", "unsets", multiple=True, metavar="KEY", help="Return a topic config to the broker default.")
+def alter(config_file: str | None, broker: str | None, name: str, partitions: int | None, sets: tuple[str, ...],
+          unsets: tuple[str, ...]) -> None:
+    """Add partitions to a topic or change its configuration."""
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions
+
+    if partitions is None and not sets and not unsets:
+        _fail("nothing to change: give --partitions, --set or --unset")
+    admin = _admin(config_file, broker)
+    if partitions is not None:
+        try:
+            admin.create_partitions([NewPartitions(name, partitions)], request_timeout=ADMIN_TIMEOUT_S)[name].result(ADMIN_TIMEOUT_S)
+        except Exception as exc:
+            _fail(f"cannot grow {name} to {partitions} partitions: {_why(exc)}")
+        click.echo(f"topic {name} now has {partitions} partitions", err=True)
+    if sets or unsets:
+        entries = []
+        for kv in sets:
+            k, sep, v = kv.partition("=")
+            if not sep:
+                _fail(f"--set expects KEY=VALUE, got {kv!r}")
+            entries.append(ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET))
+        entries += [ConfigEntry(k, None, incremental_operation=AlterConfigOpType.DELETE) for k in unsets]
+        res = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries)
+        try:
+            admin.incremental_alter_configs([res], request_timeout=ADMIN_TIMEOUT_S)[res].result(ADMIN_TIMEOUT_S)
+        except Exception as exc:
+            _fail(f"cannot change the configuration of {name}: {_why(exc)}")
+        click.echo(f"configuration of {name} changed", err=True)
 
 
 @topics.command()

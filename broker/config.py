@@ -23,6 +23,7 @@ class BrokerConfig(Model):
     tls_cafile: str | None = Field(None, description="PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS).")
     sasl_mechanisms: list[Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]] = Field(default_factory=lambda: ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"], description="SASL mechanisms offered (SASL_PLAINTEXT, SASL_SSL).")
     sasl_users: dict[str, SaslUser] = Field(default_factory=dict, description="SASL users with hashed credentials; `python -m logwarden.broker.security.scram USER` prints an entry.")
+    connections_max_idle_ms: int = Field(600_000, ge=100, description="Close a client connection that sent nothing for this long (Kafka connections.max.idle.ms), so vanished clients do not hold sockets forever.")
     max_request_bytes: int = Field(100 * 1024 * 1024, ge=1024, description="Largest request frame accepted (Kafka socket.request.max.bytes); bigger ones close the connection.")
 
     @field_validator("listen")

@@ -25,12 +25,14 @@ CLUSTER_ID = "logwarden-embedded"
 class BrokerContext:
     def __init__(self, logs: Any, *, host: str, port: int, auto_create_topics: bool = True,
                  default_partitions: int = 1, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
-                 sasl_users: dict[str, Any] | None = None, sasl_mechanisms: list[str] | None = None):
+                 sasl_users: dict[str, Any] | None = None, sasl_mechanisms: list[str] | None = None,
+                 connections_max_idle_ms: int = 600_000):
         self.logs = logs
         self.host, self.port = host, port
         self.auto_create_topics = auto_create_topics
         self.default_partitions = default_partitions
         self.max_frame_bytes = max_frame_bytes
+        self.connections_max_idle_ms = connections_max_idle_ms
         self.sasl_users = sasl_users or {}
         self.sasl_mechanisms = sasl_mechanisms or []
         self.connections: set[Any] = set()
@@ -41,6 +43,10 @@ class BrokerContext:
         self._pid_counter = 0
 
     # -- topics ------------------------------------------------------------------------
+    def topic_exists(self, name: str, allow_create: bool) -> bool:
+        """Produce's per-request check: O(1) when the topic exists (the common case)."""
+        return self.logs.has_topic(name) or self.ensure_topic(name, allow_create) is not None
+
     def ensure_topic(self, name: str, allow_create: bool) -> int | None:
         """Partition count of `name`, auto-creating it when allowed; None if absent."""
         n = self.logs.topics().get(name)
@@ -53,6 +59,18 @@ class BrokerContext:
                 log.info("auto-create of topic %r refused: %s", name, exc, extra={"topic": name, "reason": str(exc)})
                 return None
             n = self.logs.topics().get(name)
+        return n
+
+    def close_idle(self, now: float) -> int:
+        """Close connections idle longer than connections.max.idle.ms (`now`: loop.time())."""
+        limit = self.connections_max_idle_ms / 1000
+        n = 0
+        for conn in list(self.connections):
+            if not conn.busy and not conn.closed and now - conn.last_active > limit:
+                log.info("closing idle connection from %s", conn.session.peer if conn.session else None)
+                conn.closed = True
+                conn.transport.close()
+                n += 1
         return n
 
     # -- delayed fetch -----------------------------------------------------------------

@@ -1,8 +1,10 @@
 """The broker's own Prometheus series (logwarden_broker_*), plus the component-wide series
 every stage reports (logwarden_component_*{component="broker"}).
 
-Counted per request or per batch, never per record: a Prometheus increment costs a few
-microseconds, and a Produce request carries thousands of records.
+The hot path only bumps plain integers in STATS (a Prometheus increment costs a few
+microseconds, several per request would be a sizeable share of a small Produce);
+`publish()` moves their growth into the Prometheus series, once a second from the
+service loop. Rare events (refusals, closed connections) go to Prometheus directly.
 """
 from __future__ import annotations
 
@@ -24,14 +26,41 @@ CONNECTIONS = Gauge("logwarden_broker_connections", "Open client connections.", 
 CORE_RECEIVED = core.RECEIVED.labels("broker") if core else Counter("logwarden_broker_received_records_total", "Records received by Produce.")
 CORE_SENT = core.SENT.labels("broker") if core else Counter("logwarden_broker_appended_records_total", "Records appended by Produce.")
 
-_requests: dict[str, Counter] = {}
+
+
+class Stats:
+    __slots__ = ("requests", "produced_records", "produced_bytes", "fetched_bytes")
+
+    def __init__(self) -> None:
+        self.requests: dict[str, int] = {}
+        self.produced_records = 0
+        self.produced_bytes = 0
+        self.fetched_bytes = 0
+
+
+STATS = Stats()
+_published = Stats()
 
 
 def request(api_name: str) -> None:
-    c = _requests.get(api_name)
-    if c is None:
-        c = _requests[api_name] = REQUESTS.labels(api_name)
-    c.inc()
+    r = STATS.requests
+    r[api_name] = r.get(api_name, 0) + 1
+
+
+def publish() -> None:
+    """Move what STATS gained since the last call into the Prometheus series."""
+    for api, n in list(STATS.requests.items()):
+        done = _published.requests.get(api, 0)
+        if n > done:
+            REQUESTS.labels(api).inc(n - done)
+            _published.requests[api] = n
+    for name, series in (("produced_records", (PRODUCED_RECORDS, CORE_RECEIVED, CORE_SENT)),
+                         ("produced_bytes", (PRODUCED_BYTES,)), ("fetched_bytes", (FETCHED_BYTES,))):
+        grown = getattr(STATS, name) - getattr(_published, name)
+        if grown:
+            for c in series:
+                c.inc(grown)
+            setattr(_published, name, getattr(STATS, name))
 
 
 def produce_error(code: int) -> None:

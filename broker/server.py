@@ -64,6 +64,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self.inflight: asyncio.Future[None] | None = None  # a parked request (delayed fetch, join)
+        self.last_active = 0.0  # loop.time() of the last complete request (idle connection reaping)
 
     # -- asyncio callbacks --------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -72,6 +73,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.session.local = transport.get_extra_info("sockname")
         self.session.sendfile = transport.get_extra_info("sslcontext") is None and hasattr(os, "sendfile")
         self.broker.connections.add(self)
+        self.last_active = asyncio.get_running_loop().time()
         metrics.CONNECTIONS.inc()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -93,6 +95,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
             return
         if frame is None:
             return
+        self.last_active = asyncio.get_running_loop().time()
         self.queue.append(frame)
         if len(self.queue) >= MAX_QUEUED_REQUESTS and not self.paused:
             self.paused = True

@@ -16,12 +16,14 @@ from typing import Any
 
 from logwarden.model import parse_hostport
 
+from . import metrics
 from .context import BrokerContext
 from .server import serve
 
 log = logging.getLogger("logwarden.broker")
 
 MAINTENANCE_INTERVAL_S = 1.0  # also drives flush.ms, whose default is 1000 ms
+METRICS_INTERVAL_S = 1.0  # how often counted events reach the Prometheus series
 
 
 def tls_context(bcfg: Any) -> ssl.SSLContext | None:
@@ -46,7 +48,8 @@ def build_context(cfg: Any, host: str, port: int) -> BrokerContext:
         logs, host=host, port=port, auto_create_topics=b.auto_create_topics,
         default_partitions=b.default_partitions, max_frame_bytes=b.max_request_bytes,
         sasl_users={u: c.model_dump(exclude_none=True) for u, c in b.sasl_users.items()},
-        sasl_mechanisms=list(b.sasl_mechanisms) if b.security_protocol.startswith("SASL") else [])
+        sasl_mechanisms=list(b.sasl_mechanisms) if b.security_protocol.startswith("SASL") else [],
+        connections_max_idle_ms=b.connections_max_idle_ms)
 
 
 async def main(cfg: Any, ready: asyncio.Future[int] | None = None) -> None:
@@ -70,10 +73,24 @@ async def main(cfg: Any, ready: asyncio.Future[int] | None = None) -> None:
         ready.set_result(bound)
 
     ctx.logs.start_background(MAINTENANCE_INTERVAL_S)
+
+    async def housekeeping() -> None:
+        idle_every = min(ctx.connections_max_idle_ms / 4000, 30.0)
+        next_idle = loop.time() + idle_every
+        while True:
+            await asyncio.sleep(min(METRICS_INTERVAL_S, idle_every))
+            metrics.publish()
+            if loop.time() >= next_idle:
+                ctx.close_idle(loop.time())
+                next_idle = loop.time() + idle_every
+
+    reaper = asyncio.create_task(housekeeping())
     try:
         await stop.wait()
     finally:
         log.info("broker stopping")
+        reaper.cancel()
+        metrics.publish()
         server.close()
         for conn in list(ctx.connections):
             if conn.transport is not None:

@@ -356,6 +356,22 @@ class GroupCoordinator:
             return E.REBALANCE_IN_PROGRESS
         return E.NONE
 
+    def delete(self, group_id: str) -> int:
+        """DeleteGroups: only a group without members; its offsets and metadata are tombstoned."""
+        g = self.groups.get(group_id)
+        if g is None and not self.offsets.fetch(group_id):
+            return E.GROUP_ID_NOT_FOUND
+        if g is not None and (g.members or g.state is not S.EMPTY):
+            return E.NON_EMPTY_GROUP
+        if g is not None:
+            g.transition(S.DEAD)
+            del self.groups[group_id]
+        self.offsets.delete_group(group_id)
+        if group_id in self.offsets.groups:
+            self.offsets.store_group(group_id, None)
+        log.info("group %s deleted", group_id)
+        return E.NONE
+
     def describe(self, group_id: str) -> dict[str, Any]:
         g = self.groups.get(group_id)
         if g is None:

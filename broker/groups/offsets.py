@@ -184,8 +184,10 @@ class OffsetStore:
         return self.offsets.get(group, {})
 
     def delete_group(self, group: str) -> None:
+        """Tombstone every committed offset of `group`."""
         keys = list(self.offsets.get(group, {}))
         if keys:
             now = int(time.time() * 1000)
-            self.logs.get(OFFSETS_TOPIC, 0).append(build_batch([(encode_key(group, t, p), None) for t, p in keys], now))
+            part = zlib.crc32(group.encode()) % self.logs.topics()[OFFSETS_TOPIC]
+            self.logs.get(OFFSETS_TOPIC, part).append(build_batch([(encode_key(group, t, p), None) for t, p in keys], now))
         self.offsets.pop(group, None)

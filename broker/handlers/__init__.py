@@ -29,5 +29,9 @@ HANDLERS: dict[int, Callable[..., Any]] = {
     20: admin.handle_delete_topics,
     22: produce.handle_init_producer_id,
     32: admin.handle_describe_configs,
+    33: admin.handle_alter_configs,
     36: sasl.handle_sasl_authenticate,
+    37: admin.handle_create_partitions,
+    42: groups.handle_delete_groups,
+    44: admin.handle_incremental_alter_configs,
 }

@@ -1,4 +1,5 @@
-"""CreateTopics, DeleteTopics, DescribeConfigs (topic resources and the broker resource)."""
+"""CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs (topic resources and the
+broker resource), AlterConfigs and IncrementalAlterConfigs (topic resources)."""
 from __future__ import annotations
 
 import logging
@@ -100,3 +101,78 @@ def handle_describe_configs(ctx: Any, session: Any, hdr: Any, req: dict[str, Any
                                    "is_default": source == SOURCE_DEFAULT, "config_source": source,
                                    "is_sensitive": False, "synonyms": [], "config_type": 0, "documentation": None})
     return {"throttle_time_ms": 0, "results": results}
+
+
+def handle_create_partitions(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    results = []
+    for t in req["topics"]:
+        entry = {"name": t["name"], "error_code": E.NONE, "error_message": None}
+        results.append(entry)
+        try:
+            current = ctx.logs.topics().get(t["name"])
+            if current is None:
+                entry.update(error_code=E.UNKNOWN_TOPIC_OR_PARTITION, error_message=f"unknown topic {t['name']!r}")
+            elif t["count"] <= current or t["count"] > MAX_PARTITIONS_PER_TOPIC:
+                entry.update(error_code=E.INVALID_PARTITIONS,
+                             error_message=f"topic has {current} partitions; the count can only grow, up to {MAX_PARTITIONS_PER_TOPIC}")
+            elif not req["validate_only"]:
+                ctx.logs.create_partitions(t["name"], t["count"])
+                log.info("topic %s now has %d partitions", t["name"], t["count"], extra={"topic": t["name"]})
+        except StorageError as exc:
+            entry.update(error_code=exc.kafka_error_code, error_message=str(exc))
+    return {"throttle_time_ms": 0, "results": results}
+
+
+# IncrementalAlterConfigs operations
+SET, DELETE = 0, 1
+
+
+def _alter(ctx: Any, req: dict[str, Any], incremental: bool) -> dict[str, Any]:
+    out = []
+    for r in req["resources"]:
+        res = {"error_code": E.NONE, "error_message": None, "resource_type": r["resource_type"],
+               "resource_name": r["resource_name"]}
+        out.append(res)
+        if r["resource_type"] != TOPIC_RESOURCE:
+            res.update(error_code=E.INVALID_REQUEST, error_message="only topic configs can be altered")
+            continue
+        changes: dict[str, str | None] = {}
+        for c in r["configs"]:
+            op = c.get("config_operation", SET)
+            if op == SET:
+                changes[c["name"]] = c["value"]
+            elif op == DELETE:
+                changes[c["name"]] = None
+            else:
+                res.update(error_code=E.INVALID_REQUEST, error_message="APPEND/SUBTRACT apply to list configs only")
+                break
+        if res["error_code"]:
+            continue
+        try:
+            if r["resource_name"].startswith("__"):
+                raise _Internal()
+            if req["validate_only"]:
+                from logwarden.broker.storage.config import validate_overrides
+                validate_overrides({k: v for k, v in changes.items() if v is not None})
+                ctx.logs.config_overrides(r["resource_name"])  # raises for an unknown topic
+            else:
+                ctx.logs.alter_topic_config(r["resource_name"], changes, incremental=incremental)
+                log.info("altered config of topic %s: %s", r["resource_name"], changes)
+        except _Internal:
+            res.update(error_code=E.INVALID_REQUEST, error_message="internal topics keep their config")
+        except StorageError as exc:
+            res.update(error_code=exc.kafka_error_code, error_message=str(exc))
+    return {"throttle_time_ms": 0, "responses": out}
+
+
+class _Internal(Exception):
+    pass
+
+
+def handle_alter_configs(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    # AlterConfigs replaces all of a topic's overrides with the ones given (Kafka semantics).
+    return _alter(ctx, req, incremental=False)
+
+
+def handle_incremental_alter_configs(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    return _alter(ctx, req, incremental=True)

@@ -97,13 +97,13 @@ async def _delayed(ctx: Any, req: dict[str, Any], sendfile: bool) -> dict[str, A
                         ctx.waiters.pop(k, None)
         resp, total, error = _read(ctx, req, sendfile)
         if total >= req["min_bytes"] or error or loop.time() >= deadline:
-            metrics.FETCHED_BYTES.inc(total)
+            metrics.STATS.fetched_bytes += total
             return resp
 
 
 def handle_fetch(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> Any:
     resp, total, error = _read(ctx, req, session.sendfile)
     if total >= req["min_bytes"] or error or req["max_wait_ms"] <= 0 or not req["topics"]:
-        metrics.FETCHED_BYTES.inc(total)
+        metrics.STATS.fetched_bytes += total
         return resp
     return _delayed(ctx, req, session.sendfile)

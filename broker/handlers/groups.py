@@ -48,7 +48,7 @@ def handle_offset_commit(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
         parts = []
         for p in t["partitions"]:
             code = err
-            if not code and t["name"] not in ctx.logs.topics():
+            if not code and not ctx.logs.has_topic(t["name"]):
                 code = E.UNKNOWN_TOPIC_OR_PARTITION
             if not code:
                 entries.append((t["name"], p["partition_index"], p["committed_offset"],
@@ -88,3 +88,8 @@ def handle_list_groups(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) ->
     return {"throttle_time_ms": 0, "error_code": E.NONE,
             "groups": [{"group_id": g.group_id, "protocol_type": g.protocol_type or ""}
                        for g in ctx.coordinator.groups.values() if g.state.value != "Dead"]}
+
+
+def handle_delete_groups(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    return {"throttle_time_ms": 0,
+            "results": [{"group_id": g, "error_code": ctx.coordinator.delete(g)} for g in req["groups_names"]]}

@@ -65,11 +65,9 @@ def _partition(ctx: Any, topic: str, index: int, records: Any) -> dict[str, Any]
         for h in headers:
             ctx.producers.record(tp, h, off)
             off += h.last_offset_delta + 1
-    count = sum(h.record_count for h in headers)
-    metrics.PRODUCED_RECORDS.inc(count)
-    metrics.PRODUCED_BYTES.inc(len(records))
-    metrics.CORE_RECEIVED.inc(count)
-    metrics.CORE_SENT.inc(count)
+    stats = metrics.STATS
+    stats.produced_records += sum(h.record_count for h in headers)
+    stats.produced_bytes += len(records)
     out["base_offset"] = base
     out["log_append_time_ms"] = append_time
     out["log_start_offset"] = plog.log_start_offset
@@ -83,13 +81,13 @@ def handle_produce(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dic
     for t in req["topics"]:
         name = t["name"]
         internal = name.startswith("__")  # __consumer_offsets is written by the coordinator only
-        n = None if internal else ctx.ensure_topic(name, allow_create=True)
+        exists = not internal and ctx.topic_exists(name, allow_create=True)
         parts = []
         for p in t["partitions"]:
             if internal:
                 parts.append({"index": p["index"], "error_code": E.INVALID_TOPIC_EXCEPTION, "base_offset": -1,
                               "error_message": f"{name} is an internal topic"})
-            elif n is None:
+            elif not exists:
                 parts.append({"index": p["index"], "error_code": E.UNKNOWN_TOPIC_OR_PARTITION, "base_offset": -1})
             elif acks not in (0, 1, -1):
                 parts.append({"index": p["index"], "error_code": E.INVALID_REQUIRED_ACKS, "base_offset": -1})

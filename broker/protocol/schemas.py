@@ -246,6 +246,44 @@ DESCRIBE_CONFIGS = Api(32, "DescribeConfigs", 1, 3,
                 F("synonyms", Array(Struct(F("name", STRING), F("value", NSTRING), F("source", INT8))), "1+"),
                 F("config_type", INT8, "3+"), F("documentation", NSTRING, "3+")))))))))
 
+ALTER_CONFIGS = Api(33, "AlterConfigs", 0, 1,
+    Struct(
+        F("resources", Array(Struct(
+            F("resource_type", INT8), F("resource_name", STRING),
+            F("configs", Array(Struct(F("name", STRING), F("value", NSTRING))))))),
+        F("validate_only", BOOL)),
+    Struct(
+        F("throttle_time_ms", INT32),
+        F("responses", Array(Struct(F("error_code", INT16), F("error_message", NSTRING),
+                                    F("resource_type", INT8), F("resource_name", STRING))))))
+
+CREATE_PARTITIONS = Api(37, "CreatePartitions", 0, 1,
+    Struct(
+        F("topics", Array(Struct(
+            F("name", STRING), F("count", INT32),
+            F("assignments", NArray(Struct(F("broker_ids", Array(INT32)))))))),
+        F("timeout_ms", INT32), F("validate_only", BOOL)),
+    Struct(
+        F("throttle_time_ms", INT32),
+        F("results", Array(Struct(F("name", STRING), F("error_code", INT16), F("error_message", NSTRING))))))
+
+INCREMENTAL_ALTER_CONFIGS = Api(44, "IncrementalAlterConfigs", 0, 1,
+    Struct(
+        F("resources", Array(Struct(
+            F("resource_type", INT8), F("resource_name", STRING),
+            F("configs", Array(Struct(F("name", STRING), F("config_operation", INT8), F("value", NSTRING))))))),
+        F("validate_only", BOOL)),
+    Struct(
+        F("throttle_time_ms", INT32),
+        F("responses", Array(Struct(F("error_code", INT16), F("error_message", NSTRING),
+                                    F("resource_type", INT8), F("resource_name", STRING))))),
+    flexible_from=1)
+
+DELETE_GROUPS = Api(42, "DeleteGroups", 0, 1,
+    Struct(F("groups_names", Array(STRING))),
+    Struct(F("throttle_time_ms", INT32),
+           F("results", Array(Struct(F("group_id", STRING), F("error_code", INT16))))))
+
 SASL_AUTHENTICATE = Api(36, "SaslAuthenticate", 0, 1,
     Struct(F("auth_bytes", BYTES)),
     Struct(F("error_code", INT16), F("error_message", NSTRING), F("auth_bytes", BYTES),
@@ -255,7 +293,7 @@ APIS: dict[int, Api] = {a.key: a for a in (
     PRODUCE, FETCH, LIST_OFFSETS, METADATA, OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR,
     JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP, DESCRIBE_GROUPS, LIST_GROUPS,
     SASL_HANDSHAKE, API_VERSIONS, CREATE_TOPICS, DELETE_TOPICS, INIT_PRODUCER_ID,
-    DESCRIBE_CONFIGS, SASL_AUTHENTICATE)}
+    DESCRIBE_CONFIGS, ALTER_CONFIGS, SASL_AUTHENTICATE, CREATE_PARTITIONS, DELETE_GROUPS, INCREMENTAL_ALTER_CONFIGS)}
 
 
 def api_versions_table() -> list[dict[str, Any]]:

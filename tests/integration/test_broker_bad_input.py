@@ -13,6 +13,9 @@ from logwarden.broker.protocol.frames import decode_response, encode_request
 
 pytestmark = pytest.mark.integration
 
+# Recent record timestamps: retention.ms (7 days) may delete older segments at any time.
+NOW = int(__import__("time").time() * 1000)
+
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
@@ -113,8 +116,8 @@ def test_truncated_body_closes(broker):
 
 
 def test_bad_crc_is_corrupt_message_and_writes_nothing(broker):
-    good = build_batch([(b"k", b"good")], 1_700_000_000_000)
-    bad = bytearray(build_batch([(b"k", b"evil")], 1_700_000_000_000))
+    good = build_batch([(b"k", b"good")], NOW)
+    bad = bytearray(build_batch([(b"k", b"evil")], NOW))
     bad[-1] ^= 0xFF  # payload changed, CRC not
     with connect(broker) as s:
         ok = call(s, 0, 8, produce_req("crc-topic", good))
@@ -131,9 +134,9 @@ def test_bad_crc_is_corrupt_message_and_writes_nothing(broker):
 
 def test_unknown_topic_partition_and_bad_offsets(broker):
     with connect(broker) as s:
-        r = call(s, 0, 8, produce_req("crc-topic-2", build_batch([(None, b"v")], 0)))
+        r = call(s, 0, 8, produce_req("crc-topic-2", build_batch([(None, b"v")], NOW)))
         assert r["responses"][0]["partitions"][0]["error_code"] == 0
-        req = produce_req("crc-topic-2", build_batch([(None, b"v")], 0))
+        req = produce_req("crc-topic-2", build_batch([(None, b"v")], NOW))
         req["topics"][0]["partitions"][0]["index"] = 99
         r = call(s, 0, 8, req, corr=2)
         assert r["responses"][0]["partitions"][0]["error_code"] == 3  # UNKNOWN_TOPIC_OR_PARTITION
@@ -167,19 +170,31 @@ def _codec_tests():
 
 
 _STRATEGY = _codec_tests().strategy
+
+
+@pytest.fixture(scope="module")
+def fuzz_broker(tmp_path_factory):
+    # no auto-creation: random topic names in Metadata/Produce would each create a topic (fsyncs)
+    b = BrokerProcess(tmp_path_factory.mktemp("fuzz"), {"auto_create_topics": False}).start()
+    yield b
+    assert b.stop() == 0, b.log()
 FUZZ_APIS = [(a, v) for a in APIS.values() for v in range(a.min_version, a.max_version + 1)
              if a.name not in ("SaslHandshake", "SaslAuthenticate")]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                                   HealthCheck.function_scoped_fixture])
 @given(st.data())
-def test_random_but_well_formed_requests_never_break_the_broker(broker, data):
+def test_random_but_well_formed_requests_never_break_the_broker(fuzz_broker, data):
+    broker = fuzz_broker
     strategy = _STRATEGY
     api, version = data.draw(st.sampled_from(FUZZ_APIS))
     body = data.draw(strategy(api.request, version))
     if api.name == "Fetch":
         body["max_wait_ms"] = min(abs(body["max_wait_ms"]), 50)  # do not park the test for days
+    if api.name in ("CreateTopics", "CreatePartitions"):
+        # creating topics costs fsyncs (slow on a busy disk) and is covered elsewhere: validate only
+        body["validate_only"] = True
     with connect(broker) as s:
         s.settimeout(10)
         s.sendall(encode_request(api.key, version, 3, "fuzz", body))
@@ -195,7 +210,7 @@ def test_random_but_well_formed_requests_never_break_the_broker(broker, data):
 
 def test_clients_cannot_write_or_delete_the_internal_offsets_topic(broker):
     with connect(broker) as s:
-        r = call(s, 0, 8, produce_req("__consumer_offsets", build_batch([(b"junk", b"junk")], 0)))
+        r = call(s, 0, 8, produce_req("__consumer_offsets", build_batch([(b"junk", b"junk")], NOW)))
         assert r["responses"][0]["partitions"][0]["error_code"] == 17  # INVALID_TOPIC_EXCEPTION
         r = call(s, 20, 3, {"topic_names": ["__consumer_offsets"], "timeout_ms": 1000}, corr=2)
         assert r["responses"][0]["error_code"] == 17
@@ -215,7 +230,7 @@ def test_a_client_that_does_not_read_its_answers_cannot_grow_broker_memory(broke
     full, so its memory stays bounded; afterwards every answer arrives, in order."""
     values = [bytes([65 + i % 26]) * 1000 for i in range(200)]
     with connect(broker) as s:
-        r = call(s, 0, 8, produce_req("hoard", build_batch([(None, v) for v in values], 0)))
+        r = call(s, 0, 8, produce_req("hoard", build_batch([(None, v) for v in values], NOW)))
         assert r["responses"][0]["partitions"][0]["error_code"] == 0
     fetch = {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 0, "max_bytes": 1 << 20, "isolation_level": 1,
              "session_id": 0, "session_epoch": -1, "forgotten_topics_data": [], "rack_id": "",
@@ -246,3 +261,21 @@ def test_a_client_that_does_not_read_its_answers_cannot_grow_broker_memory(broke
             corr, body = decode_response(1, 11, recv_exact(s, size))
             assert corr == i
     assert grown < 40 * 1024 * 1024, f"broker grew by {grown / 1e6:.0f} MB"
+
+
+def test_idle_connections_are_closed(tmp_path):
+    import time
+
+    b = BrokerProcess(tmp_path, {"connections_max_idle_ms": 500}).start()
+    try:
+        with connect(b) as idle, connect(b) as chatty:
+            call(idle, 18, 2, {})
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:  # keep one connection busy, leave the other alone
+                call(chatty, 18, 2, {})
+                time.sleep(0.1)
+            assert closed(idle)
+            assert call(chatty, 18, 2, {})["error_code"] == 0
+        assert "closing idle connection" in b.log()
+    finally:
+        assert b.stop() == 0, b.log()

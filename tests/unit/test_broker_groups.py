@@ -219,3 +219,31 @@ def test_stable_membership_survives_reopening_the_logs(tmp_path, monkeypatch):
 
     member_id = run(before_restart())
     run(after_restart(member_id))
+
+
+def test_delete_group_only_when_empty_and_it_stays_deleted(tmp_path, monkeypatch):
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def scenario():
+        lm = LogManager(tmp_path, LogConfig())
+        try:
+            c = GroupCoordinator(lm)
+            a = await join(c, version=3)
+            c.offsets.commit("g", [("t", 0, 5, -1, "")])
+            assert c.delete("g") == E.NON_EMPTY_GROUP
+            c.leave("g", [a["member_id"]])
+            await asyncio.sleep(0.05)
+            assert c.delete("g") == 0 and "g" not in c.groups
+            assert c.delete("g") == E.GROUP_ID_NOT_FOUND
+            c.offsets.commit("only-offsets", [("t", 0, 1, -1, "")])  # simple-commit group, never joined
+            assert c.delete("only-offsets") == 0
+        finally:
+            lm.close()
+        lm = LogManager(tmp_path, LogConfig())
+        try:
+            c = GroupCoordinator(lm)
+            assert "g" not in c.groups and c.offsets.fetch("g") == {} and c.offsets.fetch("only-offsets") == {}
+        finally:
+            lm.close()
+
+    run(scenario())

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 from prometheus_client import REGISTRY
 
+from logwarden.broker import metrics
 from logwarden.broker.context import BrokerContext
 from logwarden.broker.handlers.fetch import handle_fetch
 from logwarden.broker.handlers.produce import handle_produce
@@ -35,6 +36,7 @@ def test_produce_and_fetch_are_counted(tmp_path):
         fetch = {"max_wait_ms": 0, "min_bytes": 0, "max_bytes": 1 << 20,
                  "topics": [{"topic": "m", "partitions": [{"partition": 0, "fetch_offset": 0, "partition_max_bytes": 1 << 20}]}]}
         handle_fetch(ctx, session, hdr, fetch)
+        metrics.publish()  # the service does this every second
         after = (value("logwarden_broker_produced_records_total"), value("logwarden_broker_fetched_bytes_total"),
                  value("logwarden_broker_produce_errors_total", {"error_code": "2"}))
         assert after[0] - before[0] == 3
