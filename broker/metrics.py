@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-try:
-    from logwarden import metrics as core
-except ImportError:  # the broker branch predates logwarden/metrics.py; main has it
-    core = None
+from logwarden import metrics as core
 
 REQUESTS = Counter("logwarden_broker_requests_total", "Kafka requests handled, by API.", ["api"])
 PRODUCED_RECORDS = Counter("logwarden_broker_produced_records_total", "Records appended to partition logs by Produce.")
@@ -23,8 +20,8 @@ PRODUCE_ERRORS = Counter("logwarden_broker_produce_errors_total", "Partitions of
 CLOSED = Counter("logwarden_broker_closed_connections_total", "Connections the broker closed because of what the peer sent.", ["reason"])
 CONNECTIONS = Gauge("logwarden_broker_connections", "Open client connections.", multiprocess_mode="livesum")
 
-CORE_RECEIVED = core.RECEIVED.labels("broker") if core else Counter("logwarden_broker_received_records_total", "Records received by Produce.")
-CORE_SENT = core.SENT.labels("broker") if core else Counter("logwarden_broker_appended_records_total", "Records appended by Produce.")
+CORE_RECEIVED = core.RECEIVED.labels("broker")
+CORE_SENT = core.SENT.labels("broker")
 
 
 

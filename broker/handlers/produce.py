@@ -66,7 +66,7 @@ def _partition(ctx: Any, topic: str, index: int, records: Any) -> dict[str, Any]
             ctx.producers.record(tp, h, off)
             off += h.last_offset_delta + 1
     stats = metrics.STATS
-    stats.produced_records += sum(h.record_count for h in headers)
+    stats.produced_records += sum(h.records_count for h in headers)
     stats.produced_bytes += len(records)
     out["base_offset"] = base
     out["log_append_time_ms"] = append_time

@@ -13,34 +13,14 @@ checks, never per record.
 from __future__ import annotations
 
 import struct
-from typing import Iterator, NamedTuple
+from typing import Iterator
 
-HEADER_BYTES = 61
-_head = struct.Struct(">qiibIhiqqqhii")
+from logwarden.broker.storage.batch import HEADER, HEADER_SIZE, LOG_OVERHEAD, BatchHeader
+from logwarden.broker.storage.records import _varint as _read_varint
 
-
-class BatchHeader(NamedTuple):
-    base_offset: int
-    length: int  # batchLength: bytes after offset 12
-    leader_epoch: int
-    magic: int
-    crc: int
-    attributes: int
-    last_offset_delta: int
-    base_timestamp: int
-    max_timestamp: int
-    producer_id: int
-    producer_epoch: int
-    base_sequence: int
-    record_count: int
-
-    @property
-    def size(self) -> int:
-        return self.length + 12
-
-    @property
-    def compression(self) -> int:
-        return self.attributes & 7
+# One definition of the v2 batch header serves the wire protocol and the log.
+HEADER_BYTES = HEADER_SIZE
+_head = HEADER
 
 
 def iter_batches(data: memoryview | bytes) -> Iterator[BatchHeader]:
@@ -48,7 +28,7 @@ def iter_batches(data: memoryview | bytes) -> Iterator[BatchHeader]:
     pos, end = 0, len(data)
     while pos + HEADER_BYTES <= end:
         h = BatchHeader._make(_head.unpack_from(data, pos))
-        if h.length < HEADER_BYTES - 12 or pos + h.size > end:
+        if h.batch_length < HEADER_BYTES - LOG_OVERHEAD or pos + h.size > end:
             return
         yield h
         pos += h.size
@@ -68,18 +48,6 @@ def _zigzag(n: int) -> bytes:
         v >>= 7
     out.append(v)
     return bytes(out)
-
-
-def _read_varint(buf: memoryview | bytes, pos: int) -> tuple[int, int]:
-    shift = result = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            break
-        shift += 7
-    return (result >> 1) ^ -(result & 1), pos
 
 
 def build_batch(records: list[tuple[bytes | None, bytes | None]], timestamp_ms: int,
@@ -107,7 +75,7 @@ def iter_records(batch: memoryview | bytes, h: BatchHeader) -> Iterator[tuple[in
     if h.compression:
         raise ValueError("compressed batch")
     pos = HEADER_BYTES
-    for _ in range(h.record_count):
+    for _ in range(h.records_count):
         _len, pos = _read_varint(batch, pos)
         pos += 1  # attributes
         ts_delta, pos = _read_varint(batch, pos)

@@ -1,7 +1,6 @@
 """Run the built-in broker as a real subprocess for integration tests."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
@@ -12,15 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-LAUNCH = (
-    "import logging, sys\n"
-    "logging.basicConfig(level=logging.INFO, stream=sys.stderr, format='%(asctime)s %(name)s %(message)s')\n"
-    "from logwarden.config import load\n"
-    "from logwarden.broker.service import run\n"
-    "run(load(sys.argv[1]))\n"
-)
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -47,10 +37,7 @@ class BrokerProcess:
 
     def start(self, timeout: float = 30.0) -> "BrokerProcess":
         logf = open(self.log_path, "ab")
-        if importlib.util.find_spec("logwarden.cli") is not None:  # the real entry point
-            cmd = [sys.executable, "-P", "-m", "logwarden", "broker", "-c", str(self.config_path)]
-        else:  # a checkout without the core CLI yet
-            cmd = [sys.executable, "-P", "-c", LAUNCH, str(self.config_path)]
+        cmd = [sys.executable, "-P", "-m", "logwarden", "broker", "-c", str(self.config_path)]
         self.proc = subprocess.Popen(cmd,
                                      stdout=logf, stderr=logf, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         logf.close()

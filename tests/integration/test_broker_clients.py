@@ -74,7 +74,7 @@ def test_compressed_batches_are_stored_and_served_as_received(broker, codec, att
     assert p.flush(20) == 0
     batches = list(iter_batches(raw_fetch(broker, topic)))
     assert batches and all(b.compression == attr for b in batches)
-    assert sum(b.record_count for b in batches) == 2000
+    assert sum(b.records_count for b in batches) == 2000
     c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": f"g-{codec}", "auto.offset.reset": "earliest"})
     c.subscribe([topic])
     got = []
