@@ -16,7 +16,7 @@ import struct
 from typing import Iterator
 
 from logwarden.broker.storage.batch import HEADER, HEADER_SIZE, LOG_OVERHEAD, BatchHeader
-from logwarden.broker.storage.records import _varint as _read_varint
+from logwarden.broker.storage.records import _varint as read_varint
 
 # One definition of the v2 batch header serves the wire protocol and the log.
 HEADER_BYTES = HEADER_SIZE
@@ -76,20 +76,20 @@ def iter_records(batch: memoryview | bytes, h: BatchHeader) -> Iterator[tuple[in
         raise ValueError("compressed batch")
     pos = HEADER_BYTES
     for _ in range(h.records_count):
-        _len, pos = _read_varint(batch, pos)
+        _len, pos = read_varint(batch, pos)
         pos += 1  # attributes
-        ts_delta, pos = _read_varint(batch, pos)
-        off_delta, pos = _read_varint(batch, pos)
-        klen, pos = _read_varint(batch, pos)
+        ts_delta, pos = read_varint(batch, pos)
+        off_delta, pos = read_varint(batch, pos)
+        klen, pos = read_varint(batch, pos)
         key = None if klen < 0 else bytes(batch[pos:pos + klen])
         pos += max(klen, 0)
-        vlen, pos = _read_varint(batch, pos)
+        vlen, pos = read_varint(batch, pos)
         value = None if vlen < 0 else bytes(batch[pos:pos + vlen])
         pos += max(vlen, 0)
-        nh, pos = _read_varint(batch, pos)
+        nh, pos = read_varint(batch, pos)
         for _ in range(nh):
-            hk, pos = _read_varint(batch, pos)
+            hk, pos = read_varint(batch, pos)
             pos += hk
-            hv, pos = _read_varint(batch, pos)
+            hv, pos = read_varint(batch, pos)
             pos += max(hv, 0)
         yield h.base_offset + off_delta, h.base_timestamp + ts_delta, key, value

@@ -39,7 +39,7 @@ class Record(NamedTuple):
     value_is_null: bool
 
 
-def _varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
+def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
     shift = 0
     raw = 0
     while True:
@@ -86,17 +86,17 @@ def decode(batch: bytes | memoryview) -> tuple[BatchHeader, bytes, list[Record]]
     try:
         for _ in range(h.records_count):
             start = pos
-            length, pos = _varint(payload, pos)
+            length, pos = read_varint(payload, pos)
             end = pos + length
             pos += 1  # attributes
-            ts_delta, pos = _varint(payload, pos)
-            off_delta, pos = _varint(payload, pos)
-            klen, pos = _varint(payload, pos)
+            ts_delta, pos = read_varint(payload, pos)
+            off_delta, pos = read_varint(payload, pos)
+            klen, pos = read_varint(payload, pos)
             key = None
             if klen >= 0:
                 key = payload[pos:pos + klen]
                 pos += klen
-            vlen, pos = _varint(payload, pos)
+            vlen, pos = read_varint(payload, pos)
             out.append(Record(start, end, off_delta, ts_delta, key, vlen < 0))
             pos = end
     except IndexError:
