@@ -16,7 +16,7 @@ import struct
 from typing import Iterator
 
 from logwarden.broker.storage.batch import HEADER, HEADER_SIZE, LOG_OVERHEAD, BatchHeader
-from logwarden.broker.storage.records import _varint as read_varint
+from logwarden.broker.storage.records import read_varint
 
 # One definition of the v2 batch header serves the wire protocol and the log.
 HEADER_BYTES = HEADER_SIZE
