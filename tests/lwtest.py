@@ -5,6 +5,7 @@ Importable from any test as `from lwtest import ...` (pytest puts tests/ on sys.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -29,3 +30,33 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 60, **kw) -> s
     env = {**os.environ, "PYTHONSAFEPATH": "1"}
     return subprocess.run(logwarden_cmd(*args), capture_output=True, text=True, timeout=timeout,
                           cwd=cwd or Path("/"), env=env, **kw)
+
+
+class Proc:
+    """A command (usually `logwarden_cmd(...)`) as a real child process, its output in a log file."""
+
+    def __init__(self, argv: list[str], log: Path):
+        self.log = log
+        with open(log, "ab") as fh:
+            self.p = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd="/",
+                                      env={**os.environ, "PYTHONSAFEPATH": "1", "PYTHONUNBUFFERED": "1"})
+
+    def output(self, tail: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-tail:]
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM and wait; a process that ignores it is killed and the test fails."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(10)
+                raise AssertionError(f"{self.p.args} ignored SIGTERM:\n{self.output()}")
+        return self.p.returncode
+
+    def kill(self) -> None:
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait(10)

@@ -3,12 +3,8 @@ fed through the Kafka protocol with confluent-kafka, read back from logs.ecs, lo
 a routed topic; offsets committed; SIGTERM exits 0. Two workers share one consumer group."""
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
 import time
-from pathlib import Path
 
 import orjson
 import pytest
@@ -17,7 +13,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from logwarden.events import raw_event_id
-from lwtest import free_port, logwarden_cmd
+from lwtest import Proc, free_port, logwarden_cmd
 
 pytestmark = pytest.mark.integration
 
@@ -33,25 +29,6 @@ def _envelope(line: str, offset: int, fmt: str | None = None) -> dict:
     if fmt:
         env["fields"] = {"log_format": fmt}
     return env
-
-
-class Proc:
-    def __init__(self, argv: list[str], log: Path):
-        self.log = log
-        with open(log, "ab") as fh:
-            self.p = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd="/",
-                                      env={**os.environ, "PYTHONSAFEPATH": "1", "PYTHONUNBUFFERED": "1"})
-
-    def stop(self, timeout: float = 30) -> int:
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(10)
-                raise AssertionError(f"{self.p.args} ignored SIGTERM:\n{self.log.read_text(errors='replace')[-3000:]}")
-        return self.p.returncode
 
 
 @pytest.fixture

@@ -5,14 +5,10 @@ a bad message on logs.dlq, a webhook notifier receives the alert, a rule file ad
 the worker runs is picked up (hot reload), offsets are committed, SIGTERM exits 0."""
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import orjson
 import pytest
@@ -20,7 +16,7 @@ import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from lwtest import free_port, logwarden_cmd
+from lwtest import Proc, free_port, logwarden_cmd
 
 pytestmark = pytest.mark.integration
 
@@ -56,25 +52,6 @@ class Hook(BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
-
-
-class Proc:
-    def __init__(self, argv: list[str], log: Path):
-        self.log = log
-        with open(log, "ab") as fh:
-            self.p = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd="/",
-                                      env={**os.environ, "PYTHONSAFEPATH": "1", "PYTHONUNBUFFERED": "1"})
-
-    def stop(self, timeout: float = 30) -> int:
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(10)
-                raise AssertionError(f"worker ignored SIGTERM:\n{self.log.read_text(errors='replace')[-3000:]}")
-        return self.p.returncode
 
 
 @pytest.fixture
