@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import orjson
-import pytest
 from lwtest import free_port  # noqa: F401 - re-exported for the agent/ingest tests
 
 from logwarden.agents.service import Agent
@@ -64,11 +63,6 @@ class Broker:
         self.data_dir = data_dir
         self.tansu = os.environ.get("LOGWARDEN_TEST_TANSU")
         self.durable = not self.tansu
-        if not self.tansu:
-            try:
-                import logwarden.broker.service  # noqa: F401
-            except ImportError:
-                pytest.skip("the built-in broker (logwarden.broker.service) is not on this branch")
         self.port = free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.start()

@@ -2,7 +2,6 @@
 restart leave each event in the index exactly once, SIGTERM exits 0 after the final commit."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -22,11 +21,7 @@ from logwarden.config import load
 
 from lwtest import free_port, logwarden_cmd
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(importlib.util.find_spec("logwarden.broker.service") is None,
-                       reason="needs the built-in broker (logwarden.broker.service)"),
-]
+pytestmark = [pytest.mark.integration]
 
 
 def _listening(port: int) -> bool:
