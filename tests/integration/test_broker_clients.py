@@ -232,7 +232,7 @@ ruleset(name="tokafka") {{
 
 
 @pytest.mark.skipif(shutil.which("rsyslogd") is None or not __import__("os").path.exists(
-    "/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so"), reason="Debian packages rsyslog and rsyslog-kafka are needed")
+    "/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so"), reason="Debian packages rsyslog and rsyslog-kafka are not installed")
 def test_rsyslog_omkafka_ships_into_a_topic(broker, tmp_path):
     from broker_proc import free_port
 
