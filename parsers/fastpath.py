@@ -152,19 +152,19 @@ class FastPath:
         """The ECS document of one envelope, or None when the slow path must decide.
 
         `ingested` is event.ingested (the stage reads the Engine's clock once per batch)."""
-        m = _match(value)
-        if m is None:
-            return None
+        # the agent's tail and per-file part first (cheap), so other envelopes cost no regex
         j = len(value) - _TAIL
         eid = value[j + 16:-3]  # raw_event_id returns the envelope's own id: alphanumerics only here
         if not (value.startswith(_EVENT_AT, j) and value.endswith(b'"}}') and eid.isalnum()):
             return None
-        e = m.end() - 9  # ,"file":{...}},"host":...,"tags":[...]: the per-file part
+        e = value.find(b',"file":{')  # the first is log.file's: a JSON string holds no bare quote
+        if e < 0:
+            return None
         last = self._last_mid
         if value.startswith(last, e) and e + len(last) == j:
             plan = self._last_plan
         else:
-            mid = value[e:j]
+            mid = value[e:j]  # ,"file":{...}},"host":...,"tags":[...]: the per-file part
             plan = self._plans.get(mid)
             if plan is None:
                 plan = self._plan(value, mid)
@@ -172,6 +172,9 @@ class FastPath:
                     return None
             self._last_mid, self._last_plan = mid, plan
         if plan is _NEVER:
+            return None
+        m = _match(value)
+        if m is None or m.end() != e + 9:
             return None
         msg, addr, user, date, hms, method, target, version, status, size, referrer, agent = m.groups()
         day = self._dates.get(date)
