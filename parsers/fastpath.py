@@ -44,6 +44,7 @@ import orjson
 
 from .core import is_ip
 from .formats.access import AccessParser
+from .formats.syslog import SyslogParser
 from .timefmt import ClfConverter
 
 if TYPE_CHECKING:
@@ -70,6 +71,20 @@ ENVELOPE_ACCESS = re.compile(
     rb'"log":\{"offset":(?:0|[1-9][0-9]{0,17})(?:,"flags":\[(?:"[a-z_]{1,32}"(?:,"[a-z_]{1,32}"){0,7})?\])?,"file":\{'
 )
 _match = ENVELOPE_ACCESS.match
+# RFC 3164 (formats/syslog.py: no PRI, BSD time without fraction, a hostname, `sshd[pid]: `)
+# around sshd's login line (formats/auth.py: _SSH_LOGIN), the brute-force hot path; same
+# classes as above, so a match is a message of printable ASCII without quote or backslash.
+_H = rb"[!#-9;-Z^-~]"  # [^\s\[\]:] of the hostname and tag, in printable ASCII without quote and backslash
+_LOGIN_J = (
+    rb"([A-Z][a-z][a-z] [ \d]\d \d\d:\d\d:\d\d) +(" + _H + rb"+) sshd\[(\d{1,18})\]: ?"
+    rb"((Accepted|Failed) (" + _S + rb"+) for (invalid user |illegal user )?(" + _S + rb"*) from (" + _S + rb"+) "
+    rb"port (\d{1,5})(?: (ssh\d?))?(?:: ([ !#-\[\]-~]*))?)"
+)
+ENVELOPE_SSHD = re.compile(
+    rb'\{"@timestamp":"[ !#-\[\]-~]{0,64}","message":"(' + _LOGIN_J + rb')",'
+    rb'"log":\{"offset":(?:0|[1-9][0-9]{0,17})(?:,"flags":\[(?:"[a-z_]{1,32}"(?:,"[a-z_]{1,32}"){0,7})?\])?,"file":\{'
+)
+_match_sshd = ENVELOPE_SSHD.match
 # ...and the rest by slicing: the envelope ends with exactly this, then 32 hex digits and "}}
 _EVENT_AT = b',"event":{"id":"'
 _TAIL = len(_EVENT_AT) + 32 + 3
@@ -80,6 +95,15 @@ _PLANS_MAX = 4096  # distinct files (per-file envelope parts) remembered
 _DATES_MAX = 4096  # distinct days remembered
 _IPS_MAX = 65536  # client addresses remembered (as core.is_ip does)
 _NEVER = object()  # plan: this file's envelopes always take the slow path
+
+
+class _SshdPlan:
+    __slots__ = ("bsd", "before", "after")
+
+    def __init__(self, bsd: Any, before: bytes, after: bytes):
+        self.bsd = bsd  # the syslog parser's own RFC 3164 converter (zone, year inference, cache)
+        self.before = before  # ,"file":{...}},"host":{...,"hostname":"
+        self.after = after  # "},"agent":...,"tags":[...]
 
 
 class FastPath:
@@ -127,6 +151,18 @@ class FastPath:
         if eng._pre and eng._select(raw) is not None:
             return _NEVER  # a pipeline's processors apply: slow path
         parser = eng.parser(eng.format_name(raw, None), None)  # as Engine._run's hot path picks it
+        if isinstance(parser, SyslogParser):
+            # sshd lines: host.hostname joins the envelope's host object; a pipeline matched by
+            # program (process.name) would run processors afterwards
+            if eng._post or "hostname" in host:
+                return _NEVER
+            carried = orjson.dumps(rest)[1:-1]
+            host_json = orjson.dumps({"host": host})[1:-2]  # "host":{... without its closing brace
+            if not carried.startswith(host_json):
+                return _NEVER
+            return _SshdPlan(parser.bsd_time,
+                             b',"file":' + orjson.dumps(log["file"]) + b"}," + host_json + (b',"hostname":"' if host else b'"hostname":"'),
+                             b'"}' + carried[len(host_json) + 1:])
         if not isinstance(parser, AccessParser):
             return _NEVER
         # the slow path adds module/dataset when the parser names one and the envelope has none
@@ -171,8 +207,8 @@ class FastPath:
                 if plan is None:
                     return None
             self._last_mid, self._last_plan = mid, plan
-        if plan is _NEVER:
-            return None
+        if plan.__class__ is not bytes:
+            return None if plan is _NEVER else self._sshd(value, plan, e, j, eid, ingested)
         m = _match(value)
         if m is None or m.end() != e + 9:
             return None
@@ -201,3 +237,30 @@ class FastPath:
                 % (day, hms, msg, eid, msg, ingested, b"failure" if code >= 400 else b"success", plan,
                    value[m.end(1) + 2:j],  # "log":{...},"host":...,"tags":[...]: as the slow path copies them
                    addr, ip, usr, url, method, ref, ver, code, body, ua))
+
+    def _sshd(self, value: bytes, plan: _SshdPlan, e: int, j: int, eid: bytes, ingested: bytes) -> bytes | None:
+        """sshd's Accepted/Failed login line in an RFC 3164 line (formats/auth.py writes the same)."""
+        m = _match_sshd(value)
+        if m is None or m.end() != e + 9:
+            return None
+        original, ts, hostname, pid, msg, verb, method, invalid, user, addr, port, _proto, sig = m.groups()
+        iso = plan.bsd(ts.decode())
+        if iso is None:
+            return None
+        if verb == b"Accepted":
+            ev = b'"category":["authentication","session"],"action":"accepted","outcome":"success"'
+        else:
+            ev = b'"category":["authentication"],"action":"failed","outcome":"failure"'
+        ip = is_ip(addr.decode())
+        if user:
+            rel = b',"user":{"name":"%s"},"related":{"user":["%s"]%s}' % (user, user, b',"ip":["%s"]' % addr if ip else b"")
+        else:
+            rel = b',"related":{"ip":["%s"]}' % addr if ip else b""
+        src = b'"address":"%s","%s":"%s","port":%d' % (addr, b"ip" if ip else b"domain", addr, int(port))
+        ssh = b'"event":"%s","method":"%s"%s%s' % (verb, method, b',"signature":"%s"' % sig if sig else b"",
+                                                  b',"invalid_user":true' if invalid else b"")
+        return (b'{"@timestamp":"%s","message":"%s","event":{"id":"%s","original":"%s","ingested":"%s","kind":"event",%s,'
+                b'"type":["info"],"module":"system","dataset":"system.auth"},%s%s%s%s,"process":{"name":"sshd","pid":%d}%s,'
+                b'"source":{%s},"system":{"auth":{"ssh":{%s}}}}'
+                % (iso.encode(), msg, eid, original, ingested, ev, value[m.end(1) + 2:e], plan.before, hostname, plan.after,
+                   int(pid), rel, src, ssh))

@@ -3,7 +3,7 @@
 A thin shell around the sans-IO Engine, run by the core worker shell
 (logwarden.worker.run_stage), which owns consuming, producing with acks=all and committing
 offsets only after every output of a batch is acknowledged. `process` turns each message
-of `logs.raw` into outputs (agent envelopes of access lines first try the compiled
+of `logs.raw` into outputs (agent envelopes of access and sshd login lines first try the compiled
 fast path, fastpath.py, which writes the same document from bytes to bytes; anything it
 is not sure about comes here):
 
@@ -74,14 +74,14 @@ class ParserStage:
         default_only = not self.engine.routes
         default_topic = self.cfg.parsers.output_topic
         joiner = self.joiner
-        fast = self.fast
+        fast = self.fast.__call__ if self.fast is not None else None  # bound once: no slot lookup per event
         ingested = self.engine.clock().encode()  # event.ingested of this batch's fast-path events
         parsed = 0
         for m in msgs:
             value = m.value()
             key = m.key()
             if fast is not None and value is not None:
-                body = fast(value, ingested)  # agent envelopes of access lines: bytes to bytes
+                body = fast(value, ingested)  # agent envelopes of access and sshd login lines: bytes to bytes
                 if body is not None:
                     parsed += 1
                     yield Output(default_topic, body, key)

@@ -202,8 +202,8 @@ def test_sigkilled_worker_loses_nothing(stack):
 
 @pytest.mark.parametrize("stack", [False], indirect=True)
 def test_agent_envelopes_take_the_fast_path_with_the_generic_result(stack):
-    """Envelopes as the agent builds them (its byte template): access lines go the compiled
-    fast path in `logwarden worker parsers`, and each document equals Engine.parse's."""
+    """Envelopes as the agent builds them (its byte template): access and sshd login lines go
+    the compiled fast path in `logwarden worker parsers`, and each document equals Engine.parse's."""
     from logwarden.agents.envelope import EnvelopeTemplate
     from logwarden.agents.splitter import Line
     from logwarden.parsers.config import ParsersConfig
@@ -235,5 +235,5 @@ def test_agent_envelopes_take_the_fast_path_with_the_generic_result(stack):
         doc["event"].pop("ingested")
         assert doc == want[eid]
         fast += list(doc)[3] == "log"  # the fast path writes log right after event; Engine.parse writes agent there
-    assert fast == 20  # the 20 plain nginx lines; sshd lines and the one with escaped quotes went the generic way
+    assert fast == 23  # 20 nginx and 3 sshd login lines; the one with escaped quotes went the generic way
     assert workers[0].stop() == 0

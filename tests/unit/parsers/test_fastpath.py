@@ -244,3 +244,73 @@ def test_stage_outputs_equal_with_and_without_fast_path():
             d.get("event", {}).pop("ingested", None)
             d.pop("@timestamp", None) if d.get("event", {}).get("kind") == "pipeline_error" else None
         assert da == db
+
+
+# sshd's login lines in RFC 3164 form ---------------------------------------------------------
+SSHD_EDGE = [
+    "Nov 26 10:01:02 web-1 sshd[4242]: Failed password for invalid user admin from 203.0.113.5 port 52311 ssh2",
+    "Nov  1 00:00:00 web-1 sshd[1]: Accepted publickey for alice from 2001:db8::1 port 22 ssh2: ED25519 SHA256:abc/+=",
+    "Nov 26 10:01:02 web-1 sshd[4242]: Failed none for  from attacker.example.com port 99999",
+    "Nov 26 10:01:02 web-1 sshd[4242]:Failed password for illegal user x from 1.2.3.4 port 1 ssh2",
+    "Feb 28 10:01:02   h sshd[0]: Accepted password for root from 10.0.0.1 port 22 ssh",
+    "Feb 30 10:01:02 web-1 sshd[4242]: Failed password for root from 10.0.0.1 port 22 ssh2",  # no such day
+    "Nov 26 10:01:02.123 web-1 sshd[4242]: Failed password for root from 10.0.0.1 port 22 ssh2",  # fraction
+    "<38>Nov 26 10:01:02 web-1 sshd[4242]: Failed password for root from 10.0.0.1 port 22 ssh2",  # PRI
+    "Nov 26 10:01:02 web-1 sshd[4242]:  Failed password for root from 10.0.0.1 port 22 ssh2",  # two spaces
+    "Nov 26 10:01:02 fe80::1 sshd[4242]: Failed password for root from 10.0.0.1 port 22 ssh2",
+    "Nov 26 10:01:02 web-1 sshd[4242]: Failed password for ro\"ot from 10.0.0.1 port 22 ssh2",
+    "Nov 26 10:01:02 web-1 sshd[4242]: Failed password for r\u00f6ot from 10.0.0.1 port 22 ssh2",
+    "Nov 26 10:01:02 web-1 sshd[4242]: Failed password for root from 10.0.0.1 port 123456 ssh2",
+    "Nov 26 10:01:02 web-1 sshd-session[4242]: Failed password for root from 10.0.0.1 port 22 ssh2",
+    "Nov 26 10:01:02 web-1 sshd[]: Failed password for root from 10.0.0.1 port 22 ssh2",
+    "Nov 26 10:01:02 web-1 sshd[4242]: Invalid user admin from 203.0.113.5 port 52311",
+]
+
+
+@pytest.mark.parametrize("fmt", ["sshd", "auth", "syslog"])
+def test_sshd_edge_lines(fmt):
+    engine = Engine(ParsersConfig(timezone="UTC"))
+    fast = FastPath(engine)
+    took = [pair(engine, fast, env(line, template(fmt, path="/var/log/auth.log"))) for line in SSHD_EDGE]
+    assert took == [True] * 5 + [False] * 11
+
+
+def test_sshd_host_variants_and_program_pipelines():
+    engine = Engine(ParsersConfig(timezone="Europe/Berlin"))
+    fast = FastPath(engine)
+    line = SSHD_EDGE[0]
+    assert pair(engine, fast, env(line, template("sshd", host={})))
+    assert pair(engine, fast, env(line, template("sshd", host={"name": "n", "ip": ["10.0.0.9"]}, tags=["x"])))
+    assert fast(env(line, template("sshd", host={"name": "n", "hostname": "old"})), b"t") is None
+    piped = Engine(ParsersConfig(pipelines=[{"name": "s", "match": {"program": "sshd"}, "processors": [{"type": "set", "field": "a", "value": 1}]}]))
+    assert FastPath(piped)(env(line, template("sshd")), b"t") is None
+
+
+_SSHD_CLEAN = st.builds(
+    lambda mon, day, hh, sp, host, pid, verb, method, inv, user, addr, port, proto, sig:
+        f"{mon} {day:>2} {hh:02d}:{hh:02d}:{day:02d}{sp}{host} sshd[{pid}]: {verb} {method} for {inv}{user} from {addr} port {port}{proto}{sig}",
+    st.sampled_from(["Jan", "Feb", "Nov", "Dec"]), st.integers(1, 28), st.integers(0, 23), st.sampled_from([" ", "  "]),
+    st.one_of(st.sampled_from(["web-1", "10.0.0.2", "h"]), _word.filter(lambda w: not set(w) & set(":[]"))),
+    st.integers(0, 10**18 - 1), st.sampled_from(["Accepted", "Failed"]), st.one_of(st.sampled_from(["password", "publickey", "none"]), _word),
+    st.sampled_from(["", "invalid user ", "illegal user "]), st.one_of(st.just(""), st.sampled_from(["root", "admin"]), _word),
+    st.one_of(st.sampled_from(["203.0.113.5", "2001:db8::1", "host.example"]), _word), st.integers(0, 99999),
+    st.sampled_from(["", " ssh2", " ssh"]), st.one_of(st.just(""), _safe.map(lambda t: ": " + t)))
+_SSHD_ODD = st.builds(lambda head, body: head + body,
+                      st.one_of(st.sampled_from(["Nov 26 10:01:02 web-1 sshd[4242]: ", "<38>Nov 26 10:01:02 w sshd[1]: ",
+                                                 "Nov 26 10:01:02 w sshd[1]:", "Nov 26 25:01:02 w sshd[1]: "]), _ascii),
+                      st.one_of(_SSHD_CLEAN.map(lambda line: line.split(": ", 1)[1]), _ascii, _text))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(line=_SSHD_CLEAN, fmt=st.sampled_from(["sshd", "auth", "syslog"]))
+def test_property_sshd_clean_lines_fast_and_equal(line, fmt):
+    engine = Engine(ParsersConfig(timezone="UTC"))
+    # the agent's lines may hold anything after the colon; the pattern takes `: <sig>` as the signature
+    assert pair(engine, FastPath(engine), env(line, template(fmt, path="/var/log/auth.log"))), line
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(line=st.one_of(_SSHD_ODD, _SSHD_CLEAN), fmt=st.sampled_from(["sshd", "auth", "syslog"]), tz=st.sampled_from(["UTC", "America/New_York"]))
+def test_property_sshd_fast_equals_slow(line, fmt, tz):
+    engine = Engine(ParsersConfig(timezone=tz))
+    pair(engine, FastPath(engine), env(line, template(fmt, path="/var/log/auth.log")))
