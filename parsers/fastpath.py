@@ -1,5 +1,8 @@
 """The compiled fast path: agent envelope bytes in, ECS JSON bytes out, no dicts per event.
 
+For nginx/Apache access lines and sshd's Accepted/Failed login lines (RFC 3164); every
+other event (and anything unsure) returns None and takes the generic Engine path.
+
 Why it exists. The generic stage path (envelope bytes -> orjson.loads -> Engine.parse ->
 ECS dict -> orjson.dumps) spends most of its time building and (de)serialising dicts: the
 loads of the ~650-byte envelope and the dumps of the ~1.7 KB document each cost about
@@ -23,8 +26,9 @@ stage can read them the same way:
    between the offset and `event`) is a plan-cache key. The first envelope of a file is
    checked with a full `orjson.loads`: the keys must be the agent's, in its order, the
    cached bytes must equal their canonical re-encoding (no duplicates, no whitespace), the
-   Engine must pick no pipeline for it and an access parser (nginx/apache/access) from
-   `fields.log_format`. The plan says "fast, with this parser" or "never fast".
+   Engine must pick no pipeline for it and an access parser (nginx/apache/access) or a
+   syslog parser (sshd/auth/syslog: then no program pipelines, no host.hostname in the
+   envelope) from `fields.log_format`. The plan says "fast, with this parser" or "never".
 4. The document is a str template filled with the groups, `log`..`tags` copied from the
    envelope text verbatim (the slow path copies those objects unchanged), event.id the
    envelope's own (raw_event_id returns it), event.ingested from the Engine's clock.
