@@ -49,7 +49,7 @@ import orjson
 from .core import is_ip
 from .formats.access import AccessParser
 from .formats.syslog import SyslogParser
-from .timefmt import ClfConverter
+from .timefmt import UTC, ClfConverter
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -80,7 +80,7 @@ _match = ENVELOPE_ACCESS.match
 # classes as above, so a match is a message of printable ASCII without quote or backslash.
 _H = rb"[!#-9;-Z^-~]"  # [^\s\[\]:] of the hostname and tag, in printable ASCII without quote and backslash
 _LOGIN_J = (
-    rb"([A-Z][a-z][a-z] [ \d]\d \d\d:\d\d:\d\d) +(" + _H + rb"+) sshd\[(\d{1,18})\]: ?"
+    rb"([A-Z][a-z][a-z] [ \d]\d) ((?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d) +(" + _H + rb"+) sshd\[(\d{1,18})\]: ?"
     rb"((Accepted|Failed) (" + _S + rb"+) for (invalid user |illegal user )?(" + _S + rb"*) from (" + _S + rb"+) "
     rb"port (\d{1,5})(?: (ssh\d?))?(?:: ([ !#-\[\]-~]*))?)"
 )
@@ -120,6 +120,7 @@ class FastPath:
         self._last_plan: Any = _NEVER
         self._dates: dict[bytes, bytes | None] = {}  # b"17/May/2015" -> b"2015-05-17" (None: no such day)
         self._clf = ClfConverter()
+        self._bsd_days: dict[bytes, bytes] = {}  # b"Nov 26" -> b"2026-11-26T" (UTC only; b"": no such day)
         self._ips: dict[bytes, bytes] = {}  # client address -> its source.ip member (or b"")
         self.enabled = not engine.routes and engine.format_override is None
 
@@ -242,15 +243,33 @@ class FastPath:
                    value[m.end(1) + 2:j],  # "log":{...},"host":...,"tags":[...]: as the slow path copies them
                    addr, ip, usr, url, method, ref, ver, code, body, ua))
 
+    def _bsd_day(self, bsd: Any, date: bytes) -> bytes:
+        """`2026-11-26T` for `Nov 26`, as the RFC 3164 converter dates it (b"": no such day).
+        The year inference (timefmt.infer_year) depends on the day only, never the time."""
+        iso = bsd(date.decode() + " 00:00:00")
+        if len(self._bsd_days) >= _DATES_MAX:
+            self._bsd_days.clear()
+        out = self._bsd_days[date] = iso[:11].encode() if iso is not None else b""
+        return out
+
     def _sshd(self, value: bytes, plan: _SshdPlan, e: int, j: int, eid: bytes, ingested: bytes) -> bytes | None:
         """sshd's Accepted/Failed login line in an RFC 3164 line (formats/auth.py writes the same)."""
         m = _match_sshd(value)
         if m is None or m.end() != e + 9:
             return None
-        original, ts, hostname, pid, msg, verb, method, invalid, user, addr, port, _proto, sig = m.groups()
-        iso = plan.bsd(ts.decode())
-        if iso is None:
-            return None
+        original, date, hms, hostname, pid, msg, verb, method, invalid, user, addr, port, _proto, sig = m.groups()
+        if plan.bsd.tz is UTC:  # the converter's own string assembly, with its year per day
+            day = self._bsd_days.get(date)
+            if day is None:
+                day = self._bsd_day(plan.bsd, date)
+                if not day:
+                    return None
+            iso = b"%s%s.000Z" % (day, hms)
+        else:
+            text = plan.bsd(f"{date.decode()} {hms.decode()}")
+            if text is None:
+                return None
+            iso = text.encode()
         if verb == b"Accepted":
             ev = b'"category":["authentication","session"],"action":"accepted","outcome":"success"'
         else:
@@ -266,5 +285,5 @@ class FastPath:
         return (b'{"@timestamp":"%s","message":"%s","event":{"id":"%s","original":"%s","ingested":"%s","kind":"event",%s,'
                 b'"type":["info"],"module":"system","dataset":"system.auth"},%s%s%s%s,"process":{"name":"sshd","pid":%d}%s,'
                 b'"source":{%s},"system":{"auth":{"ssh":{%s}}}}'
-                % (iso.encode(), msg, eid, original, ingested, ev, value[m.end(1) + 2:e], plan.before, hostname, plan.after,
+                % (iso, msg, eid, original, ingested, ev, value[m.end(1) + 2:e], plan.before, hostname, plan.after,
                    int(pid), rel, src, ssh))
