@@ -198,13 +198,14 @@ class FastPath:
         eid = value[j + 16:-3]  # raw_event_id returns the envelope's own id: alphanumerics only here
         if not (value.startswith(_EVENT_AT, j) and value.endswith(b'"}}') and eid.isalnum()):
             return None
-        e = value.find(b',"file":{')  # the first is log.file's: a JSON string holds no bare quote
-        if e < 0:
-            return None
         last = self._last_mid
-        if value.startswith(last, e) and e + len(last) == j:
+        e = j - len(last)  # where this file's part starts if it is the last one seen (the regex confirms)
+        if e > 0 and value.startswith(last, e):
             plan = self._last_plan
         else:
+            e = value.find(b',"file":{')  # the first is log.file's: a JSON string holds no bare quote
+            if e < 0:
+                return None
             mid = value[e:j]  # ,"file":{...}},"host":...,"tags":[...]: the per-file part
             plan = self._plans.get(mid)
             if plan is None:
@@ -223,7 +224,8 @@ class FastPath:
             day = self._date(date)
             if day is None:
                 return None
-        code = int(status)
+        # status and size are ASCII digits: pasted as they are unless a leading zero needs int()
+        code = status if status[0] != 48 else b"%d" % int(status)
         ip = self._ips.get(addr)
         if ip is None:
             ip = self._ip(addr)
@@ -233,13 +235,13 @@ class FastPath:
                b'"original":"%s","path":"%s","query":"%s"' % (target, target[:q], target[q + 1:]))
         ref = b',"referrer":"%s"' % referrer if referrer and referrer != b"-" else b""
         ver = b',"version":"%s"' % version if version else b""
-        body = b"" if size == b"-" else b',"body":{"bytes":%d}' % int(size)
+        body = (b"" if size == b"-" else b',"body":{"bytes":%s}' % (size if size[0] != 48 or len(size) == 1 else b"%d" % int(size)))
         ua = b',"user_agent":{"original":"%s"}' % agent if agent and agent != b"-" else b""
         return (b'{"@timestamp":"%sT%s.000Z","message":"%s","event":{"id":"%s","original":"%s","ingested":"%s",'
                 b'"kind":"event","category":["web"],"type":["access"],"outcome":"%s"%s%s,'
                 b'"source":{"address":"%s"%s}%s,"url":{%s},"http":{"request":{"method":"%s"%s}%s,'
-                b'"response":{"status_code":%d%s}}%s}'
-                % (day, hms, msg, eid, msg, ingested, b"failure" if code >= 400 else b"success", plan,
+                b'"response":{"status_code":%s%s}}%s}'
+                % (day, hms, msg, eid, msg, ingested, b"failure" if status[0] >= 52 else b"success", plan,
                    value[m.end(1) + 2:j],  # "log":{...},"host":...,"tags":[...]: as the slow path copies them
                    addr, ip, usr, url, method, ref, ver, code, body, ua))
 
