@@ -10,18 +10,17 @@ as much as the line's regex match (docs/performance.md). The agent builds envelo
 byte templates for the same reason (DESIGN.md: 2.5x faster than dict + dumps), so the
 stage can read them the same way:
 
-1. ONE anchored regex over the decoded envelope text. It spells out the agent's layout
+1. Cheap checks of the agent's tail (`,"event":{"id":"<32 alphanumerics>"}}`) and of the
+   per-file part (3. below), so envelopes of other files and formats cost no regex.
+2. ONE anchored regex over the envelope bytes. It spells out the agent's layout
    (agents/envelope.py: `{"@timestamp":..,"message":..,"log":{"offset":N[,"flags":[..]],
-   "file":{..}},"host":..,"agent":..,"input":..[,"fields":..][,"tags":..],"event":{"id":"<hex>"}}`)
-   and, in the message's place, the access-log pattern rewritten for the JSON-escaped
-   text (a quote of the line is `\\"` there). So the line is matched once, inside its
-   envelope, and every group is already valid JSON string content - no per-field escaping.
-2. Checks that make that exact (anything unsure returns None and the caller takes the
-   slow path): the envelope decodes as UTF-8; the message holds no backslash but those of
-   `\\"` and no quote but the pattern's own (so no group contains a quote, the escaped
-   groups equal the line's after unescaping, and the generic ACCESS regex would split the
-   line the same way - see the module's tests); no control or other non-printable
-   character (invalid raw in JSON); the CLF time converts with the access parser's cache.
+   "file":{..}},"host":..,"agent":..,"input":..[,"fields":..][,"tags":..],"event":{"id":..}}`)
+   and, in the message's place, the line's pattern rewritten for JSON-escaped text (a
+   quote of the line is `\\"` there). Every class admits printable ASCII without quote or
+   backslash, so the message's only escapes are the pattern's own `\\"`, every group is
+   valid JSON string content equal to the line's text, and (no group holding a quote) the
+   generic pattern splits the line the same way. Anything else - non-ASCII, escapes,
+   controls, other time zones, extra fields - fails the match and goes the slow path.
 3. The per-file part of the envelope (file, host, agent, input, fields, tags: everything
    between the offset and `event`) is a plan-cache key. The first envelope of a file is
    checked with a full `orjson.loads`: the keys must be the agent's, in its order, the
@@ -29,9 +28,11 @@ stage can read them the same way:
    Engine must pick no pipeline for it and an access parser (nginx/apache/access) or a
    syslog parser (sshd/auth/syslog: then no program pipelines, no host.hostname in the
    envelope) from `fields.log_format`. The plan says "fast, with this parser" or "never".
-4. The document is a str template filled with the groups, `log`..`tags` copied from the
-   envelope text verbatim (the slow path copies those objects unchanged), event.id the
-   envelope's own (raw_event_id returns it), event.ingested from the Engine's clock.
+4. The document is a bytes template filled with the groups, `log`..`tags` copied from the
+   envelope verbatim (the slow path copies those objects unchanged; for sshd host.hostname
+   is spliced into the host object), event.id the envelope's own (raw_event_id returns
+   it), the time from the parsers' own converters (days cached), event.ingested read by
+   the stage once per batch.
 
 The result is semantically identical to `orjson.dumps(Engine.parse(orjson.loads(env)))`
 (same keys, values and types; key order may differ): tests/unit/parsers/test_fastpath.py
@@ -42,6 +43,7 @@ trailing fields, vhost lines, bad requests... all go the slow path.
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -120,6 +122,7 @@ class FastPath:
         self._last_plan: Any = _NEVER
         self._dates: dict[bytes, bytes | None] = {}  # b"17/May/2015" -> b"2015-05-17" (None: no such day)
         self._clf = ClfConverter()
+        self._hour = -1
         self._bsd_days: dict[bytes, bytes] = {}  # b"Nov 26" -> b"2026-11-26T" (UTC only; b"": no such day)
         self._ips: dict[bytes, bytes] = {}  # client address -> its source.ip member (or b"")
         self.enabled = not engine.routes and engine.format_override is None
@@ -173,6 +176,15 @@ class FastPath:
         # the slow path adds module/dataset when the parser names one and the envelope has none
         return (b',"module":"%s","dataset":"%s"},' % (parser.module.encode(), parser.dataset.encode())
                 if parser.dataset else b"},")
+
+    def new_batch(self) -> None:
+        """Called by the stage per batch: RFC 3164 days carry an inferred year, which depends on
+        today's date, so their cache is dropped every hour (as the converter's own per-timestamp
+        cache is, by size, on a busy stream)."""
+        hour = int(time.time() // 3600)
+        if hour != self._hour:
+            self._hour = hour
+            self._bsd_days.clear()
 
     def _ip(self, addr: bytes) -> bytes:
         """The `,"ip":...` member of source when the address is an IP (core.is_ip decides)."""

@@ -74,7 +74,10 @@ class ParserStage:
         default_only = not self.engine.routes
         default_topic = self.cfg.parsers.output_topic
         joiner = self.joiner
-        fast = self.fast.__call__ if self.fast is not None else None  # bound once: no slot lookup per event
+        fast = None
+        if self.fast is not None:
+            self.fast.new_batch()
+            fast = self.fast.__call__  # bound once: no slot lookup per event
         ingested = self.engine.clock().encode()  # event.ingested of this batch's fast-path events
         parsed = 0
         for m in msgs:
