@@ -91,6 +91,7 @@ class ParsersConfig(Model):
     pattern_files: list[str] = Field(default_factory=list, description="Files of grok definitions, one `NAME pattern` per line.")
     pipelines: list[PipelineConfig] = Field(default_factory=list, description="Pipelines, first match wins (program-matched ones are checked after parsing).")
     routes: list[RouteConfig] = Field(default_factory=list, description="Routes: condition -> extra topic; every matching route applies.")
+    fast_path: bool = Field(True, description="Let the stage write ECS documents of agent-shipped access lines (nginx/apache formats) and sshd login lines (syslog/auth/sshd formats) straight from the envelope bytes when no pipeline or route applies; off sends every event through the generic engine. The output is the same either way.")
     auditd_join: bool = Field(True, description="Merge consecutive auditd records of one serial (SYSCALL, EXECVE, PATH...) into one event; records never wait past the end of a batch.")
 
     @model_validator(mode="after")

@@ -32,12 +32,13 @@ def _envelope(line: str, offset: int, fmt: str | None = None) -> dict:
 
 
 @pytest.fixture
-def stack(tmp_path):
+def stack(tmp_path, request):
     port = free_port()
+    routes = getattr(request, "param", True)  # indirect parametrisation: False for a stage without routes
     # auto-creation off: the stage itself must create logs.raw and its output topics
     cfg = {"data_dir": str(tmp_path / "data"), "broker": {"listen": f"127.0.0.1:{port}", "default_partitions": 2, "auto_create_topics": False},
            "parsers": {"timezone": "UTC", "batch_size": 500,
-                       "routes": [{"name": "auth", "when": {"equals": {"event.category": "authentication"}}, "topic": "logs.auth"}]}}
+                       "routes": [{"name": "auth", "when": {"equals": {"event.category": "authentication"}}, "topic": "logs.auth"}] if routes else []}}
     path = tmp_path / "logwarden.yml"
     path.write_text(yaml.safe_dump(cfg))
     procs: list[Proc] = []
@@ -174,3 +175,42 @@ def test_sigkilled_worker_loses_nothing(stack):
     got = _read(bootstrap, "logs.ecs", {raw_event_id(r) for r in raws}, timeout=90)
     assert set(got) == {raw_event_id(r) for r in raws}
     assert workers[1].stop() == 0
+
+
+@pytest.mark.parametrize("stack", [False], indirect=True)
+def test_agent_envelopes_take_the_fast_path_with_the_generic_result(stack):
+    """Envelopes as the agent builds them (its byte template): access and sshd login lines go
+    the compiled fast path in `logwarden worker parsers`, and each document equals Engine.parse's."""
+    from logwarden.agents.envelope import EnvelopeTemplate
+    from logwarden.agents.splitter import Line
+    from logwarden.parsers.config import ParsersConfig
+    from logwarden.parsers.engine import Engine
+
+    bootstrap, start_worker, wait_topics = stack
+    workers = [start_worker(0)]
+    wait_topics({"logs.raw", "logs.ecs", "logs.dlq"})
+    agent = {"type": "logwarden", "version": "0.1.0", "id": "t", "name": "web-1"}
+    tpl = {fmt: EnvelopeTemplate(path=f"/var/log/{fmt}.log", device_id="2049", inode=str(i), fingerprint="f", host={"name": "web-1"},
+                                 agent=agent, fields={"log_format": fmt}, tags=["t"]) for i, fmt in enumerate(("nginx", "sshd"))}
+    lines = [("nginx", NGINX.format(s=s)) for s in range(20)] + [("sshd", SSHD.format(s=s, port=50000 + s)) for s in range(3)]
+    lines.append(("nginx", '2001:db8::1 - - [26/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "say \\"hi\\""'))
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    envs = []
+    for off, (fmt, line) in enumerate(lines):
+        envs.append(tpl[fmt].build(Line(off * 200, off * 200 + len(line) + 1, line.encode()), b"2026-11-26T10:00:00.000Z"))
+        p.produce("logs.raw", envs[-1], partition=off % 2)
+    assert p.flush(30) == 0
+    engine = Engine(ParsersConfig(timezone="UTC"))
+    want = {}
+    for env in envs:
+        doc = engine.parse(orjson.loads(env))
+        doc["event"].pop("ingested")
+        want[doc["event"]["id"]] = doc
+    got = _read(bootstrap, "logs.ecs", set(want))
+    fast = 0
+    for eid, doc in got.items():
+        doc["event"].pop("ingested")
+        assert doc == want[eid]
+        fast += list(doc)[3] == "log"  # the fast path writes log right after event; Engine.parse writes agent there
+    assert fast == 23  # 20 nginx and 3 sshd login lines; the one with escaped quotes went the generic way
+    assert workers[0].stop() == 0

@@ -1,0 +1,303 @@
+"""The compiled fast path: agent envelope bytes in, ECS JSON bytes out, no dicts per event.
+
+For nginx/Apache access lines and sshd's Accepted/Failed login lines (RFC 3164); every
+other event (and anything unsure) returns None and takes the generic Engine path.
+
+Why it exists. The generic stage path (envelope bytes -> orjson.loads -> Engine.parse ->
+ECS dict -> orjson.dumps) spends most of its time building and (de)serialising dicts: the
+loads of the ~650-byte envelope and the dumps of the ~1.7 KB document each cost about
+as much as the line's regex match (docs/performance.md). The agent builds envelopes from
+byte templates for the same reason (DESIGN.md: 2.5x faster than dict + dumps), so the
+stage can read them the same way:
+
+1. Cheap checks of the agent's tail (`,"event":{"id":"<32 alphanumerics>"}}`) and of the
+   per-file part (3. below), so envelopes of other files and formats cost no regex.
+2. ONE anchored regex over the envelope bytes. It spells out the agent's layout
+   (agents/envelope.py: `{"@timestamp":..,"message":..,"log":{"offset":N[,"flags":[..]],
+   "file":{..}},"host":..,"agent":..,"input":..[,"fields":..][,"tags":..],"event":{"id":..}}`)
+   and, in the message's place, the line's pattern rewritten for JSON-escaped text (a
+   quote of the line is `\\"` there). Every class admits printable ASCII without quote or
+   backslash, so the message's only escapes are the pattern's own `\\"`, every group is
+   valid JSON string content equal to the line's text, and (no group holding a quote) the
+   generic pattern splits the line the same way. Anything else - non-ASCII, escapes,
+   controls, other time zones, extra fields - fails the match and goes the slow path.
+3. The per-file part of the envelope (file, host, agent, input, fields, tags: everything
+   between the offset and `event`) is a plan-cache key. The first envelope of a file is
+   checked with a full `orjson.loads`: the keys must be the agent's, in its order, the
+   cached bytes must equal their canonical re-encoding (no duplicates, no whitespace), the
+   Engine must pick no pipeline for it and an access parser (nginx/apache/access) or a
+   syslog parser (sshd/auth/syslog: then no program pipelines, no host.hostname in the
+   envelope) from `fields.log_format`. The plan says "fast, with this parser" or "never".
+4. The document is a bytes template filled with the groups, `log`..`tags` copied from the
+   envelope verbatim (the slow path copies those objects unchanged; for sshd host.hostname
+   is spliced into the host object), event.id the envelope's own (raw_event_id returns
+   it), the time from the parsers' own converters (days cached), event.ingested read by
+   the stage once per batch.
+
+The result is semantically identical to `orjson.dumps(Engine.parse(orjson.loads(env)))`
+(same keys, values and types; key order may differ): tests/unit/parsers/test_fastpath.py
+holds it to that with hypothesis, the 10k-line real Apache log and hand-picked edge lines.
+Filebeat envelopes, ingest envelopes (no agent template), lines with escapes, extra
+trailing fields, vhost lines, bad requests... all go the slow path.
+"""
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .core import is_ip
+from .formats.access import AccessParser
+from .formats.syslog import SyslogParser
+from .timefmt import UTC, ClfConverter
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+# The access pattern (formats/access.py: _CORE, first request alternative, no trailing
+# extra fields) over the JSON-escaped bytes of the message, where a quote of the line
+# reads \". Every class admits printable ASCII only, and no quote or backslash, so the
+# only backslashes in a match are those literal \" pairs: the message is plain JSON
+# string content whose one escape is \", no group holds a quote (which is what makes the
+# generic pattern split the line the same way) and each group pastes into the output as
+# it is. The time must be the usual UTC form; any other goes the slow path.
+_S = rb'[!#-\[\]-~]'  # \S, printable ASCII without quote and backslash
+_QJ = rb'\\"([ !#-\[\]-~]*)\\"'
+_LINE_J = (
+    rb"(" + _S + rb"+) " + _S + rb"+ (" + _S + rb"+) "
+    rb"\[(\d\d/[A-Z][a-z][a-z]/\d{4}):((?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d) [+-]0000\] "
+    rb'\\"([A-Za-z]+) (' + _S + rb'+)(?: HTTP/(\d(?:\.\d)?))?\\" '
+    rb"(\d{3}) (\d{1,18}|-)"
+    rb"(?: " + _QJ + rb" " + _QJ + rb")?"
+)
+ENVELOPE_ACCESS = re.compile(
+    rb'\{"@timestamp":"[ !#-\[\]-~]{0,64}","message":"(' + _LINE_J + rb')",'
+    rb'"log":\{"offset":(?:0|[1-9][0-9]{0,17})(?:,"flags":\[(?:"[a-z_]{1,32}"(?:,"[a-z_]{1,32}"){0,7})?\])?,"file":\{'
+)
+_match = ENVELOPE_ACCESS.match
+# RFC 3164 (formats/syslog.py: no PRI, BSD time without fraction, a hostname, `sshd[pid]: `)
+# around sshd's login line (formats/auth.py: _SSH_LOGIN), the brute-force hot path; same
+# classes as above, so a match is a message of printable ASCII without quote or backslash.
+_H = rb"[!#-9;-Z^-~]"  # [^\s\[\]:] of the hostname and tag, in printable ASCII without quote and backslash
+_LOGIN_J = (
+    rb"([A-Z][a-z][a-z] [ \d]\d) ((?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d) +(" + _H + rb"+) sshd\[(\d{1,18})\]: ?"
+    rb"((Accepted|Failed) (" + _S + rb"+) for (invalid user |illegal user )?(" + _S + rb"*) from (" + _S + rb"+) "
+    rb"port (\d{1,5})(?: (ssh\d?))?(?:: ([ !#-\[\]-~]*))?)"
+)
+ENVELOPE_SSHD = re.compile(
+    rb'\{"@timestamp":"[ !#-\[\]-~]{0,64}","message":"(' + _LOGIN_J + rb')",'
+    rb'"log":\{"offset":(?:0|[1-9][0-9]{0,17})(?:,"flags":\[(?:"[a-z_]{1,32}"(?:,"[a-z_]{1,32}"){0,7})?\])?,"file":\{'
+)
+_match_sshd = ENVELOPE_SSHD.match
+# ...and the rest by slicing: the envelope ends with exactly this, then 32 hex digits and "}}
+_EVENT_AT = b',"event":{"id":"'
+_TAIL = len(_EVENT_AT) + 32 + 3
+
+_ENVELOPE_KEYS = ("@timestamp", "message", "log", "host", "agent", "input", "fields", "tags", "event")
+_CARRIED = ("host", "agent", "input", "fields", "tags")
+_PLANS_MAX = 4096  # distinct files (per-file envelope parts) remembered
+_DATES_MAX = 4096  # distinct days remembered
+_IPS_MAX = 65536  # client addresses remembered (as core.is_ip does)
+_NEVER = object()  # plan: this file's envelopes always take the slow path
+
+
+class _SshdPlan:
+    __slots__ = ("bsd", "before", "after")
+
+    def __init__(self, bsd: Any, before: bytes, after: bytes):
+        self.bsd = bsd  # the syslog parser's own RFC 3164 converter (zone, year inference, cache)
+        self.before = before  # ,"file":{...}},"host":{...,"hostname":"
+        self.after = after  # "},"agent":...,"tags":[...]
+
+
+class FastPath:
+    """`fast(envelope_bytes, ingested) -> ECS JSON bytes | None`; None means: use Engine.parse."""
+
+    def __init__(self, engine: "Engine"):
+        self.engine = engine
+        self._plans: dict[bytes, Any] = {}  # per-file envelope part -> event tail bytes | _NEVER
+        self._last_mid = b"\0"
+        self._last_plan: Any = _NEVER
+        self._dates: dict[bytes, bytes | None] = {}  # b"17/May/2015" -> b"2015-05-17" (None: no such day)
+        self._clf = ClfConverter()
+        self._hour = -1
+        self._bsd_days: dict[bytes, bytes] = {}  # b"Nov 26" -> b"2026-11-26T" (UTC only; b"": no such day)
+        self._ips: dict[bytes, bytes] = {}  # client address -> its source.ip member (or b"")
+        self.enabled = not engine.routes and engine.format_override is None
+
+    def _plan(self, value: bytes, mid: bytes) -> Any:
+        """Decide once per file whether its envelopes may take the fast path (see module doc)."""
+        try:
+            raw = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None  # this envelope is broken, not necessarily the file: no cache entry
+        plan = self._decide(raw, mid)
+        if len(self._plans) >= _PLANS_MAX:
+            self._plans.clear()
+        self._plans[mid] = plan
+        return plan
+
+    def _decide(self, raw: Any, mid: bytes) -> Any:
+        if raw.__class__ is not dict or not raw.keys() <= set(_ENVELOPE_KEYS):
+            return _NEVER
+        if any(k not in raw for k in ("@timestamp", "message", "log", "host", "agent", "input", "event")):
+            return _NEVER
+        log, host, tags = raw["log"], raw["host"], raw.get("tags")
+        if log.__class__ is not dict or list(log) not in (["offset", "file"], ["offset", "flags", "file"]):
+            return _NEVER
+        if log["file"].__class__ is not dict or host.__class__ is not dict:
+            return _NEVER
+        if "tags" in raw and (tags.__class__ is not list or not tags):  # slow path drops [] and wraps scalars
+            return _NEVER
+        rest = {k: raw[k] for k in _CARRIED if k in raw}
+        canonical = b',"file":' + orjson.dumps(log["file"]) + b"}," + orjson.dumps(rest)[1:-1]
+        if canonical != mid or list(raw) != [k for k in _ENVELOPE_KEYS if k in raw]:
+            return _NEVER
+        eng = self.engine
+        if eng._pre and eng._select(raw) is not None:
+            return _NEVER  # a pipeline's processors apply: slow path
+        parser = eng.parser(eng.format_name(raw, None), None)  # as Engine._run's hot path picks it
+        if isinstance(parser, SyslogParser):
+            # sshd lines: host.hostname joins the envelope's host object; a pipeline matched by
+            # program (process.name) would run processors afterwards
+            if eng._post or "hostname" in host:
+                return _NEVER
+            carried = orjson.dumps(rest)[1:-1]
+            host_json = orjson.dumps({"host": host})[1:-2]  # "host":{... without its closing brace
+            if not carried.startswith(host_json):
+                return _NEVER
+            return _SshdPlan(parser.bsd_time,
+                             b',"file":' + orjson.dumps(log["file"]) + b"}," + host_json + (b',"hostname":"' if host else b'"hostname":"'),
+                             b'"}' + carried[len(host_json) + 1:])
+        if not isinstance(parser, AccessParser):
+            return _NEVER
+        # the slow path adds module/dataset when the parser names one and the envelope has none
+        return (b',"module":"%s","dataset":"%s"},' % (parser.module.encode(), parser.dataset.encode())
+                if parser.dataset else b"},")
+
+    def new_batch(self) -> None:
+        """Called by the stage per batch: RFC 3164 days carry an inferred year, which depends on
+        today's date, so their cache is dropped every hour (as the converter's own per-timestamp
+        cache is, by size, on a busy stream)."""
+        hour = int(time.time() // 3600)
+        if hour != self._hour:
+            self._hour = hour
+            self._bsd_days.clear()
+
+    def _ip(self, addr: bytes) -> bytes:
+        """The `,"ip":...` member of source when the address is an IP (core.is_ip decides)."""
+        if len(self._ips) >= _IPS_MAX:
+            self._ips.clear()
+        out = self._ips[addr] = b',"ip":"%s"' % addr if is_ip(addr.decode()) else b""
+        return out
+
+    def _date(self, date: bytes) -> bytes | None:
+        """The ISO date of a CLF day, as the access parser's converter writes it (None: no such day)."""
+        iso = self._clf(date.decode() + ":00:00:00 +0000")
+        if len(self._dates) >= _DATES_MAX:
+            self._dates.clear()
+        out = self._dates[date] = iso[:10].encode() if iso is not None else None
+        return out
+
+    def __call__(self, value: bytes, ingested: bytes) -> bytes | None:
+        """The ECS document of one envelope, or None when the slow path must decide.
+
+        `ingested` is event.ingested (the stage reads the Engine's clock once per batch)."""
+        # the agent's tail and per-file part first (cheap), so other envelopes cost no regex
+        j = len(value) - _TAIL
+        eid = value[j + 16:-3]  # raw_event_id returns the envelope's own id: alphanumerics only here
+        if not (value.startswith(_EVENT_AT, j) and value.endswith(b'"}}') and eid.isalnum()):
+            return None
+        last = self._last_mid
+        e = j - len(last)  # where this file's part starts if it is the last one seen (the regex confirms)
+        if e > 0 and value.startswith(last, e):
+            plan = self._last_plan
+        else:
+            e = value.find(b',"file":{')  # the first is log.file's: a JSON string holds no bare quote
+            if e < 0:
+                return None
+            mid = value[e:j]  # ,"file":{...}},"host":...,"tags":[...]: the per-file part
+            plan = self._plans.get(mid)
+            if plan is None:
+                plan = self._plan(value, mid)
+                if plan is None:
+                    return None
+            self._last_mid, self._last_plan = mid, plan
+        if plan.__class__ is not bytes:
+            return None if plan is _NEVER else self._sshd(value, plan, e, j, eid, ingested)
+        m = _match(value)
+        if m is None or m.end() != e + 9:
+            return None
+        msg, addr, user, date, hms, method, target, version, status, size, referrer, agent = m.groups()
+        day = self._dates.get(date)
+        if day is None:
+            day = self._date(date)
+            if day is None:
+                return None
+        # status and size are ASCII digits: pasted as they are unless a leading zero needs int()
+        code = status if status[0] != 48 else b"%d" % int(status)
+        ip = self._ips.get(addr)
+        if ip is None:
+            ip = self._ip(addr)
+        usr = b"" if user == b"-" else b',"user":{"name":"%s"}' % user
+        q = target.find(b"?")
+        url = (b'"original":"%s","path":"%s"' % (target, target) if q < 0 else
+               b'"original":"%s","path":"%s","query":"%s"' % (target, target[:q], target[q + 1:]))
+        ref = b',"referrer":"%s"' % referrer if referrer and referrer != b"-" else b""
+        ver = b',"version":"%s"' % version if version else b""
+        body = (b"" if size == b"-" else b',"body":{"bytes":%s}' % (size if size[0] != 48 or len(size) == 1 else b"%d" % int(size)))
+        ua = b',"user_agent":{"original":"%s"}' % agent if agent and agent != b"-" else b""
+        return (b'{"@timestamp":"%sT%s.000Z","message":"%s","event":{"id":"%s","original":"%s","ingested":"%s",'
+                b'"kind":"event","category":["web"],"type":["access"],"outcome":"%s"%s%s,'
+                b'"source":{"address":"%s"%s}%s,"url":{%s},"http":{"request":{"method":"%s"%s}%s,'
+                b'"response":{"status_code":%s%s}}%s}'
+                % (day, hms, msg, eid, msg, ingested, b"failure" if status[0] >= 52 else b"success", plan,
+                   value[m.end(1) + 2:j],  # "log":{...},"host":...,"tags":[...]: as the slow path copies them
+                   addr, ip, usr, url, method, ref, ver, code, body, ua))
+
+    def _bsd_day(self, bsd: Any, date: bytes) -> bytes:
+        """`2026-11-26T` for `Nov 26`, as the RFC 3164 converter dates it (b"": no such day).
+        The year inference (timefmt.infer_year) depends on the day only, never the time."""
+        iso = bsd(date.decode() + " 00:00:00")
+        if len(self._bsd_days) >= _DATES_MAX:
+            self._bsd_days.clear()
+        out = self._bsd_days[date] = iso[:11].encode() if iso is not None else b""
+        return out
+
+    def _sshd(self, value: bytes, plan: _SshdPlan, e: int, j: int, eid: bytes, ingested: bytes) -> bytes | None:
+        """sshd's Accepted/Failed login line in an RFC 3164 line (formats/auth.py writes the same)."""
+        m = _match_sshd(value)
+        if m is None or m.end() != e + 9:
+            return None
+        original, date, hms, hostname, pid, msg, verb, method, invalid, user, addr, port, _proto, sig = m.groups()
+        if plan.bsd.tz is UTC:  # the converter's own string assembly, with its year per day
+            day = self._bsd_days.get(date)
+            if day is None:
+                day = self._bsd_day(plan.bsd, date)
+                if not day:
+                    return None
+            iso = b"%s%s.000Z" % (day, hms)
+        else:
+            text = plan.bsd(f"{date.decode()} {hms.decode()}")
+            if text is None:
+                return None
+            iso = text.encode()
+        if verb == b"Accepted":
+            ev = b'"category":["authentication","session"],"action":"accepted","outcome":"success"'
+        else:
+            ev = b'"category":["authentication"],"action":"failed","outcome":"failure"'
+        ip = is_ip(addr.decode())
+        if user:
+            rel = b',"user":{"name":"%s"},"related":{"user":["%s"]%s}' % (user, user, b',"ip":["%s"]' % addr if ip else b"")
+        else:
+            rel = b',"related":{"ip":["%s"]}' % addr if ip else b""
+        src = b'"address":"%s","%s":"%s","port":%d' % (addr, b"ip" if ip else b"domain", addr, int(port))
+        ssh = b'"event":"%s","method":"%s"%s%s' % (verb, method, b',"signature":"%s"' % sig if sig else b"",
+                                                  b',"invalid_user":true' if invalid else b"")
+        return (b'{"@timestamp":"%s","message":"%s","event":{"id":"%s","original":"%s","ingested":"%s","kind":"event",%s,'
+                b'"type":["info"],"module":"system","dataset":"system.auth"},%s%s%s%s,"process":{"name":"sshd","pid":%d}%s,'
+                b'"source":{%s},"system":{"auth":{"ssh":{%s}}}}'
+                % (iso, msg, eid, original, ingested, ev, value[m.end(1) + 2:e], plan.before, hostname, plan.after,
+                   int(pid), rel, src, ssh))
