@@ -26,6 +26,7 @@ import re2
 from re2 import _re2
 
 from .event import FieldPlan, _text, prepare
+from .fastpath import compile_stage1, compile_stage2, lower_all
 
 
 def event_time(doc: dict, default: float | None = None) -> float:
@@ -158,6 +159,13 @@ class Engine:
         for f, tag in self.merged.tags.items():
             self._plan[f] = (self._plan.get(f, (None, None))[0], tag)
         self._cased_sets = self.sets
+        # The generated hot path (fastpath.py): stage 1 reads only what the index needs.
+        index_fields = set(self.index) | set(self.merged.tags) | {s.field for s in self.sets}
+        self._plain: set[str] = set()
+        self.stage1 = compile_stage1(index_fields, self.index, self.merged.tags, self._plain)
+        self.stage2 = compile_stage2(self.fields - index_fields, self._plain)
+        self._set_match = self.merged.set.Match
+        self._set_rules = self.merged.rules
         self.correlator = Correlator(ruleset.correlations)
         # Correlations referenced by another correlation feed it and do not alert themselves.
         self.silent = {c.doc.id for c in ruleset.correlations if not c.standalone}
@@ -206,7 +214,42 @@ class Engine:
         return sorted(cands)
 
     def match(self, doc: dict) -> tuple[dict, list[Rule]]:
-        """Rules whose detection matches `doc` (standalone or feeding correlations)."""
+        """Rules whose detection matches `doc` (standalone or feeding correlations).
+
+        The returned flat view is complete (every referenced field) when a rule matched;
+        with no candidate rule it holds only the indexed fields. Same result as
+        `match_reference`, faster: see fastpath.py.
+        """
+        flat, low, cands, hay, slow = self.stage1(doc)
+        if slow:
+            low = lower_all(flat)
+            cands = set(self.candidates(flat, low))
+        else:
+            if hay:
+                idx = self._set_match("".join(hay).encode("utf-8", "replace"))
+                if idx:
+                    rl = self._set_rules
+                    for i in idx:
+                        cands.update(rl[i])
+            for aset in self._cased_sets:
+                v = flat.get(aset.field)
+                if v is not None:
+                    aset.hits(v, cands)
+            if self.always:
+                cands.update(self.always)
+        if not cands:
+            return flat, []
+        if self.stage2(doc, flat, low):
+            low = lower_all(flat)
+        rules = self.rules
+        if len(cands) == 1:
+            (i,) = cands
+            r = rules[i]
+            return flat, ([r] if r.fn(flat, low) else [])
+        return flat, [rules[i] for i in sorted(cands) if rules[i].fn(flat, low)]
+
+    def match_reference(self, doc: dict) -> tuple[dict, list[Rule]]:
+        """`match` by the generic code (event.prepare + candidates): the fast path's oracle."""
         flat, low = prepare(doc, self.plan)
         cands = self.candidates(flat, low)
         if not cands:
