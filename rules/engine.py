@@ -47,6 +47,10 @@ def event_time(doc: dict, default: float | None = None) -> float:
 # runs out (RE2 would then report no match at all).
 SET_MAX_MEM = 256 << 20
 
+# Distinct candidate sets with their own generated stage-2 extractor (a few dozen in
+# practice); past this, the extractor of every referenced field serves.
+STAGE2_CACHE = 2048
+
 
 class _AtomSet:
     """Case-sensitive substring atoms of one field in one re2 Set: one pass per value."""
@@ -164,6 +168,16 @@ class Engine:
         self._plain: set[str] = set()
         self.stage1 = compile_stage1(index_fields, self.index, self.merged.tags, self._plain)
         self.stage2 = compile_stage2(self.fields - index_fields, self._plain)
+        # Stage 2 per candidate set: only the fields those rules (and the correlations they
+        # feed) read - an sshd line that is a candidate of one rule extracts two more fields.
+        self._index_fields = frozenset(index_fields)
+        self._needs: list[set[str]] = [set(r.fields) for r in self.rules]
+        for c in ruleset.correlations:
+            for ref in c.refs:
+                if isinstance(ref, Rule):
+                    self._needs[ref.seq].update(f for g in c.group_fields.get(ref.doc.id, []) for f in g)
+                    self._needs[ref.seq].update(c.value_fields.get(ref.doc.id, []))
+        self._stage2_for: dict[tuple[int, ...], Any] = {}
         self._set_match = self.merged.set.Match
         self._set_rules = self.merged.rules
         self.correlator = Correlator(ruleset.correlations)
@@ -216,9 +230,9 @@ class Engine:
     def match(self, doc: dict) -> tuple[dict, list[Rule]]:
         """Rules whose detection matches `doc` (standalone or feeding correlations).
 
-        The returned flat view is complete (every referenced field) when a rule matched;
-        with no candidate rule it holds only the indexed fields. Same result as
-        `match_reference`, faster: see fastpath.py.
+        The returned flat view holds the indexed fields plus every field the candidate
+        rules and the correlations they feed read - not necessarily every referenced field.
+        Same rules as `match_reference`, faster: see fastpath.py.
         """
         flat, low, cands, hay, slow = self.stage1(doc)
         if slow:
@@ -239,14 +253,29 @@ class Engine:
                 cands.update(self.always)
         if not cands:
             return flat, []
-        if self.stage2(doc, flat, low):
-            low = lower_all(flat)
         rules = self.rules
         if len(cands) == 1:
             (i,) = cands
-            r = rules[i]
+            key: tuple[int, ...] = (i,)
+        else:
+            key = tuple(sorted(cands))
+        ex = self._stage2_for.get(key)
+        if ex is None:
+            ex = self._compile_stage2(key)
+        if ex(doc, flat, low):
+            low = lower_all(flat)
+        if len(key) == 1:
+            r = rules[key[0]]
             return flat, ([r] if r.fn(flat, low) else [])
-        return flat, [rules[i] for i in sorted(cands) if rules[i].fn(flat, low)]
+        return flat, [rules[i] for i in key if rules[i].fn(flat, low)]
+
+    def _compile_stage2(self, key: tuple[int, ...]) -> Any:
+        """The stage-2 extractor of one candidate set (cached; bounded, then the full one)."""
+        if len(self._stage2_for) >= STAGE2_CACHE:
+            return self.stage2
+        needs = set().union(*(self._needs[i] for i in key)) - self._index_fields
+        ex = self._stage2_for[key] = compile_stage2(needs, self._plain)
+        return ex
 
     def match_reference(self, doc: dict) -> tuple[dict, list[Rule]]:
         """`match` by the generic code (event.prepare + candidates): the fast path's oracle."""

@@ -98,8 +98,10 @@ def test_fast_match_equals_reference(doc):
     flat, fast = ENGINE.match(doc)
     ref_flat, ref = ENGINE.match_reference(doc)
     assert [r.seq for r in fast] == [r.seq for r in ref]
-    if fast:
-        assert flat == ref_flat  # correlations read it
+    for k, v in flat.items():  # a subset of the reference view ...
+        assert ref_flat[k] == v
+    for r in fast:                # ... holding what the matched rules and their correlations read
+        assert {k: ref_flat[k] for k in ENGINE._needs[r.seq] if k in ref_flat}.items() <= flat.items()
     assert _views(ENGINE, doc) == prepare(doc, ENGINE.plan)
 
 
@@ -157,3 +159,17 @@ def test_alert_field_reads_equal_get_path(doc):
     for dotted in ("host.name", "event.id", "source.ip"):
         top, sub = dotted.split(".")
         assert _get2(doc, dotted, top, sub) == get_path(doc, dotted)
+
+
+REGEXES = [r"-(W|R)\s?(\s|\"|')([0-9a-fA-F]{2}\s?){2,20}(\s|\"|')", r"^/etc/(passwd|shadow)$", r"a.b", r"(?:x|y)+z",
+           r"^ab$", r"\bword\b", r"ä+", r"(a)(b)?", r"\d{3}-\d{2}", r""]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(REGEXES), st.sampled_from(["", "i", "m", "s", "ims"]),
+       st.text(alphabet="abxyzAB\n -Ww0af/etcpasshdowä3'\"", max_size=24))
+def test_direct_re2_search_equals_the_binding(pattern, flags, text):
+    """detection.regex_test (one call into RE2, no capture groups) = re2's search()."""
+    from logwarden.rules.detection import compile_regex, regex_test
+    rx = compile_regex(pattern, flags, "t")
+    assert regex_test(rx)(text) is (rx.search(text) is not None)
