@@ -26,7 +26,8 @@ the reference candidate lookup:
 * keys containing dots (`{"process.name": ..}`), which the reference resolves against the
   trie in document order - a level is on the fast path only when all its keys are known
   plain strings (one C-level `set.issuperset` per level; new plain keys are learnt, up to
-  `PLAIN_CAP`, so hostile key churn costs speed, not memory);
+  `PLAIN_CAP`, so hostile key churn costs speed, not memory). Levels whose referenced
+  children are all leaves skip the check: a dotted key there cannot reach a field;
 * lists of objects (`dns.answers: [{data: ..}]`), merged per sub-field by the reference.
 """
 from __future__ import annotations
@@ -127,13 +128,18 @@ def _level(em: _Emitter, node: dict, var: str, level: int, index: dict, tags: di
     if not node:
         em("pass")
         return
-    em(f"if PLAIN({var}) or LEARN({var}):")
-    em.depth += 1
+    # A dotted key can only reach a field through a child that has children of its own
+    # (`"process.name"` needs `process` to be an inner node here): a level of leaves
+    # needs no check for dotted keys.
+    checked = any(children for _, children in node.values())
+    if checked:
+        em(f"if PLAIN({var}) or LEARN({var}):")
+        em.depth += 1
     for key, (path, children) in node.items():
         x, c = f"x{level}", f"c{level}"
-        em(f"{x} = {var}.get({key!r}, M)")
-        em(f"if {x} is not M:")
+        em(f"if {key!r} in {var}:")
         em.depth += 1
+        em(f"{x} = {var}[{key!r}]")
         em(f"{c} = {x}.__class__")
         if path is None:
             em(f"if {c} is dict:")
@@ -179,10 +185,11 @@ def _level(em: _Emitter, node: dict, var: str, level: int, index: dict, tags: di
             _index_code(em, "y", True, vmap, tag)
             em.depth -= 1
         em.depth -= 1
-    em.depth -= 1
-    em("else:")
-    em(f"    WALK({var}, {em.const('T', node)}, flat)")
-    em("    slow = True")
+    if checked:
+        em.depth -= 1
+        em("else:")
+        em(f"    WALK({var}, {em.const('T', node)}, flat)")
+        em("    slow = True")
 
 
 def _namespace(plain: set[str]) -> dict[str, Any]:
