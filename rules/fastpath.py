@@ -173,7 +173,8 @@ def _level(em: _Emitter, node: dict, var: str, level: int, index: dict, tags: di
             em("else:")
             em.depth += 1
             em(f"flat[{p}] = {x}")
-            em(f"y = low[{p}] = LOWLIST({x})")
+            # ECS lists are mostly one string (event.category: [web]): no call for those
+            em(f"y = low[{p}] = [{x}[0].lower()] if len({x}) == 1 and {x}[0].__class__ is str else LOWLIST({x})")
             _index_code(em, "y", False, vmap, tag)
             em.depth -= 2
             em(f"elif {x} is None:")
