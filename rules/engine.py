@@ -166,7 +166,8 @@ class Engine:
         # The generated hot path (fastpath.py): stage 1 reads only what the index needs.
         index_fields = set(self.index) | set(self.merged.tags) | {s.field for s in self.sets}
         self._plain: set[str] = set()
-        self.stage1 = compile_stage1(index_fields, self.index, self.merged.tags, self._plain)
+        self.stage1 = compile_stage1(index_fields, self.index, self.merged.tags, self._plain,
+                                     self.merged.set.Match, self.merged.rules, self._cased_sets, self.always)
         self.stage2 = compile_stage2(self.fields - index_fields, self._plain)
         # Stage 2 per candidate set: only the fields those rules (and the correlations they
         # feed) read - an sshd line that is a candidate of one rule extracts two more fields.
@@ -178,8 +179,6 @@ class Engine:
                     self._needs[ref.seq].update(f for g in c.group_fields.get(ref.doc.id, []) for f in g)
                     self._needs[ref.seq].update(c.value_fields.get(ref.doc.id, []))
         self._stage2_for: dict[tuple[int, ...], Any] = {}
-        self._set_match = self.merged.set.Match
-        self._set_rules = self.merged.rules
         self.correlator = Correlator(ruleset.correlations)
         # Correlations referenced by another correlation feed it and do not alert themselves.
         self.silent = {c.doc.id for c in ruleset.correlations if not c.standalone}
@@ -234,23 +233,10 @@ class Engine:
         rules and the correlations they feed read - not necessarily every referenced field.
         Same rules as `match_reference`, faster: see fastpath.py.
         """
-        flat, low, cands, hay, slow = self.stage1(doc)
+        flat, low, cands, slow = self.stage1(doc)
         if slow:
             low = lower_all(flat)
             cands = set(self.candidates(flat, low))
-        else:
-            if hay:
-                idx = self._set_match("".join(hay).encode("utf-8", "replace"))
-                if idx:
-                    rl = self._set_rules
-                    for i in idx:
-                        cands.update(rl[i])
-            for aset in self._cased_sets:
-                v = flat.get(aset.field)
-                if v is not None:
-                    aset.hits(v, cands)
-            if self.always:
-                cands.update(self.always)
         if not cands:
             return flat, []
         rules = self.rules

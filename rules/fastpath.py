@@ -12,8 +12,8 @@ dicts and Set tags bound as constants.
 Two functions are generated per engine:
 
 * **stage 1** reads only the fields the candidate index uses (exact-value dicts, the
-  substring Set, case-sensitive Sets) and returns `(flat, low, candidates, haystack, slow)`;
-  most events end here, with no candidate rule;
+  substring Set, case-sensitive Sets), runs the lookups and returns
+  `(flat, low, candidates, slow)`; most events end here, with no candidate rule;
 * **stage 2** adds the remaining referenced fields to `flat`/`low`, only for events with
   candidates, so the rule predicates and correlations see the same views as `prepare`.
 
@@ -205,15 +205,36 @@ def _namespace(plain: set[str]) -> dict[str, Any]:
             "LOWLIST": lower_list, "LOWER": _lower}
 
 
-def compile_stage1(fields: set[str], index: dict[str, dict], tags: dict[str, str],
-                   plain: set[str]) -> Callable[[dict], tuple]:
-    """doc -> (flat, low, candidate rule numbers, Set haystack parts, slow) for `fields`."""
+def compile_stage1(fields: set[str], index: dict[str, dict], tags: dict[str, str], plain: set[str],
+                   set_match: Callable[[bytes], Any], set_rules: list, cased_sets: list,
+                   always: list[int]) -> Callable[[dict], tuple]:
+    """doc -> (flat, low, candidate rule numbers, slow) for `fields`.
+
+    The substring Set scan, the case-sensitive Sets and the always-candidates are part of
+    the generated function (engine.candidates' rules); with `slow` set the candidates are
+    left to the caller's reference lookup.
+    """
     em = _Emitter()
     em.lines.append("def stage1(d0):")
     for line in ("flat = {}", "low = {}", "cands = set()", "hay = []", "slow = False"):
         em(line)
     _level(em, _subtrie(fields), "d0", 1, index, tags)
-    em("return flat, low, cands, hay, slow")
+    em("if slow:")
+    em("    return flat, low, cands, True")
+    em("if hay:")
+    em("    idx = SETMATCH(''.join(hay).encode('utf-8', 'replace'))")
+    em("    if idx:")
+    em("        for i in idx:")
+    em("            cands.update(SETRULES[i])")
+    if cased_sets:
+        em("for aset in CASED:")
+        em("    v = flat.get(aset.field)")
+        em("    if v is not None:")
+        em("        aset.hits(v, cands)")
+    if always:
+        em("cands.update(ALWAYS)")
+    em("return flat, low, cands, False")
+    em.consts.update(SETMATCH=set_match, SETRULES=set_rules, CASED=list(cased_sets), ALWAYS=list(always))
     return _exec(em, plain, "stage1")
 
 
