@@ -64,6 +64,8 @@ class RuleSet:
     filters_applied: int = 0
     documents: int = 0
     fields: frozenset = frozenset()  # every event field some predicate reads
+    # Generated matcher code shared by the engines built from this set (fastpath.py).
+    fastpath: dict = field(default_factory=dict, repr=False, compare=False)
 
     def summary(self) -> dict[str, int]:
         return {"documents": self.documents, "rules": len(self.rules), "correlations": len(self.correlations),

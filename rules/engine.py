@@ -165,7 +165,7 @@ class Engine:
         self._cased_sets = self.sets
         # The generated hot path (fastpath.py): stage 1 reads only what the index needs.
         index_fields = set(self.index) | set(self.merged.tags) | {s.field for s in self.sets}
-        self._plain: set[str] = set()
+        self._plain: set[str] = ruleset.fastpath.setdefault("plain", set())
         self.stage1 = compile_stage1(index_fields, self.index, self.merged.tags, self._plain,
                                      self.merged.set.Match, self.merged.rules, self._cased_sets, self.always)
         self.stage2 = compile_stage2(self.fields - index_fields, self._plain)
@@ -178,7 +178,7 @@ class Engine:
                 if isinstance(ref, Rule):
                     self._needs[ref.seq].update(f for g in c.group_fields.get(ref.doc.id, []) for f in g)
                     self._needs[ref.seq].update(c.value_fields.get(ref.doc.id, []))
-        self._stage2_for: dict[tuple[int, ...], Any] = {}
+        self._stage2_for: dict[tuple[int, ...], Any] = ruleset.fastpath.setdefault("stage2", {})
         self.correlator = Correlator(ruleset.correlations)
         # Correlations referenced by another correlation feed it and do not alert themselves.
         self.silent = {c.doc.id for c in ruleset.correlations if not c.standalone}
