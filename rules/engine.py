@@ -16,8 +16,9 @@ from the `Correlator`, which receives every match of a rule some correlation ref
 """
 from __future__ import annotations
 
+import re
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .compiler import RuleSet, Rule
@@ -33,6 +34,15 @@ def event_time(doc: dict, default: float | None = None) -> float:
     """Seconds since the epoch from `@timestamp` (ISO 8601 or epoch number)."""
     ts = doc.get("@timestamp")
     if isinstance(ts, str):
+        if len(ts) == 24 and ts[23] == "Z" and ts[19] == "." and ts[20:23].isascii() and ts[20:23].isdigit():
+            # The parsers' own shape, `2026-11-26T10:00:00.123Z`: the whole seconds come from
+            # a small cache (events arrive many per second), the result is computed exactly
+            # as datetime.timestamp() does ((seconds * 10**6 + microseconds) / 10**6).
+            secs = _SECONDS.get(ts[:19])
+            if secs is None:
+                secs = _seconds(ts[:19])
+            if secs is not None:
+                return (secs * 1_000_000 + int(ts[20:23]) * 1000) / 10**6
         try:
             return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
         except ValueError:
@@ -40,6 +50,28 @@ def event_time(doc: dict, default: float | None = None) -> float:
     elif isinstance(ts, (int, float)) and not isinstance(ts, bool):
         return float(ts) / 1000.0 if ts > 1e11 else float(ts)
     return time.time() if default is None else default
+
+
+_SECONDS: dict[str, int] = {}
+_CANONICAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}").fullmatch
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _seconds(prefix: str) -> int | None:
+    """Whole UTC seconds of a canonical `YYYY-MM-DDTHH:MM:SS` (else None: the caller
+    takes the general path). Only canonical prefixes enter the cache."""
+    if _CANONICAL(prefix) is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(prefix + "+00:00")
+    except ValueError:
+        return None
+    d = dt - _EPOCH
+    secs = d.days * 86400 + d.seconds
+    if len(_SECONDS) >= 4096:
+        _SECONDS.clear()
+    _SECONDS[prefix] = secs
+    return secs
 
 
 # RE2 Set memory budget. The sets hold only escaped literals (with \\A/\\z), so their DFA

@@ -176,3 +176,23 @@ def test_direct_re2_search_equals_the_binding(pattern, flags, text):
     from logwarden.rules.detection import compile_regex, regex_test
     rx = compile_regex(pattern, flags, "t")
     assert regex_test(rx)(text) is (rx.search(text) is not None)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(
+    st.datetimes(timezones=st.just(__import__("datetime").timezone.utc)).map(
+        lambda d: d.isoformat(timespec="milliseconds").replace("+00:00", "Z")),
+    st.text(alphabet="0123456789-T:.Z²٣ ", min_size=20, max_size=26),
+    st.sampled_from(["2026-11-26T10:00:00.123Z", "2026-11-26 10:00:00.123Z", "2026-02-30T10:00:00.123Z",
+                     "2026-11-26T10:00:00.1٢3Z", "2026-11-26T24:00:00.000Z", "0001-01-01T00:00:00.000Z",
+                     "2026-11-26T1000.000.123Z", "2026-W48-4T10:00:00.123Z", "20261126T100000.000.123Z"])))
+def test_event_time_fast_shape_equals_fromisoformat(ts):
+    """engine.event_time's cached path for `...T..:..:..mmmZ` = datetime.fromisoformat()."""
+    from datetime import datetime
+    from logwarden.rules.engine import event_time
+    try:
+        want = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        want = -1.0
+    assert event_time({"@timestamp": ts}, default=-1.0) == want
+    assert event_time({"@timestamp": ts}, default=-1.0) == want   # again, from the cache
