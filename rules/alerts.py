@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import OrderedDict
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
@@ -36,12 +37,14 @@ MAX_QUERY_IDS = 50        # ids named in alert.query (keeps the query string sho
 DEDUP_CAPACITY = 100_000  # ids remembered for dedup; oldest forgotten first
 
 
+@lru_cache(maxsize=4096)
 def _iso(ts: float) -> str:
+    # Memoised: `now` repeats for every alert of a batch, an event's time for first/last seen.
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _event_ident(doc: dict) -> str:
-    eid = get_path(doc, "event.id")
+    eid = _get2(doc, "event.id", "event", "id")
     if eid:
         return str(eid)
     import orjson
@@ -60,43 +63,66 @@ def _quote(v: Any) -> str:
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _rule_part(doc: Any) -> tuple[dict[str, Any], str, int]:
+    """The alert fields that depend on the rule alone, built once per rule document:
+    (`rule` object, level, severity). Callers copy the object before handing it out."""
+    cached = doc.alert_cache
+    if cached is None:
+        level = doc.level or DEFAULT_LEVEL
+        refs = doc.data.get("references") or doc.data.get("reference") or []
+        rule = {"id": doc.id, "name": doc.title, "description": str(doc.data.get("description") or "").strip(),
+                "author": doc.author, "reference": [str(r) for r in refs] if isinstance(refs, list) else [str(refs)],
+                "ruleset": "sigma", "category": category(doc)}
+        if doc.data.get("license"):
+            rule["license"] = str(doc.data["license"])
+        if doc.data.get("modified") or doc.data.get("date"):
+            rule["version"] = str(doc.data.get("modified") or doc.data.get("date"))
+        cached = doc.alert_cache = (rule, level, SEVERITY.get(level, 47))
+    return cached
+
+
+def _get2(doc: dict, dotted: str, top: str, sub: str) -> Any:
+    """`get_path(doc, "top.sub")` for a two-part path, without splitting it per call."""
+    if dotted in doc:
+        return doc[dotted]
+    t = doc.get(top)
+    return t.get(sub) if isinstance(t, dict) else None
+
+
+_COPIED = (("host.name", "host", "name"), ("source.ip", "source", "ip"), ("user.name", "user", "name"))
+
+
 def build_alert(hit: Hit, now: float, base_url: str = "") -> dict[str, Any]:
     doc = hit.doc
-    level = doc.level or DEFAULT_LEVEL
+    rule, level, severity = _rule_part(doc)
     ids = [_event_ident(ev) for _, ev in hit.events]
     if hit.kind == "rule":
         aid = event_id("alert", doc.id, ids[0] if ids else "")
     else:
         aid = event_id("alert", doc.id, sorted(hit.group.items()), *ids)
     query = " OR ".join(f"event.id:{_quote(i)}" for i in ids[:MAX_QUERY_IDS])
-    refs = doc.data.get("references") or doc.data.get("reference") or []
+    created = _iso(now)
+    first = _iso(hit.first_ts)
     alert: dict[str, Any] = {
-        "@timestamp": _iso(now),
-        "event": {"kind": "alert", "id": aid, "severity": SEVERITY.get(level, 47),
-                  "created": _iso(now)},
-        "rule": {"id": doc.id, "name": doc.title, "description": str(doc.data.get("description") or "").strip(),
-                 "author": doc.author, "reference": [str(r) for r in refs] if isinstance(refs, list) else [str(refs)],
-                 "ruleset": "sigma", "category": category(doc)},
+        "@timestamp": created,
+        "event": {"kind": "alert", "id": aid, "severity": severity, "created": created},
+        "rule": rule | {"reference": list(rule["reference"])},
         "tags": list(doc.tags),
-        "alert": {"level": level, "count": hit.count, "first_seen": _iso(hit.first_ts), "last_seen": _iso(hit.last_ts),
+        "alert": {"level": level, "count": hit.count, "first_seen": first,
+                  "last_seen": first if hit.last_ts == hit.first_ts else _iso(hit.last_ts),
                   "group": hit.group, "event_ids": ids[:MAX_EVENT_IDS],
                   "events": [ev for _, ev in hit.events[:MAX_EVENTS]], "query": query,
                   "url": f"{base_url.rstrip('/')}/?q={quote(query)}" if base_url else ""},
     }
-    if doc.data.get("license"):
-        alert["rule"]["license"] = str(doc.data["license"])
-    if doc.data.get("modified") or doc.data.get("date"):
-        alert["rule"]["version"] = str(doc.data.get("modified") or doc.data.get("date"))
     if doc.kind == "correlation":
         alert["alert"]["correlation"] = {"type": (doc.data.get("correlation") or {}).get("type"),
                                          "timespan": (doc.data.get("correlation") or {}).get("timespan"),
                                          "value": hit.value}
     if hit.events:
-        first = hit.events[0][1]
-        for f in ("host.name", "source.ip", "user.name"):
-            v = get_path(first, f)
+        ev = hit.events[0][1]
+        for dotted, top, sub in _COPIED:
+            v = _get2(ev, dotted, top, sub)
             if v is not None:
-                top, sub = f.split(".")
                 alert.setdefault(top, {})[sub] = v
     return alert
 

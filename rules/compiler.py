@@ -39,6 +39,7 @@ class Rule:
     resolved: Resolved
     standalone: bool = True
     filters: list[str] = field(default_factory=list)
+    fields: set[str] = field(default_factory=set)  # every event field its predicate (and filters) read
 
 
 @dataclass
@@ -63,6 +64,8 @@ class RuleSet:
     filters_applied: int = 0
     documents: int = 0
     fields: frozenset = frozenset()  # every event field some predicate reads
+    # Generated matcher code shared by the engines built from this set (fastpath.py).
+    fastpath: dict = field(default_factory=dict, repr=False, compare=False)
 
     def summary(self) -> dict[str, int]:
         return {"documents": self.documents, "rules": len(self.rules), "correlations": len(self.correlations),
@@ -131,14 +134,13 @@ def build(docs: list[SigmaDoc], pipeline: Pipeline, placeholders: dict[str, list
             first[doc.id] = doc
         unique.append(doc)
     docs = unique
-    identity = ItemCompiler(lambda f: [f], pipeline.keyword_fields, placeholders)
-    fields: set[str] = identity.fields
+    fields: set[str] = set()
     for doc in docs:
         if doc.kind != "rule":
             continue
         resolved = pipeline.for_logsource(doc.logsource)
         ic = ItemCompiler(resolved.map_field, resolved.keyword_fields, placeholders)
-        ic.fields = fields
+        identity = ItemCompiler(lambda f: [f], pipeline.keyword_fields, placeholders)
         try:
             det = _compile_detection(doc, doc.data.get("detection"), ic, ("detection",))
         except _Located as exc:
@@ -157,7 +159,8 @@ def build(docs: list[SigmaDoc], pipeline: Pipeline, placeholders: dict[str, list
             lfn, dfn = ls.fn, fn
             fn = lambda f, l, lfn=lfn, dfn=dfn: lfn(f, l) and dfn(f, l)  # noqa: E731
             anchors = anchors or ls.anchors  # the logsource matches all events of its kind: last resort
-        rule = Rule(doc, len(rules), fn, anchors, resolved)
+        rule = Rule(doc, len(rules), fn, anchors, resolved, fields=ic.fields | identity.fields)
+        fields |= rule.fields
         rules.append(rule)
         for key in (doc.id, doc.name):
             if key:
@@ -192,7 +195,6 @@ def _apply_filters(docs: list[SigmaDoc], by_ref: dict[str, Any], errors: list[Lo
                 continue
             body = {k: v for k, v in spec.items() if k != "rules"}
             ic = ItemCompiler(rule.resolved.map_field, rule.resolved.keyword_fields, placeholders)
-            ic.fields = fields
             try:
                 flt = _compile_detection(doc, body, ic, ("filter",))
             except _Located as exc:
@@ -203,6 +205,8 @@ def _apply_filters(docs: list[SigmaDoc], by_ref: dict[str, Any], errors: list[Lo
                 break
             base, ffn = rule.fn, flt.fn
             rule.fn = lambda f, l, base=base, ffn=ffn: base(f, l) and not ffn(f, l)
+            rule.fields |= ic.fields
+            fields |= ic.fields
             rule.filters.append(doc.title)
             applied += 1
     return applied

@@ -83,11 +83,15 @@ class _State:
         self.groups: dict[tuple, _Group] = {}
         self.immediate = set(corr.condition) <= {"gt", "gte"}
         self.order = [r.doc.id for r in corr.refs]
+        self.checks = tuple((_OPS[k], v) for k, v in corr.condition.items())
 
     def holds(self, x: float) -> bool:
-        return all(_OPS[k](x, v) for k, v in self.corr.condition.items())
+        for op, v in self.checks:
+            if not op(x, v):
+                return False
+        return True
 
-    def measure(self, entries: list[_Entry]) -> float | None:
+    def measure(self, entries: "list[_Entry] | deque[_Entry]") -> float | None:
         t = self.corr.type
         if t == "event_count":
             return float(len(entries))
@@ -176,7 +180,7 @@ class Correlator:
                 horizon = g.last - corr.timespan
                 while g.entries and g.entries[0].ts < horizon:
                     g.entries.popleft()
-                m = st.measure(list(g.entries))
+                m = st.measure(g.entries)
                 if m is not None and st.holds(m):
                     out.append(self._hit(st, key, list(g.entries), m))
                     del st.groups[key]

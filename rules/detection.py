@@ -162,6 +162,14 @@ def compile_regex(pattern: str, flags: str, where: str) -> Any:
         return rx
 
 
+def regex_test(rx: Any) -> Callable[[str], bool]:
+    """Yes/no search with a pattern from compile_regex (re2 directly, or the stdlib's)."""
+    if isinstance(rx, re.Pattern):
+        search = rx.search
+        return lambda s: search(s) is not None
+    return ss.re2_test(rx)
+
+
 _OPS = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}
 
 
@@ -244,12 +252,11 @@ class ItemCompiler:
                     raise ModifierError(f"'cidr' value {a!r} is not a network") from None
             return self._field_test(targets, lambda s: _in_nets(s, nets), cased=True)
         if m.re:
-            rxs = [compile_regex(str(a), m.re_flags, where) for a in alts]
-            if len(rxs) == 1:
-                rx = rxs[0]
-                c = self._field_test(targets, lambda s: rx.search(s) is not None, cased=True)
+            tests = [regex_test(compile_regex(str(a), m.re_flags, where)) for a in alts]
+            if len(tests) == 1:
+                c = self._field_test(targets, tests[0], cased=True)
             else:
-                c = self._field_test(targets, lambda s: any(r.search(s) is not None for r in rxs), cased=True)
+                c = self._field_test(targets, lambda s: any(t(s) for t in tests), cased=True)
             atoms = [regex_atoms(str(a)) for a in alts]
             if all(atoms):
                 c.anchors = (frozenset(("re", t, False, re2.escape(x)) for t in targets for a in atoms for x in a),)

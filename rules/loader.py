@@ -48,6 +48,7 @@ class SigmaDoc:
     level: str | None = None
     author: str = ""
     tags: list[str] = field(default_factory=list)
+    alert_cache: Any = field(default=None, repr=False, compare=False)  # alerts._rule_part
 
     @property
     def logsource(self) -> dict[str, Any]:

@@ -110,6 +110,8 @@ class RulesStage:
         return self._admit(hits)
 
     def _admit(self, hits) -> list[dict[str, Any]]:
+        if not hits:  # most events: no clock read, no list
+            return []
         out = []
         now = self.clock()
         for hit in hits:

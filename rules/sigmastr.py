@@ -17,7 +17,7 @@ match when wildcards sit in the middle.
 """
 from __future__ import annotations
 
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
 import re2
 
@@ -150,8 +150,30 @@ def compile_parts(parts: Parts) -> tuple[str, object]:
             return "prefix", text
     if all(p is STAR or isinstance(p, str) for p in parts):
         return "regex", star_matcher(parts)
-    rx = re2.compile(to_regex(parts))
-    return "regex", lambda s: rx.fullmatch(s) is not None
+    return "regex", re2_test(re2.compile(to_regex(parts)), full=True)
+
+
+def re2_test(rx: Any, full: bool = False) -> Pred:
+    """`rx.search(s) is not None` (or fullmatch) for a compiled google-re2 pattern, as one
+    call into RE2.
+
+    The binding's search() runs a generator, maps byte offsets back to characters and
+    builds a match object - several times the cost of the match itself, all thrown away
+    by a yes/no test. This asks RE2 directly, on a copy compiled without capture groups
+    (which lets RE2 stay on its DFA): same pattern, same options, same verdict.
+    """
+    opts = re2.Options()
+    for name in re2.Options.NAMES:
+        setattr(opts, name, getattr(rx.options, name))
+    opts.never_capture = True
+    match = re2.compile(rx.pattern, opts)._regexp.Match
+    anchor = re2._Anchor.ANCHOR_BOTH if full else re2._Anchor.UNANCHORED
+    miss = (-1, -1)
+
+    def test(s: str) -> bool:
+        b = s.encode("utf-8")
+        return match(anchor, b, 0, len(b))[0] != miss
+    return test
 
 
 def star_matcher(parts: Parts) -> Callable[[str], bool]:
