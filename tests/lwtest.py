@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -60,3 +61,16 @@ class Proc:
         if self.p.poll() is None:
             self.p.kill()
         self.p.wait(10)
+
+
+def wait_listening(port: int, proc: Proc, timeout: float = 30) -> None:
+    """Wait until `proc` accepts connections on 127.0.0.1:`port`; fail with its output if it dies."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            assert proc.p.poll() is None, proc.output()
+            assert time.monotonic() < deadline, f"{proc.p.args} did not listen on {port}:\n{proc.output()}"
+            time.sleep(0.1)

@@ -3,7 +3,6 @@ fed through the Kafka protocol with confluent-kafka, read back from logs.ecs, lo
 a routed topic; offsets committed; SIGTERM exits 0. Two workers share one consumer group."""
 from __future__ import annotations
 
-import socket
 import time
 
 import orjson
@@ -13,7 +12,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from logwarden.events import raw_event_id
-from lwtest import Proc, free_port, logwarden_cmd
+from lwtest import Proc, free_port, logwarden_cmd, wait_listening
 
 pytestmark = pytest.mark.integration
 
@@ -44,15 +43,7 @@ def stack(tmp_path, request):
     procs: list[Proc] = []
     broker = Proc(logwarden_cmd("broker", "-c", str(path)), tmp_path / "broker.log")
     procs.append(broker)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            break
-        except OSError:
-            assert broker.p.poll() is None, (tmp_path / "broker.log").read_text(errors="replace")
-            assert time.monotonic() < deadline, "broker did not listen"
-            time.sleep(0.1)
+    wait_listening(port, broker)
     bootstrap = f"127.0.0.1:{port}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
 

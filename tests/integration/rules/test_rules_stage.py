@@ -5,7 +5,6 @@ a bad message on logs.dlq, a webhook notifier receives the alert, a rule file ad
 the worker runs is picked up (hot reload), offsets are committed, SIGTERM exits 0."""
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +15,7 @@ import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from lwtest import Proc, free_port, logwarden_cmd
+from lwtest import Proc, free_port, logwarden_cmd, wait_listening
 
 pytestmark = pytest.mark.integration
 
@@ -72,15 +71,7 @@ def stack(tmp_path):
     procs: list[Proc] = []
     broker = Proc(logwarden_cmd("broker", "-c", str(path)), tmp_path / "broker.log")
     procs.append(broker)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            break
-        except OSError:
-            assert broker.p.poll() is None, (tmp_path / "broker.log").read_text(errors="replace")
-            assert time.monotonic() < deadline, "broker did not listen"
-            time.sleep(0.1)
+    wait_listening(port, broker)
     bootstrap = f"127.0.0.1:{port}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for f in admin.create_topics([NewTopic(t, 1, 1) for t in ("logs.ecs", "logs.dlq", "alerts")]).values():
