@@ -8,8 +8,8 @@ import os
 import signal
 import socket
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
