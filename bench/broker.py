@@ -13,7 +13,7 @@ Two load generators, each a table of its own (`--client`):
           that confluent-kafka's wheel bundles (LD_LIBRARY_PATH), because Debian's 2.0.2
           cannot parse Tansu's ApiVersions v3 answer; the client costs ~1 s CPU per million.
   python  confluent-kafka (the same librdkafka) driven from Python: produce_batch and
-          consume(5000); the client's own CPU (~1.1-1.4 s per million) shares the 2 cores.
+          consume(5000); the client's own CPU (~1.1-1.5 s per million) shares the 2 cores.
 
     python bench/broker.py                  # 1M records, both brokers, both clients, 3 rounds
     python bench/broker.py --client kcat --rounds 5
@@ -87,6 +87,9 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
             raise RuntimeError(f"broker exited with {proc.returncode}")
         try:
             socket.create_connection(("127.0.0.1", port), 0.5).close()
+            time.sleep(0.2)  # a broker that lost the port race exits; something else answered
+            if proc.poll() is not None:
+                raise RuntimeError(f"broker exited with {proc.returncode} (port {port} taken?)")
             return
         except OSError:
             time.sleep(0.05)
@@ -199,10 +202,10 @@ def consume(bootstrap: str, topic: str, n: int, progress: Progress, label: str) 
 
 # Identical -X settings for both brokers. queue.buffering.max.messages above N lets kcat
 # read the whole file without waiting for acknowledgements. The consumer keeps librdkafka's
-# default 1 MiB per partition per fetch: with 10 MiB the client spent 2-3x the system time
-# growing its receive buffers for our 40 MB answers (0.10-0.19 s vs 0.04-0.06 s per
-# million) and consumed slower from both brokers; the queue settings stop it pausing
-# a partition's fetching whenever its local queue is full.
+# default 1 MiB per partition per fetch: with 10 MiB kcat spent 2-3x the system time on
+# our ~40 MB answers (0.10-0.19 s vs 0.04-0.06 s per million) and consumed from us more
+# slowly (Tansu: no clear difference); the queue settings stop it pausing a partition's
+# fetching whenever its local queue is full.
 KCAT_PRODUCER = {"acks": "all", "linger.ms": 10, "batch.size": 1_000_000, "batch.num.messages": 100_000,
                  "queue.buffering.max.messages": 2_000_000, "queue.buffering.max.kbytes": 1_048_576,
                  "compression.type": "none", "enable.idempotence": "false"}
