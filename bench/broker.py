@@ -248,11 +248,14 @@ def _wait_cpu(proc: subprocess.Popen) -> float:
 def kcat_produce(bootstrap: str, topic: str, path: Path, n: int, env: dict, progress: Progress, label: str) -> tuple[float, float]:
     task = progress.task(f"{label} produce", n)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(["kcat", "-P", "-b", bootstrap, "-t", topic, "-l", str(path), *_xargs(KCAT_PRODUCER)],
-                            env=env, stderr=subprocess.PIPE)
-    cpu = _wait_cpu(proc)
-    elapsed = time.perf_counter() - t0
-    err = proc.stderr.read().decode(errors="replace")
+    # stderr to a file, not a pipe: a failing kcat prints a line per record and would block
+    with tempfile.TemporaryFile() as errfile:
+        proc = subprocess.Popen(["kcat", "-P", "-b", bootstrap, "-t", topic, "-l", str(path),
+                                 *_xargs(KCAT_PRODUCER)], env=env, stderr=errfile)
+        cpu = _wait_cpu(proc)
+        elapsed = time.perf_counter() - t0
+        errfile.seek(0)
+        err = errfile.read(100_000).decode(errors="replace")
     if proc.returncode or "ERROR" in err:
         raise RuntimeError(f"kcat produce failed ({proc.returncode}): {err[:500]}")
     progress.update(task, n)
