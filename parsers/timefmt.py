@@ -75,8 +75,8 @@ def epoch_iso(seconds: float) -> str | None:
         return None
 
 
-class IsoConverter:
-    """ISO 8601 / RFC 3339 text (any fraction length, `Z` or offset, or none) to ECS."""
+class _ZonedConverter:
+    """A cached text -> ECS converter for layouts that may carry no zone (read in `tz`)."""
 
     __slots__ = ("tz", "cache")
 
@@ -84,12 +84,15 @@ class IsoConverter:
         self.tz = tz
         self.cache: dict[str, str] = {}
 
+    def _parse(self, text: str) -> datetime:  # each layout's own reading; ValueError when it does not fit
+        raise TypeError(f"{type(self).__name__} must define _parse")
+
     def __call__(self, text: str) -> str | None:
         out = self.cache.get(text)
         if out is not None:
             return out
         try:
-            dt = datetime.fromisoformat(text.replace(" ", "T", 1) if len(text) > 10 and text[10] == " " else text)
+            dt = self._parse(text)
         except ValueError:
             return None
         if dt.tzinfo is None:
@@ -99,6 +102,15 @@ class IsoConverter:
             self.cache.clear()
         self.cache[text] = out
         return out
+
+
+class IsoConverter(_ZonedConverter):
+    """ISO 8601 / RFC 3339 text (any fraction length, `Z` or offset, or none) to ECS."""
+
+    __slots__ = ()
+
+    def _parse(self, text: str) -> datetime:
+        return datetime.fromisoformat(text.replace(" ", "T", 1) if len(text) > 10 and text[10] == " " else text)
 
 
 class ClfConverter:
@@ -208,31 +220,17 @@ def _localize(naive: datetime, tz: tzinfo) -> datetime:
     return naive.replace(tzinfo=tz)
 
 
-class LayoutConverter:
+class LayoutConverter(_ZonedConverter):
     """A strptime layout (e.g. nginx error `%Y/%m/%d %H:%M:%S`) read in `tz` when it has no zone."""
 
-    __slots__ = ("layout", "tz", "cache")
+    __slots__ = ("layout",)
 
     def __init__(self, layout: str, tz: tzinfo = UTC):
+        super().__init__(tz)
         self.layout = layout
-        self.tz = tz
-        self.cache: dict[str, str] = {}
 
-    def __call__(self, text: str) -> str | None:
-        out = self.cache.get(text)
-        if out is not None:
-            return out
-        try:
-            dt = datetime.strptime(text, self.layout)
-        except ValueError:
-            return None
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=self.tz)
-        out = iso(dt)
-        if len(self.cache) > _CACHE_MAX:
-            self.cache.clear()
-        self.cache[text] = out
-        return out
+    def _parse(self, text: str) -> datetime:
+        return datetime.strptime(text, self.layout)
 
 
 def parse_any(text: str, tz: tzinfo = UTC) -> str | None:
