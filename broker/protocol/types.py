@@ -16,6 +16,7 @@ Produce or Fetch body is moved, not copied, between the socket and the log.
 from __future__ import annotations
 
 import struct
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,14 +109,16 @@ def write_uvarint(w: Writer | bytearray, value: int) -> None:
         w += out
 
 
-class Codec:
+class Codec(ABC):
     """One wire type for one (version, flexible) pair."""
 
+    @abstractmethod
     def decode(self, buf: memoryview, pos: int) -> tuple[Any, int]:
-        raise NotImplementedError
+        """(value, position after it) read from buf at pos."""
 
+    @abstractmethod
     def encode(self, w: Writer, value: Any) -> None:
-        raise NotImplementedError
+        """Append value's wire form to w."""
 
 
 class _Fixed(Codec):
