@@ -30,7 +30,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from . import metrics
 from .metrics import Stats
 from .registry import AckTracker
-from .spool import Spool
+from .spool import Replay, Spool
 
 log = logging.getLogger(__name__)
 Ack = Callable[[], Any]
@@ -58,8 +58,7 @@ class Shipper:
         self._to_spool: list[tuple[bytes, Ack]] = []  # new records while the spool is not empty
         self._retry: deque[tuple[bytes, Ack]] = deque()  # no room in the spool: produce again later
         self._next_retry = 0.0
-        self._replay: list[int] | None = None  # [segment, remaining, failed]
-        self._next_replay = 0.0
+        self._replay = Replay(spool, self._backoff_min, self._backoff_max, "agent") if spool is not None else None
         self._fatal = False
         self._closing = False
         self._last_error: int | None = None
@@ -184,58 +183,31 @@ class Shipper:
         return cur
 
     def _maybe_replay(self, now: float) -> None:
-        if self._closing or self.spool is None or self._replay is not None or self.spool.empty or now < self._next_replay:
+        if self._closing or self._replay is None:
             return
-        oldest = self.spool.oldest()
-        if oldest is None:
-            return
-        seq, records = oldest
-        if not records:
-            self.spool.remove(seq)
-            return
-        state = [seq, len(records), 0]
-        self._replay = state
+        self._replay.start(now, self._produce_replayed)
 
-        def done(err: KafkaError | None, _msg: Any) -> None:
-            self.inflight -= 1
-            self._replay_inflight -= 1
-            state[1] -= 1
-            if err is None:
-                self.stats.sent += 1
-            else:
-                state[2] += 1
-            if state[1] == 0:
-                self._replay_finished(state)
+    def _replayed(self, err: KafkaError | None, _msg: Any) -> None:
+        self.inflight -= 1
+        self._replay_inflight -= 1
+        if err is None:
+            self.stats.sent += 1
+        if self._replay.report(err is None):  # type: ignore[union-attr]
+            self._backoff = self._backoff_min  # the broker is back: retries start afresh too
 
-        for value in records:
-            while True:
-                try:
-                    self._producer.produce(self.topic, value, on_delivery=done)
-                    self.inflight += 1
-                    self._replay_inflight += 1
-                    break
-                except BufferError:
-                    self._producer.poll(0.05)
-                except KafkaException as exc:
-                    self.stats.dropped += 1
-                    log.error("spooled record refused by the producer, dropping it", extra={"error": str(exc)})
-                    state[1] -= 1
-                    if state[1] == 0:
-                        self._replay_finished(state)
-                    break
-        log.info("replaying spool segment", extra={"segment": seq, "records": len(records)})
-
-    def _replay_finished(self, state: list[int]) -> None:
-        seq, _, failed = state
-        self._replay = None
-        if failed:
-            self._next_replay = time.monotonic() + self._bump()
-            log.warning("spool replay failed, backing off", extra={"segment": seq, "failed": failed, "next_in_s": self._backoff})
-        else:
-            self.spool.remove(seq)  # type: ignore[union-attr]
-            self._backoff = self._backoff_min
-            self._next_replay = 0.0
-            log.info("spool segment delivered", extra={"segment": seq})
+    def _produce_replayed(self, value: bytes) -> bool:
+        while True:
+            try:
+                self._producer.produce(self.topic, value, on_delivery=self._replayed)
+                self.inflight += 1
+                self._replay_inflight += 1
+                return True
+            except BufferError:
+                self._producer.poll(0.05)
+            except KafkaException as exc:
+                self.stats.dropped += 1
+                log.error("spooled record refused by the producer, dropping it", extra={"error": str(exc)})
+                return False
 
     def _recreate(self) -> None:
         """A fatal idempotence error: purged records fail over to the spool; start a fresh producer."""

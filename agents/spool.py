@@ -26,8 +26,10 @@ from __future__ import annotations
 import logging
 import os
 import struct
+import time
 import zlib
 from pathlib import Path
+from typing import Callable
 
 log = logging.getLogger(__name__)
 HEADER = struct.Struct(">II")
@@ -153,3 +155,69 @@ class Spool:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd, self._active = -1, None
+
+
+class Replay:
+    """Sends the spool's oldest segment to the broker again, one segment at a time.
+
+    A segment leaves the spool only when every one of its records was acknowledged; if any
+    delivery failed, the whole segment is tried again after an exponential backoff (records
+    may then reach the broker twice, which their deterministic event ids collapse). A record
+    the producer refuses outright (too large) cannot succeed later and counts as done.
+    Shared by the agent's shipper and the ingest producer, which differ only in how they
+    produce and count.
+    """
+
+    def __init__(self, spool: Spool, backoff_min_s: float, backoff_max_s: float, label: str):
+        self.spool = spool
+        self.backoff_min = backoff_min_s
+        self.backoff_max = backoff_max_s
+        self.backoff = backoff_min_s
+        self.label = label
+        self.segment: int | None = None
+        self.remaining = 0  # records of the segment not yet reported
+        self.failed = 0
+        self.next_at = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.segment is not None
+
+    def start(self, now: float, produce: Callable[[bytes], bool]) -> None:
+        """Begin replaying the oldest segment if none is under way and the backoff allows.
+        `produce(value)` returns False when the producer refused the record outright."""
+        if self.segment is not None or self.spool.empty or now < self.next_at:
+            return
+        oldest = self.spool.oldest()
+        if oldest is None:
+            return
+        seq, records = oldest
+        if not records:
+            self.spool.remove(seq)
+            return
+        self.segment, self.remaining, self.failed = seq, len(records), 0
+        log.info("replaying spool segment", extra={"spool": self.label, "segment": seq, "records": len(records)})
+        for value in records:
+            if not produce(value):
+                self.report(True)  # refused for good: retrying cannot help
+
+    def report(self, delivered: bool) -> bool:
+        """One record of the current segment settled (delivered, or refused for good).
+        True when this completed a segment that was delivered whole (the broker is back)."""
+        if not delivered:
+            self.failed += 1
+        self.remaining -= 1
+        if self.remaining:
+            return False
+        seq, self.segment = self.segment, None
+        if self.failed:
+            self.next_at = time.monotonic() + self.backoff
+            log.warning("spool replay failed, backing off",
+                        extra={"spool": self.label, "segment": seq, "failed": self.failed, "next_in_s": self.backoff})
+            self.backoff = min(self.backoff * 2, self.backoff_max)
+            return False
+        self.spool.remove(seq)  # type: ignore[arg-type]
+        self.backoff = self.backoff_min
+        self.next_at = 0.0
+        log.info("spool segment delivered", extra={"spool": self.label, "segment": seq})
+        return True

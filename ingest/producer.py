@@ -24,7 +24,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from prometheus_client import Counter
 
 from logwarden import metrics as core
-from logwarden.agents.spool import Spool
+from logwarden.agents.spool import Replay, Spool
 
 log = logging.getLogger(__name__)
 SENT = Counter("logwarden_ingest_sent_events_total", "Records the broker acknowledged.", ["input"])
@@ -52,10 +52,7 @@ class AsyncProducer:
         self.spool = spool
         self.spooled = 0
         self._failed: list[bytes] = []  # syslog records whose delivery failed, not yet spooled
-        self._replay: list[int] | None = None  # [segment, remaining, failed]
-        self._next_replay = 0.0
-        self._backoff_min = self._backoff = backoff_ms / 1000.0
-        self._backoff_max = backoff_max_ms / 1000.0
+        self._replay = Replay(spool, backoff_ms / 1000.0, backoff_max_ms / 1000.0, "ingest") if spool is not None else None
         self._closing = False
         self.topic = topic
         self.inflight = 0
@@ -188,43 +185,20 @@ class AsyncProducer:
             self.spooled += written
             if written < len(failed):
                 self._lost(len(failed) - written, "the ingest spool is full")
-        if self._replay is not None or self.spool.empty or now < self._next_replay or self._closing:
-            return
-        oldest = self.spool.oldest()
-        if oldest is None:
-            return
-        seq, records = oldest
-        if not records:
-            self.spool.remove(seq)
-            return
-        state = [seq, len(records), 0]
-        self._replay = state
-        cb = functools.partial(self._replay_report, state)
-        for v in records:
-            if not self._produce(v, cb):
-                self._replay_report(state, None, None, refused=True)
+        if not self._closing:
+            self._replay.start(now, self._produce_replayed)  # type: ignore[union-attr]
 
-    def _replay_report(self, state: list[int], err: KafkaError | None, _msg: Any, refused: bool = False) -> None:
-        if not refused:
-            self._done()
-        if err is None and not refused:
+    def _produce_replayed(self, value: bytes) -> bool:
+        if self._produce(value, self._replay_report):
+            return True
+        self._lost(1, "spooled record refused by the producer")
+        return False
+
+    def _replay_report(self, err: KafkaError | None, _msg: Any) -> None:
+        self._done()
+        if err is None:
             self.counts["syslog"][1] += 1
-        elif refused:
-            self._lost(1, "spooled record refused by the producer")
-        else:
-            state[2] += 1
-        state[1] -= 1
-        if state[1] == 0:
-            self._replay = None
-            if state[2]:
-                self._next_replay = time.monotonic() + self._backoff
-                self._backoff = min(self._backoff * 2, self._backoff_max)
-                log.warning("ingest spool replay failed, backing off", extra={"segment": state[0], "failed": state[2]})
-            else:
-                self.spool.remove(state[0])  # type: ignore[union-attr]
-                self._backoff = self._backoff_min
-                self._next_replay = 0.0
-                log.info("ingest spool segment delivered", extra={"segment": state[0]})
+        self._replay.report(err is None)  # type: ignore[union-attr]
 
     async def room(self) -> None:
         """Wait while too many records are unacknowledged."""
@@ -239,7 +213,7 @@ class AsyncProducer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self.inflight and loop.time() < deadline:
-            if self._replay is not None and self.inflight <= self._replay[1]:
+            if self._replay is not None and self._replay.active and self.inflight <= self._replay.remaining:
                 break  # only spool replays are left: they stay in the spool until acknowledged
             self._producer.poll(0.05)
             await asyncio.sleep(0)

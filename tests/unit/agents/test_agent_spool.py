@@ -51,3 +51,23 @@ def test_torn_tail_is_ignored(tmp_path):
         f.seek(8)
         f.write(b"X")
     assert Spool(tmp_path, 1 << 20, 1 << 20).oldest()[1] == []
+
+
+def test_replay_keeps_a_segment_until_every_record_is_acknowledged(tmp_path):
+    from logwarden.agents.spool import Replay
+
+    sp = Spool(tmp_path, 1 << 20, 1 << 20)
+    sp.append([b"a", b"b", b"c"])
+    r = Replay(sp, 0.5, 4.0, "test")
+    sent: list[bytes] = []
+    r.start(0.0, lambda v: sent.append(v) or True)
+    assert sent == [b"a", b"b", b"c"] and r.active
+    r.start(0.0, lambda v: sent.append(v) or True)  # one segment at a time
+    assert len(sent) == 3
+    assert [r.report(ok) for ok in (True, False, True)] == [False, False, False]
+    assert not r.active and not sp.empty and r.next_at > 0 and r.backoff == 1.0  # kept, backing off
+    r.next_at = 0.0
+    r.start(0.0, lambda v: v != b"b")  # b is refused for good: it cannot block the segment
+    assert r.remaining == 2
+    assert [r.report(True), r.report(True)] == [False, True]
+    assert sp.empty and r.backoff == 0.5
