@@ -104,14 +104,19 @@ def _walk(doc: dict, trie: dict, out: dict) -> None:
             if v.__class__ is dict:
                 _walk(v, children, out)
             elif v.__class__ is list and v and v[0].__class__ is dict:
-                sub: dict = {}
-                for item in v:
-                    if item.__class__ is dict:
-                        one: dict = {}
-                        _walk(item, children, one)
-                        for sk, sv in one.items():
-                            sub.setdefault(sk, []).extend(sv if sv.__class__ is list else [sv])
-                out.update(sub)
+                list_walk(v, children, out)
+
+
+def list_walk(v: list, children: dict, out: dict) -> None:
+    """A list of objects: one list per sub-field, gathered across the items."""
+    sub: dict = {}
+    for item in v:
+        if item.__class__ is dict:
+            one: dict = {}
+            _walk(item, children, one)
+            for sk, sv in one.items():
+                sub.setdefault(sk, []).extend(sv if sv.__class__ is list else [sv])
+    out.update(sub)
 
 
 def _dotted(key: str, v: Any, trie: dict, out: dict) -> None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .event import _lower, _text, _walk
+from .event import _lower, _text, _walk, list_walk
 
 PLAIN_CAP = 4096  # learnt plain key strings per engine
 
@@ -57,18 +57,6 @@ def lower_all(flat: dict) -> dict:
         elif v is not None:
             low[k] = _lower(v)
     return low
-
-
-def _list_walk(v: list, children: dict, out: dict) -> None:
-    """event._walk's list-of-objects branch: one list per sub-field across the items."""
-    sub: dict = {}
-    for item in v:
-        if item.__class__ is dict:
-            one: dict = {}
-            _walk(item, children, one)
-            for sk, sv in one.items():
-                sub.setdefault(sk, []).extend(sv if sv.__class__ is list else [sv])
-    out.update(sub)
 
 
 class _Emitter:
@@ -201,7 +189,7 @@ def _namespace(plain: set[str]) -> dict[str, Any]:
         if len(plain) < PLAIN_CAP:
             plain.update(d)
         return True
-    return {"PLAIN": plain.issuperset, "LEARN": learn, "M": object(), "WALK": _walk, "LISTWALK": _list_walk,
+    return {"PLAIN": plain.issuperset, "LEARN": learn, "M": object(), "WALK": _walk, "LISTWALK": list_walk,
             "LOWLIST": lower_list, "LOWER": _lower}
 
 
