@@ -121,7 +121,8 @@ def _text_match(text: str, value: str, phrase: bool) -> bool:
     return all(w in toks for w in want)
 
 
-def _wild(pattern: str) -> re.Pattern[str]:
+def wildcard_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """Lucene/ES wildcard (`*`, `?`, backslash escapes) as an anchored-by-fullmatch regex."""
     out, i = [], 0
     while i < len(pattern):
         ch = pattern[i]
@@ -131,7 +132,7 @@ def _wild(pattern: str) -> re.Pattern[str]:
             continue
         out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
         i += 1
-    return re.compile("".join(out), re.S)
+    return re.compile("".join(out), re.S | flags)
 
 
 def _num(x: str) -> float | None:
@@ -211,13 +212,13 @@ def evaluate(node: Any, doc: dict[str, Any], now: datetime = NOW) -> bool:
                 return True
         return False
     if isinstance(node, Wildcard):
-        rx = _wild(node.pattern)
+        rx = wildcard_regex(node.pattern)
         if node.field is None:
             return (any(rx.fullmatch(s) for s in _strings(doc))
-                    or any(_wild(node.pattern.lower()).fullmatch(t) for t in _tokens(str(doc.get("message", "")))))
+                    or any(wildcard_regex(node.pattern.lower()).fullmatch(t) for t in _tokens(str(doc.get("message", "")))))
         leaves = _leaves(doc, node.field)
         if fields.kind(node.field) == "text":
-            rx = _wild(node.pattern.lower())
+            rx = wildcard_regex(node.pattern.lower())
             return any(rx.fullmatch(t) for v in leaves if isinstance(v, str) for t in _tokens(v))
         return any(isinstance(v, str) and rx.fullmatch(v) for v in leaves)
     if isinstance(node, Range):

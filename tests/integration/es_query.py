@@ -11,6 +11,8 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sinks_corpus import wildcard_regex
+
 
 def _flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -115,7 +117,7 @@ class Matcher:
         if self.kind(field) not in ("text", "keyword"):
             raise QueryShardError(f"Can only use wildcard queries on keyword and text fields - not on [{field}] "
                                   f"which is of type [{self.types.get(field)}]")
-        rx = _wild(pattern.lower() if ci else pattern, re.I if ci else 0)
+        rx = wildcard_regex(pattern.lower() if ci else pattern, re.I if ci else 0)
         values = _get(doc, field)
         if self.kind(field) == "text":
             return any(rx.fullmatch(t) for v in values for t in self.tokens(str(v)))
@@ -209,19 +211,6 @@ class QueryShardError(ValueError):
 
 class _Lenient(ValueError):
     """A value that does not parse for the field's type (ignored under `lenient`)."""
-
-
-def _wild(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
-        i += 1
-    return re.compile("".join(out), re.S | flags)
 
 
 def _date_histogram(spec: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
