@@ -23,6 +23,7 @@ the index writes by id, so duplicates collapse into one document.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,6 +33,16 @@ RAW_TOPIC = "logs.raw"
 ECS_TOPIC = "logs.ecs"
 DLQ_TOPIC = "logs.dlq"
 ALERTS_TOPIC = "alerts"
+
+
+@dataclass(slots=True)
+class Output:
+    """One record a stage hands the worker shell (logwarden.worker) to produce. Here, with no
+    Kafka import, so sans-IO stage cores (the parsers' fast path) can build them directly."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
 
 
 def event_id(*identity: object) -> str:

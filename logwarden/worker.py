@@ -20,12 +20,12 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from logwarden import metrics
+from logwarden.events import Output  # noqa: F401 - stages import it from here too
 from logwarden.kafka import consumer_settings, ensure_topics, producer_settings
 
 if TYPE_CHECKING:
@@ -34,13 +34,6 @@ if TYPE_CHECKING:
     from logwarden.config import Config
 
 log = logging.getLogger("logwarden.worker")
-
-
-@dataclass(slots=True)
-class Output:
-    topic: str
-    value: bytes
-    key: bytes | None = None
 
 
 class Stage(Protocol):

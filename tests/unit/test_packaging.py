@@ -1,6 +1,7 @@
 """The wheel holds every module and data file, under the single `logwarden` namespace."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -41,6 +42,9 @@ def test_wheel_contains_everything_and_nothing_top_level(wheel):
     assert not missing, f"missing from the wheel: {missing[:20]}"
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"logwarden"}, top
+    # the parsers' C accelerator is optional (setup.py), but with a compiler at hand it must be built
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert any(n.startswith("logwarden/parsers/_accel.") and n.endswith(".so") for n in names), "the C accelerator was not built"
 
 
 def test_no_generic_top_level_modules():
