@@ -135,6 +135,7 @@ def main() -> int:
     placements = ["free", "one"] + (["split"] + (["split+jemalloc"] if JEMALLOC.exists() else [])
                                     if len(cpus) > 1 else [])
     produced: dict[str, list] = {}
+    broker_cpu: dict[str, list[float]] = {}
     consumed: dict[str, list] = {}
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="logwarden-bound-") as tmpdir:
@@ -152,7 +153,9 @@ def main() -> int:
                     proc, bootstrap = start(label, tmp / f"{label}-{rnd}")
                     try:
                         topic = new_topic(bootstrap)
+                        c0 = bench.cpu_seconds(proc.pid)
                         el, cpu = bench.kcat_produce(bootstrap, topic, records, n, env, progress, label)
+                        broker_cpu.setdefault(label, []).append(bench.cpu_seconds(proc.pid) - c0)
                         produced.setdefault(label, []).append((el, cpu, None))
                         if args.part != "produce" and label != "null":
                             for placement in placements if rnd % 2 == 0 else placements[::-1]:
@@ -169,7 +172,7 @@ def main() -> int:
     if args.part != "consume":
         print("[produce: kcat -P]")
         for label in labels:
-            print(line(label, produced[label], n))
+            print(line(label, produced[label], n) + f"   broker CPU per 1M {statistics.median(broker_cpu[label]) * 1e6 / n:.2f} s")
         rate = {lb: n / statistics.median(r[0] for r in produced[lb]) for lb in labels}
         print(f"bound  null/Tansu {rate['null'] / rate['tansu']:.2f}x (no broker can beat Tansu by more with "
               f"this client here)   ours/null {rate['ours'] / rate['null']:.2f}x   ours/Tansu "
