@@ -105,7 +105,8 @@ class PartitionLog:
             stem, _, ext = p.name.partition(".")
             if ext in ("index", "timeindex") and stem.isdigit() and int(stem) not in bases:
                 p.unlink()  # index without its log (a deleted segment)
-        if not bases:
+        fresh = not bases  # a new partition: its first segment has no indexes yet, nothing to warn about
+        if fresh:
             bases = [0]
         ic = self.config.index_interval_bytes
         contiguous = "compact" not in self.config.cleanup_policy and not (self.directory / COMPACTED_MARKER).exists()
@@ -130,7 +131,8 @@ class PartitionLog:
                     seg.exact_next = True
                     break
             elif not seg.load(next_base, active):
-                log.warning("%s-%d: rebuilding indexes of segment %d", self.topic, self.partition, base)
+                if not fresh:
+                    log.warning("%s-%d: rebuilding indexes of segment %d", self.topic, self.partition, base)
                 seg.recover(prev_next, active, contiguous, next_base)
             prev_next = seg.next_offset if seg.exact_next else None
         if not clean and recovering:

@@ -102,6 +102,10 @@ class LogManager:
                                     "two brokers must not share a data_dir") from None
         self.default_config = default_config or LogConfig()
         self._lock = threading.RLock()
+        # Serialises checkpoint rewrites (event loop: create/delete topic; maintenance thread:
+        # after fsyncs): they share one .tmp file, and a snapshot taken earlier must not
+        # replace one taken later. Taken before _lock, never while holding it.
+        self._checkpoint_lock = threading.Lock()
         self._topics: dict[str, dict] = {}
         self._logs: dict[tuple[str, int], PartitionLog] = {}
         self._graveyard: list[tuple[int, list]] = []
@@ -151,10 +155,11 @@ class LogManager:
         return out
 
     def _write_checkpoint(self) -> None:
-        with self._lock:
-            items = [(t, p, lg.recovery_point) for (t, p), lg in self._logs.items()]
-        body = f"0\n{len(items)}\n" + "".join(f"{t} {p} {o}\n" for t, p, o in items)
-        _atomic_write(self.log_dir / RECOVERY_CHECKPOINT, body.encode())
+        with self._checkpoint_lock:
+            with self._lock:
+                items = [(t, p, lg.recovery_point) for (t, p), lg in self._logs.items()]
+            body = f"0\n{len(items)}\n" + "".join(f"{t} {p} {o}\n" for t, p, o in items)
+            _atomic_write(self.log_dir / RECOVERY_CHECKPOINT, body.encode())
 
     def _save_topics(self) -> None:
         _atomic_write(self.log_dir / TOPICS_FILE, orjson.dumps(self._topics, option=orjson.OPT_INDENT_2))
