@@ -279,6 +279,80 @@ def kcat_consume(bootstrap: str, topic: str, n: int, env: dict, progress: Progre
     return elapsed, cpu
 
 
+JEMALLOC = Path("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")  # Debian libjemalloc2
+RDKLOAD_SRC = Path(__file__).with_name("rdkload.c")
+
+
+def bundled_librdkafka() -> Path | None:
+    libs = Path(__import__("confluent_kafka").__file__).parent.parent / "confluent_kafka.libs"
+    found = sorted(libs.glob("librdkafka*.so*")) if libs.is_dir() else []
+    return found[0] if found else None
+
+
+def build_rdkload(tmp: Path) -> tuple[Path | None, str]:
+    """Compile bench/rdkload.c into tmp; returns (binary, "") or (None, why not).
+
+    Headers come from Debian's librdkafka-dev (2.0.2), the library is the one
+    confluent-kafka's wheel bundles, linked by path with an rpath: Debian's 2.0.2 cannot
+    parse Tansu's ApiVersions v3 answer. rdkload uses only API that is unchanged between
+    the two (soname .so.1, same rd_kafka_message_t layout)."""
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        return None, "no C compiler (Debian package gcc)"
+    lib = bundled_librdkafka()
+    link = [str(lib), f"-Wl,-rpath,{lib.parent}"] if lib else ["-lrdkafka"]
+    out = tmp / "rdkload"
+    res = subprocess.run([gcc, "-O2", "-o", str(out), str(RDKLOAD_SRC), *link], capture_output=True, text=True)
+    if res.returncode:
+        hint = " (headers: Debian package librdkafka-dev)" if "rdkafka.h" in res.stderr else ""
+        return None, f"cannot compile {RDKLOAD_SRC.name}{hint}: {res.stderr.strip()[:300]}"
+    return out, ""
+
+
+class CClient:
+    """How to start the C load generators: kcat or rdkload, with glibc malloc or jemalloc.
+
+    `mode` is "kcat", "rdkload", "kcat+jemalloc" or "rdkload+jemalloc"; jemalloc is
+    LD_PRELOADed into the client process only (the brokers are untouched)."""
+
+    def __init__(self, mode: str, env: dict[str, str], records_file: Path, rdkload: Path | None) -> None:
+        self.tool, _, alloc = mode.partition("+")
+        self.env = dict(env)
+        if alloc == "jemalloc":
+            self.env["LD_PRELOAD"] = str(JEMALLOC)
+        self.records_file = records_file
+        self.rdkload = rdkload
+
+    def produce(self, bootstrap: str, topic: str, n: int, progress: Progress, label: str) -> tuple[float, float]:
+        if self.tool == "rdkload":
+            return self._rdkload("produce", bootstrap, topic, n, KCAT_PRODUCER, progress, label)
+        return kcat_produce(bootstrap, topic, self.records_file, n, self.env, progress, label)
+
+    def consume(self, bootstrap: str, topic: str, n: int, progress: Progress, label: str) -> tuple[float, float]:
+        if self.tool == "rdkload":
+            return self._rdkload("consume", bootstrap, topic, n, KCAT_CONSUMER, progress, label)
+        return kcat_consume(bootstrap, topic, n, self.env, progress, label)
+
+    def _rdkload(self, kind: str, bootstrap: str, topic: str, n: int, settings: dict, progress: Progress,
+                 label: str) -> tuple[float, float]:
+        """Run rdkload; elapsed is its own clock (connected client, first record to last
+        delivery report / record), CPU is the whole process's rusage."""
+        task = progress.task(f"{label} {kind}", n)
+        with tempfile.TemporaryFile() as errfile:
+            proc = subprocess.Popen([str(self.rdkload), kind, bootstrap, topic, str(PARTITIONS), str(n),
+                                     *(f"{k}={v}" for k, v in settings.items())],
+                                    env=self.env, stdout=subprocess.PIPE, stderr=errfile)
+            out = proc.stdout.read().decode()
+            cpu = _wait_cpu(proc)
+            errfile.seek(0)
+            err = errfile.read(100_000).decode(errors="replace")
+        fields = dict(f.split("=", 1) for f in out.split())
+        if proc.returncode or "elapsed" not in fields:
+            raise RuntimeError(f"rdkload {kind} failed ({proc.returncode}): {out[:200]} {err[-500:]}")
+        progress.update(task, n)
+        return float(fields["elapsed"]), cpu
+
+
 def cpu_seconds(pid: int) -> float:
     """User+system CPU time of a process (Linux /proc), to show the broker's own cost apart
     from the client's: on a 2-core box the client shares the CPUs with the broker."""
@@ -288,22 +362,22 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run_one(mode: str, label: str, bootstrap: str, pid: int, n: int, progress: Progress,
-            records_file: Path, env: dict) -> dict[str, float]:
+            client: CClient | None) -> dict[str, float]:
     topic = f"bench-{time.time_ns()}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])[topic].result(30)
     time.sleep(0.5)
     name = f"{label} {mode}"
     c0 = cpu_seconds(pid)
-    if mode == "kcat":
-        tp, pc = kcat_produce(bootstrap, topic, records_file, n, env, progress, name)
+    if client is not None:
+        tp, pc = client.produce(bootstrap, topic, n, progress, name)
     else:
         p0 = time.process_time()
         tp = produce(bootstrap, topic, n, progress, name)
         pc = time.process_time() - p0
     c1 = cpu_seconds(pid)
-    if mode == "kcat":
-        tc, cc = kcat_consume(bootstrap, topic, n, env, progress, name)
+    if client is not None:
+        tc, cc = client.consume(bootstrap, topic, n, progress, name)
     else:
         p0 = time.process_time()
         tc = consume(bootstrap, topic, n, progress, name)
@@ -349,25 +423,51 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3,
                     help="rounds per broker, alternating which goes first; medians are reported")
     ap.add_argument("--only", choices=["ours", "tansu"], default=None)
-    ap.add_argument("--client", choices=["kcat", "python", "both"], default="both",
-                    help="load generator: kcat (C librdkafka), python (confluent-kafka) or both")
+    ap.add_argument("--client", choices=["kcat", "rdkload", "python", "both", "all"], default="all",
+                    help="load generator: kcat (C librdkafka CLI), rdkload (bench/rdkload.c, compiled at run "
+                         "time), python (confluent-kafka), both (kcat and python) or all three")
+    ap.add_argument("--alloc", choices=["glibc", "jemalloc", "both"], default="both",
+                    help="malloc of the C clients (kcat, rdkload): glibc, jemalloc (LD_PRELOAD of Debian's "
+                         "libjemalloc.so.2) or one table for each; the Python client always uses glibc")
     ap.add_argument("--profile", default=None, help="write a cProfile of our broker process to this file")
     args = ap.parse_args()
     labels = [lb for lb in ("ours", "tansu") if not args.only or args.only == lb]
-    modes = ["kcat", "python"] if args.client == "both" else [args.client]
-    if "kcat" in modes and shutil.which("kcat") is None:
-        raise SystemExit("kcat not found (Debian package kcat); use --client python")
-    runs: dict[str, dict[str, list[dict[str, float]]]] = {m: {lb: [] for lb in labels} for m in modes}
+    tools = {"both": ["kcat", "python"], "all": ["kcat", "rdkload", "python"]}.get(args.client, [args.client])
+    allocs = ["glibc", "jemalloc"] if args.alloc == "both" else [args.alloc]
+    if "jemalloc" in allocs and not JEMALLOC.exists():
+        print(f"note: {JEMALLOC} missing (Debian package libjemalloc2): jemalloc rows skipped", file=sys.stderr)
+        allocs = [a for a in allocs if a != "jemalloc"]
+        if not allocs:
+            raise SystemExit("--alloc jemalloc needs libjemalloc2")
+    if "kcat" in tools and shutil.which("kcat") is None:
+        if args.client == "kcat":
+            raise SystemExit("kcat not found (Debian package kcat); use --client rdkload or python")
+        print("note: kcat not found (Debian package kcat): kcat rows skipped", file=sys.stderr)
+        tools.remove("kcat")
     load = os.getloadavg()
+    tmpdir_obj = tempfile.TemporaryDirectory(prefix="logwarden-bench-")
+    tmpdir = tmpdir_obj.name
+    rdkload = None
+    if "rdkload" in tools:
+        rdkload, why = build_rdkload(Path(tmpdir))
+        if rdkload is None:
+            if args.client == "rdkload":
+                raise SystemExit(f"rdkload: {why}")
+            print(f"note: rdkload rows skipped: {why}", file=sys.stderr)
+            tools.remove("rdkload")
+    modes = [t if a == "glibc" else f"{t}+{a}" for t in tools if t != "python" for a in allocs]
+    modes += ["python"] if "python" in tools else []
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {m: {lb: [] for lb in labels} for m in modes}
     progress = Progress()
-    with tempfile.TemporaryDirectory(prefix="logwarden-bench-") as tmpdir:
+    with tmpdir_obj:
         env = kcat_env(Path(tmpdir))
         records_file = Path(tmpdir) / "records.txt"
-        if "kcat" in modes:  # one 100-byte record per line, written once per run
+        if "kcat" in tools:  # one 100-byte record per line, written once per run
             with open(records_file, "wb") as f:
                 line = b"x" * RECORD_BYTES + b"\n"
                 for done in range(0, args.records, 100_000):
                     f.write(line * min(100_000, args.records - done))
+        clients = {m: CClient(m, env, records_file, rdkload) for m in modes if m != "python"}
         try:
             for rnd in range(args.rounds):
                 # alternate the order: whoever runs second inherits the first one's page cache and load
@@ -378,7 +478,7 @@ def main() -> int:
                     try:
                         for mode in (modes if rnd % 2 == 0 else modes[::-1]):
                             runs[mode][label].append(run_one(mode, f"{label} #{rnd + 1}", bootstrap, proc.pid,
-                                                             args.records, progress, records_file, env))
+                                                             args.records, progress, clients.get(mode)))
                     except Exception:
                         progress.stop()
                         code = proc.poll()
@@ -390,12 +490,13 @@ def main() -> int:
                         stop(proc)
         finally:
             progress.stop()
-        clients = kcat_version(env) if "kcat" in modes else ""
+        versions = kcat_version(env) if "kcat" in tools else ""
     print(f"workload: {args.records} records x {RECORD_BYTES} B, acks=all, {PARTITIONS} partitions, "
           f"{os.cpu_count()} CPUs, median of {args.rounds} rounds, load average before the run "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, after {os.getloadavg()[0]:.2f}")
     print(f"clients: confluent-kafka {__import__('confluent_kafka').version()} (librdkafka "
-          f"{__import__('confluent_kafka').libversion()[0]})" + (f", {clients}" if clients else ""))
+          f"{__import__('confluent_kafka').libversion()[0]})" + (f", {versions}" if versions else "")
+          + (", rdkload (bench/rdkload.c) on the same librdkafka" if rdkload else ""))
     for mode in modes:
         report(mode, runs[mode], args.records)
     return 0
