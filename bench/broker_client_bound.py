@@ -20,6 +20,11 @@ consume placement  `kcat -C` against ours and Tansu with kcat's threads placed f
 
     python bench/broker_client_bound.py                     # 1M records, 3 rounds, both tables
     python bench/broker_client_bound.py --part consume --rounds 5
+    python bench/broker_client_bound.py --part produce --client rdkload+jemalloc --rounds 5
+
+`--client` picks the load generator of the produce table: kcat (default), rdkload
+(bench/rdkload.c, compiled at run time as in bench/broker.py), either with "+jemalloc"
+(LD_PRELOAD into the client). The consume table always uses kcat.
 
 Wall-clock figures move with whatever else runs on the machine (a busy second CPU makes
 "free" behave like "one"); the CPU and context-switch columns are the robust ones.
@@ -56,7 +61,7 @@ LAUNCH_NULL = (
     "HANDLERS[0] = produce\n"
     "run(Config.model_validate({'data_dir': sys.argv[1], 'broker': {'listen': sys.argv[2], 'auto_create_topics': True}}))\n"
 )
-JEMALLOC = Path("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
+JEMALLOC = bench.JEMALLOC
 
 
 def start(label: str, tmp: Path) -> tuple[subprocess.Popen, str]:
@@ -121,7 +126,7 @@ def line(label: str, rows: list[tuple[float, float, int | None]], n: int) -> str
     el, cpu = (statistics.median(r[i] for r in rows) for i in range(2))
     vcs = "" if rows[0][2] is None else f"voluntary switches {statistics.median(r[2] for r in rows):>8,.0f}   "
     spread = ", ".join(f"{n / r[0] / 1000:.0f}k" for r in rows)
-    return f"{label:24s} {n / el:>10,.0f} rec/s   kcat CPU per 1M {cpu * 1e6 / n:.2f} s   {vcs}rounds: {spread}"
+    return f"{label:24s} {n / el:>10,.0f} rec/s   client CPU per 1M {cpu * 1e6 / n:.2f} s   {vcs}rounds: {spread}"
 
 
 def main() -> int:
@@ -129,7 +134,11 @@ def main() -> int:
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--part", choices=["produce", "consume", "both"], default="both")
+    ap.add_argument("--client", choices=["kcat", "kcat+jemalloc", "rdkload", "rdkload+jemalloc"], default="kcat",
+                    help="load generator of the produce table")
     args = ap.parse_args()
+    if args.client.endswith("+jemalloc") and not JEMALLOC.exists():
+        raise SystemExit(f"{JEMALLOC} missing (Debian package libjemalloc2)")
     n = args.records
     cpus = sorted(os.sched_getaffinity(0))
     placements = ["free", "one"] + (["split"] + (["split+jemalloc"] if JEMALLOC.exists() else [])
@@ -141,6 +150,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="logwarden-bound-") as tmpdir:
         tmp = Path(tmpdir)
         env = bench.kcat_env(tmp)
+        rdkload = None
+        if args.client.startswith("rdkload"):
+            rdkload, why = bench.build_rdkload(tmp)
+            if rdkload is None:
+                raise SystemExit(f"rdkload: {why}")
+        producer = bench.CClient(args.client, env, tmp / "records.txt", rdkload)
         records = tmp / "records.txt"
         with open(records, "wb") as f:
             for done in range(0, n, 100_000):
@@ -154,7 +169,7 @@ def main() -> int:
                     try:
                         topic = new_topic(bootstrap)
                         c0 = bench.cpu_seconds(proc.pid)
-                        el, cpu = bench.kcat_produce(bootstrap, topic, records, n, env, progress, label)
+                        el, cpu = producer.produce(bootstrap, topic, n, progress, label)
                         broker_cpu.setdefault(label, []).append(bench.cpu_seconds(proc.pid) - c0)
                         produced.setdefault(label, []).append((el, cpu, None))
                         if args.part != "produce" and label != "null":
@@ -170,7 +185,7 @@ def main() -> int:
           f"{len(cpus)} CPUs, median of {args.rounds} rounds, load average before {load[0]:.2f} "
           f"{load[1]:.2f} {load[2]:.2f}, after {os.getloadavg()[0]:.2f}")
     if args.part != "consume":
-        print("[produce: kcat -P]")
+        print(f"[produce: {args.client}]" if args.client != "kcat" else "[produce: kcat -P]")
         for label in labels:
             print(line(label, produced[label], n) + f"   broker CPU per 1M {statistics.median(broker_cpu[label]) * 1e6 / n:.2f} s")
         rate = {lb: n / statistics.median(r[0] for r in produced[lb]) for lb in labels}

@@ -6,8 +6,8 @@
  * client's cost on the shared two cores is as small as librdkafka allows:
  *
  *   rdkload produce BOOTSTRAP TOPIC PARTITIONS N [key=value ...]
- *       N records of 100 bytes, round robin over the partitions, handed to
- *       rd_kafka_produce_batch in chunks of 10,000 straight from one pre-built
+ *       N records of 100 bytes handed to rd_kafka_produce_batch in chunks of 10,000,
+ *       each chunk to the next partition (round robin), straight from one pre-built
  *       buffer (no copy: the buffer outlives every delivery), then waits for every
  *       delivery report; any failed report is an error (exit 1).
  *   rdkload consume BOOTSTRAP TOPIC PARTITIONS N [key=value ...]
@@ -97,16 +97,18 @@ static double produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int partitions, lon
     double t0 = now();
     long long next = 0; /* next record to hand over */
     int pending = 0;    /* msgs[0..pending): refused (local queue full), handed over again */
+    int32_t partition = 0;
     while (next < n || pending) {
         int count = pending;
         for (; count < CHUNK && next < n; count++, next++) {
             memset(&msgs[count], 0, sizeof msgs[count]);
             msgs[count].payload = payload;
             msgs[count].len = RECORD_BYTES;
-            msgs[count].partition = (int32_t)(next % partitions);
         }
-        /* flags without F_COPY: librdkafka keeps a pointer to the payload instead of copying it */
-        rd_kafka_produce_batch(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_PARTITION, msgs, count);
+        /* One partition per call, round robin over the calls: librdkafka then takes the
+         * partition's lock once per call instead of once per record (RD_KAFKA_MSG_F_PARTITION
+         * or the partitioner). Flags without F_COPY: it keeps a pointer to the payload. */
+        rd_kafka_produce_batch(rkt, partition, 0, msgs, count);
         pending = 0;
         for (int i = 0; i < count; i++) {
             if (msgs[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -116,6 +118,8 @@ static double produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int partitions, lon
             msgs[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
             msgs[pending++] = msgs[i];
         }
+        if (!pending) /* refused records go to the same partition again */
+            partition = (partition + 1) % partitions;
         rd_kafka_poll(rk, pending ? 5 : 0);
     }
     /* flush serves the delivery reports until nothing is queued or in flight */
