@@ -13,7 +13,8 @@ Three load generators, each a table of its own (`--client`):
            that confluent-kafka's wheel bundles (LD_LIBRARY_PATH), because Debian's 2.0.2
            cannot parse Tansu's ApiVersions v3 answer; the client costs ~1 s CPU per million.
   rdkload  bench/rdkload.c, our lean librdkafka generator (rd_kafka_produce_batch from one
-           pre-built buffer, round robin over the partitions, every delivery report awaited;
+           pre-built buffer, 10,000 records per call, the calls round robin over the
+           partitions, every delivery report awaited;
            assign + rd_kafka_consume_batch_queue), compiled here at run time with gcc against
            Debian's librdkafka-dev headers and linked (path + rpath) to the wheel's librdkafka.
            Same -X settings as kcat. Its elapsed time is its own clock (client connected ->
