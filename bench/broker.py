@@ -23,12 +23,14 @@ Three load generators, each a table of its own (`--client`):
            consume(5000); the client's own CPU (~1.1-1.5 s per million) shares the 2 cores.
 `--client both` is kcat and python (the old default), `all` (default) all three.
 
-The C clients also run once per allocator (`--alloc`, default both): glibc malloc, and
+Every client also runs once per allocator (`--alloc`, default both): glibc malloc, and
 jemalloc LD_PRELOADed into the client process (Debian libjemalloc2; rows skipped with a note
 if missing). Why: librdkafka's broker thread allocates an op per consumed record that the
 application thread frees; under glibc the two threads then contend on one arena lock
 whenever they run on two CPUs, and the client's CPU doubles (docs/performance.md). The
-brokers are never preloaded; the Python client always runs with glibc (it is this process).
+brokers are never preloaded. The Python client's glibc row runs in this process as before;
+its jemalloc row runs each phase in a child (this script with --child) that reports the
+phase's elapsed time and its own CPU time, measured as in-process.
 
     python bench/broker.py                  # 1M records, both brokers, all clients, 3 rounds
     python bench/broker.py --client kcat --alloc glibc --rounds 5    # the original kcat table
@@ -327,10 +329,12 @@ def build_rdkload(tmp: Path) -> tuple[Path | None, str]:
 
 
 class CClient:
-    """How to start the C load generators: kcat or rdkload, with glibc malloc or jemalloc.
+    """A load generator in a process of its own: kcat or rdkload with glibc malloc or
+    jemalloc, or the Python client with jemalloc.
 
-    `mode` is "kcat", "rdkload", "kcat+jemalloc" or "rdkload+jemalloc"; jemalloc is
-    LD_PRELOADed into the client process only (the brokers are untouched)."""
+    `mode` is "kcat", "rdkload", "kcat+jemalloc", "rdkload+jemalloc" or "python+jemalloc";
+    jemalloc is LD_PRELOADed into the client process only (the brokers are untouched).
+    Plain "python" runs inside this process (run_one), as it always has."""
 
     def __init__(self, mode: str, env: dict[str, str], records_file: Path, rdkload: Path | None) -> None:
         self.tool, _, alloc = mode.partition("+")
@@ -341,14 +345,32 @@ class CClient:
         self.rdkload = rdkload
 
     def produce(self, bootstrap: str, topic: str, n: int, progress: Progress, label: str) -> tuple[float, float]:
+        if self.tool == "python":
+            return self._python("produce", bootstrap, topic, n, progress, label)
         if self.tool == "rdkload":
             return self._rdkload("produce", bootstrap, topic, n, KCAT_PRODUCER, progress, label)
         return kcat_produce(bootstrap, topic, self.records_file, n, self.env, progress, label)
 
     def consume(self, bootstrap: str, topic: str, n: int, progress: Progress, label: str) -> tuple[float, float]:
+        if self.tool == "python":
+            return self._python("consume", bootstrap, topic, n, progress, label)
         if self.tool == "rdkload":
             return self._rdkload("consume", bootstrap, topic, n, KCAT_CONSUMER, progress, label)
         return kcat_consume(bootstrap, topic, n, self.env, progress, label)
+
+    def _python(self, kind: str, bootstrap: str, topic: str, n: int, progress: Progress,
+                label: str) -> tuple[float, float]:
+        """The Python client's phase in a child process (this script with --child), so that
+        jemalloc can be preloaded into it; the child reports the phase's elapsed time and its
+        own CPU time around the phase, as the in-process mode measures them."""
+        task = progress.task(f"{label} {kind}", n)
+        res = subprocess.run([sys.executable, __file__, "--child", kind, bootstrap, topic, str(n)],
+                             env=self.env, capture_output=True, text=True)
+        fields = dict(f.split("=", 1) for f in res.stdout.split() if "=" in f)
+        if res.returncode or "elapsed" not in fields:
+            raise RuntimeError(f"python {kind} child failed ({res.returncode}): {res.stderr[-800:]}")
+        progress.update(task, n)
+        return float(fields["elapsed"]), float(fields["cpu"])
 
     def _rdkload(self, kind: str, bootstrap: str, topic: str, n: int, settings: dict, progress: Progress,
                  label: str) -> tuple[float, float]:
@@ -434,7 +456,19 @@ def report(mode: str, runs: dict[str, list[dict[str, float]]], n: int) -> None:
               f"consume {t['consume_cpu'] / max(o['consume_cpu'], 0.01):.2f}x less than Tansu")
 
 
+def child_phase(argv: list[str]) -> int:
+    """`broker.py --child produce|consume BOOTSTRAP TOPIC N`: one Python-client phase, run by
+    CClient._python in a fresh process; prints elapsed and CPU seconds of the phase."""
+    kind, bootstrap, topic, n = argv[0], argv[1], argv[2], int(argv[3])
+    p0 = time.process_time()
+    elapsed = (produce if kind == "produce" else consume)(bootstrap, topic, n, Progress(), kind)
+    print(f"elapsed={elapsed} cpu={time.process_time() - p0}")
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--child"]:
+        return child_phase(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=3,
@@ -444,8 +478,8 @@ def main() -> int:
                     help="load generator: kcat (C librdkafka CLI), rdkload (bench/rdkload.c, compiled at run "
                          "time), python (confluent-kafka), both (kcat and python) or all three")
     ap.add_argument("--alloc", choices=["glibc", "jemalloc", "both"], default="both",
-                    help="malloc of the C clients (kcat, rdkload): glibc, jemalloc (LD_PRELOAD of Debian's "
-                         "libjemalloc.so.2) or one table for each; the Python client always uses glibc")
+                    help="malloc of the clients: glibc, jemalloc (LD_PRELOAD of Debian's libjemalloc.so.2 into "
+                         "the client process; Python then runs in a child process) or one table for each")
     ap.add_argument("--profile", default=None, help="write a cProfile of our broker process to this file")
     args = ap.parse_args()
     labels = [lb for lb in ("ours", "tansu") if not args.only or args.only == lb]
@@ -472,8 +506,7 @@ def main() -> int:
                 raise SystemExit(f"rdkload: {why}")
             print(f"note: rdkload rows skipped: {why}", file=sys.stderr)
             tools.remove("rdkload")
-    modes = [t if a == "glibc" else f"{t}+{a}" for t in tools if t != "python" for a in allocs]
-    modes += ["python"] if "python" in tools else []
+    modes = [t if a == "glibc" else f"{t}+{a}" for t in tools for a in allocs]
     runs: dict[str, dict[str, list[dict[str, float]]]] = {m: {lb: [] for lb in labels} for m in modes}
     progress = Progress()
     with tmpdir_obj:
@@ -484,7 +517,7 @@ def main() -> int:
                 line = b"x" * RECORD_BYTES + b"\n"
                 for done in range(0, args.records, 100_000):
                     f.write(line * min(100_000, args.records - done))
-        clients = {m: CClient(m, env, records_file, rdkload) for m in modes if m != "python"}
+        clients = {m: CClient(m, env, records_file, rdkload) for m in modes if m != "python"}  # python: in-process
         try:
             for rnd in range(args.rounds):
                 # alternate the order: whoever runs second inherits the first one's page cache and load
