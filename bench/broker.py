@@ -21,7 +21,8 @@ Three load generators, each a table of its own (`--client`):
            last delivery report / record); skipped with a note if gcc or the headers are missing.
   python   confluent-kafka (the same librdkafka) driven from Python: produce_batch and
            consume(5000); the client's own CPU (~1.1-1.5 s per million) shares the 2 cores.
-`--client both` is kcat and python (the old default), `all` (default) all three.
+`--client both` is kcat and python, `all` (default) all three; `--client both --alloc glibc`
+gives the tables of the earlier default.
 
 Every client also runs once per allocator (`--alloc`, default both): glibc malloc, and
 jemalloc LD_PRELOADed into the client process (Debian libjemalloc2; rows skipped with a note
@@ -33,7 +34,7 @@ its jemalloc row runs each phase in a child (this script with --child) that repo
 phase's elapsed time and its own CPU time, measured as in-process.
 
     python bench/broker.py                  # 1M records, both brokers, all clients, 3 rounds
-    python bench/broker.py --client kcat --alloc glibc --rounds 5    # the original kcat table
+    python bench/broker.py --client kcat --alloc glibc --rounds 5    # the earlier kcat table
     python bench/broker.py --client rdkload --alloc jemalloc --rounds 5
     python bench/broker.py --records 200000 --only ours --profile /tmp/broker.prof
 
