@@ -10,7 +10,8 @@ Workers are processes, not threads, so the appliance uses every core (parsers sc
 * restarts a child that dies, with exponential backoff (1 s doubling to 30 s, reset after a
   minute of health);
 * on SIGINT/SIGTERM stops producers first and the broker last, each with SIGTERM and a
-  grace period, then SIGKILL;
+  grace period, then SIGKILL (children run in process groups of their own, so a terminal's
+  Ctrl-C reaches only the supervisor and this order holds);
 * sets PR_SET_PDEATHSIG on every child, so a SIGKILLed supervisor takes its children with
   it instead of leaving orphans that hold ports and locks;
 * writes `<data_dir>/run/status.json` for the HTTP app's /health.
@@ -112,7 +113,9 @@ class Supervisor:
 
     # -- process control -------------------------------------------------------
     def _spawn(self, child: Child) -> None:
-        child.proc = subprocess.Popen(child.argv, preexec_fn=_pdeathsig, stdin=subprocess.DEVNULL)
+        # A process group of its own: a terminal's Ctrl-C (SIGINT to the whole foreground group)
+        # reaches only the supervisor, which then stops the children in order (_stop_all).
+        child.proc = subprocess.Popen(child.argv, preexec_fn=_pdeathsig, stdin=subprocess.DEVNULL, process_group=0)
         child.started = time.monotonic()
         log.info("child started", extra={"child": child.name, "child_pid": child.proc.pid})
 

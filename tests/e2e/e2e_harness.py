@@ -33,13 +33,21 @@ class Appliance:
         self.proc: subprocess.Popen[bytes] | None = None
         self.runs = 0
 
-    def start(self) -> None:
+    def start(self, session: bool = False) -> None:
+        """`session`: in a process group of its own, as a terminal runs it (see `interrupt`)."""
         self.runs += 1
         out = open(self.tmp / f"up-{self.runs}.log", "wb")
         self.proc = subprocess.Popen(
             logwarden_cmd("up", "--data-dir", str(self.data), "--broker-listen", f"127.0.0.1:{self.broker_port}",
                           "--http-listen", f"127.0.0.1:{self.http_port}", "--tail", str(self.logs / "*.log")),
-            stdout=out, stderr=subprocess.STDOUT, cwd="/", env={**os.environ, "PYTHONSAFEPATH": "1"})
+            stdout=out, stderr=subprocess.STDOUT, cwd="/", env={**os.environ, "PYTHONSAFEPATH": "1"},
+            start_new_session=session)
+
+    def interrupt(self) -> int:
+        """Ctrl-C in a terminal: SIGINT to the whole foreground process group; the exit code."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGINT)
+        return self.proc.wait(60)
 
     def output(self) -> str:
         return "".join((self.tmp / f"up-{i}.log").read_text(errors="replace")[-4000:] for i in range(1, self.runs + 1))

@@ -90,3 +90,17 @@ def test_line_to_search_to_alert_and_exactly_once_after_sigkill(app):
     # SIGTERM stops everything cleanly.
     app.proc.send_signal(signal.SIGTERM)
     assert app.proc.wait(60) == 0
+
+
+def test_ctrl_c_stops_the_stages_before_the_broker(app):
+    """Ctrl-C reaches every process of the terminal's foreground group. The supervisor must
+    still stop producers and consumers first and the broker last (so they flush and commit);
+    regression: the children shared its process group, so the broker stopped at the same
+    moment and every Kafka client logged "Connection refused" until its own exit."""
+    app.start(session=True)
+    app.append([NGINX[0].format(i=1)])
+    wait_for("the line searchable", lambda: app.api("/api/search", q="url.original:/index.html").get("total"), app)
+    assert app.interrupt() == 0, app.output()
+    out = (app.tmp / "up-1.log").read_text(errors="replace")
+    assert "Connection refused" not in out, out[-3000:]
+    assert out.rfind('"broker stopping"') > out.rfind('"parser stage ready"')
