@@ -152,12 +152,8 @@ def messages(envs: list[bytes]) -> list[Message]:
 
 def python_stage_loop(stage: ParserStage, msgs: list[Message]) -> int:
     """stage_loop with the accelerator's Python twins, as without a C compiler."""
-    saved = fastpath.access_doc, fastpath.envelope_tail
-    fastpath.access_doc, fastpath.envelope_tail = fastpath._access_doc, fastpath._envelope_tail
-    try:
+    with fastpath.python_twins():
         return stage_loop(stage, msgs)
-    finally:
-        fastpath.access_doc, fastpath.envelope_tail = saved
 
 
 def stage_loop(stage: ParserStage, msgs: list[Message]) -> int:

@@ -49,7 +49,8 @@ from __future__ import annotations
 import gc
 import re
 import time
-from typing import TYPE_CHECKING, Any, Iterable
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import orjson
 
@@ -100,10 +101,9 @@ ENVELOPE_SSHD = re.compile(
 _match_sshd = ENVELOPE_SSHD.match
 # ...and the rest by slicing: the envelope ends with exactly this, then 32 hex digits and "}}
 _EVENT_AT = b',"event":{"id":"'
-_TAIL = len(_EVENT_AT) + 32 + 3
-# The access document; an optional member is three arguments, its text between constants
-# that are empty when it is absent (_NO), since one small `%` each would cost more than
-# the whole template's extra arguments.
+_ID_AT, _ID_END = len(_EVENT_AT), len(_EVENT_AT) + 32  # the event id after the tail's start
+_TAIL = _ID_END + 3
+# The access document (_access_doc; _accel.c writes the same layout in C).
 _ACCESS_DOC = (b'{"@timestamp":"%sT%s.000Z","message":"%s","event":{"id":"%s","original":"%s","ingested":"%s",'
                b'"kind":"event","category":["web"],"type":["access"],"outcome":"%s"%s%s,'
                b'"source":{"address":"%s"%s}%s,"url":{%s},"http":{"request":{"method":"%s"%s}%s,'
@@ -115,7 +115,7 @@ def _envelope_tail(value: bytes, mid: bytes) -> int:
     """Where `mid` starts, right before the agent's tail; -1: the tail but not `mid`; -2: no such
     tail (_accel.c has the same in C)."""
     j = len(value) - _TAIL
-    if j <= 0 or not (value.startswith(_EVENT_AT, j) and value.endswith(b'"}}') and value[j + 16:-3].isalnum()):
+    if j <= 0 or not (value.startswith(_EVENT_AT, j) and value.endswith(b'"}}') and value[j + _ID_AT:-3].isalnum()):
         return -2
     e = j - len(mid)
     return e if e > 0 and value.startswith(mid, e) else -1
@@ -127,7 +127,7 @@ def _access_doc(g: tuple, value: bytes, start: int, j: int, day: bytes, ingested
     line, addr, user, _date, hms, method, target, version, status, size, referrer, agent = g
     q = target.find(b"?")
     return _ACCESS_DOC % (
-        day, hms, line, value[j + 16:j + 48], line, ingested, b"failure" if status[0] >= 52 else b"success", plan, value[start:j],
+        day, hms, line, value[j + _ID_AT:j + _ID_END], line, ingested, b"failure" if status[0] >= 52 else b"success", plan, value[start:j],
         addr, ip, b"" if user == b"-" else b',"user":{"name":"%s"}' % user,
         b'"original":"%s","path":"%s"' % (target, target) if q < 0 else
         b'"original":"%s","path":"%s","query":"%s"' % (target, target[:q], target[q + 1:]),
@@ -143,6 +143,18 @@ try:  # the same document from C (parsers/_accel.c), built at install time when 
 except ImportError:
     access_doc, envelope_tail = _access_doc, _envelope_tail
     ACCELERATED = False
+
+
+@contextmanager
+def python_twins() -> Iterator[None]:
+    """Run the fast path on the Python twins instead of the accelerator (tests, bench/parse.py)."""
+    global access_doc, envelope_tail
+    saved = access_doc, envelope_tail
+    access_doc, envelope_tail = _access_doc, _envelope_tail
+    try:
+        yield
+    finally:
+        access_doc, envelope_tail = saved
 
 _ENVELOPE_KEYS = ("@timestamp", "message", "log", "host", "agent", "input", "fields", "tags", "event")
 _CARRIED = ("host", "agent", "input", "fields", "tags")
@@ -338,7 +350,7 @@ class FastPath:
                 m = match_sshd(value)
                 if m is not None and m.end() == e + 9:
                     j = e + len(last_mid)
-                    body = self._sshd(m, value, value[j + 16:j + 48], last_plan, ingested)
+                    body = self._sshd(m, value, value[j + _ID_AT:j + _ID_END], last_plan, ingested)
                     if body is not None:
                         append(Output(topic, body, msg.key()))
                         continue

@@ -19,6 +19,9 @@ accel = pytest.importorskip("logwarden.parsers._accel", reason="the C accelerato
 def test_built_and_used():
     assert fastpath.ACCELERATED
     assert fastpath.access_doc is accel.access_doc and fastpath.envelope_tail is accel.envelope_tail
+    with fastpath.python_twins():
+        assert fastpath.access_doc is fastpath._access_doc and fastpath.envelope_tail is fastpath._envelope_tail
+    assert fastpath.access_doc is accel.access_doc
 
 
 def _args(value: bytes):

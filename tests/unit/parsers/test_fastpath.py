@@ -64,13 +64,13 @@ def engine() -> Engine:
 @pytest.fixture(scope="module", params=["c", "python"], autouse=True)
 def implementation(request):
     """The document writer and tail check: C (when built) or the Python fallback."""
-    saved = fastpath.access_doc, fastpath.envelope_tail
     if request.param == "python":
-        fastpath.access_doc, fastpath.envelope_tail = fastpath._access_doc, fastpath._envelope_tail
-    elif not fastpath.ACCELERATED:
+        with fastpath.python_twins():
+            yield request.param
+        return
+    if not fastpath.ACCELERATED:
         pytest.skip("the C accelerator is not installed (no C compiler at install time)")
     yield request.param
-    fastpath.access_doc, fastpath.envelope_tail = saved
 
 
 def test_real_apache_log_identical(engine):
