@@ -401,12 +401,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_one(mode: str, label: str, bootstrap: str, pid: int, n: int, progress: Progress,
-            client: CClient | None) -> dict[str, float]:
-    topic = f"bench-{time.time_ns()}"
+def new_topic(bootstrap: str, prefix: str) -> str:
+    """A fresh topic of PARTITIONS partitions, given half a second to settle."""
+    topic = f"{prefix}-{time.time_ns()}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])[topic].result(30)
     time.sleep(0.5)
+    return topic
+
+
+def run_one(mode: str, label: str, bootstrap: str, pid: int, n: int, progress: Progress,
+            client: CClient | None) -> dict[str, float]:
+    topic = new_topic(bootstrap, "bench")
     name = f"{label} {mode}"
     c0 = cpu_seconds(pid)
     if client is not None:

@@ -40,8 +40,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient, NewTopic
-
 import broker as bench  # bench/broker.py: same settings, same broker launchers
 
 # Our broker with Produce answered without touching storage: the least a broker can do.
@@ -75,14 +73,6 @@ def start(label: str, tmp: Path) -> tuple[subprocess.Popen, str]:
                             stderr=open(tmp / "null.log", "wb"))
     bench.wait_port(port, proc)
     return proc, f"127.0.0.1:{port}"
-
-
-def new_topic(bootstrap: str) -> str:
-    topic = f"bound-{time.time_ns()}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(topic, num_partitions=bench.PARTITIONS, replication_factor=1)])[topic].result(30)
-    time.sleep(0.5)
-    return topic
 
 
 def consume(bootstrap: str, topic: str, n: int, env: dict, placement: str, cpus: list[int]) -> tuple[float, float, int]:
@@ -167,7 +157,7 @@ def main() -> int:
                 for label in labels if rnd % 2 == 0 else labels[::-1]:
                     proc, bootstrap = start(label, tmp / f"{label}-{rnd}")
                     try:
-                        topic = new_topic(bootstrap)
+                        topic = bench.new_topic(bootstrap, "bound")
                         c0 = bench.cpu_seconds(proc.pid)
                         el, cpu = producer.produce(bootstrap, topic, n, progress, label)
                         broker_cpu.setdefault(label, []).append(bench.cpu_seconds(proc.pid) - c0)
