@@ -68,7 +68,7 @@ async def main(cfg: Any, ready: asyncio.Future[int] | None = None) -> None:
         try:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):
-            pass
+            pass  # not the main thread (an embedded broker): the caller cancels main(), and the finally below still flushes and closes
     if ready is not None:
         ready.set_result(bound)
 
