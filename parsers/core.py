@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
+import orjson
+
 from .timefmt import UTC
 
 
@@ -108,6 +110,15 @@ def long_or_none(v: Any, base: int = 10) -> int | None:
     except ValueError:
         return None
     return n if -_LONG_MAX <= n <= _LONG_MAX else None
+
+
+def json_value(line: str, parser: str) -> Any:
+    """The JSON value of a line, or a ParseFailure naming `parser` when it is not JSON (the
+    JSON-shaped formats - json, docker, winlog - all start here)."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return ParseFailure(f"invalid JSON: {exc}", parser)
 
 
 def dig(obj: Any, *keys: str) -> Any:

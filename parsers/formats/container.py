@@ -19,9 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
-
-from ..core import FormatOptions, ParseFailure, dig
+from ..core import FormatOptions, ParseFailure, json_value, dig
 from ..timefmt import IsoConverter
 
 CRI = re.compile(r"(\d{4}-\d\d-\d\dT\S+) (stdout|stderr) ([FP])(?: (.*))?\Z", re.S)
@@ -85,11 +83,8 @@ class DockerJsonParser:
         self.time = IsoConverter()
 
     def parse(self, line: str, doc: dict[str, Any]) -> str | ParseFailure:
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            return ParseFailure(f"invalid JSON: {exc}", self.name)
-        return self.apply(obj, doc)
+        obj = json_value(line, self.name)
+        return obj if obj.__class__ is ParseFailure else self.apply(obj, doc)
 
     def apply(self, obj: Any, doc: dict[str, Any]) -> str | ParseFailure:
         if not isinstance(obj, dict) or not isinstance(obj.get("log"), str):

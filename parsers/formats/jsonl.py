@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from ..core import FormatOptions, ParseFailure
+from ..core import FormatOptions, ParseFailure, json_value
 from ..timefmt import parse_any
 
 TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "datetime", "date", "eventTime", "t")
@@ -48,6 +46,14 @@ def merge_object(obj: dict[str, Any], doc: dict[str, Any]) -> None:
         doc[key] = value
 
 
+def json_object(line: str, parser: str) -> dict[str, Any] | ParseFailure:
+    """The JSON object of a line; a ParseFailure naming `parser` for anything else."""
+    obj = json_value(line, parser)
+    if obj.__class__ is ParseFailure or isinstance(obj, dict):
+        return obj
+    return ParseFailure(f"JSON line is a {type(obj).__name__}, not an object", parser)
+
+
 class JsonParser:
     name = "json"
 
@@ -55,13 +61,8 @@ class JsonParser:
         self.tz = (options or FormatOptions()).tz
 
     def parse(self, line: str, doc: dict[str, Any]) -> str | ParseFailure:
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            return ParseFailure(f"invalid JSON: {exc}", self.name)
-        if not isinstance(obj, dict):
-            return ParseFailure(f"JSON line is a {type(obj).__name__}, not an object", self.name)
-        return self.apply(obj, doc)
+        obj = json_object(line, self.name)
+        return obj if obj.__class__ is ParseFailure else self.apply(obj, doc)
 
     def apply(self, obj: dict[str, Any], doc: dict[str, Any]) -> str:
         ts = None
@@ -110,12 +111,9 @@ class JsonAutoParser(JsonParser):
         self.winlog = WinlogParser(options)
 
     def parse(self, line: str, doc: dict[str, Any]) -> str | ParseFailure:
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            return ParseFailure(f"invalid JSON: {exc}", "json")
-        if not isinstance(obj, dict):
-            return ParseFailure(f"JSON line is a {type(obj).__name__}, not an object", "json")
+        obj = json_object(line, "json")
+        if obj.__class__ is ParseFailure:
+            return obj
         if isinstance(obj.get("log"), str) and ("stream" in obj or "time" in obj) and len(obj) <= 4:
             return self.docker.apply(obj, doc)
         if isinstance(obj.get("winlog"), dict) or "EventID" in obj:

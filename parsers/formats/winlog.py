@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from ..core import FormatOptions, ParseFailure, is_ip, long_or_none
+from ..core import FormatOptions, ParseFailure, json_value, is_ip, long_or_none
 from ..timefmt import parse_any
 
 # event_id -> (action, category, type, outcome)
@@ -79,11 +77,8 @@ class WinlogParser:
         self.tz = (options or FormatOptions()).tz
 
     def parse(self, line: str, doc: dict[str, Any]) -> str | ParseFailure:
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            return ParseFailure(f"invalid JSON: {exc}", self.name)
-        return self.apply(obj, doc)
+        obj = json_value(line, self.name)
+        return obj if obj.__class__ is ParseFailure else self.apply(obj, doc)
 
     def apply(self, obj: Any, doc: dict[str, Any]) -> str | ParseFailure:
         if not isinstance(obj, dict):
