@@ -154,6 +154,14 @@ def add_related(doc: dict[str, Any], kind: str, value: str) -> None:
         vals.append(value)
 
 
+def default_dataset(ev: dict[str, Any], module: str, dataset: str) -> None:
+    """event.module and event.dataset of the parser that matched, unless the envelope (a
+    Filebeat module, an ingest pipeline) named a dataset already: theirs wins."""
+    if "dataset" not in ev:
+        ev["module"] = module
+        ev["dataset"] = dataset
+
+
 def event_of(doc: dict[str, Any]) -> dict[str, Any]:
     return doc["event"]
 

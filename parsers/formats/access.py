@@ -22,7 +22,7 @@ import ipaddress
 import re
 from typing import Any
 
-from ..core import FormatOptions, ParseFailure, is_ip
+from ..core import FormatOptions, ParseFailure, default_dataset, is_ip
 from ..timefmt import ClfConverter
 
 _Q = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
@@ -100,9 +100,8 @@ class AccessParser:
         ev["category"] = ["web"]
         ev["type"] = ["access"]
         ev["outcome"] = "failure" if code >= 400 else "success"
-        if self.dataset and "dataset" not in ev:
-            ev["module"] = self.module
-            ev["dataset"] = self.dataset
+        if self.dataset:
+            default_dataset(ev, self.module, self.dataset)  # type: ignore[arg-type]
         if extra:
             doc[self.extra_key] = {"access": {"extra": extra}}
             if extra[0] == '"':

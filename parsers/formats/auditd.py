@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core import FormatOptions, ParseFailure, dig, is_ip, long_or_none
+from ..core import FormatOptions, ParseFailure, default_dataset, dig, is_ip, long_or_none
 from ..timefmt import epoch_iso
 
 RECORD = re.compile(r"(?:node=(\S+) )?type=(\S+) msg=audit\((\d{1,12}(?:\.\d{1,9})?):(\d{1,18})\): ?(.*)\Z", re.S)
@@ -161,9 +161,7 @@ class AuditdParser:
             ev["action"], ev["category"], ev["type"] = meta[0], list(meta[1]), list(meta[2])
         else:
             ev["action"] = rtype.lower()
-        if "dataset" not in ev:
-            ev["module"] = "auditd"
-            ev["dataset"] = "auditd.log"
+        default_dataset(ev, "auditd", "auditd.log")
         return f"auditd.{rtype}"
 
 

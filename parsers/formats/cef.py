@@ -18,7 +18,7 @@ from typing import Any
 
 from logwarden.events import set_path
 
-from ..core import FormatOptions, ParseFailure, is_ip, long_or_none
+from ..core import FormatOptions, ParseFailure, default_dataset, is_ip, long_or_none
 from ..timefmt import UTC, LayoutConverter, epoch_iso
 
 _CEF_HEADER_SPLIT = re.compile(r"(?<!\\)\|")
@@ -117,9 +117,7 @@ class CefParser:
             ts = _time(attrs["rt"])
             if ts:
                 doc["@timestamp"] = ts
-        if "dataset" not in ev:
-            ev["module"] = "cef"
-            ev["dataset"] = "cef.log"
+        default_dataset(ev, "cef", "cef.log")
         return "cef.event"
 
 
@@ -175,7 +173,5 @@ class LeefParser:
             ts = ts or _time(attrs["devTime"])
             if ts:
                 doc["@timestamp"] = ts
-        if "dataset" not in ev:
-            ev["module"] = "leef"
-            ev["dataset"] = "leef.log"
+        default_dataset(ev, "leef", "leef.log")
         return "leef.event"

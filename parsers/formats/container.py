@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core import FormatOptions, ParseFailure, json_value, dig
+from ..core import FormatOptions, ParseFailure, dig, json_value
 from ..timefmt import IsoConverter
 
 CRI = re.compile(r"(\d{4}-\d\d-\d\dT\S+) (stdout|stderr) ([FP])(?: (.*))?\Z", re.S)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core import FormatOptions, ParseFailure, is_ip, long_or_none
+from ..core import FormatOptions, ParseFailure, default_dataset, is_ip, long_or_none
 from ..timefmt import LayoutConverter
 
 NGINX_ERROR = re.compile(r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w+)\] (\d{1,18})#(\d{1,18}): (?:\*(\d{1,18}) )?(.*)\Z", re.S)
@@ -71,9 +71,7 @@ class NginxErrorParser:
         ev = doc["event"]
         ev["category"] = ["web"]
         ev["type"] = ["error"]
-        if "dataset" not in ev:
-            ev["module"] = "nginx"
-            ev["dataset"] = "nginx.error"
+        default_dataset(ev, "nginx", "nginx.error")
         return "nginx_error.line"
 
 
@@ -118,7 +116,5 @@ class ApacheErrorParser:
         ev = doc["event"]
         ev["category"] = ["web"]
         ev["type"] = ["error"]
-        if "dataset" not in ev:
-            ev["module"] = "apache"
-            ev["dataset"] = "apache.error"
+        default_dataset(ev, "apache", "apache.error")
         return "apache_error.line"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core import FormatOptions, ParseFailure, long_or_none, syslog_priority
+from ..core import FormatOptions, ParseFailure, default_dataset, long_or_none, syslog_priority
 from ..timefmt import BsdConverter, IsoConverter
 from .auth import AUTH_PROGRAMS, parse_auth
 
@@ -140,9 +140,7 @@ class SyslogParser:
         if prog:
             if prog in AUTH_PROGRAMS or msg[:4] == "pam_":
                 detail = parse_auth(prog, msg, doc)
-                if "dataset" not in ev:
-                    ev["module"] = "system"
-                    ev["dataset"] = "system.auth"
+                default_dataset(ev, "system", "system.auth")
                 return f"{pattern} > {detail}" if detail else pattern
         if msg[:4] in ("CEF:", "LEEF"):
             from . import FORMATS  # late: the registry imports this module
@@ -151,9 +149,7 @@ class SyslogParser:
             if isinstance(sub, ParseFailure):
                 return sub
             return f"{pattern} > {sub}"
-        if "dataset" not in ev:
-            ev["module"] = "system"
-            ev["dataset"] = "system.syslog"
+        default_dataset(ev, "system", "system.syslog")
         return pattern
 
     def _headerless(self, line: str, doc: dict[str, Any]) -> str | ParseFailure:
@@ -176,9 +172,7 @@ class SyslogParser:
         if detail is None and self.program is not None and not hinted:
             return ParseFailure(f"not a {self.program} line", self.name)
         ev = doc["event"]
-        if "dataset" not in ev:
-            ev["module"] = "system"
-            ev["dataset"] = "system.auth" if prog in AUTH_PROGRAMS else "system.syslog"
+        default_dataset(ev, "system", "system.auth" if prog in AUTH_PROGRAMS else "system.syslog")
         return f"syslog.headerless > {detail}" if detail else "syslog.headerless"
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core import FormatOptions, ParseFailure, json_value, is_ip, long_or_none
+from ..core import FormatOptions, ParseFailure, default_dataset, is_ip, json_value, long_or_none
 from ..timefmt import parse_any
 
 # event_id -> (action, category, type, outcome)
@@ -145,7 +145,5 @@ class WinlogParser:
             if data.get("ParentProcessName"):
                 proc["parent"] = {"executable": data["ParentProcessName"]}
             doc["process"] = proc
-        if "dataset" not in ev:
-            ev["module"] = "windows" if not security else "security"
-            ev["dataset"] = f"windows.{str(winlog.get('channel', 'eventlog')).lower()}"
+        default_dataset(ev, "windows" if not security else "security", f"windows.{str(winlog.get('channel', 'eventlog')).lower()}")
         return pattern
