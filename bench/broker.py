@@ -414,20 +414,19 @@ def run_one(mode: str, label: str, bootstrap: str, pid: int, n: int, progress: P
             client: CClient | None) -> dict[str, float]:
     topic = new_topic(bootstrap, "bench")
     name = f"{label} {mode}"
+
+    def phase(kind: str) -> tuple[float, float]:
+        """(seconds, client CPU seconds) of one phase: a C client's own rusage, or this process's."""
+        if client is not None:
+            return getattr(client, kind)(bootstrap, topic, n, progress, name)
+        p0 = time.process_time()
+        seconds = (produce if kind == "produce" else consume)(bootstrap, topic, n, progress, name)
+        return seconds, time.process_time() - p0
+
     c0 = cpu_seconds(pid)
-    if client is not None:
-        tp, pc = client.produce(bootstrap, topic, n, progress, name)
-    else:
-        p0 = time.process_time()
-        tp = produce(bootstrap, topic, n, progress, name)
-        pc = time.process_time() - p0
+    tp, pc = phase("produce")
     c1 = cpu_seconds(pid)
-    if client is not None:
-        tc, cc = client.consume(bootstrap, topic, n, progress, name)
-    else:
-        p0 = time.process_time()
-        tc = consume(bootstrap, topic, n, progress, name)
-        cc = time.process_time() - p0
+    tc, cc = phase("consume")
     c2 = cpu_seconds(pid)
     return {"produce_rps": n / tp, "produce_mbps": n * RECORD_BYTES / tp / 1e6,
             "consume_rps": n / tc, "consume_mbps": n * RECORD_BYTES / tc / 1e6,
