@@ -2,11 +2,15 @@
 
 Two tables, same workload and kcat settings as bench/broker.py (imported from it):
 
-produce bound      `kcat -P` against three brokers in one run: a *null* broker (our protocol
+produce bound      `kcat -P` against four brokers in one run: a *null* broker (our protocol
                    shell whose Produce handler answers success without validating or storing
-                   anything), ours, and Tansu. The null broker's rate is as fast as kcat
-                   produces on this machine whatever a broker does, so null/Tansu bounds the
-                   produce ratio the issue asks for, and ours/null says how close we are.
+                   anything), *nowrite* (ours with everything but the segment file write:
+                   decoding, CRC32C, offsets, indexes, acknowledgement), ours, and Tansu. The
+                   null broker's rate is as fast as kcat produces on this machine whatever a
+                   broker does, so null/Tansu bounds the produce ratio the issue asks for, and
+                   ours/null says how close we are; ours/nowrite is the price of putting the
+                   records into the page cache before answering (what makes acks=all survive a
+                   SIGKILL; Tansu's memory engine does not write at all).
 consume placement  `kcat -C` against ours and Tansu with kcat's threads placed four ways:
                    free (the scheduler decides, as in bench/broker.py), one CPU for the whole
                    process, split (kcat's own thread on one CPU, librdkafka's broker thread on
@@ -59,6 +63,17 @@ LAUNCH_NULL = (
     "HANDLERS[0] = produce\n"
     "run(Config.model_validate({'data_dir': sys.argv[1], 'broker': {'listen': sys.argv[2], 'auto_create_topics': True}}))\n"
 )
+# Our broker with only the segment file write skipped (write_all reports every byte
+# written): every other step of a durable produce still runs.
+LAUNCH_NOWRITE = (
+    "import sys, logging\n"
+    "logging.basicConfig(level=logging.WARNING)\n"
+    "from logwarden.config import Config\n"
+    "from logwarden.broker.storage import segment\n"
+    "from logwarden.broker.service import run\n"
+    "segment.write_all = lambda fd, buffers, position, expected=-1: sum(len(b) for b in buffers)\n"
+    "run(Config.model_validate({'data_dir': sys.argv[1], 'broker': {'listen': sys.argv[2], 'auto_create_topics': True}}))\n"
+)
 JEMALLOC = bench.JEMALLOC
 
 
@@ -69,8 +84,9 @@ def start(label: str, tmp: Path) -> tuple[subprocess.Popen, str]:
     if label == "ours":
         return bench.start_ours(tmp, None)
     port = bench.free_port()
-    proc = subprocess.Popen([sys.executable, "-c", LAUNCH_NULL, str(tmp / "data"), f"127.0.0.1:{port}"],
-                            stderr=open(tmp / "null.log", "wb"))
+    launch = LAUNCH_NULL if label == "null" else LAUNCH_NOWRITE
+    proc = subprocess.Popen([sys.executable, "-c", launch, str(tmp / "data"), f"127.0.0.1:{port}"],
+                            stderr=open(tmp / f"{label}.log", "wb"))
     bench.wait_port(port, proc)
     return proc, f"127.0.0.1:{port}"
 
@@ -150,7 +166,7 @@ def main() -> int:
         with open(records, "wb") as f:
             for done in range(0, n, 100_000):
                 f.write((b"x" * bench.RECORD_BYTES + b"\n") * min(100_000, n - done))
-        labels = (["null"] if args.part != "consume" else []) + ["ours", "tansu"]
+        labels = (["null", "nowrite"] if args.part != "consume" else []) + ["ours", "tansu"]
         progress = bench.Progress()
         try:
             for rnd in range(args.rounds):
@@ -162,7 +178,7 @@ def main() -> int:
                         el, cpu = producer.produce(bootstrap, topic, n, progress, label)
                         broker_cpu.setdefault(label, []).append(bench.cpu_seconds(proc.pid) - c0)
                         produced.setdefault(label, []).append((el, cpu, None))
-                        if args.part != "produce" and label != "null":
+                        if args.part != "produce" and label in ("ours", "tansu"):
                             for placement in placements if rnd % 2 == 0 else placements[::-1]:
                                 consumed.setdefault(f"{label} {placement}", []).append(
                                     consume(bootstrap, topic, n, env, placement, cpus))
@@ -181,7 +197,8 @@ def main() -> int:
         rate = {lb: n / statistics.median(r[0] for r in produced[lb]) for lb in labels}
         print(f"bound  null/Tansu {rate['null'] / rate['tansu']:.2f}x (no broker can beat Tansu by more with "
               f"this client here)   ours/null {rate['ours'] / rate['null']:.2f}x   ours/Tansu "
-              f"{rate['ours'] / rate['tansu']:.2f}x")
+              f"{rate['ours'] / rate['tansu']:.2f}x   ours/nowrite {rate['ours'] / rate['nowrite']:.2f}x (the segment "
+              f"write)   nowrite/Tansu {rate['nowrite'] / rate['tansu']:.2f}x")
     if args.part != "produce":
         print("[consume: kcat -C, by placement of kcat's threads]")
         for key, rows in consumed.items():
