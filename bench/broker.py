@@ -458,6 +458,12 @@ def report(mode: str, runs: dict[str, list[dict[str, float]]], n: int) -> None:
     if len(results) == 2:
         o, t = results["ours"], results["tansu"]
         print(f"ratio  produce {o['produce_rps'] / t['produce_rps']:.2f}x   consume {o['consume_rps'] / t['consume_rps']:.2f}x  (ours/Tansu throughput)")
+        # Each round runs both brokers back to back, so a round's own ratio cancels the slow
+        # drift of a shared machine; the spread says how far one median of N can move.
+        pairs = list(zip(runs["ours"], runs["tansu"]))
+        for kind in ("produce", "consume"):
+            rs = sorted(a[f"{kind}_rps"] / b[f"{kind}_rps"] for a, b in pairs)
+            print(f"       {kind} ratio by round: {', '.join(f'{r:.2f}' for r in rs)} (median {statistics.median(rs):.2f}x)")
         print(f"ratio  broker CPU per record: produce {t['produce_cpu'] / max(o['produce_cpu'], 0.01):.2f}x   "
               f"consume {t['consume_cpu'] / max(o['consume_cpu'], 0.01):.2f}x less than Tansu")
 
