@@ -340,19 +340,28 @@ class GroupCoordinator:
         return out
 
     def commit_error(self, req: dict[str, Any]) -> int:
-        """Whether an OffsetCommit may be applied (0) or the Kafka error to answer with."""
+        """Whether an OffsetCommit may be applied (0) or the Kafka error to answer with.
+
+        Kafka's table: a commit without member and generation (a "simple" consumer, an admin
+        tool) only for a group without members (UNKNOWN_MEMBER_ID otherwise); else member and
+        generation must be current. A current member may commit while the group is
+        PreparingRebalance - it hears of the rebalance from its heartbeat, and what it commits
+        on the way (revoking its partitions, or leaving on shutdown) is where the next owner
+        starts, so refusing it would make that owner read those records again. Only
+        CompletingRebalance, a new generation whose assignment is not out yet, answers
+        REBALANCE_IN_PROGRESS."""
         gen, member_id = req.get("generation_id", -1), req.get("member_id", "")
         g = self.groups.get(req["group_id"])
         if gen < 0 and not member_id:
             if g is not None and g.members:
-                return E.ILLEGAL_GENERATION  # a "simple" commit against an active group
+                return E.UNKNOWN_MEMBER_ID
             return E.NONE
         g, m, err = self._member(req["group_id"], member_id, gen)
         if err:
             return err
         assert g is not None and m is not None
         self._arm_session(g, m)
-        if g.state is S.PREPARING_REBALANCE:
+        if g.state is S.COMPLETING_REBALANCE:
             return E.REBALANCE_IN_PROGRESS
         return E.NONE
 

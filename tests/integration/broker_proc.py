@@ -1,9 +1,11 @@
-"""Run the built-in broker as a real subprocess for integration tests."""
+"""Run the built-in broker as a real subprocess for integration tests, and talk to it in raw
+Kafka frames where a test needs a request no client library sends on demand."""
 from __future__ import annotations
 
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -11,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from logwarden.broker.protocol.frames import decode_response, encode_request
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -71,3 +75,24 @@ class BrokerProcess:
                 self.proc.kill()
                 self.proc.wait(10)
         return self.proc.returncode
+
+
+def recv_exact(s: socket.socket, n: int) -> bytes:
+    """Exactly n bytes, or ConnectionError when the broker closes the connection first."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("closed by broker")
+        buf += chunk
+    return bytes(buf)
+
+
+def kafka_call(s: socket.socket, api: int, version: int, body: dict, corr: int = 1,
+               resp_version: int | None = None, client_id: str = "logwarden-test") -> dict:
+    """Send one request on an open connection and return its decoded response body."""
+    s.sendall(encode_request(api, version, corr, client_id, body))
+    size = struct.unpack(">i", recv_exact(s, 4))[0]
+    got_corr, resp = decode_response(api, version if resp_version is None else resp_version, recv_exact(s, size))
+    assert got_corr == corr
+    return resp

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from broker_proc import BrokerProcess
+from broker_proc import BrokerProcess, kafka_call, recv_exact
 from logwarden.broker.protocol.batches import build_batch
 from logwarden.broker.protocol.frames import decode_response, encode_request
 
@@ -29,22 +29,8 @@ def connect(broker) -> socket.socket:
     return s
 
 
-def recv_exact(s: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("closed by broker")
-        buf += chunk
-    return bytes(buf)
-
-
 def call(s: socket.socket, api: int, version: int, body: dict, corr: int = 1, resp_version: int | None = None) -> dict:
-    s.sendall(encode_request(api, version, corr, "bad-input-test", body))
-    size = struct.unpack(">i", recv_exact(s, 4))[0]
-    got_corr, resp = decode_response(api, version if resp_version is None else resp_version, recv_exact(s, size))
-    assert got_corr == corr
-    return resp
+    return kafka_call(s, api, version, body, corr, resp_version, client_id="bad-input-test")
 
 
 def closed(s: socket.socket) -> bool:

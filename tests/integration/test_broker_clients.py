@@ -6,7 +6,6 @@ import asyncio
 import json
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -16,9 +15,8 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker_proc import BrokerProcess
+from broker_proc import BrokerProcess, kafka_call
 from logwarden.broker.protocol.batches import iter_batches
-from logwarden.broker.protocol.frames import decode_response, encode_request
 
 pytestmark = pytest.mark.integration
 
@@ -45,23 +43,10 @@ def raw_fetch(broker, topic: str, partition: int = 0, offset: int = 0) -> bytes:
                                                       "partition_max_bytes": 1 << 24}]}],
            "forgotten_topics_data": [], "rack_id": ""}
     with socket.create_connection(("127.0.0.1", broker.port)) as s:
-        s.sendall(encode_request(1, 11, 42, "raw", req))
-        size = struct.unpack(">i", recv_exact(s, 4))[0]
-        corr, body = decode_response(1, 11, recv_exact(s, size))
-    assert corr == 42
+        body = kafka_call(s, 1, 11, req, corr=42, client_id="raw")
     part = body["responses"][0]["partitions"][0]
     assert part["error_code"] == 0
     return bytes(part["records"])
-
-
-def recv_exact(s: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("closed")
-        buf += chunk
-    return bytes(buf)
 
 
 @pytest.mark.parametrize("codec,attr", [("gzip", 1), ("snappy", 2), ("lz4", 3), ("zstd", 4)])

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
-from broker_proc import BrokerProcess
+from broker_proc import BrokerProcess, kafka_call
 from logwarden.broker.protocol.batches import build_batch, iter_batches
-from logwarden.broker.protocol.frames import decode_response, encode_request
 
 pytestmark = pytest.mark.integration
 
@@ -33,13 +31,7 @@ def broker(tmp_path_factory):
 
 def call(port: int, api: int, version: int, body: dict) -> dict:
     with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
-        s.sendall(encode_request(api, version, 1, "fetch-test", body))
-        head = s.recv(4, socket.MSG_WAITALL)
-        size = struct.unpack(">i", head)[0]
-        buf = bytearray()
-        while len(buf) < size:
-            buf += s.recv(size - len(buf))
-    return decode_response(api, version, bytes(buf))[1]
+        return kafka_call(s, api, version, body, client_id="fetch-test")
 
 
 def fetch_req(topic: str, offset: int, max_wait_ms: int, min_bytes: int) -> dict:

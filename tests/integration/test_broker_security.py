@@ -117,14 +117,7 @@ def test_sasl_handshake_v0_with_bare_plain_tokens(tmp_path):
 
     from logwarden.broker.protocol.frames import decode_response, encode_request
 
-    def recv_exact(s, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = s.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError("closed")
-            buf += chunk
-        return buf
+    from broker_proc import recv_exact
 
     def handshake(s):
         s.sendall(encode_request(17, 0, 1, "old", {"mechanism": "PLAIN"}))

@@ -97,6 +97,40 @@ def test_second_member_triggers_rebalance_and_leave_shrinks_the_group(logs, monk
     run(scenario())
 
 
+def test_offset_commit_follows_kafkas_table_through_a_rebalance(logs, monkeypatch):
+    """Kafka accepts a current member's commit in PreparingRebalance (a consumer revoking its
+    partitions or leaving commits there, and the next owner starts from it) and refuses only
+    in CompletingRebalance. Refusing in PreparingRebalance lost exactly those commits."""
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    def commit(c, gen, member_id):
+        return c.commit_error({"group_id": "g", "generation_id": gen, "member_id": member_id})
+
+    async def scenario():
+        c = GroupCoordinator(logs)
+        assert commit(c, -1, "") == 0  # no such group yet: a simple commit creates offsets only
+        a = await join(c, version=3)
+        a_id = a["member_id"]
+        assert c.groups["g"].state is GroupState.COMPLETING_REBALANCE
+        assert commit(c, 1, a_id) == E.REBALANCE_IN_PROGRESS  # assignment not handed out yet
+        await c.sync({"group_id": "g", "generation_id": 1, "member_id": a_id, "assignments": []})
+        assert commit(c, 1, a_id) == 0  # Stable
+        b_task = asyncio.ensure_future(join(c, version=3))
+        await asyncio.sleep(0.01)
+        assert c.groups["g"].state is GroupState.PREPARING_REBALANCE
+        assert commit(c, 1, a_id) == 0  # PreparingRebalance: a current member still commits
+        assert commit(c, 0, a_id) == E.ILLEGAL_GENERATION
+        assert commit(c, 1, "nobody") == E.UNKNOWN_MEMBER_ID
+        assert commit(c, -1, "") == E.UNKNOWN_MEMBER_ID  # simple commit against a group with members
+        await join(c, version=3, member_id=a_id)
+        await b_task
+        assert c.groups["g"].state is GroupState.COMPLETING_REBALANCE
+        assert commit(c, 2, a_id) == E.REBALANCE_IN_PROGRESS
+        assert commit(c, 1, a_id) == E.ILLEGAL_GENERATION
+
+    run(scenario())
+
+
 def test_session_timeout_removes_a_silent_member(logs, monkeypatch):
     monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
 
