@@ -6,14 +6,18 @@ PreparingRebalance: that is when a consumer that is shutting down or giving up i
 partitions commits what it processed, and the partition's next owner starts there. The
 broker used to answer REBALANCE_IN_PROGRESS instead, so those commits were lost and the
 next owner read the records again (seen as "offset commit failed ... Group rebalance in
-progress" when `logwarden up` stopped its parser workers). The requests are raw frames,
-because no client library lets a test hold a group in one rebalance state on purpose;
-a confluent-kafka consumer then shows where the group resumes.
+progress" when `logwarden up` stopped its parser workers, and as kafka-python's "Pre-rebalance
+offset commit failed" with a quarter to half of a topic read twice when a second consumer
+joined). The first test uses raw frames, because no client library lets a test hold a group
+in one rebalance state on purpose, and a confluent-kafka consumer then shows where the group
+resumes; the second is the kafka-python case end to end.
 """
 from __future__ import annotations
 
+import collections
 import socket
 import struct
+import threading
 import time
 import uuid
 
@@ -111,3 +115,45 @@ def test_a_member_commits_while_the_group_prepares_a_rebalance(broker):
         assert got[:3] == [b"7", b"8", b"9"]
     finally:
         c.close()
+
+
+def test_kafka_python_auto_commit_members_read_nothing_twice_when_one_joins(broker):
+    """kafka-python (like the Java client) commits what it consumed when it learns of a
+    rebalance, before it rejoins - in PreparingRebalance. Refused, the partition's next owner
+    starts from the previous commit: before the fix half of these records were read twice."""
+    from kafka import KafkaConsumer, KafkaProducer
+
+    topic, n = f"kp-{uuid.uuid4().hex[:8]}", 2000
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])[topic].result(10)
+    p = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    for i in range(n):
+        p.send(topic, str(i).encode(), partition=i % 2)
+    p.flush()
+    p.close()
+    seen: collections.Counter[bytes] = collections.Counter()
+    lock = threading.Lock()
+    deadline = time.monotonic() + 40
+
+    def member(delay: float) -> None:
+        time.sleep(delay)
+        c = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id=f"kpg-{topic}",
+                          auto_offset_reset="earliest", enable_auto_commit=True,
+                          auto_commit_interval_ms=60_000,  # only the rebalance and close() commit
+                          max_poll_records=50, heartbeat_interval_ms=300, session_timeout_ms=6000)
+        try:
+            while time.monotonic() < deadline and len(seen) < n:
+                for msgs in c.poll(200).values():
+                    with lock:
+                        seen.update(m.value for m in msgs)
+                    time.sleep(0.1)  # a slow consumer: still mid-stream when the second one joins
+        finally:
+            c.close(autocommit=True)
+
+    threads = [threading.Thread(target=member, args=(d,)) for d in (0.0, 1.0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == n
+    assert [v for v, k in seen.items() if k > 1] == []
