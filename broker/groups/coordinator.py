@@ -251,6 +251,9 @@ class GroupCoordinator:
             member_id = f"{instance_id or client_id or 'member'}-{uuid.uuid4()}"
             if version >= 4 and instance_id is None:
                 g.pending.add(member_id)
+                # Kafka forgets an id nobody came back with after a session timeout; without
+                # that, every client that died between the two joins would stay here for good.
+                self._loop().call_later(st / 1000, g.pending.discard, member_id)
                 return {**base, "member_id": member_id, "error_code": E.MEMBER_ID_REQUIRED}
         elif member_id in g.pending:
             g.pending.discard(member_id)

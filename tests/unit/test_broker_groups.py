@@ -131,6 +131,24 @@ def test_offset_commit_follows_kafkas_table_through_a_rebalance(logs, monkeypatc
     run(scenario())
 
 
+def test_a_member_id_nobody_comes_back_with_expires(logs, monkeypatch):
+    """MEMBER_ID_REQUIRED hands out an id; a client that dies before its second JoinGroup
+    must not leave it behind for good (Kafka expires it after the session timeout)."""
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def scenario():
+        c = GroupCoordinator(logs)
+        first = await join(c, session_ms=1000)
+        assert first["error_code"] == E.MEMBER_ID_REQUIRED
+        assert c.groups["g"].pending == {first["member_id"]}
+        await asyncio.sleep(1.1)
+        assert c.groups["g"].pending == set()
+        late = await join(c, member_id=first["member_id"], session_ms=1000)
+        assert late["error_code"] == E.UNKNOWN_MEMBER_ID  # as Kafka answers an expired pending id
+
+    run(scenario())
+
+
 def test_session_timeout_removes_a_silent_member(logs, monkeypatch):
     monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
 
