@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from array import array
 from bisect import bisect_left, bisect_right
 from pathlib import Path
@@ -31,6 +32,10 @@ class _IndexFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        # The maintenance thread fsyncs while the event loop may roll the segment, which
+        # closes these files: closing waits for an fsync in flight, or the fsync could hit
+        # a closed descriptor (EBADF) or the file that reused its number.
+        self._fd_lock = threading.Lock()
 
     def touch(self) -> None:
         """Create the (empty) file now, as Kafka does for every new segment."""
@@ -43,13 +48,15 @@ class _IndexFile:
         os.write(self._fd, data)
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        with self._fd_lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def fsync(self) -> None:
-        if self._fd is not None:
-            os.fsync(self._fd)
+        with self._fd_lock:
+            if self._fd is not None:
+                os.fsync(self._fd)
 
     def _read(self) -> bytes | None:
         try:

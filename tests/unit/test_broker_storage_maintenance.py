@@ -240,3 +240,44 @@ def test_compaction_of_compressed_batches(tmp_path, codec):
     assert sorted(r[1] for r in inactive) == [b"a", b"b", b"c"]
     assert {r[1]: r[2] for r in got}[b"a"] == b"a29"
     lg.close()
+
+
+def test_a_roll_waits_for_an_index_fsync_in_flight(tmp_path, monkeypatch):
+    """flush() fsyncs outside the log's lock (appends must not wait for the disk) while the
+    event loop may roll the segment, which closes its index files. Without a guard the close
+    could land between the maintenance thread's check of the descriptor and its fsync: EBADF,
+    logged as "maintenance ... failed" (seen once in a suite run of the stress test above),
+    or an fsync of whatever file reused the number. Here the roll is started from another
+    thread at exactly that moment."""
+    import threading
+
+    lg = open_log(tmp_path, segment_bytes=1 << 20)
+    for _ in range(60):  # past index.interval.bytes: the offset index has an entry, so an open file
+        lg.append(make_batch([b"x" * 100]))
+    index = lg.active.index
+    assert index._fd is not None
+    index_inode = os.stat(index.path).st_ino
+    real_fsync = os.fsync
+    rolled = threading.Event()
+    roller: list[threading.Thread] = []
+    synced: list[int | None] = []  # inode the index fsync really reached
+
+    def racing_fsync(fd):
+        if fd == index._fd and not roller:
+            t = threading.Thread(target=lambda: (lg.roll(), rolled.set()))
+            roller.append(t)
+            t.start()
+            rolled.wait(0.2)  # unguarded, the roll closes the descriptor here
+            try:
+                synced.append(os.fstat(fd).st_ino)  # the number may already name the next segment's file
+            except OSError:
+                synced.append(None)  # or nothing at all: EBADF
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", racing_fsync)
+    lg.flush()
+    roller[0].join(5)
+    assert synced == [index_inode]
+    assert rolled.is_set() and len(lg.segments) == 2
+    lg.append(make_batch([b"y" * 100]))
+    assert [r[2] for r in read_all(lg)] == [b"x" * 100] * 60 + [b"y" * 100]
