@@ -197,16 +197,20 @@ class GroupCoordinator:
         if g.leader_id not in g.members:
             g.leader_id = next(iter(g.members))
         g.transition(S.COMPLETING_REBALANCE)
-        everyone = [{"member_id": m.member_id, "group_instance_id": m.group_instance_id,
-                     "metadata": dict(m.protocols)[g.protocol_name]} for m in g.members.values()]
         for m in g.members.values():
             fut, m.join_future = m.join_future, None
-            resp = {"error_code": E.NONE, "generation_id": g.generation_id, "protocol_name": g.protocol_name,
-                    "leader": g.leader_id, "member_id": m.member_id,
-                    "members": everyone if m.member_id == g.leader_id else []}
             if fut is not None and not fut.done():
-                fut.set_result(resp)
+                fut.set_result(self._join_answer(g, m))
             self._arm_session(g, m)
+
+    @staticmethod
+    def _join_answer(g: Group, m: Member) -> dict[str, Any]:
+        """The JoinGroup response of the current generation (the leader gets the member list)."""
+        everyone = [{"member_id": o.member_id, "group_instance_id": o.group_instance_id,
+                     "metadata": dict(o.protocols)[g.protocol_name]} for o in g.members.values()] \
+            if m.member_id == g.leader_id else []
+        return {"error_code": E.NONE, "generation_id": g.generation_id, "protocol_name": g.protocol_name,
+                "leader": g.leader_id, "member_id": m.member_id, "members": everyone}
 
     @staticmethod
     def _select_protocol(g: Group) -> str:
@@ -261,6 +265,13 @@ class GroupCoordinator:
             return {**base, "error_code": E.UNKNOWN_MEMBER_ID}
         rt = req.get("rebalance_timeout_ms", -1)
         m = g.members.get(member_id)
+        if m is not None and m.protocols == protocols and (
+                g.state is S.COMPLETING_REBALANCE or (g.state is S.STABLE and member_id != g.leader_id)):
+            # Kafka: a member that joins again with what it joined with (it lost the answer,
+            # say) gets the current generation back instead of a rebalance for the whole
+            # group; only the leader rejoining a Stable group, or changed metadata, rebalances.
+            self._arm_session(g, m)
+            return self._join_answer(g, m)
         if m is None:
             m = g.members[member_id] = Member(member_id, client_id, client_host, st, st if rt < 0 else rt,
                                               req["protocol_type"], protocols, instance_id)

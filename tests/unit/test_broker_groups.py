@@ -149,6 +149,43 @@ def test_a_member_id_nobody_comes_back_with_expires(logs, monkeypatch):
     run(scenario())
 
 
+def test_a_member_joining_again_unchanged_gets_the_current_generation(logs, monkeypatch):
+    """As Kafka: a follower of a Stable group, or any member of a CompletingRebalance group,
+    that sends JoinGroup again with the same protocols gets the current generation back; the
+    leader rejoining a Stable group, or changed metadata, starts a rebalance."""
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def scenario():
+        c = GroupCoordinator(logs)
+        a_task = asyncio.ensure_future(join(c, version=3))
+        b_task = asyncio.ensure_future(join(c, version=3))
+        a, b = await a_task, await b_task
+        g = c.groups["g"]
+        leader = a if a["leader"] == a["member_id"] else b
+        follower = b if leader is a else a
+        assert g.state is GroupState.COMPLETING_REBALANCE and g.generation_id == 1
+        again = await join(c, version=3, member_id=leader["member_id"])  # CompletingRebalance: answered at once
+        assert again["generation_id"] == 1 and len(again["members"]) == 2
+        assert g.state is GroupState.COMPLETING_REBALANCE
+        f_sync = asyncio.ensure_future(c.sync({"group_id": "g", "generation_id": 1, "member_id": follower["member_id"],
+                                               "assignments": []}))
+        await c.sync({"group_id": "g", "generation_id": 1, "member_id": leader["member_id"],
+                      "assignments": [{"member_id": follower["member_id"], "assignment": b"p1"}]})
+        assert (await f_sync)["assignment"] == b"p1"
+        same = await join(c, version=3, member_id=follower["member_id"])
+        assert same == {"error_code": 0, "generation_id": 1, "protocol_name": "range", "leader": leader["member_id"],
+                        "member_id": follower["member_id"], "members": []}
+        assert g.state is GroupState.STABLE  # no rebalance for the rest of the group
+        changed = asyncio.ensure_future(join(c, version=3, member_id=follower["member_id"],
+                                             protocols=(("range", b"other"),)))
+        await asyncio.sleep(0.01)
+        assert g.state is GroupState.PREPARING_REBALANCE
+        await join(c, version=3, member_id=leader["member_id"])
+        assert (await changed)["generation_id"] == 2
+
+    run(scenario())
+
+
 def test_session_timeout_removes_a_silent_member(logs, monkeypatch):
     monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
 
