@@ -36,13 +36,11 @@ def handle_create_topics(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
                          error_message="this broker has one node: replication factor must be 1")
             continue
         configs = {c["name"]: c["value"] for c in t["configs"] if c["value"] is not None}
-        if req.get("validate_only"):
-            if name in ctx.logs.topics():
-                entry.update(error_code=E.TOPIC_ALREADY_EXISTS, error_message=f"topic {name!r} already exists")
-            continue
+        validate_only = bool(req.get("validate_only"))
         try:
-            ctx.logs.create_topic(name, n, configs or None)
-            log.info("created topic %s with %d partitions", name, n, extra={"topic": name, "partitions": n})
+            ctx.logs.create_topic(name, n, configs or None, validate_only=validate_only)
+            if not validate_only:
+                log.info("created topic %s with %d partitions", name, n, extra={"topic": name, "partitions": n})
         except StorageError as exc:
             entry.update(error_code=exc.kafka_error_code, error_message=str(exc))
     return {"throttle_time_ms": 0, "topics": out}

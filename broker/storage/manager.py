@@ -166,7 +166,10 @@ class LogManager:
 
     # -- topics ----------------------------------------------------------------------------
 
-    def create_topic(self, name: str, partitions: int, config: dict[str, str] | None = None) -> None:
+    def create_topic(self, name: str, partitions: int, config: dict[str, str] | None = None,
+                     validate_only: bool = False) -> None:
+        """Create a topic; with validate_only, run every check a creation would (CreateTopics'
+        validate_only flag) and create nothing."""
         validate_topic_name(name)
         if not 1 <= partitions <= MAX_PARTITIONS:
             raise InvalidPartitionsError(f"partitions must be between 1 and {MAX_PARTITIONS}, got {partitions}")
@@ -179,6 +182,8 @@ class LogManager:
             for other in self._topics:
                 if other.replace(".", "_") == folded:
                     raise InvalidTopicError(f"topic {name!r} collides with existing topic {other!r} ('.' and '_' collide in metric names)")
+            if validate_only:
+                return
             for p in range(partitions):
                 self._logs[(name, p)] = PartitionLog(self.log_dir / f"{name}-{p}", name, p, cfg, 0, True)
             self._topics[name] = {"partitions": partitions, "config": overrides}

@@ -295,3 +295,27 @@ def test_session_timeout_of_a_killed_member_hands_its_partitions_over(broker):
             if pr is not None and pr.poll() is None:
                 pr.kill()
                 pr.wait()
+
+
+def test_create_topics_validate_only_checks_everything_and_creates_nothing(broker):
+    """CreateTopics with validate_only runs the checks a creation would (name, partitions,
+    configs, existence) and answers as Kafka does, without creating the topic."""
+    from confluent_kafka import KafkaError
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    existing = new_topic(broker)
+    fresh = f"v-{uuid.uuid4().hex[:8]}"
+
+    def outcome(topic: NewTopic) -> int:
+        try:
+            admin.create_topics([topic], validate_only=True)[topic.topic].result(10)
+            return KafkaError.NO_ERROR
+        except Exception as exc:  # KafkaException carrying the broker's error code
+            return exc.args[0].code()
+
+    assert outcome(NewTopic(fresh, num_partitions=3, replication_factor=1)) == KafkaError.NO_ERROR
+    assert outcome(NewTopic("bad name!", num_partitions=1, replication_factor=1)) == KafkaError.TOPIC_EXCEPTION
+    assert outcome(NewTopic(fresh, num_partitions=1, replication_factor=1,
+                            config={"cleanup.policy": "sometimes"})) == KafkaError.INVALID_CONFIG
+    assert outcome(NewTopic(existing, num_partitions=1, replication_factor=1)) == KafkaError.TOPIC_ALREADY_EXISTS
+    assert fresh not in admin.list_topics(timeout=10).topics
