@@ -9,6 +9,8 @@ from typing import Any
 
 from logwarden.broker.context import CLUSTER_ID, NODE_ID
 from logwarden.broker.protocol import errors as E
+from logwarden.broker.storage import validate_topic_name
+from logwarden.broker.storage.errors import InvalidTopicError
 
 
 def advertised(ctx: Any, session: Any) -> tuple[str, int]:
@@ -37,7 +39,12 @@ def handle_metadata(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> di
         topics = []
         for t in wanted:
             name = t["name"]
-            if not name:
+            try:
+                validate_topic_name(name)
+            except InvalidTopicError:
+                # Kafka answers a name that can never exist with INVALID_TOPIC_EXCEPTION, auto-create
+                # or not; UNKNOWN_TOPIC_OR_PARTITION would have a producer wait for it until its
+                # message timeout (librdkafka: 5 minutes) instead of failing at once.
                 topics.append({"error_code": E.INVALID_TOPIC_EXCEPTION, "name": name, "partitions": []})
                 continue
             topics.append(topic_entry(name, ctx.ensure_topic(name, allow)))

@@ -319,3 +319,16 @@ def test_create_topics_validate_only_checks_everything_and_creates_nothing(broke
                             config={"cleanup.policy": "sometimes"})) == KafkaError.INVALID_CONFIG
     assert outcome(NewTopic(existing, num_partitions=1, replication_factor=1)) == KafkaError.TOPIC_ALREADY_EXISTS
     assert fresh not in admin.list_topics(timeout=10).topics
+
+
+def test_producing_to_an_impossible_topic_name_fails_at_once(broker):
+    """Metadata answers a name that can never be a topic with INVALID_TOPIC_EXCEPTION, as
+    Kafka does, so librdkafka fails the records at once; with UNKNOWN_TOPIC_OR_PARTITION it
+    kept them queued until message.timeout.ms, waiting for a topic that cannot appear."""
+    from confluent_kafka import KafkaError
+
+    errors: list[int] = []
+    p = Producer({"bootstrap.servers": broker.bootstrap, "message.timeout.ms": 120_000})
+    p.produce("bad name!", b"x", on_delivery=lambda err, msg: errors.append(err.code() if err else 0))
+    assert p.flush(20) == 0, "the record is still queued: the broker did not say the name is invalid"
+    assert errors == [KafkaError.TOPIC_EXCEPTION]
