@@ -38,7 +38,7 @@ RECOVERY_CHECKPOINT = "recovery-point-offset-checkpoint"
 CLEAN_SHUTDOWN = ".kafka_cleanshutdown"
 LOCK_FILE = ".lock"  # flock'ed while a LogManager has the directory open, as Kafka does
 MAX_TOPIC_NAME = 249  # Kafka: 255 minus room for "-<partition>" and deletion suffixes
-MAX_PARTITIONS = 10000
+MAX_PARTITIONS = 10000  # each partition is a directory with open files: a typo such as 100000 must not exhaust them
 _LEGAL = re.compile(r"[a-zA-Z0-9._-]+")
 _PARTITION_DIR = re.compile(r"[a-zA-Z0-9._-]+-[0-9]+")  # only these are ever removed as orphans
 
@@ -191,12 +191,16 @@ class LogManager:
         self._write_checkpoint()  # no stale recovery point of an earlier topic of that name
         log.info("created topic %s with %d partition(s)", name, partitions)
 
-    def create_partitions(self, name: str, total: int) -> None:
-        """Grow a topic to `total` partitions (CreatePartitions); Kafka never shrinks."""
+    def create_partitions(self, name: str, total: int, validate_only: bool = False) -> None:
+        """Grow a topic to `total` partitions (CreatePartitions); Kafka never shrinks. With
+        validate_only, run the checks and change nothing."""
         with self._lock:
             meta = self._meta(name)
             if total <= meta["partitions"] or total > MAX_PARTITIONS:
-                raise InvalidPartitionsError(f"topic {name!r} has {meta['partitions']} partitions; cannot go to {total}")
+                raise InvalidPartitionsError(f"topic {name!r} has {meta['partitions']} partitions; the count can "
+                                             f"only grow, up to {MAX_PARTITIONS}, not to {total}")
+            if validate_only:
+                return
             cfg = self.topic_config(name)
             for p in range(meta["partitions"], total):
                 self._logs[(name, p)] = PartitionLog(self.log_dir / f"{name}-{p}", name, p, cfg, 0, True)

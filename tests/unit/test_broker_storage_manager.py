@@ -125,6 +125,14 @@ def test_alter_config_and_partitions(tmp_path):
     assert m.topics() == {"t": 3}
     with pytest.raises(InvalidPartitionsError):
         m.create_partitions("t", 2)
+    # validate_only (CreateTopics / CreatePartitions) runs the same checks and changes nothing
+    m.create_partitions("t", 5, validate_only=True)
+    with pytest.raises(InvalidPartitionsError):
+        m.create_partitions("t", 2, validate_only=True)
+    m.create_topic("u", 2, validate_only=True)
+    with pytest.raises(InvalidPartitionsError):
+        m.create_topic("u", 0, validate_only=True)
+    assert m.topics() == {"t": 3}
     m.close()
 
 
