@@ -12,7 +12,7 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from broker_proc import BrokerProcess, kafka_call
@@ -149,27 +149,21 @@ def test_kcat_produce_consume_and_metadata(broker):
 
 
 MEMBER = r"""
-import json, sys, time
+import json, os, sys, time
 from confluent_kafka import Consumer
-bootstrap, topic, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
+bootstrap, topic, stop_file = sys.argv[1], sys.argv[2], sys.argv[3]
 c = Consumer({"bootstrap.servers": bootstrap, "group.id": "pair", "auto.offset.reset": "earliest",
               "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
 assigned = set()
 c.subscribe([topic], on_assign=lambda c_, ps: assigned.update(p.partition for p in ps))
 print("ready", flush=True)
 got = []
-idle_since = None
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:
-    msgs = [m for m in c.consume(500, 0.5) if not m.error()]
+deadline = time.monotonic() + 90
+while time.monotonic() < deadline and not os.path.exists(stop_file):
+    msgs = [m for m in c.consume(500, 0.2) if not m.error()]
     got += [(m.partition(), m.offset()) for m in msgs]
     if msgs:
         c.commit(asynchronous=False)
-        idle_since = None
-    elif got and idle_since is None:
-        idle_since = time.monotonic()
-    elif idle_since and time.monotonic() - idle_since > 3:
-        break
 final = sorted(p.partition for p in c.assignment())
 c.close()
 print(json.dumps({"got": got, "final": final}), flush=True)
@@ -177,10 +171,12 @@ print(json.dumps({"got": got, "final": final}), flush=True)
 
 
 def test_two_confluent_members_share_the_partitions(broker, tmp_path):
-    topic = new_topic(broker, 4)
+    # The members leave only once every record is committed: the first to close hands its
+    # partitions to the other, so "final" is only meaningful while both are still members.
+    topic, stop = new_topic(broker, 4), tmp_path / "stop"
     procs = []
     for _ in range(2):
-        procs.append(subprocess.Popen([sys.executable, "-c", MEMBER, broker.bootstrap, topic, "4000"],
+        procs.append(subprocess.Popen([sys.executable, "-c", MEMBER, broker.bootstrap, topic, str(stop)],
                                       stdout=subprocess.PIPE, text=True))
     try:
         for pr in procs:
@@ -190,12 +186,20 @@ def test_two_confluent_members_share_the_partitions(broker, tmp_path):
         for i in range(4000):
             p.produce(topic, key=str(i).encode(), value=str(i).encode(), partition=i % 4)
         assert p.flush(20) == 0
-        results = [json.loads(pr.communicate(timeout=90)[0].strip().splitlines()[-1]) for pr in procs]
+        probe = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "pair"})  # OffsetFetch only, never joins
+        deadline, done = time.monotonic() + 60, 0
+        while time.monotonic() < deadline and done < 4000:
+            done = sum(max(tp.offset, 0) for tp in probe.committed([TopicPartition(topic, q) for q in range(4)], 10))
+            time.sleep(0.2)
+        probe.close()
+        stop.touch()
+        results = [json.loads(pr.communicate(timeout=60)[0].strip().splitlines()[-1]) for pr in procs]
     finally:
         for pr in procs:
             if pr.poll() is None:
                 pr.kill()
                 pr.wait()
+    assert done == 4000
     finals = [set(r["final"]) for r in results]
     assert all(finals) and finals[0].isdisjoint(finals[1]) and finals[0] | finals[1] == {0, 1, 2, 3}
     records = [tuple(x) for r in results for x in r["got"]]
