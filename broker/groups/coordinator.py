@@ -10,8 +10,12 @@ its session timeout, or leaves, triggers a rebalance of the rest.
 
 JoinGroup v4+ with an empty member id is answered MEMBER_ID_REQUIRED with a fresh id that
 the client must send back (KIP-394). A static member (group.instance.id, KIP-345) gets its
-id at once; when it rejoins after a restart its old member id is fenced and replaced (this
-broker then rebalances, where Kafka would hand back the old assignment). The state machine is the table in `state.py`; this
+id at once. When it comes back after a restart, it takes over its old slot under a new
+member id and, as in Kafka, a Stable group hands it its previous assignment without a
+rebalance - the point of static membership is that a rolling restart moves no partitions.
+The old member id is fenced: whoever still uses it gets FENCED_INSTANCE_ID, which
+clients treat as fatal, so two processes configured with one instance id cannot take
+the slot from each other forever. The state machine is the table in `state.py`; this
 class only decides which transition a request or a timer causes. Waiting requests are
 asyncio futures resolved with the response dict the handler returns.
 """
@@ -169,17 +173,30 @@ class GroupCoordinator:
         if g is None or g.state is not S.PREPARING_REBALANCE:
             return
         for m in list(g.members.values()):
-            if m.join_future is None or m.join_future.done():
+            # Kafka drops only dynamic members here: a static one keeps its slot (and gets
+            # its share of the assignment) until its session timeout, so a restart slower
+            # than a rebalance still moves nothing.
+            if (m.join_future is None or m.join_future.done()) and m.group_instance_id is None:
                 log.info("group %s: member %s missed the rebalance", group_id, m.member_id, extra={"group": group_id, "member": m.member_id})
                 if m.timer is not None:
                     m.timer.cancel()
                 g.members.pop(m.member_id, None)
+        if g.members and not any(self._awaiting_join(m) for m in g.members.values()):
+            # only static members that have not come back: nobody could compute an
+            # assignment, so wait another rebalance timeout (their sessions expire meanwhile)
+            timeout = max(m.rebalance_timeout_ms for m in g.members.values()) / 1000
+            g.rebalance_timer = self._loop().call_later(timeout, self._rebalance_timeout, group_id)
+            return
         self._complete_join(g)
+
+    @staticmethod
+    def _awaiting_join(m: Member) -> bool:
+        return m.join_future is not None and not m.join_future.done()
 
     def _maybe_complete_join(self, g: Group) -> None:
         if g.state is not S.PREPARING_REBALANCE:
             return
-        if all(m.join_future is not None and not m.join_future.done() for m in g.members.values()):
+        if all(self._awaiting_join(m) for m in g.members.values()):
             self._complete_join(g)
 
     def _complete_join(self, g: Group) -> None:
@@ -194,8 +211,9 @@ class GroupCoordinator:
             self._persist(g)
             return
         g.protocol_name = self._select_protocol(g)
-        if g.leader_id not in g.members:
-            g.leader_id = next(iter(g.members))
+        leader = g.members.get(g.leader_id or "")
+        if leader is None or not self._awaiting_join(leader):  # the leader must be there to assign
+            g.leader_id = next(m.member_id for m in g.members.values() if self._awaiting_join(m))
         g.transition(S.COMPLETING_REBALANCE)
         for m in g.members.values():
             fut, m.join_future = m.join_future, None
@@ -243,14 +261,13 @@ class GroupCoordinator:
                 g.members and not self._compatible(g, protocols)):
             return {**base, "error_code": E.INCONSISTENT_GROUP_PROTOCOL}
         instance_id = req.get("group_instance_id")
+        rt = req.get("rebalance_timeout_ms", -1)
         if instance_id is not None and not member_id:
-            # KIP-345 static member restarting: it takes over its old slot; the old member id is fenced
-            for old in [m for m in g.members.values() if m.group_instance_id == instance_id]:
-                for fut in (old.join_future, old.sync_future):
-                    if fut is not None and not fut.done():
-                        fut.set_result({**base, "error_code": E.FENCED_INSTANCE_ID})
-                old.join_future = old.sync_future = None
-                self._remove_member(g, old)
+            old_id = self._static_member_id(g, instance_id)
+            if old_id is not None:
+                return self._replace_static_member(g, g.members[old_id], protocols, st, st if rt < 0 else rt)
+        elif member_id and self._fenced(g, member_id, instance_id):
+            return {**base, "error_code": E.FENCED_INSTANCE_ID}
         if not member_id:
             member_id = f"{instance_id or client_id or 'member'}-{uuid.uuid4()}"
             if version >= 4 and instance_id is None:
@@ -263,7 +280,6 @@ class GroupCoordinator:
             g.pending.discard(member_id)
         elif member_id not in g.members:
             return {**base, "error_code": E.UNKNOWN_MEMBER_ID}
-        rt = req.get("rebalance_timeout_ms", -1)
         m = g.members.get(member_id)
         if m is not None and m.protocols == protocols and (
                 g.state is S.COMPLETING_REBALANCE or (g.state is S.STABLE and member_id != g.leader_id)):
@@ -284,12 +300,63 @@ class GroupCoordinator:
         fut: asyncio.Future[dict[str, Any]] = self._loop().create_future()
         m.join_future = fut
         self._arm_session(g, m)
+        self._rebalance_for_join(g)
+        return fut
+
+    def _rebalance_for_join(self, g: Group) -> None:
         if g.state is S.EMPTY:
             self._prepare_rebalance(g, INITIAL_REBALANCE_DELAY_S)
         elif g.state in (S.STABLE, S.COMPLETING_REBALANCE):
             self._prepare_rebalance(g)
         else:
             self._maybe_complete_join(g)
+
+    # -- static membership (KIP-345) ----------------------------------------------------
+    @staticmethod
+    def _static_member_id(g: Group, instance_id: str) -> str | None:
+        return next((m.member_id for m in g.members.values() if m.group_instance_id == instance_id), None)
+
+    def _fenced(self, g: Group | None, member_id: str, instance_id: str | None) -> bool:
+        """Kafka's check before any member request: an instance id that now belongs to
+        another member id means this one was replaced by a newer process."""
+        if g is None or instance_id is None:
+            return False
+        current = self._static_member_id(g, instance_id)
+        return current is not None and current != member_id
+
+    def _replace_static_member(self, g: Group, old: Member, protocols: list[tuple[str, bytes]], session_ms: int,
+                               rebalance_ms: int) -> Any:
+        """A static member back after a restart takes over its slot under a new member id.
+
+        As Kafka's updateStaticMemberAndRebalance: a Stable group whose selected protocol
+        stays the same answers at once with the current generation and the member's
+        previous assignment waiting for its SyncGroup - no rebalance. The answer names the
+        leader as it was before the swap, so a restarted leader does not assign again (a
+        Stable group would not hand that assignment out). A group mid-rebalance rebalances
+        (CompletingRebalance: the leader may be assigning the old id) or simply waits."""
+        old_id, leader_before = old.member_id, g.leader_id
+        for fut in (old.join_future, old.sync_future):  # the process that still waits with the old id
+            if fut is not None and not fut.done():
+                fut.set_result({"error_code": E.FENCED_INSTANCE_ID, "generation_id": -1, "protocol_name": "",
+                                "leader": "", "member_id": old_id, "members": [], "assignment": b""})
+        old.join_future = old.sync_future = None
+        m = old
+        m.member_id = f"{m.group_instance_id}-{uuid.uuid4()}"
+        del g.members[old_id]
+        g.members[m.member_id] = m
+        if g.leader_id == old_id:
+            g.leader_id = m.member_id
+        m.protocols, m.session_timeout_ms, m.rebalance_timeout_ms = protocols, session_ms, rebalance_ms
+        self._arm_session(g, m)
+        log.info("group %s: static member %s came back as %s", g.group_id, m.group_instance_id, m.member_id,
+                 extra={"group": g.group_id, "member": m.member_id})
+        if g.state is S.STABLE and self._select_protocol(g) == g.protocol_name:
+            self._persist(g)
+            answer = self._join_answer(g, m)
+            return {**answer, "leader": leader_before, "members": []}
+        fut: asyncio.Future[dict[str, Any]] = self._loop().create_future()
+        m.join_future = fut
+        self._rebalance_for_join(g)
         return fut
 
     @staticmethod
@@ -299,8 +366,11 @@ class GroupCoordinator:
             names &= {n for n, _ in m.protocols}
         return bool(names)
 
-    def _member(self, group_id: str, member_id: str, generation: int) -> tuple[Group | None, Member | None, int]:
+    def _member(self, group_id: str, member_id: str, generation: int,
+                instance_id: str | None = None) -> tuple[Group | None, Member | None, int]:
         g = self.groups.get(group_id)
+        if self._fenced(g, member_id, instance_id):
+            return g, None, E.FENCED_INSTANCE_ID
         if g is None or member_id not in g.members:
             return g, None, E.UNKNOWN_MEMBER_ID
         if generation != g.generation_id:
@@ -308,7 +378,7 @@ class GroupCoordinator:
         return g, g.members[member_id], E.NONE
 
     def sync(self, req: dict[str, Any]) -> Any:
-        g, m, err = self._member(req["group_id"], req["member_id"], req["generation_id"])
+        g, m, err = self._member(req["group_id"], req["member_id"], req["generation_id"], req.get("group_instance_id"))
         if err:
             return {"error_code": err, "assignment": b""}
         assert g is not None and m is not None
@@ -332,7 +402,7 @@ class GroupCoordinator:
         return fut
 
     def heartbeat(self, req: dict[str, Any]) -> dict[str, Any]:
-        g, m, err = self._member(req["group_id"], req["member_id"], req["generation_id"])
+        g, m, err = self._member(req["group_id"], req["member_id"], req["generation_id"], req.get("group_instance_id"))
         if err:
             return {"error_code": err}
         assert g is not None and m is not None
@@ -341,10 +411,23 @@ class GroupCoordinator:
             return {"error_code": E.REBALANCE_IN_PROGRESS}
         return {"error_code": E.NONE}
 
-    def leave(self, group_id: str, member_ids: list[str]) -> list[int]:
+    def leave(self, group_id: str, members: list[tuple[str, str | None]]) -> list[int]:
+        """LeaveGroup for (member id, group instance id) pairs, Kafka's rules: an empty member
+        id with an instance id removes that static member (how admin tools remove one);
+        an id handed out with MEMBER_ID_REQUIRED is simply forgotten; an instance id that
+        now belongs to another member id is FENCED_INSTANCE_ID."""
         g = self.groups.get(group_id)
         out = []
-        for mid in member_ids:
+        for mid, instance_id in members:
+            if g is not None and not mid and instance_id is not None:
+                mid = self._static_member_id(g, instance_id) or ""
+            elif g is not None and mid in g.pending:
+                g.pending.discard(mid)
+                out.append(E.NONE)
+                continue
+            elif self._fenced(g, mid, instance_id):
+                out.append(E.FENCED_INSTANCE_ID)
+                continue
             if g is None or mid not in g.members:
                 out.append(E.UNKNOWN_MEMBER_ID)
                 continue
@@ -370,7 +453,7 @@ class GroupCoordinator:
             if g is not None and g.members:
                 return E.UNKNOWN_MEMBER_ID
             return E.NONE
-        g, m, err = self._member(req["group_id"], member_id, gen)
+        g, m, err = self._member(req["group_id"], member_id, gen, req.get("group_instance_id"))
         if err:
             return err
         assert g is not None and m is not None
@@ -402,6 +485,7 @@ class GroupCoordinator:
                     "protocol_data": "", "members": []}
         return {"error_code": E.NONE, "group_id": group_id, "group_state": g.state.value,
                 "protocol_type": g.protocol_type or "", "protocol_data": g.protocol_name or "",
-                "members": [{"member_id": m.member_id, "client_id": m.client_id, "client_host": m.client_host,
+                "members": [{"member_id": m.member_id, "group_instance_id": m.group_instance_id,
+                             "client_id": m.client_id, "client_host": m.client_host,
                              "member_metadata": dict(m.protocols).get(g.protocol_name or "", b""),
                              "member_assignment": m.assignment} for m in g.members.values()]}

@@ -32,11 +32,11 @@ def handle_heartbeat(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> d
 
 def handle_leave_group(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
     if hdr.api_version >= 3:
-        ids = [m["member_id"] for m in req["members"]]
-        codes = ctx.coordinator.leave(req["group_id"], ids)
+        who = [(m["member_id"], m["group_instance_id"]) for m in req["members"]]
+        codes = ctx.coordinator.leave(req["group_id"], who)
         return {"throttle_time_ms": 0, "error_code": E.NONE,
-                "members": [{"member_id": m, "group_instance_id": None, "error_code": c} for m, c in zip(ids, codes)]}
-    codes = ctx.coordinator.leave(req["group_id"], [req["member_id"]])
+                "members": [{"member_id": m, "group_instance_id": i, "error_code": c} for (m, i), c in zip(who, codes)]}
+    codes = ctx.coordinator.leave(req["group_id"], [(req["member_id"], None)])
     return {"throttle_time_ms": 0, "error_code": codes[0]}
 
 

@@ -182,16 +182,17 @@ SYNC_GROUP = Api(14, "SyncGroup", 0, 3,
         F("assignments", Array(Struct(F("member_id", STRING), F("assignment", BYTES))))),
     Struct(F("throttle_time_ms", INT32, "1+"), F("error_code", INT16), F("assignment", BYTES)))
 
-DESCRIBE_GROUPS = Api(15, "DescribeGroups", 0, 2,
-    Struct(F("groups", Array(STRING))),
+DESCRIBE_GROUPS = Api(15, "DescribeGroups", 0, 4,
+    Struct(F("groups", Array(STRING)), F("include_authorized_operations", BOOL, "3+", False)),
     Struct(
         F("throttle_time_ms", INT32, "1+"),
         F("groups", Array(Struct(
             F("error_code", INT16), F("group_id", STRING), F("group_state", STRING),
             F("protocol_type", STRING), F("protocol_data", STRING),
             F("members", Array(Struct(
-                F("member_id", STRING), F("client_id", STRING), F("client_host", STRING),
-                F("member_metadata", BYTES), F("member_assignment", BYTES)))))))))
+                F("member_id", STRING), F("group_instance_id", NSTRING, "4+", None), F("client_id", STRING),
+                F("client_host", STRING), F("member_metadata", BYTES), F("member_assignment", BYTES)))),
+            F("authorized_operations", INT32, "3+", -2147483648))))))
 
 LIST_GROUPS = Api(16, "ListGroups", 0, 2,
     Struct(),

@@ -89,7 +89,7 @@ def test_second_member_triggers_rebalance_and_leave_shrinks_the_group(logs, monk
                       "assignments": [{"member_id": a_id, "assignment": b"p0"},
                                       {"member_id": b["member_id"], "assignment": b"p1"}]})
         assert (await b_sync)["assignment"] == b"p1"
-        assert c.leave("g", [b["member_id"]]) == [0]
+        assert c.leave("g", [(b["member_id"], None)]) == [0]
         assert c.groups["g"].state is GroupState.PREPARING_REBALANCE
         a3 = await join(c, version=3, member_id=a_id)
         assert a3["generation_id"] == 3 and len(a3["members"]) == 1
@@ -232,20 +232,148 @@ def test_committed_offsets_survive_reopening_the_logs(tmp_path):
     lm2.close()
 
 
-def test_static_member_rejoining_fences_its_old_member_id(logs, monkeypatch):
+def static_req(instance: str, member_id: str = "", protocols=(("range", b"meta"),)) -> dict:
+    return {**join_req(member_id=member_id, protocols=protocols), "group_instance_id": instance}
+
+
+async def settle(out):
+    return await out if asyncio.isfuture(out) else out
+
+
+async def sjoin(c: GroupCoordinator, instance: str, member_id: str = "", protocols=(("range", b"meta"),)) -> dict:
+    return await settle(c.join(static_req(instance, member_id, protocols), 5, "client", "/h"))
+
+
+async def stable_pair(c: GroupCoordinator, a_protocols=(("range", b"meta"),),
+                      b_protocols=(("range", b"meta"),)) -> tuple[dict, dict]:
+    """Static members host-a and host-b, Stable at generation 1 with assignments a / b."""
+    a_task = asyncio.ensure_future(sjoin(c, "host-a", protocols=a_protocols))  # static: no MEMBER_ID_REQUIRED
+    b_task = asyncio.ensure_future(sjoin(c, "host-b", protocols=b_protocols))
+    a, b = await a_task, await b_task
+    assert a["error_code"] == b["error_code"] == 0 and a["member_id"].startswith("host-a-")
+    leader, follower = (a, b) if a["leader"] == a["member_id"] else (b, a)
+    f_sync = asyncio.ensure_future(c.sync({"group_id": "g", "generation_id": 1, "member_id": follower["member_id"],
+                                           "assignments": []}))
+    await settle(c.sync({"group_id": "g", "generation_id": 1, "member_id": leader["member_id"],
+                  "assignments": [{"member_id": a["member_id"], "assignment": b"a"},
+                                  {"member_id": b["member_id"], "assignment": b"b"}]}))
+    await f_sync
+    assert c.groups["g"].state is GroupState.STABLE
+    return a, b
+
+
+def test_static_member_restart_keeps_its_assignment_without_a_rebalance(logs, monkeypatch):
+    """KIP-345 as Kafka does it: a static member back after a restart (empty member id, same
+    group.instance.id) gets a new member id, the current generation and its old assignment;
+    the rest of the group sees nothing. Before, the group rebalanced to generation 2."""
     monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
 
     async def scenario():
         c = GroupCoordinator(logs)
-        req = {**join_req(), "group_instance_id": "host-a"}
-        first = await c.join(req, 5, "client", "/h")  # static: no MEMBER_ID_REQUIRED round trip
-        assert first["error_code"] == 0 and first["member_id"].startswith("host-a-")
-        await c.sync({"group_id": "g", "generation_id": 1, "member_id": first["member_id"], "assignments": []})
-        again = await c.join(req, 5, "client", "/h")  # the same instance after a restart
-        assert again["error_code"] == 0 and again["member_id"] != first["member_id"]
-        assert list(c.groups["g"].members) == [again["member_id"]]
-        hb = c.heartbeat({"group_id": "g", "generation_id": again["generation_id"], "member_id": first["member_id"]})
-        assert hb["error_code"] == E.UNKNOWN_MEMBER_ID
+        a, b = await stable_pair(c)
+        g = c.groups["g"]
+        for who, instance, share in ((a, "host-a", b"a"), (b, "host-b", b"b")):  # the leader and the follower
+            leader_before = g.leader_id
+            again = await sjoin(c, instance)
+            assert again["error_code"] == 0 and again["member_id"] != who["member_id"]
+            assert again["generation_id"] == 1 and again["members"] == []
+            assert again["leader"] == leader_before  # a restarted leader must not assign again
+            assert g.state is GroupState.STABLE and g.generation_id == 1
+            s = await settle(c.sync({"group_id": "g", "generation_id": 1, "member_id": again["member_id"],
+                              "group_instance_id": instance, "assignments": []}))
+            assert s == {"error_code": 0, "assignment": share}
+            # the old member id is fenced wherever it shows up with its instance id
+            old = {"group_id": "g", "generation_id": 1, "member_id": who["member_id"], "group_instance_id": instance}
+            assert c.heartbeat(old)["error_code"] == E.FENCED_INSTANCE_ID
+            assert (await settle(c.sync({**old, "assignments": []})))["error_code"] == E.FENCED_INSTANCE_ID
+            assert c.commit_error(old) == E.FENCED_INSTANCE_ID
+            assert (await sjoin(c, instance, member_id=who["member_id"]))["error_code"] \
+                == E.FENCED_INSTANCE_ID
+            assert c.leave("g", [(who["member_id"], instance)]) == [E.FENCED_INSTANCE_ID]
+            assert c.heartbeat({**old, "member_id": again["member_id"]})["error_code"] == 0
+        assert g.state is GroupState.STABLE and g.generation_id == 1 and len(g.members) == 2
+
+    run(scenario())
+
+
+def test_static_member_restart_that_changes_the_protocol_rebalances_and_a_waiting_old_id_is_fenced(logs, monkeypatch):
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def scenario():
+        c = GroupCoordinator(logs)
+        both = (("range", b"meta"), ("sticky", b"meta"))
+        a, b = await stable_pair(c, both, both[::-1])  # one vote each: the group picked range
+        g = c.groups["g"]
+        assert g.protocol_name == "range"
+        # the new process prefers the other assignor: the group's protocol changes, which
+        # only a rebalance can bring about (a changed subscription alone would not, as in Kafka)
+        a_new = asyncio.ensure_future(sjoin(c, "host-a", protocols=both[::-1]))
+        await asyncio.sleep(0.01)
+        assert g.state is GroupState.PREPARING_REBALANCE
+        b_old = await sjoin(c, "host-b", member_id=b["member_id"], protocols=both[::-1])
+        ra = await a_new
+        assert ra["generation_id"] == b_old["generation_id"] == 2 and g.protocol_name == "sticky"
+        assert ra["leader"] == ra["member_id"] and g.state is GroupState.COMPLETING_REBALANCE
+        # host-b's old process waits for its share when a newer process takes the instance id:
+        # the old one is fenced, and the group rebalances (the leader may be assigning the old id)
+        b_sync = asyncio.ensure_future(c.sync({"group_id": "g", "generation_id": 2, "member_id": b["member_id"],
+                                               "group_instance_id": "host-b", "assignments": []}))
+        await asyncio.sleep(0.01)
+        b_new = asyncio.ensure_future(sjoin(c, "host-b", protocols=both[::-1]))
+        assert (await b_sync)["error_code"] == E.FENCED_INSTANCE_ID
+        assert g.state is GroupState.PREPARING_REBALANCE
+        ra3 = await sjoin(c, "host-a", member_id=ra["member_id"], protocols=both[::-1])
+        rb3 = await b_new
+        assert ra3["generation_id"] == rb3["generation_id"] == 3
+        assert set(g.members) == {ra["member_id"], rb3["member_id"]} and b["member_id"] not in g.members
+
+    run(scenario())
+
+
+def test_a_static_member_missing_a_rebalance_keeps_its_slot_a_dynamic_one_does_not(logs, monkeypatch):
+    """Kafka drops only dynamic members that miss a rebalance; a static one stays until its
+    session timeout, and the leader is always a member that did rejoin."""
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def scenario():
+        c = GroupCoordinator(logs)
+        a, b = await stable_pair(c)
+        g = c.groups["g"]
+        dyn = asyncio.ensure_future(join(c, version=3, session_ms=60_000))  # a third, dynamic member arrives
+        await asyncio.sleep(0.01)
+        for m in g.members.values():
+            m.rebalance_timeout_ms = 50  # host-a and host-b never rejoin
+        c._rebalance_timeout("g")
+        r = await dyn
+        assert r["error_code"] == 0 and r["generation_id"] == 2
+        assert r["leader"] == r["member_id"] and len(r["members"]) == 3  # the only one that rejoined assigns
+        assert set(g.members) == {a["member_id"], b["member_id"], r["member_id"]}
+        await settle(c.sync({"group_id": "g", "generation_id": 2, "member_id": r["member_id"], "assignments": [
+            {"member_id": a["member_id"], "assignment": b"a2"}, {"member_id": r["member_id"], "assignment": b"r2"}]}))
+        back = await sjoin(c, "host-a")  # host-a restarts: its share is waiting
+        s = await settle(c.sync({"group_id": "g", "generation_id": 2, "member_id": back["member_id"], "assignments": []}))
+        assert back["generation_id"] == 2 and s["assignment"] == b"a2"
+        # a dynamic member that misses a rebalance is dropped
+        again = asyncio.ensure_future(join(c, version=3, member_id=r["member_id"], protocols=(("range", b"new"),)))
+        await asyncio.sleep(0.01)
+        c._rebalance_timeout("g")
+        assert (await again)["generation_id"] == 3 and r["member_id"] in g.members
+
+    run(scenario())
+
+
+def test_leave_group_by_instance_id_and_for_a_pending_member(logs, monkeypatch):
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def scenario():
+        c = GroupCoordinator(logs)
+        a, b = await stable_pair(c)
+        g = c.groups["g"]
+        # admin tools remove a static member by its instance id alone (KIP-345)
+        assert c.leave("g", [("", "host-a"), ("", "host-zzz")]) == [0, E.UNKNOWN_MEMBER_ID]
+        assert a["member_id"] not in g.members and g.state is GroupState.PREPARING_REBALANCE
+        pending = (await join(c))["member_id"]  # MEMBER_ID_REQUIRED: pending, not yet a member
+        assert c.leave("g", [(pending, None)]) == [0] and pending not in g.pending
 
     run(scenario())
 
@@ -294,7 +422,7 @@ def test_stable_membership_survives_reopening_the_logs(tmp_path, monkeypatch):
             s = c.sync({"group_id": "g", "generation_id": 1, "member_id": member_id, "assignments": []})
             assert s["assignment"] == b"p0,p1"  # Stable: answered at once
             # ... and leaving empties the group, which is persisted too
-            c.leave("g", [member_id])
+            c.leave("g", [(member_id, None)])
             await asyncio.sleep(0.05)
             assert g.state is GroupState.EMPTY
         finally:
@@ -320,7 +448,7 @@ def test_delete_group_only_when_empty_and_it_stays_deleted(tmp_path, monkeypatch
             a = await join(c, version=3)
             c.offsets.commit("g", [("t", 0, 5, -1, "")])
             assert c.delete("g") == E.NON_EMPTY_GROUP
-            c.leave("g", [a["member_id"]])
+            c.leave("g", [(a["member_id"], None)])
             await asyncio.sleep(0.05)
             assert c.delete("g") == 0 and "g" not in c.groups
             assert c.delete("g") == E.GROUP_ID_NOT_FOUND
