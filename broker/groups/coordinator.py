@@ -196,8 +196,17 @@ class GroupCoordinator:
     def _maybe_complete_join(self, g: Group) -> None:
         if g.state is not S.PREPARING_REBALANCE:
             return
-        if all(self._awaiting_join(m) for m in g.members.values()):
+        # As Kafka's hasAllMembersJoined: a member that was just handed its id
+        # (MEMBER_ID_REQUIRED) is about to join too - completing without it would only
+        # start the next rebalance the moment it arrives.
+        if not g.pending and all(self._awaiting_join(m) for m in g.members.values()):
             self._complete_join(g)
+
+    def _forget_pending(self, group_id: str, member_id: str) -> None:
+        g = self.groups.get(group_id)
+        if g is not None and member_id in g.pending:
+            g.pending.discard(member_id)
+            self._maybe_complete_join(g)
 
     def _complete_join(self, g: Group) -> None:
         if g.rebalance_timer is not None:
@@ -274,7 +283,7 @@ class GroupCoordinator:
                 g.pending.add(member_id)
                 # Kafka forgets an id nobody came back with after a session timeout; without
                 # that, every client that died between the two joins would stay here for good.
-                self._loop().call_later(st / 1000, g.pending.discard, member_id)
+                self._loop().call_later(st / 1000, self._forget_pending, group_id, member_id)
                 return {**base, "member_id": member_id, "error_code": E.MEMBER_ID_REQUIRED}
         elif member_id in g.pending:
             g.pending.discard(member_id)
@@ -422,7 +431,7 @@ class GroupCoordinator:
             if g is not None and not mid and instance_id is not None:
                 mid = self._static_member_id(g, instance_id) or ""
             elif g is not None and mid in g.pending:
-                g.pending.discard(mid)
+                self._forget_pending(group_id, mid)
                 out.append(E.NONE)
                 continue
             elif self._fenced(g, mid, instance_id):

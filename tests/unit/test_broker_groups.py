@@ -149,6 +149,36 @@ def test_a_member_id_nobody_comes_back_with_expires(logs, monkeypatch):
     run(scenario())
 
 
+def test_a_rebalance_waits_for_a_member_that_was_just_handed_its_id(logs, monkeypatch):
+    """As Kafka's hasAllMembersJoined: while an id handed out with MEMBER_ID_REQUIRED is
+    pending, the rebalance does not complete without that member (it used to, and the
+    member's join a moment later started a second rebalance); if it never comes back, its
+    id expires after the session timeout and the rebalance completes without it."""
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def scenario():
+        c = GroupCoordinator(logs)
+        g = c.groups.setdefault("g", coord_mod.Group("g"))
+        a_id = (await join(c))["member_id"]
+        b_id = (await join(c))["member_id"]  # both handed ids, neither has joined yet
+        a_task = asyncio.ensure_future(join(c, member_id=a_id))
+        await asyncio.sleep(0.05)  # past the initial delay
+        assert g.state is GroupState.PREPARING_REBALANCE and not a_task.done()  # b is on its way
+        b = await join(c, member_id=b_id)
+        a = await a_task
+        assert a["generation_id"] == b["generation_id"] == 1 and len(g.members) == 2
+        # one that never comes back: its id expires and the rebalance goes ahead without it
+        ghost = (await join(c, session_ms=1000))["member_id"]
+        again = asyncio.ensure_future(join(c, member_id=a_id, protocols=(("range", b"new"),)))
+        b_again = asyncio.ensure_future(join(c, member_id=b_id))
+        await asyncio.sleep(0.3)
+        assert not again.done() and g.pending == {ghost}
+        assert (await again)["generation_id"] == (await b_again)["generation_id"] == 2
+        assert g.pending == set() and len(g.members) == 2
+
+    run(scenario())
+
+
 def test_a_member_joining_again_unchanged_gets_the_current_generation(logs, monkeypatch):
     """As Kafka: a follower of a Stable group, or any member of a CompletingRebalance group,
     that sends JoinGroup again with the same protocols gets the current generation back; the
