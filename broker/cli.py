@@ -12,6 +12,8 @@ from typing import Any
 import click
 import orjson
 
+from logwarden.broker.storage.manager import is_internal_topic
+
 ADMIN_TIMEOUT_S = 15.0
 
 
@@ -88,7 +90,7 @@ def list_(config_file: str | None, broker: str | None, show_all: bool, as_json: 
     """List topics with their partition counts."""
     md = _admin(config_file, broker).list_topics(timeout=ADMIN_TIMEOUT_S)
     rows = [{"topic": name, "partitions": len(t.partitions)} for name, t in sorted(md.topics.items())
-            if show_all or not name.startswith("__")]
+            if show_all or not is_internal_topic(name)]
     _emit(rows, ["topic", "partitions"], as_json)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from .groups.coordinator import GroupCoordinator
 from .producers import ProducerStateTable
 from .protocol.frames import DEFAULT_MAX_FRAME_BYTES
+from .storage import is_internal_topic
 
 log = logging.getLogger("logwarden.broker")
 
@@ -50,7 +51,7 @@ class BrokerContext:
     def ensure_topic(self, name: str, allow_create: bool) -> int | None:
         """Partition count of `name`, auto-creating it when allowed; None if absent."""
         n = self.logs.topics().get(name)
-        if n is None and allow_create and self.auto_create_topics and not name.startswith("__"):
+        if n is None and allow_create and self.auto_create_topics and not is_internal_topic(name):
             from .storage.errors import StorageError
             try:
                 self.logs.create_topic(name, self.default_partitions)

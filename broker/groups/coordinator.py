@@ -487,10 +487,21 @@ class GroupCoordinator:
         log.info("group %s deleted", group_id)
         return E.NONE
 
+    def list_groups(self) -> list[tuple[str, str]]:
+        """(group id, protocol type) of every group, including those that exist only through
+        committed offsets (a consumer using assign(), offsets preset with an admin tool):
+        Kafka keeps those as Empty groups, and tools must see them to manage them."""
+        out = {gid: g.protocol_type or "" for gid, g in self.groups.items() if g.state is not S.DEAD}
+        for gid, committed in self.offsets.offsets.items():
+            if committed:
+                out.setdefault(gid, "")
+        return sorted(out.items())
+
     def describe(self, group_id: str) -> dict[str, Any]:
         g = self.groups.get(group_id)
         if g is None:
-            return {"error_code": E.NONE, "group_id": group_id, "group_state": "Dead", "protocol_type": "",
+            state = "Empty" if self.offsets.fetch(group_id) else "Dead"
+            return {"error_code": E.NONE, "group_id": group_id, "group_state": state, "protocol_type": "",
                     "protocol_data": "", "members": []}
         return {"error_code": E.NONE, "group_id": group_id, "group_state": g.state.value,
                 "protocol_type": g.protocol_type or "", "protocol_data": g.protocol_name or "",

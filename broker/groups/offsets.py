@@ -185,9 +185,22 @@ class OffsetStore:
 
     def delete_group(self, group: str) -> None:
         """Tombstone every committed offset of `group`."""
-        keys = list(self.offsets.get(group, {}))
-        if keys:
-            now = int(time.time() * 1000)
-            part = zlib.crc32(group.encode()) % self.logs.topics()[OFFSETS_TOPIC]
-            self.logs.get(OFFSETS_TOPIC, part).append(build_batch([(encode_key(group, t, p), None) for t, p in keys], now))
+        self._tombstone(group, list(self.offsets.get(group, {})))
         self.offsets.pop(group, None)
+
+    def delete_topic(self, topic: str) -> None:
+        """Tombstone every group's committed offsets of `topic`, as Kafka does when a topic
+        is deleted: a topic created again under that name is new, and its consumers must
+        start where auto.offset.reset says - not at an old offset, skipping its first records."""
+        for group, committed in list(self.offsets.items()):
+            self._tombstone(group, [k for k in committed if k[0] == topic])
+
+    def _tombstone(self, group: str, keys: list[tuple[str, int]]) -> None:
+        if not keys:
+            return
+        part = zlib.crc32(group.encode()) % self.logs.topics()[OFFSETS_TOPIC]
+        batch = build_batch([(encode_key(group, t, p), None) for t, p in keys], int(time.time() * 1000))
+        self.logs.get(OFFSETS_TOPIC, part).append(batch)
+        committed = self.offsets.get(group, {})
+        for k in keys:
+            committed.pop(k, None)

@@ -7,6 +7,7 @@ from typing import Any
 
 from logwarden.broker.context import NODE_ID
 from logwarden.broker.protocol import errors as E
+from logwarden.broker.storage import is_internal_topic
 from logwarden.broker.storage.errors import StorageError
 
 log = logging.getLogger("logwarden.broker.admin")
@@ -44,12 +45,13 @@ def handle_delete_topics(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
     out = []
     for name in req["topic_names"]:
         code = E.NONE
-        if name.startswith("__") and name in ctx.logs.topics():
+        if is_internal_topic(name) and name in ctx.logs.topics():
             out.append({"name": name, "error_code": E.INVALID_TOPIC_EXCEPTION})  # internal topics stay
             continue
         try:
             ctx.logs.delete_topic(name)
             ctx.producers.forget_topic(name)
+            ctx.coordinator.offsets.delete_topic(name)
             log.info("deleted topic %s", name, extra={"topic": name})
             for key in [k for k in ctx.waiters if k[0] == name]:
                 ctx.notify(*key)
@@ -135,7 +137,7 @@ def _alter(ctx: Any, req: dict[str, Any], incremental: bool) -> dict[str, Any]:
         if res["error_code"]:
             continue
         try:
-            if r["resource_name"].startswith("__"):
+            if is_internal_topic(r["resource_name"]):
                 raise _Internal()
             if req["validate_only"]:
                 from logwarden.broker.storage.config import validate_overrides

@@ -40,16 +40,27 @@ def handle_leave_group(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) ->
     return {"throttle_time_ms": 0, "error_code": codes[0]}
 
 
+# Kafka's offset.metadata.max.bytes default: longer metadata is refused per partition
+OFFSET_METADATA_MAX_BYTES = 4096
+
+
 def handle_offset_commit(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
-    err = ctx.coordinator.commit_error(req) if req["group_id"] else E.INVALID_GROUP_ID
+    """As Kafka's handleOffsetCommitRequest: a partition that does not exist is answered
+    UNKNOWN_TOPIC_OR_PARTITION before any group check (an offset stored for it would be
+    where a consumer starts once the partition is created); then the group's verdict; then
+    the metadata size. An empty group id is accepted, as Kafka does for old clients."""
+    err = ctx.coordinator.commit_error(req)
+    counts = ctx.logs.topics()
     entries = []
     topics = []
     for t in req["topics"]:
         parts = []
         for p in t["partitions"]:
             code = err
-            if not code and not ctx.logs.has_topic(t["name"]):
+            if not 0 <= p["partition_index"] < counts.get(t["name"], 0):
                 code = E.UNKNOWN_TOPIC_OR_PARTITION
+            elif not code and len(p["committed_metadata"] or "") > OFFSET_METADATA_MAX_BYTES:
+                code = E.OFFSET_METADATA_TOO_LARGE
             if not code:
                 entries.append((t["name"], p["partition_index"], p["committed_offset"],
                                 p.get("committed_leader_epoch", -1), p["committed_metadata"]))
@@ -86,8 +97,7 @@ def handle_describe_groups(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]
 
 def handle_list_groups(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
     return {"throttle_time_ms": 0, "error_code": E.NONE,
-            "groups": [{"group_id": g.group_id, "protocol_type": g.protocol_type or ""}
-                       for g in ctx.coordinator.groups.values() if g.state.value != "Dead"]}
+            "groups": [{"group_id": g, "protocol_type": t} for g, t in ctx.coordinator.list_groups()]}
 
 
 def handle_delete_groups(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:

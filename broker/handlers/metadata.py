@@ -9,7 +9,7 @@ from typing import Any
 
 from logwarden.broker.context import CLUSTER_ID, NODE_ID
 from logwarden.broker.protocol import errors as E
-from logwarden.broker.storage import validate_topic_name
+from logwarden.broker.storage import is_internal_topic, validate_topic_name
 from logwarden.broker.storage.errors import InvalidTopicError
 
 
@@ -23,7 +23,7 @@ def advertised(ctx: Any, session: Any) -> tuple[str, int]:
 def topic_entry(name: str, n: int | None) -> dict[str, Any]:
     if n is None:
         return {"error_code": E.UNKNOWN_TOPIC_OR_PARTITION, "name": name, "is_internal": False, "partitions": []}
-    return {"error_code": E.NONE, "name": name, "is_internal": name.startswith("__"),
+    return {"error_code": E.NONE, "name": name, "is_internal": is_internal_topic(name),
             "partitions": [{"error_code": E.NONE, "partition_index": p, "leader_id": NODE_ID, "leader_epoch": 0,
                             "replica_nodes": [NODE_ID], "isr_nodes": [NODE_ID], "offline_replicas": []}
                            for p in range(n)]}

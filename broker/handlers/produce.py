@@ -16,6 +16,7 @@ from logwarden.broker import metrics
 from logwarden.broker.producers import DUPLICATE, FENCED, OK, OUT_OF_ORDER, tail_headers
 from logwarden.broker.protocol import errors as E
 from logwarden.broker.protocol.batches import HEADER_BYTES, iter_batches
+from logwarden.broker.storage import is_internal_topic
 from logwarden.broker.storage.errors import StorageError
 
 log = logging.getLogger("logwarden.broker.produce")
@@ -80,7 +81,7 @@ def handle_produce(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dic
     responses = []
     for t in req["topics"]:
         name = t["name"]
-        internal = name.startswith("__")  # __consumer_offsets is written by the coordinator only
+        internal = is_internal_topic(name)  # __consumer_offsets is written by the coordinator only
         exists = not internal and ctx.topic_exists(name, allow_create=True)
         parts = []
         for p in t["partitions"]:

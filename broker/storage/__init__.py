@@ -9,10 +9,11 @@ from .errors import (CorruptRecordError, InvalidConfigError, InvalidPartitionsEr
                      InvalidTopicError, KafkaStorageError, OffsetOutOfRangeError, RecordTooLargeError, StorageError,
                      TopicExistsError, UnknownPartitionError, UnknownTopicError)
 from .log import PartitionLog, ReadSlice
-from .manager import LogDirLockedError, LogManager, validate_topic_name
+from .manager import INTERNAL_TOPICS, LogDirLockedError, LogManager, is_internal_topic, validate_topic_name
 
 __all__ = [
     "LogConfig", "PartitionLog", "ReadSlice", "LogManager", "LogDirLockedError", "validate_topic_name",
+    "INTERNAL_TOPICS", "is_internal_topic",
     "StorageError", "CorruptRecordError", "RecordTooLargeError", "OffsetOutOfRangeError", "InvalidRecordError", "KafkaStorageError",
     "UnknownTopicError", "UnknownPartitionError", "TopicExistsError", "InvalidTopicError",
     "InvalidPartitionsError", "InvalidConfigError",

@@ -43,6 +43,15 @@ _LEGAL = re.compile(r"[a-zA-Z0-9._-]+")
 _PARTITION_DIR = re.compile(r"[a-zA-Z0-9._-]+-[0-9]+")  # only these are ever removed as orphans
 
 
+# Kafka's org.apache.kafka.common.internals.Topic.isInternal: exactly these names. Any other
+# topic starting with "__" (Debezium's __debezium-heartbeat.<server>, say) is an ordinary one.
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__share_group_state"})
+
+
+def is_internal_topic(name: str) -> bool:
+    return name in INTERNAL_TOPICS
+
+
 def validate_topic_name(name: str) -> None:
     """Kafka's org.apache.kafka.common.internals.Topic.validate rules."""
     if not name:
