@@ -72,33 +72,40 @@ def _read(ctx: Any, req: dict[str, Any], sendfile: bool = False) -> tuple[dict[s
     return {"throttle_time_ms": 0, "error_code": E.NONE, "session_id": 0, "responses": responses}, total, error
 
 
-async def _delayed(ctx: Any, req: dict[str, Any], sendfile: bool) -> dict[str, Any]:
+def _watch(ctx: Any, keys: list[tuple[str, int]]) -> asyncio.Future[None]:
+    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    for k in keys:
+        ctx.waiters.setdefault(k, []).append(fut)
+    return fut
+
+
+def _unwatch(ctx: Any, keys: list[tuple[str, int]], fut: asyncio.Future[None]) -> None:
+    for k in keys:
+        lst = ctx.waiters.get(k)
+        if lst is not None:
+            try:
+                lst.remove(fut)
+            except ValueError:
+                pass
+            if not lst:
+                ctx.waiters.pop(k, None)
+
+
+async def _delayed(ctx: Any, req: dict[str, Any], sendfile: bool, keys: list[tuple[str, int]],
+                   fut: asyncio.Future[None], deadline: float) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + req["max_wait_ms"] / 1000
     while True:
-        remaining = deadline - loop.time()
-        fut: asyncio.Future[None] = loop.create_future()
-        keys = [(t["topic"], p["partition"]) for t in req["topics"] for p in t["partitions"]]
-        for k in keys:
-            ctx.waiters.setdefault(k, []).append(fut)
         try:
-            await asyncio.wait_for(asyncio.shield(fut), max(remaining, 0))
+            await asyncio.wait_for(asyncio.shield(fut), max(deadline - loop.time(), 0))
         except asyncio.TimeoutError:
             pass
         finally:
-            for k in keys:
-                lst = ctx.waiters.get(k)
-                if lst is not None:
-                    try:
-                        lst.remove(fut)
-                    except ValueError:
-                        pass
-                    if not lst:
-                        ctx.waiters.pop(k, None)
+            _unwatch(ctx, keys, fut)
         resp, total, error = _read(ctx, req, sendfile)
         if total >= req["min_bytes"] or error or loop.time() >= deadline:
             metrics.STATS.fetched_bytes += total
             return resp
+        fut = _watch(ctx, keys)  # in the same step as the read: no produce can fall in between
 
 
 def handle_fetch(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> Any:
@@ -106,4 +113,9 @@ def handle_fetch(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> Any:
     if total >= req["min_bytes"] or error or req["max_wait_ms"] <= 0 or not req["topics"]:
         metrics.STATS.fetched_bytes += total
         return resp
-    return _delayed(ctx, req, session.sendfile)
+    # Watch the partitions now, as Kafka's purgatory does (watch, then check): the coroutine
+    # returned here first runs on a later pass of the event loop, and a produce handled in
+    # between used to find nobody to wake, leaving the fetch asleep for all of max_wait_ms.
+    keys = [(t["topic"], p["partition"]) for t in req["topics"] for p in t["partitions"]]
+    deadline = asyncio.get_running_loop().time() + req["max_wait_ms"] / 1000
+    return _delayed(ctx, req, session.sendfile, keys, _watch(ctx, keys), deadline)
