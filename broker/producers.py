@@ -3,8 +3,10 @@
 Kafka keeps, per (partition, producer id), the producer epoch and the sequence numbers and
 offsets of the last few batches it appended. A batch whose sequence range equals one of
 those is a retry of something already written: the broker answers success with the
-original offset and writes nothing. A batch that skips ahead is refused with
-OUT_OF_ORDER_SEQUENCE_NUMBER so the client re-sends in order.
+original offset (and, on a LogAppendTime topic, the original append time) and writes
+nothing. Any other batch that does not continue the sequence - one that skips ahead, or
+overlaps a remembered batch without being exactly it - is refused with
+OUT_OF_ORDER_SEQUENCE_NUMBER, as Kafka's checkSequence does, so the client re-sends in order.
 
 After a restart the table is empty; the first produce to a partition rebuilds it from the
 batch headers in the tail of the log (`rebuild`), so a batch that was written but whose
@@ -13,9 +15,10 @@ acknowledgement was lost to a crash is still recognised when the client retries 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from .protocol.batches import BatchHeader, iter_batches
+from .storage.batch import ATTR_TIMESTAMP_TYPE
 
 # Kafka remembers the last 5 batches: max.in.flight.requests.per.connection for idempotence.
 REMEMBERED_BATCHES = 5
@@ -30,12 +33,18 @@ FENCED = "fenced"
 OK = "ok"
 
 
+class Verdict(NamedTuple):
+    kind: str  # OK, DUPLICATE, OUT_OF_ORDER or FENCED
+    base_offset: int = -1  # of the original, for a DUPLICATE
+    log_append_time: int = -1  # of the original on a LogAppendTime topic, for a DUPLICATE
+
+
 class _Producer:
     __slots__ = ("epoch", "batches")
 
     def __init__(self, epoch: int):
         self.epoch = epoch
-        # (first_seq, last_seq, base_offset, last_offset) of recent batches
+        # (first_seq, last_seq, base_offset, log_append_time or -1) of recent batches
         self.batches: deque[tuple[int, int, int, int]] = deque(maxlen=REMEMBERED_BATCHES)
 
 
@@ -59,42 +68,37 @@ class ProducerStateTable:
             p = table.get(h.producer_id)
             if p is None or h.producer_epoch != p.epoch:
                 p = table[h.producer_id] = _Producer(h.producer_epoch)
-            p.batches.append((h.base_sequence, h.base_sequence + h.last_offset_delta,
-                              h.base_offset, h.base_offset + h.last_offset_delta))
+            append_time = h.max_timestamp if h.attributes & ATTR_TIMESTAMP_TYPE else -1
+            p.batches.append((h.base_sequence, h.base_sequence + h.last_offset_delta, h.base_offset, append_time))
         self._parts[tp] = table
 
-    def check(self, tp: tuple[str, int], h: BatchHeader) -> tuple[str, int]:
-        """(verdict, base_offset of the duplicate or -1) for a batch about to be appended."""
+    def check(self, tp: tuple[str, int], h: BatchHeader) -> Verdict:
+        """What to do with a batch about to be appended."""
         if h.producer_id < 0 or h.base_sequence < 0:
-            return OK, -1
+            return Verdict(OK)
         p = self._parts.setdefault(tp, {}).get(h.producer_id)
         if p is None:
-            return OK, -1  # unknown producer (new, or its history was truncated): accept
+            return Verdict(OK)  # unknown producer (new, or its history was truncated): accept
         if h.producer_epoch < p.epoch:
-            return FENCED, -1
+            return Verdict(FENCED)
         if h.producer_epoch > p.epoch:
-            return (OK, -1) if h.base_sequence == 0 else (OUT_OF_ORDER, -1)
+            return Verdict(OK if h.base_sequence == 0 else OUT_OF_ORDER)
         last_seq = h.base_sequence + h.last_offset_delta
-        for first, last, base, _ in p.batches:
+        for first, last, base, append_time in p.batches:
             if first == h.base_sequence and last == last_seq:
-                return DUPLICATE, base
-        if p.batches:
-            expected = (p.batches[-1][1] + 1) & 0x7FFFFFFF
-            if h.base_sequence != expected:
-                if any(first <= h.base_sequence <= last for first, last, _, _ in p.batches):
-                    return DUPLICATE, -1
-                return OUT_OF_ORDER, -1
-        return OK, -1
+                return Verdict(DUPLICATE, base, append_time)
+        if p.batches and h.base_sequence != (p.batches[-1][1] + 1) & 0x7FFFFFFF:
+            return Verdict(OUT_OF_ORDER)
+        return Verdict(OK)
 
-    def record(self, tp: tuple[str, int], h: BatchHeader, base_offset: int) -> None:
+    def record(self, tp: tuple[str, int], h: BatchHeader, base_offset: int, log_append_time: int = -1) -> None:
         if h.producer_id < 0:
             return
         table = self._parts.setdefault(tp, {})
         p = table.get(h.producer_id)
         if p is None or h.producer_epoch != p.epoch:
             p = table[h.producer_id] = _Producer(h.producer_epoch)
-        p.batches.append((h.base_sequence, h.base_sequence + h.last_offset_delta,
-                          base_offset, base_offset + h.last_offset_delta))
+        p.batches.append((h.base_sequence, h.base_sequence + h.last_offset_delta, base_offset, log_append_time))
 
 
 def tail_headers(plog: Any) -> list[BatchHeader]:

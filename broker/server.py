@@ -237,7 +237,11 @@ class KafkaConnection(asyncio.BufferedProtocol):
             return None
         metrics.request(api.name)
         from .handlers import HANDLERS
-        return hdr, HANDLERS[hdr.api_key](self.broker, session, hdr, body)
+        try:
+            return hdr, HANDLERS[hdr.api_key](self.broker, session, hdr, body)
+        except errors.CloseConnection as exc:
+            self._abort(str(exc), exc.reason)
+            return None
 
 
 async def serve(broker: Any, host: str, port: int, ssl_context: ssl.SSLContext | None = None,

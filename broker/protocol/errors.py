@@ -43,3 +43,13 @@ GROUP_ID_NOT_FOUND = 69
 MEMBER_ID_REQUIRED = 79
 FENCED_INSTANCE_ID = 82
 INVALID_RECORD = 87
+UNSUPPORTED_COMPRESSION_TYPE = 76
+
+
+class CloseConnection(Exception):
+    """Raised by a handler when Kafka would close the connection instead of answering (a
+    failed acks=0 produce): the server logs the message and closes, counting `reason`."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

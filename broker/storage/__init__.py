@@ -5,7 +5,7 @@ indexes), segment (one .log/.index/.timeindex triple), log (PartitionLog), clean
 (compaction), records (decoding inside batches, off the hot path), manager (LogManager).
 """
 from .config import LogConfig
-from .errors import (CorruptRecordError, InvalidConfigError, InvalidPartitionsError, InvalidRecordError,
+from .errors import (CorruptRecordError, InvalidConfigError, InvalidPartitionsError, InvalidRecordError, RecordBatchTooLargeError,
                      InvalidTopicError, KafkaStorageError, OffsetOutOfRangeError, RecordTooLargeError, StorageError,
                      TopicExistsError, UnknownPartitionError, UnknownTopicError)
 from .log import PartitionLog, ReadSlice
@@ -14,7 +14,7 @@ from .manager import INTERNAL_TOPICS, LogDirLockedError, LogManager, is_internal
 __all__ = [
     "LogConfig", "PartitionLog", "ReadSlice", "LogManager", "LogDirLockedError", "validate_topic_name",
     "INTERNAL_TOPICS", "is_internal_topic",
-    "StorageError", "CorruptRecordError", "RecordTooLargeError", "OffsetOutOfRangeError", "InvalidRecordError", "KafkaStorageError",
+    "StorageError", "CorruptRecordError", "RecordTooLargeError", "RecordBatchTooLargeError", "OffsetOutOfRangeError", "InvalidRecordError", "KafkaStorageError",
     "UnknownTopicError", "UnknownPartitionError", "TopicExistsError", "InvalidTopicError",
     "InvalidPartitionsError", "InvalidConfigError",
 ]

@@ -19,6 +19,12 @@ class RecordTooLargeError(StorageError):
     kafka_error_code = 10  # MESSAGE_TOO_LARGE
 
 
+class RecordBatchTooLargeError(StorageError):
+    """The batches of one produce do not fit in a segment (segment.bytes): Kafka's
+    RecordBatchTooLargeException, which producers do not retry by splitting."""
+    kafka_error_code = 18  # RECORD_LIST_TOO_LARGE
+
+
 class InvalidRecordError(StorageError):
     """A well-formed batch the topic refuses, e.g. a record without key on a compacted topic."""
     kafka_error_code = 87  # INVALID_RECORD

@@ -22,7 +22,7 @@ from typing import Any
 
 from .batch import set_log_append_time, validate_produce
 from .config import LogConfig
-from .errors import KafkaStorageError, OffsetOutOfRangeError, RecordTooLargeError
+from .errors import KafkaStorageError, OffsetOutOfRangeError, RecordBatchTooLargeError
 from .segment import MAX_RELATIVE_OFFSET, LogSegment
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class PartitionLog:
         batches = validate_produce(mv, cfg.max_message_bytes)
         total = len(mv)
         if total > cfg.segment_bytes:
-            raise RecordTooLargeError(f"{total} bytes of batches exceed segment.bytes={cfg.segment_bytes}")
+            raise RecordBatchTooLargeError(f"{total} bytes of batches exceed segment.bytes={cfg.segment_bytes}")
         if cfg.cleanup_policy != "delete":
             from .records import check_keys
             check_keys(mv, batches)

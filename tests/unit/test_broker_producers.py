@@ -16,16 +16,26 @@ def header(pid: int, epoch: int, seq: int, count: int, base_offset: int = 0) -> 
 def test_in_order_duplicate_and_gap():
     t = ProducerStateTable()
     h1 = header(7, 0, 0, 10)
-    assert t.check(TP, h1) == (OK, -1)
+    assert t.check(TP, h1) == (OK, -1, -1)
     t.record(TP, h1, 100)
     h2 = header(7, 0, 10, 5)
-    assert t.check(TP, h2) == (OK, -1)
-    t.record(TP, h2, 110)
-    assert t.check(TP, header(7, 0, 0, 10)) == (DUPLICATE, 100)  # a retry of the first batch
-    assert t.check(TP, header(7, 0, 10, 5)) == (DUPLICATE, 110)
+    assert t.check(TP, h2) == (OK, -1, -1)
+    t.record(TP, h2, 110, 1_700_000_000_000)  # appended to a LogAppendTime topic
+    assert t.check(TP, header(7, 0, 0, 10)) == (DUPLICATE, 100, -1)  # a retry of the first batch
+    assert t.check(TP, header(7, 0, 10, 5)) == (DUPLICATE, 110, 1_700_000_000_000)  # with its append time
     assert t.check(TP, header(7, 0, 20, 5))[0] == OUT_OF_ORDER  # 15..19 missing
-    assert t.check(TP, header(7, 0, 15, 5)) == (OK, -1)
-    assert t.check(TP, header(8, 0, 3, 1)) == (OK, -1)  # unknown producer: accepted
+    assert t.check(TP, header(7, 0, 15, 5)) == (OK, -1, -1)
+    assert t.check(TP, header(8, 0, 3, 1)) == (OK, -1, -1)  # unknown producer: accepted
+
+
+def test_a_batch_overlapping_a_remembered_one_is_out_of_order_not_a_duplicate():
+    """As Kafka's checkSequence: only a batch with exactly a remembered sequence range is a
+    duplicate. Before, 5..14 after 0..9 was answered success and nothing written, so the
+    client counted records 10..14 as delivered that were never stored."""
+    t = ProducerStateTable()
+    t.record(TP, header(7, 0, 0, 10), 0)
+    assert t.check(TP, header(7, 0, 5, 10))[0] == OUT_OF_ORDER
+    assert t.check(TP, header(7, 0, 0, 5))[0] == OUT_OF_ORDER
 
 
 def test_epochs_fence_and_reset():
@@ -40,8 +50,8 @@ def test_rebuild_from_log_tail_recognises_retries_after_restart():
     t = ProducerStateTable()
     t.rebuild(TP, [header(7, 0, 0, 10, 0), header(7, 0, 10, 10, 10), header(-1, -1, -1, 3, 20)])
     assert t.loaded(TP)
-    assert t.check(TP, header(7, 0, 10, 10)) == (DUPLICATE, 10)
-    assert t.check(TP, header(7, 0, 20, 10)) == (OK, -1)
+    assert t.check(TP, header(7, 0, 10, 10)) == (DUPLICATE, 10, -1)
+    assert t.check(TP, header(7, 0, 20, 10)) == (OK, -1, -1)
 
 
 def test_forgetting_a_deleted_topic():

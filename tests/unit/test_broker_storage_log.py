@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from logwarden.broker.storage import LogConfig, OffsetOutOfRangeError, PartitionLog, RecordTooLargeError
+from logwarden.broker.storage import LogConfig, OffsetOutOfRangeError, PartitionLog, RecordBatchTooLargeError
 from logwarden.broker.storage.segment import segment_name
 
 from broker_storage_batches import make_batch, read_all, read_records
@@ -91,7 +91,7 @@ def test_roll_by_age_uses_record_time(tmp_path):
 
 def test_too_large_for_segment(tmp_path):
     lg = open_log(tmp_path, segment_bytes=300)
-    with pytest.raises(RecordTooLargeError):
+    with pytest.raises(RecordBatchTooLargeError):
         lg.append(make_batch(vals(20)))
     assert lg.log_end_offset == 0 and lg.active.size == 0
     lg.close()
