@@ -42,5 +42,8 @@ for name, folder in roots.items():
 # The parsers' C accelerator (parsers/_accel.c) is optional: without a C compiler the install
 # still succeeds and the fast path writes the same documents in Python, only slower.
 accel = Extension("logwarden.parsers._accel", ["parsers/_accel.c"], optional=True)
+# The broker's record-framing check (broker/_records.c) likewise: storage/records.py has
+# the same walk in Python.
+records = Extension("logwarden.broker._records", ["broker/_records.c"], optional=True)
 
-setup(package_dir=package_dir, packages=packages, package_data=package_data, ext_modules=[accel])
+setup(package_dir=package_dir, packages=packages, package_data=package_data, ext_modules=[accel, records])

@@ -23,6 +23,7 @@ from typing import Any
 from .batch import set_log_append_time, validate_produce
 from .config import LogConfig
 from .errors import KafkaStorageError, OffsetOutOfRangeError, RecordBatchTooLargeError
+from .records import check_keys, check_records
 from .segment import MAX_RELATIVE_OFFSET, LogSegment
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,8 @@ class PartitionLog:
 
         Returns (base_offset, last_offset, log_append_time): -1 for CreateTime topics, the
         broker time stamped into every batch for message.timestamp.type=LogAppendTime.
-        Raises CorruptRecordError / RecordTooLargeError without writing anything."""
+        Raises CorruptRecordError / RecordTooLargeError / RecordBatchTooLargeError /
+        InvalidRecordError without writing anything."""
         mv = records if isinstance(records, memoryview) else memoryview(records)
         if mv.format != "B" or mv.ndim != 1:
             mv = mv.cast("B")
@@ -159,8 +161,8 @@ class PartitionLog:
         total = len(mv)
         if total > cfg.segment_bytes:
             raise RecordBatchTooLargeError(f"{total} bytes of batches exceed segment.bytes={cfg.segment_bytes}")
+        check_records(mv, batches)
         if cfg.cleanup_policy != "delete":
-            from .records import check_keys
             check_keys(mv, batches)
         count = sum(b.last_offset_delta + 1 for b in batches)
         if now_ms is None:

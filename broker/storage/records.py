@@ -1,7 +1,8 @@
-"""Decoding the records inside a v2 batch — never on the produce or fetch path.
+"""Decoding the records inside a v2 batch — never on the fetch path.
 
-Only compaction (it needs keys), key checks on compacted topics, and ListOffsets by
-timestamp (it needs the first record at or after a time) look inside batches. A record:
+Compaction (it needs keys), key checks on compacted topics, and ListOffsets by timestamp
+(it needs the first record at or after a time) look inside batches; a produce only has
+its record framing checked (check_records: in C when broker/_records.c was built). A record:
 
     length varint | attributes int8 | timestampDelta varlong | offsetDelta varint |
     keyLength varint (-1 = null) | key | valueLength varint (-1 = null) | value |
@@ -75,6 +76,104 @@ def decompress(codec: int, data: bytes | memoryview) -> bytes:
     if codec == 4:
         return bytes(cramjam.zstd.decompress(bytes(data)))
     raise UnsupportedCompression(f"unknown compression codec {codec}")
+
+
+def _varint(buf: bytes | memoryview, pos: int, end: int, max_bytes: int) -> tuple[int, int]:
+    """A zigzag varint of at most max_bytes bytes before `end`; ValueError if there is none."""
+    raw = shift = 0
+    for _ in range(max_bytes):
+        if pos >= end:
+            break
+        b = buf[pos]
+        pos += 1
+        raw |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return (raw >> 1) ^ -(raw & 1), pos
+        shift += 7
+    raise ValueError
+
+
+def records_problem(payload: bytes | memoryview, count: int) -> str | None:
+    """None when payload is exactly `count` well-formed records, else what is wrong: the
+    Python twin of broker/_records.c's check(), with the same verdicts."""
+    pos, end = 0, len(payload)
+    for _ in range(max(count, 0)):
+        try:
+            length, pos = _varint(payload, pos, end, 5)
+        except ValueError:
+            return "a record's length is not a valid varint"
+        if length < 0:
+            return "a record's length is not a valid varint"
+        if length > end - pos:
+            return "a record runs past the end of its batch"
+        stop = pos + length
+        if pos >= stop:
+            return "a record is too short for its attributes"
+        pos += 1
+        try:
+            _, pos = _varint(payload, pos, stop, 10)
+        except ValueError:
+            return "a record's timestamp delta is not a valid varint"
+        try:
+            _, pos = _varint(payload, pos, stop, 5)
+        except ValueError:
+            return "a record's offset delta is not a valid varint"
+        for what in ("key", "value"):
+            try:
+                n, pos = _varint(payload, pos, stop, 5)
+            except ValueError:
+                n = -2
+            if n < -1 or n > stop - pos:
+                return f"a record's {what} length does not fit the record"
+            pos += max(n, 0)
+        try:
+            headers, pos = _varint(payload, pos, stop, 5)
+        except ValueError:
+            headers = -1
+        if headers < 0:
+            return "a record's header count is not valid"
+        for _ in range(headers):
+            for what, least in (("key", 0), ("value", -1)):
+                try:
+                    n, pos = _varint(payload, pos, stop, 5)
+                except ValueError:
+                    n = -2
+                if n < least or n > stop - pos:
+                    return f"a record header's {what} length does not fit the record"
+                pos += max(n, 0)
+        if pos != stop:
+            return "a record's fields do not add up to its length"
+    if pos != end:
+        return "a negative record count" if count < 0 else "bytes left over after the batch's last record"
+    return None
+
+
+try:  # the same walk in C (broker/_records.c), built at install time when a compiler was there
+    from logwarden.broker._records import check as _check_in_c
+except ImportError:  # pragma: no cover - exercised when the extension is absent
+    _check_in_c = None
+
+
+def check_records(mv: memoryview, batches: list[BatchInfo]) -> None:
+    """Kafka parses every record of a produced batch (LogValidator); a batch whose CRC is
+    right but whose records are not - a client bug, or a compressor that wrote a broken
+    frame before the CRC was taken - is refused with INVALID_RECORD here rather than
+    stored, where every consumer of the partition would stall on it."""
+    check = _check_in_c or records_problem
+    for b in batches:
+        h = BatchHeader._make(HEADER.unpack_from(mv, b.position))
+        payload: bytes | memoryview = mv[b.position + HEADER_SIZE:b.position + b.size]
+        codec = h.attributes & ATTR_COMPRESSION_MASK
+        if codec:
+            try:
+                payload = decompress(codec, payload)
+            except UnsupportedCompression:
+                raise InvalidRecordError(f"unknown compression codec {codec}") from None
+            except Exception as exc:  # each codec library raises its own error type
+                raise InvalidRecordError(f"the batch's records do not decompress: {exc}") from None
+        why = check(payload, h.records_count)
+        if why is not None:
+            raise InvalidRecordError(f"batch at offset delta 0..{h.last_offset_delta}: {why}")
 
 
 def decode(batch: bytes | memoryview) -> tuple[BatchHeader, bytes, list[Record]]:

@@ -3,7 +3,8 @@ real process over raw frames (no client library writes such batches on purpose).
 
 Each case failed before: the batches Kafka refuses with INVALID_RECORD were stored (a
 control batch from a client, a base offset other than 0, two batches in one partition, an
-idempotent batch without a sequence number); an idempotent batch overlapping an earlier one
+idempotent batch without a sequence number, records that do not parse under a right CRC -
+consumers stalled on those for good); an idempotent batch overlapping an earlier one
 was answered success while part of it was never written; a damaged retry was acknowledged
 as a duplicate; a retry on a LogAppendTime topic lost its append time; a failed acks=0
 produce left the connection open, so the producer never learned of it; and a produce larger
@@ -73,6 +74,15 @@ def patched(batch: bytes, **fields: int) -> bytes:
     return bytes(buf)
 
 
+def cut_records(batch: bytes, n: int) -> bytes:
+    """The batch with its last n bytes of records gone and its length and CRC made right:
+    a CRC over broken records, as a client bug or a broken compressor produces."""
+    buf = bytearray(batch[:-n])
+    struct.pack_into(">i", buf, 8, len(buf) - 12)
+    struct.pack_into(">I", buf, 17, crc32c(bytes(buf[21:])))
+    return bytes(buf)
+
+
 def pid(s: socket.socket) -> int:
     return kafka_call(s, INIT_PRODUCER_ID, 1, {"transactional_id": None, "transaction_timeout_ms": 60_000})["producer_id"]
 
@@ -91,6 +101,7 @@ def test_batches_kafka_refuses_from_a_client_are_invalid_record_and_not_stored(c
         "two batches": good + good,
         "idempotent without a sequence number": patched(idem, base_sequence=-1),
         "no whole batch": good[:40],
+        "records that do not parse (right CRC)": cut_records(good, 2),
         "empty": b"",
     }
     for what, records in cases.items():

@@ -44,7 +44,8 @@ def test_wheel_contains_everything_and_nothing_top_level(wheel):
     assert top == {"logwarden"}, top
     # the parsers' C accelerator is optional (setup.py), but with a compiler at hand it must be built
     if shutil.which("cc") or shutil.which("gcc"):
-        assert any(n.startswith("logwarden/parsers/_accel.") and n.endswith(".so") for n in names), "the C accelerator was not built"
+        for ext in ("parsers/_accel.", "broker/_records."):
+            assert any(n.startswith("logwarden/" + ext) and n.endswith(".so") for n in names), f"{ext} was not built"
 
 
 def test_no_generic_top_level_modules():
