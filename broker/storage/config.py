@@ -62,14 +62,53 @@ _NULLABLE = {"flush_messages", "flush_ms"}
 
 # Valid Kafka topic configs this broker accepts and reports back but does not act on
 # (replication, compression conversion, ...): clients and tools send them routinely.
-ACCEPTED_KAFKA_NAMES = frozenset({
-    "compression.type", "min.insync.replicas", "unclean.leader.election.enable",
-    "message.timestamp.difference.max.ms", "message.downconversion.enable",
-    "min.compaction.lag.ms", "max.compaction.lag.ms", "min.cleanable.dirty.ratio", "preallocate",
-    "segment.index.bytes", "segment.jitter.ms", "follower.replication.throttled.replicas",
-    "leader.replication.throttled.replicas", "local.retention.ms", "local.retention.bytes",
-    "remote.storage.enable", "message.format.version",
-})
+# Kafka's default of each (DescribeConfigs lists them all, as Kafka does) and the kind of
+# value it takes: a value Kafka would refuse is refused here too (INVALID_CONFIG).
+_LONG = str(KAFKA_LONG_MAX)
+ACCEPTED_KAFKA_DEFAULTS: dict[str, tuple[str, str]] = {
+    "compression.type": ("producer", "compression"),
+    "min.insync.replicas": ("1", "int>=1"),
+    "unclean.leader.election.enable": ("false", "bool"),
+    "message.timestamp.difference.max.ms": (_LONG, "long>=0"),
+    "message.timestamp.before.max.ms": (_LONG, "long>=0"),
+    "message.timestamp.after.max.ms": (_LONG, "long>=0"),
+    "message.downconversion.enable": ("true", "bool"),
+    "min.compaction.lag.ms": ("0", "long>=0"),
+    "max.compaction.lag.ms": (_LONG, "long>=1"),
+    "min.cleanable.dirty.ratio": ("0.5", "ratio"),
+    "preallocate": ("false", "bool"),
+    "segment.index.bytes": ("10485760", "int>=4"),
+    "segment.jitter.ms": ("0", "long>=0"),
+    "follower.replication.throttled.replicas": ("", "list"),
+    "leader.replication.throttled.replicas": ("", "list"),
+    "local.retention.ms": ("-2", "long>=-2"),
+    "local.retention.bytes": ("-2", "long>=-2"),
+    "remote.storage.enable": ("false", "bool"),
+    "message.format.version": ("3.0-IV1", "string"),
+}
+ACCEPTED_KAFKA_NAMES = frozenset(ACCEPTED_KAFKA_DEFAULTS)
+_COMPRESSION = {"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}
+
+
+def _check_accepted(name: str, raw: str) -> None:
+    kind = ACCEPTED_KAFKA_DEFAULTS[name][1]
+    ok = True
+    if kind == "compression":
+        ok = raw in _COMPRESSION
+    elif kind == "bool":
+        ok = raw.lower() in ("true", "false")
+    elif kind == "ratio":
+        try:
+            ok = 0.0 <= float(raw) <= 1.0
+        except ValueError:
+            ok = False
+    elif kind.startswith(("int>=", "long>=")):
+        try:
+            ok = int(raw) >= int(kind.split(">=")[1]) and (kind.startswith("long") or int(raw) < 2**31)
+        except ValueError:
+            ok = False
+    if not ok:
+        raise InvalidConfigError(f"invalid value {raw!r} for topic config {name!r}")
 
 
 def _to_kafka(field: str, value: object) -> str:
@@ -102,6 +141,8 @@ def apply_overrides(base: LogConfig, overrides: dict[str, str] | None) -> LogCon
     values = base.model_dump()
     for name, raw in overrides.items():
         if name in ACCEPTED_KAFKA_NAMES:
+            if raw is not None:
+                _check_accepted(name, str(raw))
             continue
         field = KAFKA_NAMES.get(name)
         if field is None:
@@ -127,7 +168,30 @@ def validate_overrides(overrides: dict[str, str] | None) -> dict[str, str]:
 def describe(config: LogConfig, overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Kafka-named string values of every setting (DescribeConfigs), overrides included."""
     out = {FIELD_NAMES[f]: _to_kafka(f, getattr(config, f)) for f in KAFKA_NAMES.values()}
-    for name, raw in (overrides or {}).items():
-        if name in ACCEPTED_KAFKA_NAMES:
-            out[name] = str(raw)
+    for name, (default, _kind) in ACCEPTED_KAFKA_DEFAULTS.items():
+        raw = (overrides or {}).get(name)
+        out[name] = default if raw is None else str(raw)
     return out
+
+
+# Kafka's broker-level setting behind each topic config (LogConfig's synonyms): what
+# DescribeConfigs reports as a config's synonyms, so tools can tell where a value comes from.
+BROKER_SYNONYMS: dict[str, str] = {
+    "segment.bytes": "log.segment.bytes", "segment.ms": "log.roll.ms", "retention.bytes": "log.retention.bytes",
+    "retention.ms": "log.retention.ms", "cleanup.policy": "log.cleanup.policy",
+    "delete.retention.ms": "log.cleaner.delete.retention.ms", "flush.messages": "log.flush.interval.messages",
+    "flush.ms": "log.flush.interval.ms", "max.message.bytes": "message.max.bytes",
+    "index.interval.bytes": "log.index.interval.bytes", "file.delete.delay.ms": "log.segment.delete.delay.ms",
+    "message.timestamp.type": "log.message.timestamp.type", "compression.type": "compression.type",
+    "min.insync.replicas": "min.insync.replicas", "unclean.leader.election.enable": "unclean.leader.election.enable",
+    "message.timestamp.difference.max.ms": "log.message.timestamp.difference.max.ms",
+    "message.timestamp.before.max.ms": "log.message.timestamp.before.max.ms",
+    "message.timestamp.after.max.ms": "log.message.timestamp.after.max.ms",
+    "message.downconversion.enable": "log.message.downconversion.enable",
+    "min.compaction.lag.ms": "log.cleaner.min.compaction.lag.ms",
+    "max.compaction.lag.ms": "log.cleaner.max.compaction.lag.ms",
+    "min.cleanable.dirty.ratio": "log.cleaner.min.cleanable.ratio", "preallocate": "log.preallocate",
+    "segment.index.bytes": "log.index.size.max.bytes", "segment.jitter.ms": "log.roll.jitter.ms",
+    "local.retention.ms": "log.local.retention.ms", "local.retention.bytes": "log.local.retention.bytes",
+    "message.format.version": "log.message.format.version",
+}
