@@ -58,7 +58,9 @@ def _read(ctx: Any, req: dict[str, Any], sendfile: bool = False) -> tuple[dict[s
                     continue
                 sl = plog.read(offset, limit)
             except StorageError as exc:
-                entry["error_code"] = exc.kafka_error_code
+                # as Kafka's error answers: no watermarks (OFFSET_OUT_OF_RANGE, unknown partition)
+                entry.update(error_code=exc.kafka_error_code, high_watermark=-1, last_stable_offset=-1,
+                             log_start_offset=-1)
                 error = True
                 continue
             if sl.size:

@@ -85,6 +85,24 @@ def test_list_offsets_earliest_latest_and_by_timestamp(broker):
     c.close()
 
 
+def test_not_found_and_out_of_range_answers_carry_kafkas_placeholders(broker):
+    """Kafka answers a timestamp past the end with offset, timestamp and leader epoch all -1,
+    and a fetch error without watermarks (both were 0 / the real values here)."""
+    produce(broker.port, "placeholders", [b"a"], NOW)
+
+    def list_offsets(ts: int) -> dict:
+        return call(broker.port, 2, 5, {"replica_id": -1, "isolation_level": 0, "topics": [
+            {"name": "placeholders", "partitions": [{"partition_index": 0, "current_leader_epoch": -1,
+                                                     "timestamp": ts}]}]})["topics"][0]["partitions"][0]
+    past = list_offsets(NOW + 99_000_000)
+    assert (past["offset"], past["timestamp"], past["leader_epoch"]) == (-1, -1, -1)
+    latest = list_offsets(-1)
+    assert (latest["offset"], latest["leader_epoch"]) == (1, 0)
+    out = call(broker.port, 1, 11, fetch_req("placeholders", 99, 0, 0))["responses"][0]["partitions"][0]
+    assert out["error_code"] == 1  # OFFSET_OUT_OF_RANGE
+    assert (out["high_watermark"], out["last_stable_offset"], out["log_start_offset"]) == (-1, -1, -1)
+
+
 def topics_cli(broker, *args: str) -> subprocess.CompletedProcess:
     code = "from logwarden.broker.cli import topics; topics()"
     return subprocess.run([sys.executable, "-c", code, *args, "--broker", broker.bootstrap],
