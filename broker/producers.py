@@ -14,6 +14,7 @@ acknowledgement was lost to a crash is still recognised when the client retries 
 """
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Any, Iterable, NamedTuple
 
@@ -26,6 +27,9 @@ REMEMBERED_BATCHES = 5
 # at most 5 in-flight batches of batch.num.messages (default 10k) records each.
 REBUILD_TAIL_OFFSETS = 100_000
 REBUILD_READ_BYTES = 64 * 1024 * 1024
+# Kafka's producer.id.expiration.ms: a producer id not seen for a day is forgotten, so the
+# table does not grow with every short-lived producer (each client start gets a new id).
+PRODUCER_ID_EXPIRATION_MS = 24 * 3600 * 1000
 
 DUPLICATE = "duplicate"
 OUT_OF_ORDER = "out_of_order"
@@ -39,11 +43,16 @@ class Verdict(NamedTuple):
     log_append_time: int = -1  # of the original on a LogAppendTime topic, for a DUPLICATE
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 class _Producer:
-    __slots__ = ("epoch", "batches")
+    __slots__ = ("epoch", "batches", "last_ms")
 
     def __init__(self, epoch: int):
         self.epoch = epoch
+        self.last_ms = _now_ms()  # last append (or the rebuild that found it): expiry counts from here
         # (first_seq, last_seq, base_offset, log_append_time or -1) of recent batches
         self.batches: deque[tuple[int, int, int, int]] = deque(maxlen=REMEMBERED_BATCHES)
 
@@ -91,6 +100,16 @@ class ProducerStateTable:
             return Verdict(OUT_OF_ORDER)
         return Verdict(OK)
 
+    def expire(self, now_ms: int, max_age_ms: int = PRODUCER_ID_EXPIRATION_MS) -> int:
+        """Forget producers that have not written for max_age_ms; returns how many. A
+        partition's table stays loaded (empty), so the log tail is not scanned again."""
+        gone = 0
+        for table in self._parts.values():
+            for pid in [pid for pid, p in table.items() if now_ms - p.last_ms > max_age_ms]:
+                del table[pid]
+                gone += 1
+        return gone
+
     def record(self, tp: tuple[str, int], h: BatchHeader, base_offset: int, log_append_time: int = -1) -> None:
         if h.producer_id < 0:
             return
@@ -98,6 +117,7 @@ class ProducerStateTable:
         p = table.get(h.producer_id)
         if p is None or h.producer_epoch != p.epoch:
             p = table[h.producer_id] = _Producer(h.producer_epoch)
+        p.last_ms = _now_ms()
         p.batches.append((h.base_sequence, h.base_sequence + h.last_offset_delta, base_offset, log_append_time))
 
 

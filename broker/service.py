@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 import ssl
+import time
 from typing import Any
 
 from logwarden.model import parse_hostport
@@ -82,6 +83,7 @@ async def main(cfg: Any, ready: asyncio.Future[int] | None = None) -> None:
             metrics.publish()
             if loop.time() >= next_idle:
                 ctx.close_idle(loop.time())
+                ctx.producers.expire(int(time.time() * 1000))
                 next_idle = loop.time() + idle_every
 
     reaper = asyncio.create_task(housekeeping())

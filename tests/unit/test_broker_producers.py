@@ -60,3 +60,16 @@ def test_forgetting_a_deleted_topic():
     t.record(("kept", 0), header(7, 0, 0, 10), 0)
     t.forget_topic("gone")
     assert not t.loaded(("gone", 0)) and t.loaded(("kept", 0))
+
+
+def test_producers_not_seen_for_a_day_are_forgotten():
+    """Kafka's producer.id.expiration.ms: without it the table grew with every producer that
+    ever wrote (each client start gets a new id) for as long as the broker ran."""
+    t = ProducerStateTable()
+    t.record(TP, header(7, 0, 0, 10), 0)
+    t.record(TP, header(8, 0, 0, 10), 10)
+    t._parts[TP][7].last_ms -= 25 * 3600 * 1000  # producer 7 last wrote 25 hours ago
+    assert t.expire(int(__import__("time").time() * 1000)) == 1
+    assert t.loaded(TP) and list(t._parts[TP]) == [8]
+    assert t.check(TP, header(7, 0, 0, 10)) == (OK, -1, -1)  # a stranger now, as in Kafka
+    assert t.check(TP, header(8, 0, 0, 10))[0] == DUPLICATE
