@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -59,6 +59,10 @@ class BrokerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def connect(self, timeout: float = 10.0) -> socket.socket:
+        """A plain connection for raw request frames (kafka_call)."""
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
@@ -75,6 +79,14 @@ class BrokerProcess:
                 self.proc.kill()
                 self.proc.wait(10)
         return self.proc.returncode
+
+
+def module_broker(tmp_path_factory: Any, name: str, broker: dict[str, Any] | None = None) -> Iterator[BrokerProcess]:
+    """The body of a test module's `broker` fixture: one broker process for the module,
+    which must stop cleanly (exit code 0) when the module is done."""
+    b = BrokerProcess(tmp_path_factory.mktemp(name), broker).start()
+    yield b
+    assert b.stop() == 0, b.log()
 
 
 def recv_exact(s: socket.socket, n: int) -> bytes:

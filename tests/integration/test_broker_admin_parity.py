@@ -17,7 +17,7 @@ import uuid
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource
 
-from broker_proc import BrokerProcess, kafka_call
+from broker_proc import kafka_call, module_broker
 from logwarden.broker.protocol import errors as E
 
 pytestmark = pytest.mark.integration
@@ -27,15 +27,7 @@ CREATE_TOPICS, DELETE_TOPICS, DESCRIBE_CONFIGS, ALTER_CONFIGS = 19, 20, 32, 33
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    b = BrokerProcess(tmp_path_factory.mktemp("admin")).start()
-    yield b
-    assert b.stop() == 0, b.log()
-
-
-@pytest.fixture
-def conn(broker):
-    with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as s:
-        yield s
+    yield from module_broker(tmp_path_factory, "admin")
 
 
 def topic(name: str, partitions: int = 1, rf: int = 1, assignments=(), **configs) -> dict:

@@ -19,7 +19,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker_proc import BrokerProcess
+from broker_proc import module_broker
 
 pytestmark = pytest.mark.integration
 
@@ -28,9 +28,7 @@ RECORDS = 20_000
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    b = BrokerProcess(tmp_path_factory.mktemp("coop")).start()
-    yield b
-    assert b.stop() == 0, b.log()
+    yield from module_broker(tmp_path_factory, "coop")
 
 
 def test_cooperative_sticky_members_joining_and_leaving_read_every_record_once(broker):

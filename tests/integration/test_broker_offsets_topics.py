@@ -16,7 +16,7 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, ConsumerGroupState, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker_proc import BrokerProcess, kafka_call
+from broker_proc import kafka_call, module_broker
 from logwarden.broker.protocol import errors as E
 
 pytestmark = pytest.mark.integration
@@ -26,9 +26,7 @@ METADATA, OFFSET_COMMIT, OFFSET_FETCH = 3, 8, 9
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    b = BrokerProcess(tmp_path_factory.mktemp("offsets-topics")).start()
-    yield b
-    assert b.stop() == 0, b.log()
+    yield from module_broker(tmp_path_factory, "offsets-topics")
 
 
 def create(admin: AdminClient, topic: str, partitions: int = 1) -> None:
@@ -87,7 +85,7 @@ def test_only_kafkas_internal_topics_are_internal(broker):
     topic = f"__debezium-heartbeat.db{uuid.uuid4().hex[:6]}"
     produce(broker, topic, ["beat-0", "beat-1"])  # auto-created on first produce
     assert sorted(consume(broker, topic, f"g-{uuid.uuid4().hex[:6]}", 2)) == ["beat-0", "beat-1"]
-    with socket.create_connection(("127.0.0.1", broker.port), timeout=30) as s:
+    with broker.connect() as s:
         md = kafka_call(s, METADATA, 8, {"topics": [{"name": topic}, {"name": "__consumer_offsets"}],
                                          "allow_auto_topic_creation": False,
                                          "include_cluster_authorized_operations": False,
@@ -131,7 +129,7 @@ def test_offset_commit_refuses_unknown_partitions_and_oversized_metadata_as_kafk
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
     topic, group = f"oc-{uuid.uuid4().hex[:6]}", f"oc-{uuid.uuid4().hex[:6]}"
     create(admin, topic)
-    with socket.create_connection(("127.0.0.1", broker.port), timeout=30) as s:
+    with broker.connect() as s:
         assert commit(s, group, topic, 99, 5) == E.UNKNOWN_TOPIC_OR_PARTITION  # the topic has one partition
         assert commit(s, group, "no-such-topic", 0, 5) == E.UNKNOWN_TOPIC_OR_PARTITION
         assert commit(s, group, topic, 0, 5, "m" * 4097) == E.OFFSET_METADATA_TOO_LARGE  # offset.metadata.max.bytes

@@ -20,7 +20,7 @@ import time
 import pytest
 from crc32c import crc32c
 
-from broker_proc import BrokerProcess, kafka_call
+from broker_proc import kafka_call, module_broker
 from logwarden.broker.protocol import errors as E
 from logwarden.broker.protocol.batches import build_batch
 from logwarden.broker.protocol.frames import encode_request
@@ -33,15 +33,7 @@ NOW = int(time.time() * 1000)
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    b = BrokerProcess(tmp_path_factory.mktemp("produce-validation")).start()
-    yield b
-    assert b.stop() == 0, b.log()
-
-
-@pytest.fixture
-def conn(broker):
-    with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as s:
-        yield s
+    yield from module_broker(tmp_path_factory, "produce-validation")
 
 
 def create(s: socket.socket, topic: str, configs: dict[str, str] | None = None) -> None:
@@ -149,7 +141,7 @@ def test_a_failed_acks0_produce_closes_the_connection(broker, conn):
     conn.sendall(encode_request(PRODUCE, 8, 5, "acks0-test", body))
     assert conn.recv(1) == b""  # closed, no answer
     assert "acks=0 produce to acks0-0 failed with error 10" in broker.log()
-    with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as s:  # a good acks=0 produce is silent
+    with broker.connect() as s:  # a good acks=0 produce is silent
         body["topics"][0]["partitions"][0]["records"] = build_batch(values(0, 1), NOW)
         s.sendall(encode_request(PRODUCE, 8, 6, "acks0-test", body))
         assert latest(s, "acks0") == 1  # answered on the same connection, after the silent produce

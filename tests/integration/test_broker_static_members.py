@@ -19,7 +19,7 @@ import pytest
 from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker_proc import BrokerProcess
+from broker_proc import BrokerProcess, module_broker
 
 pytestmark = pytest.mark.integration
 
@@ -47,9 +47,7 @@ c.close()
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    b = BrokerProcess(tmp_path_factory.mktemp("static")).start()
-    yield b
-    assert b.stop() == 0, b.log()
+    yield from module_broker(tmp_path_factory, "static")
 
 
 class Member:
@@ -69,6 +67,16 @@ class Member:
     def stop(self) -> None:
         self.stop_file.touch()
         self.proc.wait(30)
+
+
+def stop_all(*members: Member | None) -> None:
+    for m in members:
+        if m is not None and m.proc.poll() is None:
+            m.stop_file.touch()
+            try:
+                m.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                m.proc.kill()
 
 
 def group_members(admin: AdminClient, group: str) -> tuple[ConsumerGroupState, dict[str, str]]:
@@ -113,13 +121,7 @@ def test_a_static_member_restarting_gets_its_partitions_back_without_a_rebalance
         assert ids_after["host-b"] == ids_before["host-b"] and ids_after["host-a"] != ids_before["host-a"]
         assert len(b.log()) == b_events and b.assigned() == b_parts, b.log()  # host-b never noticed
     finally:
-        for m in (a, b, restarted):
-            if m is not None and m.proc.poll() is None:
-                m.stop_file.touch()
-                try:
-                    m.proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    m.proc.kill()
+        stop_all(a, b, restarted)
 
 
 def test_a_second_process_with_the_same_instance_id_fences_the_first(broker, tmp_path):
@@ -142,10 +144,4 @@ def test_a_second_process_with_the_same_instance_id_fences_the_first(broker, tmp
         assert state == ConsumerGroupState.STABLE and list(ids) == ["twin"]
         assert second.assigned() == [0, 1] and len(second.log()) == 1  # the newer process was never disturbed
     finally:
-        for m in (first, second):
-            if m is not None and m.proc.poll() is None:
-                m.stop_file.touch()
-                try:
-                    m.proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    m.proc.kill()
+        stop_all(first, second)
