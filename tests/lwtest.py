@@ -63,6 +63,19 @@ class Proc:
         self.p.wait(10)
 
 
+def wait_until(check, what: str = "condition", timeout: float = 30.0, interval: float = 0.1, detail=lambda: ""):
+    """Poll `check` until it returns something truthy and return that; fail naming `what`,
+    the last value seen and `detail()` (a process's output, say) once `timeout` has passed."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s (last: {last!r}){detail()}")
+
+
 def wait_listening(port: int, proc: Proc, timeout: float = 30) -> None:
     """Wait until `proc` accepts connections on 127.0.0.1:`port`; fail with its output if it dies."""
     deadline = time.monotonic() + timeout

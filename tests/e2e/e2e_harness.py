@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from lwtest import free_port, logwarden_cmd
+from lwtest import free_port, logwarden_cmd, wait_until
 
 NGINX = [
     '198.51.100.23 - - [26/Nov/2026:10:00:0{i} +0000] "GET /index.html HTTP/1.1" 200 512 "-" "curl/8.5.0"',
@@ -91,11 +91,4 @@ def _listening(port: int) -> bool:
 
 
 def wait_for(what: str, check, app: Appliance, timeout: float = DEADLINE_S):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s (last: {last!r})\n--- logwarden up output ---\n{app.output()}")
+    return wait_until(check, what, timeout, 0.5, lambda: f"\n--- logwarden up output ---\n{app.output()}")

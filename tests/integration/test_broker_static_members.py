@@ -20,6 +20,7 @@ from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from broker_proc import BrokerProcess, module_broker
+from lwtest import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -85,16 +86,6 @@ def group_members(admin: AdminClient, group: str) -> tuple[ConsumerGroupState, d
     return d.state, {m.group_instance_id or m.member_id: m.member_id for m in d.members}
 
 
-def wait_for(pred, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_a_static_member_restarting_gets_its_partitions_back_without_a_rebalance(broker, tmp_path):
     topic, group = f"st-{uuid.uuid4().hex[:8]}", f"sg-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
@@ -102,7 +93,7 @@ def test_a_static_member_restarting_gets_its_partitions_back_without_a_rebalance
     a, b = Member(broker, topic, group, "host-a", tmp_path, 1), Member(broker, topic, group, "host-b", tmp_path, 1)
     restarted = None
     try:
-        wait_for(lambda: a.assigned() is not None and b.assigned() is not None
+        wait_until(lambda: a.assigned() is not None and b.assigned() is not None
                  and sorted(a.assigned() + b.assigned()) == [0, 1, 2, 3]
                  and group_members(admin, group)[0] == ConsumerGroupState.STABLE, what="a Stable group of two")
         time.sleep(1)  # several heartbeats: nothing else is going to happen on its own
@@ -113,7 +104,7 @@ def test_a_static_member_restarting_gets_its_partitions_back_without_a_rebalance
         state, ids = group_members(admin, group)
         assert state == ConsumerGroupState.STABLE and ids == ids_before
         restarted = Member(broker, topic, group, "host-a", tmp_path, 2)
-        wait_for(lambda: restarted.assigned() is not None, what="host-a back")
+        wait_until(lambda: restarted.assigned() is not None, what="host-a back")
         assert restarted.assigned() == a_parts  # the same partitions as before the restart
         time.sleep(2)  # heartbeats of both members: no rebalance is brewing either
         state, ids_after = group_members(admin, group)
@@ -134,10 +125,10 @@ def test_a_second_process_with_the_same_instance_id_fences_the_first(broker, tmp
     first = Member(broker, topic, group, "twin", tmp_path, 1)
     second = None
     try:
-        wait_for(lambda: first.assigned() == [0, 1], what="the first process assigned")
+        wait_until(lambda: first.assigned() == [0, 1], what="the first process assigned")
         second = Member(broker, topic, group, "twin", tmp_path, 2)
-        wait_for(lambda: second.assigned() == [0, 1], what="the second process assigned")
-        fatal = wait_for(lambda: [e for e in first.log() if e["event"].startswith("error:")], what="the first fenced")
+        wait_until(lambda: second.assigned() == [0, 1], what="the second process assigned")
+        fatal = wait_until(lambda: [e for e in first.log() if e["event"].startswith("error:")], what="the first fenced")
         assert fatal[0]["event"] == "error:_FATAL", first.log()
         time.sleep(1)
         state, ids = group_members(admin, group)
