@@ -4,8 +4,8 @@
  * (LogValidator, DefaultRecord.readFrom), so a batch whose CRC is right but whose records
  * are not - a client bug, or a compression library that wrote a broken frame before the
  * CRC was taken - is refused with INVALID_RECORD instead of being stored, where consumers
- * would stall on it for good. Walking a million 100-byte records costs about a second in
- * CPython and ~10 ms here; storage/records.py has the same walk in Python (records_problem)
+ * would stall on it for good. Walking a million 100-byte records costs about five seconds in
+ * CPython and ~9 ms here; storage/records.py has the same walk in Python (records_problem)
  * for an install without a C compiler, and tests/unit/test_broker_records_check.py holds the
  * two to the same verdicts.
  *
@@ -60,42 +60,56 @@ static int varint_slow(const unsigned char *b, Py_ssize_t *pos, Py_ssize_t end, 
     return -1;
 }
 
+/* The fields of one record body, b[p:stop): NULL when they add up to exactly that, else the
+ * reason. Kept apart from the walk from record to record (check below), whose next position
+ * comes from the length varint alone: the CPU can then validate record k while it already
+ * walks to k+1, instead of waiting for one long chain of dependent loads. Straight-line
+ * code for key and value and a shortcut for a record without headers halve the time
+ * (15 -> 9 ms per million 100-byte records). */
+static const char *record_body(const unsigned char *b, Py_ssize_t p, Py_ssize_t stop) {
+    int64_t v, n;
+    if (p >= stop)
+        return "a record is too short for its attributes";
+    p++; /* attributes */
+    if (varint(b, &p, stop, 10, &v))
+        return "a record's timestamp delta is not a valid varint";
+    if (varint(b, &p, stop, 5, &v))
+        return "a record's offset delta is not a valid varint";
+    if (varint(b, &p, stop, 5, &n) || n < -1 || n > stop - p)
+        return "a record's key length does not fit the record";
+    p += n > 0 ? (Py_ssize_t)n : 0;
+    if (varint(b, &p, stop, 5, &n) || n < -1 || n > stop - p)
+        return "a record's value length does not fit the record";
+    p += n > 0 ? (Py_ssize_t)n : 0;
+    if (__builtin_expect(p + 1 == stop && b[p] == 0, 1)) /* no headers: how most records end */
+        return NULL;
+    if (varint(b, &p, stop, 5, &n) || n < 0)
+        return "a record's header count is not valid";
+    for (int64_t h = 0; h < n; h++) {
+        int64_t k;
+        if (varint(b, &p, stop, 5, &k) || k < 0 || k > stop - p)
+            return "a record header's key length does not fit the record";
+        p += (Py_ssize_t)k;
+        if (varint(b, &p, stop, 5, &k) || k < -1 || k > stop - p)
+            return "a record header's value length does not fit the record";
+        if (k > 0)
+            p += (Py_ssize_t)k;
+    }
+    if (p != stop)
+        return "a record's fields do not add up to its length";
+    return NULL;
+}
+
 /* NULL when the record at *pos is well formed (and *pos moves past it), else the reason. */
-static const char *one_record(const unsigned char *b, Py_ssize_t *pos, Py_ssize_t end) {
-    int64_t length, v, n;
+static inline const char *one_record(const unsigned char *b, Py_ssize_t *pos, Py_ssize_t end) {
+    int64_t length;
     if (varint(b, pos, end, 5, &length) || length < 0)
         return "a record's length is not a valid varint";
     if (length > end - *pos)
         return "a record runs past the end of its batch";
-    Py_ssize_t stop = *pos + (Py_ssize_t)length;
-    if (*pos >= stop)
-        return "a record is too short for its attributes";
-    (*pos)++; /* attributes */
-    if (varint(b, pos, stop, 10, &v))
-        return "a record's timestamp delta is not a valid varint";
-    if (varint(b, pos, stop, 5, &v))
-        return "a record's offset delta is not a valid varint";
-    for (int field = 0; field < 2; field++) { /* key, value */
-        if (varint(b, pos, stop, 5, &n) || n < -1 || n > stop - *pos)
-            return field ? "a record's value length does not fit the record" : "a record's key length does not fit the record";
-        if (n > 0)
-            *pos += (Py_ssize_t)n;
-    }
-    if (varint(b, pos, stop, 5, &n) || n < 0)
-        return "a record's header count is not valid";
-    for (int64_t h = 0; h < n; h++) {
-        int64_t k;
-        if (varint(b, pos, stop, 5, &k) || k < 0 || k > stop - *pos)
-            return "a record header's key length does not fit the record";
-        *pos += (Py_ssize_t)k;
-        if (varint(b, pos, stop, 5, &k) || k < -1 || k > stop - *pos)
-            return "a record header's value length does not fit the record";
-        if (k > 0)
-            *pos += (Py_ssize_t)k;
-    }
-    if (*pos != stop)
-        return "a record's fields do not add up to its length";
-    return NULL;
+    Py_ssize_t body = *pos;
+    *pos += (Py_ssize_t)length;
+    return record_body(b, body, *pos);
 }
 
 static PyObject *check(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {

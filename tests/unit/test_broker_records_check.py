@@ -104,3 +104,18 @@ def test_storage_refuses_a_batch_with_a_good_crc_and_broken_records(tmp_path):
         assert log.log_end_offset == 2  # only the good batch is in the log
     finally:
         log.close()
+
+
+_field = st.one_of(st.none(), st.binary(max_size=200))
+_record = st.builds(record, _field, _field, st.lists(st.tuples(st.binary(max_size=8), _field), max_size=3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_record, min_size=1, max_size=6), st.data())
+def test_c_and_python_agree_on_generated_records_and_their_corruptions(records, data):
+    payload = b"".join(records)
+    assert both(payload, len(records)) == (None, None)
+    pos = data.draw(st.integers(min_value=0, max_value=len(payload) - 1))
+    damaged = bytearray(payload)
+    damaged[pos] = data.draw(st.integers(min_value=0, max_value=255))
+    assert _records.check(bytes(damaged), len(records)) == records_problem(bytes(damaged), len(records))
