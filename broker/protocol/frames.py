@@ -27,6 +27,11 @@ MIN_HEADER_BYTES = 10  # api_key + api_version + correlation_id + client_id leng
 
 _size = struct.Struct(">i")
 _hdr = struct.Struct(">hhi")
+# Frame buffers between these sizes are kept for the connection's next frame: a new
+# bytearray is zero-filled (memset: 4 % of the broker's CPU on a produce benchmark), and a
+# producer's frames are all about the same size. Larger ones are not kept idle per connection.
+REUSE_MIN_BYTES = 64 * 1024
+REUSE_MAX_BYTES = 16 * 1024 * 1024
 
 
 class FrameError(Exception):
@@ -34,7 +39,7 @@ class FrameError(Exception):
 
 
 class FrameDecoder:
-    __slots__ = ("max_frame_bytes", "_hdr", "_hdr_n", "_body", "_body_n")
+    __slots__ = ("max_frame_bytes", "_hdr", "_hdr_n", "_body", "_body_n", "_size", "_spare")
 
     def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES):
         self.max_frame_bytes = max_frame_bytes
@@ -42,12 +47,25 @@ class FrameDecoder:
         self._hdr_n = 0
         self._body: bytearray | None = None
         self._body_n = 0
+        self._size = 0
+        self._spare: bytearray | None = None  # the last large frame's buffer, if nothing uses it any more
+
+    def _new_body(self, size: int) -> bytearray:
+        spare, self._spare = self._spare, None
+        if spare is not None and size <= len(spare) < 2 * size:
+            try:  # a resize fails while any memoryview of it is alive (a parked request, say)
+                spare.append(0)
+                del spare[-1]
+                return spare
+            except BufferError:
+                pass
+        return bytearray(size)
 
     def get_buffer(self) -> memoryview:
         """Where the next received bytes must go (never empty)."""
         if self._body is None:
             return memoryview(self._hdr)[self._hdr_n:]
-        return memoryview(self._body)[self._body_n:]
+        return memoryview(self._body)[self._body_n:self._size]
 
     def buffer_updated(self, n: int) -> memoryview | None:
         """`n` bytes were written into the last get_buffer(); returns a finished frame or None."""
@@ -59,15 +77,17 @@ class FrameDecoder:
             self._hdr_n = 0
             if size < MIN_HEADER_BYTES or size > self.max_frame_bytes:
                 raise FrameError(f"frame size {size} outside [{MIN_HEADER_BYTES}, {self.max_frame_bytes}]")
-            self._body = bytearray(size)
+            self._body = self._new_body(size) if size >= REUSE_MIN_BYTES else bytearray(size)
+            self._size = size
             self._body_n = 0
             return None
         self._body_n += n
-        if self._body_n < len(self._body):
+        if self._body_n < self._size:
             return None
-        frame = memoryview(self._body)
-        self._body = None
-        return frame
+        body, self._body = self._body, None
+        if REUSE_MIN_BYTES <= len(body) <= REUSE_MAX_BYTES:
+            self._spare = body
+        return memoryview(body)[:self._size]
 
     def feed(self, data: bytes) -> list[memoryview]:
         """Push bytes (tests, fuzzing); returns every frame they complete."""

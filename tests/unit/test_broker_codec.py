@@ -143,3 +143,29 @@ def test_frames_survive_any_split(bodies, step):
     for i in range(0, len(stream), step):
         got += [bytes(f) for f in dec.feed(stream[i:i + step])]
     assert got == bodies
+
+
+def test_frame_buffers_are_reused_only_when_nothing_holds_the_last_frame():
+    """A large frame's buffer serves the connection's next frame (no zero-fill of a new one),
+    but never while a memoryview of the previous frame is alive - a request parked with
+    its body, or records still being written, keep their bytes."""
+    from logwarden.broker.protocol.frames import REUSE_MIN_BYTES, FrameDecoder
+
+    def framed(fill: int, size: int) -> bytes:
+        return size.to_bytes(4, "big") + bytes([fill]) * size
+
+    d = FrameDecoder()
+    size = REUSE_MIN_BYTES * 2
+    (first,) = d.feed(framed(1, size))
+    held = first[10:20]  # a slice of the first frame stays alive
+    del first
+    (second,) = d.feed(framed(2, size))
+    assert bytes(held) == b"\x01" * 10  # untouched: the second frame got a buffer of its own
+    assert bytes(second[:4]) == b"\x02" * 4 and len(second) == size
+    second_obj = second.obj
+    del held, second
+    (third,) = d.feed(framed(3, size - 100))  # nothing holds the second: its buffer is reused
+    assert third.obj is second_obj and len(third) == size - 100 and bytes(third[-1:]) == b"\x03"
+    del third
+    (small,) = d.feed(framed(4, 100))  # small frames get their own small buffers
+    assert small.obj is not second_obj and bytes(small) == b"\x04" * 100
