@@ -503,9 +503,12 @@ class GroupCoordinator:
             state = "Empty" if self.offsets.fetch(group_id) else "Dead"
             return {"error_code": E.NONE, "group_id": group_id, "group_state": state, "protocol_type": "",
                     "protocol_data": "", "members": []}
+        # Kafka's GroupMetadata.summary: protocol, subscriptions and assignments only for a
+        # Stable group - mid-rebalance they are not settled, and tools would show stale ones
+        stable = g.state is S.STABLE
         return {"error_code": E.NONE, "group_id": group_id, "group_state": g.state.value,
-                "protocol_type": g.protocol_type or "", "protocol_data": g.protocol_name or "",
+                "protocol_type": g.protocol_type or "", "protocol_data": (g.protocol_name or "") if stable else "",
                 "members": [{"member_id": m.member_id, "group_instance_id": m.group_instance_id,
                              "client_id": m.client_id, "client_host": m.client_host,
-                             "member_metadata": dict(m.protocols).get(g.protocol_name or "", b""),
-                             "member_assignment": m.assignment} for m in g.members.values()]}
+                             "member_metadata": dict(m.protocols).get(g.protocol_name or "", b"") if stable else b"",
+                             "member_assignment": m.assignment if stable else b""} for m in g.members.values()]}

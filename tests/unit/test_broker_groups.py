@@ -494,3 +494,26 @@ def test_delete_group_only_when_empty_and_it_stays_deleted(tmp_path, monkeypatch
             lm.close()
 
     run(scenario())
+
+
+def test_describe_shows_protocol_and_assignments_only_for_a_stable_group(logs, monkeypatch):
+    """As Kafka's GroupMetadata.summary: mid-rebalance the protocol, subscriptions and
+    assignments are not settled and are not reported (they were, stale)."""
+    monkeypatch.setattr(coord_mod, "INITIAL_REBALANCE_DELAY_S", 0.01)
+
+    async def scenario():
+        c = GroupCoordinator(logs)
+        a, b = await stable_pair(c)
+        d = c.describe("g")
+        assert d["group_state"] == "Stable" and d["protocol_data"] == "range"
+        assert {m["member_assignment"] for m in d["members"]} == {b"a", b"b"}
+        assert {m["member_metadata"] for m in d["members"]} == {b"meta"}
+        again = asyncio.ensure_future(sjoin(c, "host-a", member_id=a["member_id"], protocols=(("range", b"new"),)))
+        await asyncio.sleep(0.01)
+        d = c.describe("g")
+        assert d["group_state"] == "PreparingRebalance" and d["protocol_data"] == ""
+        assert {(m["member_metadata"], m["member_assignment"]) for m in d["members"]} == {(b"", b"")}
+        await sjoin(c, "host-b", member_id=b["member_id"])
+        await again
+
+    run(scenario())
