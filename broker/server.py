@@ -49,13 +49,21 @@ class Session:
         self.client_id: str | None = None
         self.local: Any = None  # (host, port) the client connected to: what Metadata advertises
         self.sendfile = False  # plaintext socket: Fetch may hand out FileRegions for sendfile
+        self.close_after_response: str | None = None  # a handler's verdict: answer, then close (why)
+
+
+# Kafka's sasl.server.max.receive.size: the largest frame a connection may send before it
+# has authenticated, so that nobody without credentials can make the broker allocate
+# max_request_bytes per connection.
+PRE_AUTH_MAX_FRAME_BYTES = 512 * 1024
 
 
 class KafkaConnection(asyncio.BufferedProtocol):
     def __init__(self, broker: Any, needs_auth: bool):
         self.broker = broker
         self.needs_auth = needs_auth
-        self.decoder = FrameDecoder(broker.max_frame_bytes)
+        self.decoder = FrameDecoder(min(broker.max_frame_bytes, PRE_AUTH_MAX_FRAME_BYTES) if needs_auth
+                                    else broker.max_frame_bytes)
         self.queue: collections.deque[memoryview] = collections.deque()
         self.busy = False
         self.paused = False
@@ -144,6 +152,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 if pending is not None:
                     self.inflight = asyncio.ensure_future(self._finish(hdr, None, pending))
                     return
+                if self.session.close_after_response:  # type: ignore[union-attr]
+                    self._end()
+                    return
             self.busy = False
             if self.paused and not self.closed and len(self.queue) < MAX_QUEUED_REQUESTS // 2:
                 self.paused = False
@@ -171,8 +182,23 @@ class KafkaConnection(asyncio.BufferedProtocol):
             log.exception("request handling failed", extra={"api_key": hdr.api_key})
             self._abort("internal error", "internal_error")
             return
+        if self.session is not None and self.session.close_after_response:
+            self._end()
+            return
         if not self.closed:
             self._drain()
+
+    def _end(self) -> None:
+        """Close after the response just written has gone out (transport.close flushes)."""
+        why = self.session.close_after_response if self.session else "closing"
+        metrics.closed("unauthenticated")
+        log.warning("closing connection from %s: %s", self.session.peer if self.session else None, why,
+                    extra={"peer": str(self.session.peer if self.session else None), "reason": why})
+        self.closed = True
+        self.queue.clear()
+        self.busy = False
+        if self.transport is not None:
+            self.transport.close()
 
     def _send(self, hdr: RequestHeader, body: Any) -> Any:
         """Write a response; returns an awaitable when part of it goes out by sendfile."""
@@ -205,10 +231,12 @@ class KafkaConnection(asyncio.BufferedProtocol):
         if session.raw_sasl:
             from .handlers.sasl import raw_token
             try:
-                return RequestHeader(-1, 0, 0, None), raw_token(self.broker, session, bytes(frame))
+                token = raw_token(self.broker, session, bytes(frame))
             except ConnectionAbortedError as exc:
                 self._abort(f"SASL authentication failed: {exc}", "unauthenticated")
                 return None
+            self._lift_frame_limit()
+            return RequestHeader(-1, 0, 0, None), token
         try:
             hdr, pos = parse_header(frame)
         except DecodeError as exc:
@@ -227,7 +255,10 @@ class KafkaConnection(asyncio.BufferedProtocol):
                     "error_code": errors.UNSUPPORTED_VERSION, "api_keys": api_versions_table()}
             self._abort(f"unsupported version {hdr.api_version} of {api.name}", "unsupported_version")
             return None
-        if not session.authenticated and hdr.api_key not in PRE_AUTH_APIS:
+        if not session.authenticated and (hdr.api_key not in PRE_AUTH_APIS or (
+                session.sasl is not None and hdr.api_key != SASL_AUTHENTICATE.key)):
+            # before authentication only ApiVersions and the SASL requests; once the
+            # handshake chose a mechanism, only SaslAuthenticate (Kafka's authenticator)
             self._abort(f"{api.name} before SASL authentication", "unauthenticated")
             return None
         try:
@@ -238,10 +269,17 @@ class KafkaConnection(asyncio.BufferedProtocol):
         metrics.request(api.name)
         from .handlers import HANDLERS
         try:
-            return hdr, HANDLERS[hdr.api_key](self.broker, session, hdr, body)
+            out = HANDLERS[hdr.api_key](self.broker, session, hdr, body)
         except errors.CloseConnection as exc:
             self._abort(str(exc), exc.reason)
             return None
+        self._lift_frame_limit()
+        return hdr, out
+
+    def _lift_frame_limit(self) -> None:
+        """Authenticated: frames up to max_request_bytes from now on."""
+        if self.session is not None and self.session.authenticated:
+            self.decoder.max_frame_bytes = self.broker.max_frame_bytes
 
 
 async def serve(broker: Any, host: str, port: int, ssl_context: ssl.SSLContext | None = None,

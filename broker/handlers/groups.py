@@ -10,9 +10,21 @@ from logwarden.broker.protocol import errors as E
 from .metadata import advertised
 
 
+# What a transactional producer is told. Transactions are not supported, and librdkafka asks
+# for a transaction coordinator even though the broker does not advertise the transactional
+# APIs: told "here I am" it went on, never sent its records and timed out in
+# commit_transaction. TRANSACTIONAL_ID_AUTHORIZATION_FAILED is the answer every client
+# treats as fatal at once (init_transactions fails, with this message).
+NO_TRANSACTIONS = "transactions are not supported by this broker (single node; use an idempotent producer)"
+
+
 def handle_find_coordinator(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
     host, port = advertised(ctx, session)
-    if req.get("key_type", 0) not in (0, 1):
+    key_type = req.get("key_type", 0)
+    if key_type == 1:
+        return {"throttle_time_ms": 0, "error_code": E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                "error_message": NO_TRANSACTIONS, "node_id": -1, "host": "", "port": -1}
+    if key_type != 0:
         return {"error_code": E.INVALID_REQUEST, "error_message": "unknown key_type", "node_id": -1, "host": "", "port": -1}
     return {"throttle_time_ms": 0, "error_code": E.NONE, "error_message": None, "node_id": NODE_ID, "host": host, "port": port}
 

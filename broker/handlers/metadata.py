@@ -37,8 +37,7 @@ def handle_metadata(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> di
     else:
         allow = req.get("allow_auto_topic_creation", True)
         topics = []
-        for t in wanted:
-            name = t["name"]
+        for name in dict.fromkeys(t["name"] for t in wanted):  # each topic once, as Kafka (a set there)
             try:
                 validate_topic_name(name)
             except InvalidTopicError:

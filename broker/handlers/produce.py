@@ -137,6 +137,10 @@ def handle_produce(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dic
 
 
 def handle_init_producer_id(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
-    # Transactions are not supported: a transactional id gets a plain idempotent id too,
-    # and the transactional APIs are not advertised, so clients do not try to use them.
+    # Transactions are not supported (the transactional APIs are not advertised): a
+    # transactional id is refused as FindCoordinator refuses it (groups.NO_TRANSACTIONS);
+    # an idempotent producer (no transactional id) gets its producer id.
+    if req.get("transactional_id") is not None:
+        return {"throttle_time_ms": 0, "error_code": E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                "producer_id": -1, "producer_epoch": -1}
     return {"throttle_time_ms": 0, "error_code": E.NONE, "producer_id": ctx.next_producer_id(), "producer_epoch": 0}

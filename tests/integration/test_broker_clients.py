@@ -336,3 +336,33 @@ def test_producing_to_an_impossible_topic_name_fails_at_once(broker):
     p.produce("bad name!", b"x", on_delivery=lambda err, msg: errors.append(err.code() if err else 0))
     assert p.flush(20) == 0, "the record is still queued: the broker did not say the name is invalid"
     assert errors == [KafkaError.TOPIC_EXCEPTION]
+
+
+def test_a_transactional_producer_fails_at_once_instead_of_hanging(broker):
+    """Transactions are not supported. librdkafka asks for a transaction coordinator anyway;
+    told "here", its init_transactions succeeded, the records were never sent and
+    commit_transaction timed out 15 s later with a retriable error. Now init_transactions
+    fails at once with a fatal error that says why."""
+    from confluent_kafka import KafkaException
+
+    p = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": f"tx-{uuid.uuid4().hex[:6]}"})
+    t0 = time.monotonic()
+    with pytest.raises(KafkaException) as info:
+        p.init_transactions(30)
+    assert time.monotonic() - t0 < 20  # not the API timeout: refused, not waited for
+    err = info.value.args[0]
+    assert err.fatal() or err.name() == "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", err
+    with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as s:
+        r = kafka_call(s, 10, 2, {"key": "tx-1", "key_type": 1})
+        assert r["error_code"] == 53 and "not supported" in r["error_message"]
+        assert kafka_call(s, 22, 1, {"transactional_id": "tx-1", "transaction_timeout_ms": 60_000})["error_code"] == 53
+        assert kafka_call(s, 22, 1, {"transactional_id": None, "transaction_timeout_ms": 60_000})["producer_id"] >= 0
+
+
+def test_metadata_answers_each_topic_once(broker):
+    topic = new_topic(broker, 2)
+    with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as s:
+        r = kafka_call(s, 3, 8, {"topics": [{"name": topic}, {"name": topic}], "allow_auto_topic_creation": False,
+                                 "include_cluster_authorized_operations": False,
+                                 "include_topic_authorized_operations": False})
+    assert [t["name"] for t in r["topics"]] == [topic]  # Kafka collects the names into a set

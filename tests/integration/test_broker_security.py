@@ -10,7 +10,7 @@ import trustme
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
-from broker_proc import BrokerProcess
+from broker_proc import BrokerProcess, kafka_call
 from logwarden.broker.security.scram import hash_password
 
 pytestmark = pytest.mark.integration
@@ -144,5 +144,76 @@ def test_sasl_handshake_v0_with_bare_plain_tokens(tmp_path):
             s.sendall(encode_request(3, 1, 3, "eager", {"topics": None}))
             assert s.recv(1) == b""  # Metadata before authenticating: closed
         assert "SASL authentication failed" in b.log() and "Metadata before SASL authentication" in b.log()
+    finally:
+        assert b.stop() == 0, b.log()
+
+
+def test_sasl_failures_close_the_connection_as_kafka_does(tmp_path):
+    """Kafka's authenticator answers a failed SASL step and then closes the connection - a
+    wrong password only after a delay - so passwords cannot be tried one after another on
+    one connection; it refuses a second login on an authenticated connection, and frames
+    over 512 KiB before authentication. Before, all of these left the connection open (a
+    wrong password could be retried at once, and `bob` could take over `alice`'s connection)."""
+    import socket
+    import struct
+
+    from logwarden.broker.protocol.frames import encode_request
+
+    def closed(s: socket.socket) -> bool:
+        try:
+            return s.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+    def handshake(s: socket.socket, mechanism: str = "PLAIN") -> int:
+        return kafka_call(s, 17, 1, {"mechanism": mechanism})["error_code"]
+
+    def login(s: socket.socket, user: str, password: str) -> dict:
+        return kafka_call(s, 36, 1, {"auth_bytes": f"\0{user}\0{password}".encode()})
+
+    b = start(tmp_path, "SASL_PLAINTEXT")
+    try:
+        with b.connect() as s:  # wrong password: the error, then the connection closes
+            assert handshake(s) == 0
+            t0 = time.monotonic()
+            r = login(s, "alice", "nope")
+            assert r["error_code"] == 58 and time.monotonic() - t0 >= 0.09  # answered after the delay
+            assert closed(s)
+        with b.connect() as s:  # an unsupported mechanism: the enabled list, then closed
+            r = kafka_call(s, 17, 1, {"mechanism": "GSSAPI"})
+            assert r["error_code"] == 33 and "PLAIN" in r["mechanisms"]
+            assert closed(s)
+        with b.connect() as s:  # SaslAuthenticate before SaslHandshake
+            assert login(s, "alice", "wonderland")["error_code"] == 34
+            assert closed(s)
+        with b.connect() as s:  # after the handshake only SaslAuthenticate
+            assert handshake(s) == 0
+            s.sendall(encode_request(18, 2, 9, "t", {}))
+            assert closed(s)
+        with b.connect() as s:  # a second login on an authenticated connection: refused, connection kept
+            assert handshake(s) == 0 and login(s, "alice", "wonderland")["error_code"] == 0
+            again = login(s, "bob", "builder")
+            assert again["error_code"] == 34 and "after successful authentication" in again["error_message"]
+            assert handshake(s) == 34
+            assert kafka_call(s, 3, 1, {"topics": None})["brokers"]  # still alice's, still open
+        with b.connect() as s:  # 512 KiB is the most before authentication (Kafka's sasl.server.max.receive.size)
+            s.sendall(struct.pack(">i", 90 << 20) + b"\0" * 16)
+            assert closed(s)
+        with b.connect() as s:  # and after it, max_request_bytes again
+            assert handshake(s) == 0 and login(s, "alice", "wonderland")["error_code"] == 0
+            big = {"topics": [{"name": "t" + str(i)} for i in range(30_000)], "allow_auto_topic_creation": False,
+                   "include_cluster_authorized_operations": False, "include_topic_authorized_operations": False}
+            assert len(kafka_call(s, 3, 8, big)["topics"]) == 30_000  # a ~600 KiB request
+    finally:
+        assert b.stop() == 0, b.log()
+
+
+def test_sasl_handshake_on_a_listener_without_sasl_is_illegal_state(tmp_path):
+    """Kafka: ILLEGAL_SASL_STATE (librdkafka then points at the protocol, not at the mechanism)."""
+    b = BrokerProcess(tmp_path).start()
+    try:
+        with b.connect() as s:
+            assert kafka_call(s, 17, 1, {"mechanism": "PLAIN"})["error_code"] == 34
+            assert kafka_call(s, 18, 2, {})["error_code"] == 0  # and the connection carries on
     finally:
         assert b.stop() == 0, b.log()
