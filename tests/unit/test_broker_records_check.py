@@ -13,7 +13,7 @@ from logwarden.broker.storage import InvalidRecordError, LogConfig, PartitionLog
 from logwarden.broker.storage.batch import CRC_START, HEADER_SIZE
 from logwarden.broker.storage.records import records_problem
 
-_records = pytest.importorskip("logwarden.broker._records", reason="broker/_records.c was not built (no C compiler)")
+_records = pytest.importorskip("logwarden.broker._records", reason="broker/_records.c is not installed (no C compiler at install time)")
 
 
 def record(key: bytes | None, value: bytes | None, headers: list[tuple[bytes, bytes | None]] = ()) -> bytes:
