@@ -41,18 +41,11 @@ class Record(NamedTuple):
 
 
 def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
-    shift = 0
-    raw = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        raw |= (b & 0x7F) << shift
-        if not b & 0x80:
-            break
-        shift += 7
-        if shift > 63:
-            raise CorruptRecordError("varint too long")
-    return (raw >> 1) ^ -(raw & 1), pos
+    """A zigzag varint (at most 10 bytes) at `pos`: IndexError when the buffer ends first."""
+    try:
+        return _varint(buf, pos, len(buf), 10)
+    except ValueError:
+        raise CorruptRecordError("varint too long") from None
 
 
 def decompress(codec: int, data: bytes | memoryview) -> bytes:
@@ -79,18 +72,19 @@ def decompress(codec: int, data: bytes | memoryview) -> bytes:
 
 
 def _varint(buf: bytes | memoryview, pos: int, end: int, max_bytes: int) -> tuple[int, int]:
-    """A zigzag varint of at most max_bytes bytes before `end`; ValueError if there is none."""
+    """A zigzag varint of at most max_bytes bytes before `end`: IndexError when `end` comes
+    first, ValueError when it runs longer."""
     raw = shift = 0
     for _ in range(max_bytes):
         if pos >= end:
-            break
+            raise IndexError("varint cut short")
         b = buf[pos]
         pos += 1
         raw |= (b & 0x7F) << shift
         if not b & 0x80:
             return (raw >> 1) ^ -(raw & 1), pos
         shift += 7
-    raise ValueError
+    raise ValueError("varint too long")
 
 
 def records_problem(payload: bytes | memoryview, count: int) -> str | None:
@@ -100,7 +94,7 @@ def records_problem(payload: bytes | memoryview, count: int) -> str | None:
     for _ in range(max(count, 0)):
         try:
             length, pos = _varint(payload, pos, end, 5)
-        except ValueError:
+        except (ValueError, IndexError):
             return "a record's length is not a valid varint"
         if length < 0:
             return "a record's length is not a valid varint"
@@ -112,23 +106,23 @@ def records_problem(payload: bytes | memoryview, count: int) -> str | None:
         pos += 1
         try:
             _, pos = _varint(payload, pos, stop, 10)
-        except ValueError:
+        except (ValueError, IndexError):
             return "a record's timestamp delta is not a valid varint"
         try:
             _, pos = _varint(payload, pos, stop, 5)
-        except ValueError:
+        except (ValueError, IndexError):
             return "a record's offset delta is not a valid varint"
         for what in ("key", "value"):
             try:
                 n, pos = _varint(payload, pos, stop, 5)
-            except ValueError:
+            except (ValueError, IndexError):
                 n = -2
             if n < -1 or n > stop - pos:
                 return f"a record's {what} length does not fit the record"
             pos += max(n, 0)
         try:
             headers, pos = _varint(payload, pos, stop, 5)
-        except ValueError:
+        except (ValueError, IndexError):
             headers = -1
         if headers < 0:
             return "a record's header count is not valid"
@@ -136,7 +130,7 @@ def records_problem(payload: bytes | memoryview, count: int) -> str | None:
             for what, least in (("key", 0), ("value", -1)):
                 try:
                     n, pos = _varint(payload, pos, stop, 5)
-                except ValueError:
+                except (ValueError, IndexError):
                     n = -2
                 if n < least or n > stop - pos:
                     return f"a record header's {what} length does not fit the record"
