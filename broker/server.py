@@ -126,14 +126,16 @@ class KafkaConnection(asyncio.BufferedProtocol):
             self._drain()
 
     # -- request processing -------------------------------------------------------
-    def _abort(self, why: str, reason: str = "protocol") -> None:
+    def _abort(self, why: str, reason: str = "protocol", flush: bool = False) -> None:
+        """Close the connection, logged and counted: at once (abort), or once what was
+        written has gone out (flush: the answer to a failed SASL step)."""
         metrics.closed(reason)
         peer = str(self.session.peer if self.session else None)
         log.warning("closing connection from %s: %s", peer, why, extra={"peer": peer, "reason": why})
         self.closed = True
         self.queue.clear()
         if self.transport is not None:
-            self.transport.abort()
+            self.transport.close() if flush else self.transport.abort()
 
     def _drain(self) -> None:
         """Handle queued frames in order until one needs to wait."""
@@ -153,7 +155,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
                     self.inflight = asyncio.ensure_future(self._finish(hdr, None, pending))
                     return
                 if self.session.close_after_response:  # type: ignore[union-attr]
-                    self._end()
+                    self._abort(self.session.close_after_response, "unauthenticated", flush=True)  # type: ignore[union-attr]
                     return
             self.busy = False
             if self.paused and not self.closed and len(self.queue) < MAX_QUEUED_REQUESTS // 2:
@@ -183,22 +185,10 @@ class KafkaConnection(asyncio.BufferedProtocol):
             self._abort("internal error", "internal_error")
             return
         if self.session is not None and self.session.close_after_response:
-            self._end()
+            self._abort(self.session.close_after_response, "unauthenticated", flush=True)
             return
         if not self.closed:
             self._drain()
-
-    def _end(self) -> None:
-        """Close after the response just written has gone out (transport.close flushes)."""
-        why = self.session.close_after_response if self.session else "closing"
-        metrics.closed("unauthenticated")
-        log.warning("closing connection from %s: %s", self.session.peer if self.session else None, why,
-                    extra={"peer": str(self.session.peer if self.session else None), "reason": why})
-        self.closed = True
-        self.queue.clear()
-        self.busy = False
-        if self.transport is not None:
-            self.transport.close()
 
     def _send(self, hdr: RequestHeader, body: Any) -> Any:
         """Write a response; returns an awaitable when part of it goes out by sendfile."""
