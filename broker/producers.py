@@ -14,12 +14,12 @@ acknowledgement was lost to a crash is still recognised when the client retries 
 """
 from __future__ import annotations
 
-import time
 from collections import deque
 from typing import Any, Iterable, NamedTuple
 
 from .protocol.batches import BatchHeader, iter_batches
 from .storage.batch import ATTR_TIMESTAMP_TYPE
+from .storage.log import now_ms
 
 # Kafka remembers the last 5 batches: max.in.flight.requests.per.connection for idempotence.
 REMEMBERED_BATCHES = 5
@@ -43,16 +43,12 @@ class Verdict(NamedTuple):
     log_append_time: int = -1  # of the original on a LogAppendTime topic, for a DUPLICATE
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class _Producer:
     __slots__ = ("epoch", "batches", "last_ms")
 
     def __init__(self, epoch: int):
         self.epoch = epoch
-        self.last_ms = _now_ms()  # last append (or the rebuild that found it): expiry counts from here
+        self.last_ms = now_ms()  # last append (or the rebuild that found it): expiry counts from here
         # (first_seq, last_seq, base_offset, log_append_time or -1) of recent batches
         self.batches: deque[tuple[int, int, int, int]] = deque(maxlen=REMEMBERED_BATCHES)
 
@@ -117,7 +113,7 @@ class ProducerStateTable:
         p = table.get(h.producer_id)
         if p is None or h.producer_epoch != p.epoch:
             p = table[h.producer_id] = _Producer(h.producer_epoch)
-        p.last_ms = _now_ms()
+        p.last_ms = now_ms()
         p.batches.append((h.base_sequence, h.base_sequence + h.last_offset_delta, base_offset, log_append_time))
 
 

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import signal
 import ssl
-import time
 from typing import Any
 
 from logwarden.model import parse_hostport
@@ -20,6 +19,7 @@ from logwarden.model import parse_hostport
 from . import metrics
 from .context import BrokerContext
 from .server import serve
+from .storage.log import now_ms
 
 log = logging.getLogger("logwarden.broker")
 
@@ -83,7 +83,7 @@ async def main(cfg: Any, ready: asyncio.Future[int] | None = None) -> None:
             metrics.publish()
             if loop.time() >= next_idle:
                 ctx.close_idle(loop.time())
-                ctx.producers.expire(int(time.time() * 1000))
+                ctx.producers.expire(now_ms())
                 next_idle = loop.time() + idle_every
 
     reaper = asyncio.create_task(housekeeping())

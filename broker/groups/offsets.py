@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import logging
 import struct
-import time
 import zlib
 from typing import Any, NamedTuple
 
 from logwarden.broker.producers import slice_bytes
 from logwarden.broker.protocol.batches import build_batch, iter_batches, iter_records
 from logwarden.broker.protocol.types import BYTES, INT32, INT64, NSTRING, STRING, Array, F, Struct, Writer
+from logwarden.broker.storage.log import now_ms
 
 log = logging.getLogger("logwarden.broker.groups")
 
@@ -160,7 +160,7 @@ class OffsetStore:
 
     def commit(self, group: str, entries: list[tuple[str, int, int, int, str]]) -> None:
         """Persist (topic, partition, offset, leader_epoch, metadata) entries, then apply them."""
-        now = int(time.time() * 1000)
+        now = now_ms()
         recs = []
         for topic, partition, offset, epoch, meta in entries:
             c = Committed(offset, epoch, meta or "", now)
@@ -177,7 +177,7 @@ class OffsetStore:
         key = encode_group_key(group)
         raw = None if value is None else encode_group_value(value)
         part = zlib.crc32(group.encode()) % self.logs.topics()[OFFSETS_TOPIC]
-        self.logs.get(OFFSETS_TOPIC, part).append(build_batch([(key, raw)], int(time.time() * 1000)))
+        self.logs.get(OFFSETS_TOPIC, part).append(build_batch([(key, raw)], now_ms()))
         self._apply(key, raw)
 
     def fetch(self, group: str) -> dict[tuple[str, int], Committed]:
@@ -199,7 +199,7 @@ class OffsetStore:
         if not keys:
             return
         part = zlib.crc32(group.encode()) % self.logs.topics()[OFFSETS_TOPIC]
-        batch = build_batch([(encode_key(group, t, p), None) for t, p in keys], int(time.time() * 1000))
+        batch = build_batch([(encode_key(group, t, p), None) for t, p in keys], now_ms())
         self.logs.get(OFFSETS_TOPIC, part).append(batch)
         committed = self.offsets.get(group, {})
         for k in keys:
