@@ -125,11 +125,11 @@ def handle_produce(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dic
                 parts.append(_partition(ctx, name, p["index"], p["records"], hdr.api_version))
         responses.append({"name": name, "partitions": parts})
     if acks == 0:
-        failed = [(r["name"], p) for r in responses for p in r["partitions"] if p["error_code"]]
-        if failed:
+        failed = next(((r["name"], p) for r in responses for p in r["partitions"] if p["error_code"]), None)
+        if failed is not None:
             # As Kafka: an acks=0 producer hears of nothing else; the closed connection makes
             # it reconnect and refresh its metadata instead of dropping records for good.
-            (name, p), = failed[:1]
+            name, p = failed
             raise CloseConnection(f"acks=0 produce to {name}-{p['index']} failed with error {p['error_code']}"
                                   f"{': ' + p['error_message'] if p.get('error_message') else ''}", "acks0_failed")
         return None

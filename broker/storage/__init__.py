@@ -5,9 +5,9 @@ indexes), segment (one .log/.index/.timeindex triple), log (PartitionLog), clean
 (compaction), records (decoding inside batches, off the hot path), manager (LogManager).
 """
 from .config import LogConfig
-from .errors import (CorruptRecordError, InvalidConfigError, InvalidPartitionsError, InvalidRecordError, RecordBatchTooLargeError,
-                     InvalidTopicError, KafkaStorageError, OffsetOutOfRangeError, RecordTooLargeError, StorageError,
-                     TopicExistsError, UnknownPartitionError, UnknownTopicError)
+from .errors import (CorruptRecordError, InvalidConfigError, InvalidPartitionsError, InvalidRecordError,
+                     InvalidTopicError, KafkaStorageError, OffsetOutOfRangeError, RecordBatchTooLargeError,
+                     RecordTooLargeError, StorageError, TopicExistsError, UnknownPartitionError, UnknownTopicError)
 from .log import PartitionLog, ReadSlice
 from .manager import INTERNAL_TOPICS, LogDirLockedError, LogManager, is_internal_topic, validate_topic_name
 
