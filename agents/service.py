@@ -11,8 +11,11 @@ One loop in one thread (the filesystem watcher only sets an event):
 
 A rotated file is read to its end before the file that replaced it at the same path
 (`rotated` -> `drained`), so lines reach the broker in the order they were written.
-Files found on the first scan start at `start_at`; files that appear later always start
-at offset 0 (they are new logs, e.g. the one logrotate just created).
+Files found on the first scan start at `start_at`; files that appear later start at
+offset 0 (they are new logs, e.g. the one logrotate just created) - except a copytruncate
+copy: a new file whose first line is that of a file being tailed waits until the original
+is truncated, then continues where the original's reading ended (its `Handoff`), so the
+lines the agent had not read before the truncation are read once, from the copy.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 
 import orjson
@@ -38,7 +42,7 @@ from . import metrics
 from .config import AgentConfig, FileSource
 from .discovery import matches, watch_roots
 from .envelope import EnvelopeTemplate
-from .harvester import Harvester
+from .harvester import Handoff, Harvester
 from .identity import file_key, fingerprint_path
 from .lifecycle import FileEvent, FileState
 from .metrics import Stats
@@ -52,6 +56,7 @@ log = logging.getLogger("logwarden.agent")
 PUMP_BYTES_PER_FILE = 4 * 1_048_576  # per loop turn, so one busy file cannot starve the others
 SHUTDOWN_FLUSH_S = 10.0
 STATS_LOG_S = 30.0
+HANDOFFS_KEPT = 64  # ended generations remembered for their copies; logrotate makes one copy per rotation
 
 
 def _agent_id(directory: Path) -> str:
@@ -97,6 +102,7 @@ class Agent:
         self.harvesters: dict[str, Harvester] = {}  # open files by 'device:inode'
         self.closing: list[Harvester] = []  # closed files whose last records await acknowledgement
         self.idle: set[str] = set()  # closed for inactivity; reopened when they grow
+        self.handoffs: OrderedDict[str, Handoff] = OrderedDict()  # by fingerprint: truncated content, for its copy
         self._first_scan = True
         self._unreadable: set[str] = set()
         self.stop_event = threading.Event()
@@ -169,9 +175,53 @@ class Agent:
             h.close()
             return
         self.idle.discard(key)
+        if entry is None and offset == 0:
+            self._find_original(h)
         self.harvesters[key] = h
         metrics.FILES.set(len(self.harvesters))
-        log.info("tailing file", extra={"path": path, "file_key": key, "offset": offset})
+        log.info("tailing file", extra={"path": path, "file_key": key, "offset": h.position})
+
+    # -- copytruncate copies ---------------------------------------------------------------
+    def _find_original(self, h: Harvester) -> None:
+        """A new file with the first line of content already being read is a copy of it
+        (logrotate's copytruncate copies, then truncates): hold it until the original's
+        generation ends, or continue it at once where an ended generation's reading stopped."""
+        if h.fingerprint is None:
+            return
+        for other in self.harvesters.values():
+            if other.fingerprint == h.fingerprint and other.state is FileState.TAILING:
+                h.copy_of = other
+                log.info("file is a copy of a file being tailed, held until that one is truncated",
+                         extra={"path": h.path, "file_key": h.key, "original": other.path, "original_key": other.key})
+                return
+        self._continue_copy(h)
+
+    def _continue_copy(self, h: Harvester) -> None:
+        ho = self.handoffs.get(h.fingerprint or "")
+        if ho is not None and ho.resume and ho.matches(h.fd):
+            h.resume_at(ho.resume)
+            log.info("copy of a truncated file, reading it from where the original's reading ended",
+                     extra={"path": h.path, "file_key": h.key, "offset": ho.resume})
+
+    def _held_copy(self, h: Harvester) -> bool:
+        """While its original still reads the same content, a copy waits (reading both would
+        ship those lines twice); when that ends, the copy continues at the handoff, if any."""
+        o = h.copy_of
+        if o is None:
+            return False
+        if o.fd >= 0 and o.fingerprint == h.fingerprint and o.state is FileState.TAILING:
+            return True
+        h.copy_of = None
+        self._continue_copy(h)
+        return False
+
+    def _keep_handoff(self, h: Harvester) -> None:
+        ho, h.handoff = h.handoff, None
+        if ho is not None:
+            self.handoffs[ho.fingerprint] = ho
+            self.handoffs.move_to_end(ho.fingerprint)
+            while len(self.handoffs) > HANDOFFS_KEPT:
+                self.handoffs.popitem(last=False)
 
     # -- reading ---------------------------------------------------------------------------
     def _template(self, h: Harvester, fingerprint: str | None = None) -> EnvelopeTemplate:
@@ -187,9 +237,16 @@ class Agent:
         return tpl
 
     def _blocked(self, h: Harvester) -> bool:
-        """Finish a rotated file before reading the new one at its path."""
+        """Finish a rotated file before reading a newer one opened at its path.
+
+        Only an *older* harvester (opened earlier at the same path) can hold `h` back: the
+        oldest rotated file of a path is never blocked, so it drains and frees the next.
+        When the agent cannot read for a while (backpressure: the broker is away) several
+        files can rotate at one path before any of them is read to its end; if any rotated
+        file blocked every other, two of them would block each other for good.
+        """
         for other in self.harvesters.values():
-            if other is not h and other.path == h.path and other.state is FileState.ROTATED:
+            if other.seq < h.seq and other.path == h.path and other.state is FileState.ROTATED:
                 return True
         return False
 
@@ -198,7 +255,7 @@ class Agent:
         ts = now_iso().encode()
         limit = self.acfg.read_buffer_bytes
         for h in list(self.harvesters.values()):
-            if self._blocked(h):
+            if self._held_copy(h) or self._blocked(h):
                 continue
             budget = PUMP_BYTES_PER_FILE
             while budget > 0 and not self.shipper.busy:
@@ -234,7 +291,9 @@ class Agent:
         ev = h.check()
         if ev is FileEvent.MOVED:
             self.wake.rescan = True
-        elif ev is FileEvent.TRUNCATED and h.leftover is not None:
+        elif ev is FileEvent.TRUNCATED:
+            self._keep_handoff(h)
+        if ev is FileEvent.TRUNCATED and h.leftover is not None:
             rec, old_fp, tracker = h.leftover
             h.leftover = None
             tpl = self._template(h, old_fp)
