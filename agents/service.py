@@ -56,6 +56,7 @@ log = logging.getLogger("logwarden.agent")
 PUMP_BYTES_PER_FILE = 4 * 1_048_576  # per loop turn, so one busy file cannot starve the others
 SHUTDOWN_FLUSH_S = 10.0
 STATS_LOG_S = 30.0
+LAG_PUBLISH_S = 1.0  # lag gauges cost an fstat per open file: at most once a second
 HANDOFFS_KEPT = 64  # ended generations remembered for their copies; logrotate makes one copy per rotation
 
 
@@ -326,12 +327,21 @@ class Agent:
         self.registry.flush(force)
         metrics.publish(self.stats)
 
+    def lag_by_path(self) -> dict[str, int]:
+        """Bytes not read yet per path (the path a harvester was opened at, so a path's
+        rotated files add up under it): what grows while a file is held back or stuck."""
+        out: dict[str, int] = {}
+        for h in list(self.harvesters.values()):
+            out[h.path] = out.get(h.path, 0) + h.lag_bytes()
+        return out
+
     # -- the loop --------------------------------------------------------------------------
     def run_forever(self) -> None:
         acfg = self.acfg
         observer = start_observer(watch_roots([p for s in self.sources for p in s.paths]), self.wake) if acfg.watch else None
         poll_s, scan_s, flush_s = acfg.poll_interval_ms / 1000.0, acfg.scan_interval_ms / 1000.0, acfg.registry_flush_ms / 1000.0
-        next_scan = next_check = next_flush = next_stats = 0.0
+        next_scan = next_check = next_flush = next_stats = next_lag = 0.0
+        lag: dict[str, int] = {}
         if self.monitor is not None:
             self.monitor.start()
         try:
@@ -349,9 +359,13 @@ class Agent:
                 if now >= next_flush:
                     self.commit()
                     next_flush = now + flush_s
+                if now >= next_lag:
+                    lag = self.lag_by_path()
+                    metrics.publish_lag(lag)
+                    next_lag = now + LAG_PUBLISH_S
                 if now >= next_stats:
                     if next_stats:
-                        log.info("agent stats", extra={**self.stats.as_dict(), "files": len(self.harvesters)})
+                        log.info("agent stats", extra={**self.stats.as_dict(), "files": len(self.harvesters), "lag_bytes": sum(lag.values())})
                     next_stats = now + STATS_LOG_S
                 if read and not self.shipper.busy:
                     continue
