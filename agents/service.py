@@ -43,7 +43,7 @@ from .config import AgentConfig, FileSource
 from .discovery import matches, watch_roots
 from .envelope import EnvelopeTemplate
 from .harvester import Handoff, Harvester
-from .identity import file_key, fingerprint_path
+from .identity import file_key, fingerprint_path, first_line_bytes, same_content
 from .lifecycle import FileEvent, FileState
 from .metrics import Stats
 from .monitor import MonitorServer
@@ -184,13 +184,22 @@ class Agent:
 
     # -- copytruncate copies ---------------------------------------------------------------
     def _find_original(self, h: Harvester) -> None:
-        """A new file with the first line of content already being read is a copy of it
-        (logrotate's copytruncate copies, then truncates): hold it until the original's
-        generation ends, or continue it at once where an ended generation's reading stopped."""
+        """A new file with the content of a file being read is a copy of it (logrotate's
+        copytruncate copies, then truncates): hold it until the original's generation ends,
+        or continue it at once where an ended generation's reading stopped.
+
+        A copy has the original's first line *and* its bytes, and more than that one line: a
+        file that only starts with the same header line is not held. When the bytes differ,
+        the original may have been truncated already (found before the next poll): it is
+        checked at once, so it leaves its handoff first."""
         if h.fingerprint is None:
             return
-        for other in self.harvesters.values():
-            if other.fingerprint == h.fingerprint and other.state is FileState.TAILING:
+        for other in list(self.harvesters.values()):
+            if not self._same_generation(h, other):
+                continue
+            if not same_content(h.fd, other.fd):
+                self._check_one(other, time.monotonic())
+            if self._same_generation(h, other) and h.size() > first_line_bytes(h.fd) and same_content(h.fd, other.fd):
                 h.copy_of = other
                 log.info("file is a copy of a file being tailed, held until that one is truncated",
                          extra={"path": h.path, "file_key": h.key, "original": other.path, "original_key": other.key})
@@ -204,17 +213,30 @@ class Agent:
             log.info("copy of a truncated file, reading it from where the original's reading ended",
                      extra={"path": h.path, "file_key": h.key, "offset": ho.resume})
 
-    def _held_copy(self, h: Harvester) -> bool:
+    def _held_copy(self, h: Harvester, now: float) -> bool:
         """While its original still reads the same content, a copy waits (reading both would
-        ship those lines twice); when that ends, the copy continues at the handoff, if any."""
+        ship those lines twice); when that ends, the copy continues at the handoff, if any.
+
+        When the two differ, the original is checked at once: truncated (the copytruncate's
+        second half), it leaves its handoff; still the same content, the held file was not
+        a copy after all (it grew its own lines) and is read from 0."""
         o = h.copy_of
         if o is None:
             return False
-        if o.fd >= 0 and o.fingerprint == h.fingerprint and o.state is FileState.TAILING:
-            return True
+        if self._same_generation(h, o):
+            if same_content(h.fd, o.fd):
+                return True
+            if o.key in self.harvesters:
+                self._check_one(o, now)
+            if self._same_generation(h, o):
+                log.info("held file differs from the file it seemed a copy of, reading it from 0", extra={"path": h.path, "file_key": h.key})
         h.copy_of = None
         self._continue_copy(h)
         return False
+
+    @staticmethod
+    def _same_generation(h: Harvester, o: Harvester) -> bool:
+        return o.fd >= 0 and h.fd >= 0 and o.fingerprint == h.fingerprint and o.state is FileState.TAILING
 
     def _keep_handoff(self, h: Harvester) -> None:
         ho, h.handoff = h.handoff, None
@@ -256,7 +278,7 @@ class Agent:
         ts = now_iso().encode()
         limit = self.acfg.read_buffer_bytes
         for h in list(self.harvesters.values()):
-            if self._held_copy(h) or self._blocked(h):
+            if self._held_copy(h, now) or self._blocked(h):
                 continue
             budget = PUMP_BYTES_PER_FILE
             while budget > 0 and not self.shipper.busy:
