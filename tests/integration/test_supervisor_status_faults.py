@@ -1,0 +1,65 @@
+"""`logwarden up` keeps supervising while it cannot write its status file (issue 18, "A full disk").
+
+The fault is a real ENOSPC from the kernel, confined to the status file: before the start,
+`<data_dir>/run/status.json.tmp` is made a symlink to /dev/full, so every write of the
+status file fails with "No space left on device" while the rest of the disk has room (the
+stages' own disk-full behaviour is not what this tests). Removing the symlink is the
+space coming back.
+"""
+import os
+import signal
+
+import orjson
+import pytest
+
+from lwtest import Proc, free_port, logwarden_cmd, wait_listening, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def children_of(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except FileNotFoundError:
+        return []
+
+
+def test_supervisor_survives_enospc_on_its_status_file_and_recovers(tmp_path):
+    data = tmp_path / "data"
+    run = data / "run"
+    run.mkdir(parents=True)
+    os.symlink("/dev/full", run / "status.json.tmp")
+    http_port = free_port()
+    up = Proc(logwarden_cmd("up", "--data-dir", str(data), "--broker-listen", f"127.0.0.1:{free_port()}",
+                            "--http-listen", f"127.0.0.1:{http_port}"), tmp_path / "up.log")
+    try:
+        wait_until(lambda: "cannot write the status file" in up.output(100_000) or up.p.poll() is not None,
+                   "the status write fails", 60, detail=up.output)
+        wait_listening(http_port, up, 90)  # fails with the output if the supervisor died
+        assert up.p.poll() is None, up.output()
+        assert not (run / "status.json").exists()
+
+        # still supervising while the status file cannot be written: a killed stage comes back
+        (http_pid,) = [p for p in children_of(up.p.pid) if b"http" in cmdline(p)]
+        os.kill(http_pid, signal.SIGKILL)
+        wait_until(lambda: [p for p in children_of(up.p.pid) if b"http" in cmdline(p) and p != http_pid],
+                   "the http stage restarted", 60, detail=up.output)
+        wait_listening(http_port, up, 90)
+        assert up.output(100_000).count("cannot write the status file") == 1  # once per outage, not per tick
+
+        (run / "status.json.tmp").unlink()  # space is back
+        status = wait_until(lambda: (run / "status.json").exists() and orjson.loads((run / "status.json").read_bytes()),
+                            "status.json written again", 30, detail=up.output)
+        assert status["pid"] == up.p.pid
+        assert status["children"]["http"]["restarts"] == 1
+        assert all(c["running"] for c in status["children"].values()), status
+        assert "status file written again" in up.output(100_000)
+    finally:
+        code = up.stop(60)
+    assert code == 0, up.output()
