@@ -10,7 +10,9 @@ One loop in one thread (the filesystem watcher only sets an event):
     wait for a watchdog event or poll_interval_ms
 
 A rotated file is read to its end before the file that replaced it at the same path
-(`rotated` -> `drained`), so lines reach the broker in the order they were written.
+(`rotated` -> `drained`), so lines reach the broker in the order they were written; with
+several generations of one path rotated before any was drained (reading paused while the
+broker is away), the oldest goes first and each newer one waits only for older ones.
 Files found on the first scan start at `start_at`; files that appear later start at
 offset 0 (they are new logs, e.g. the one logrotate just created) - except a copytruncate
 copy: a new file whose first line is that of a file being tailed waits until the original
