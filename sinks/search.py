@@ -30,7 +30,7 @@ class SearchService:
         self.cfg = cfg
         self._es = None
         if cfg.index.type == "elasticsearch":
-            from logwarden.sinks.es_sink import make_client
+            from logwarden.sinks.elasticsearch import make_client
             self._es = make_client(cfg.index)
             self._prefix = cfg.index.index_prefix
         else:
