@@ -17,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError
@@ -52,6 +52,8 @@ class DemoConfig(Model):
 class Config(Model):
     data_dir: str = Field("./logwarden-data", description="Where the broker log, the index, offsets and the demo log live.")
     log_level: str = Field("info", description="debug, info, warning or error.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="auto: readable lines on a terminal, JSON objects otherwise; or always json, always text.")
     kafka: KafkaConfig = Field(default_factory=KafkaConfig, description="How stages reach the broker (built-in or Kafka).")
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="The built-in broker.")
     http: HttpConfig = Field(default_factory=HttpConfig, description="The web UI and HTTP API.")

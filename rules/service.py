@@ -82,7 +82,10 @@ class RulesStage:
             log.error("rule not loaded", extra={"file": e.file, "line": e.line, "reason": e.reason})
         LOADED.set(len(rs.rules) + len(rs.correlations))
         LOAD_ERRORS.set(len(rs.errors))
-        log.info("rules loaded", extra=rs.summary() | {"paths": self.paths, "mapping": self.cfg.mapping})
+        n = rs.summary()
+        (log.warning if rs.errors else log.info)(
+            "rules loaded: %d rule(s), %d correlation(s), %d load error(s)", n["rules"], n["correlations"], n["errors"],
+            extra=n | {"paths": self.paths, "mapping": self.cfg.mapping})
         return Engine(rs)
 
     def maybe_reload(self) -> bool:
