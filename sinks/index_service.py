@@ -30,7 +30,7 @@ import orjson
 from prometheus_client import Counter
 
 from logwarden import metrics
-from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC, ECS_TOPIC, event_id, now_iso
+from logwarden.events import DLQ_TOPIC, event_id, now_iso
 from logwarden.worker import Output
 
 if TYPE_CHECKING:
@@ -41,8 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("logwarden.sinks.index")
 
 DOCS = Counter("logwarden_index_documents_total", "Documents written to the search index.", ["index"])
-
-KIND_BY_TOPIC = {ECS_TOPIC: "events", ALERTS_TOPIC: "alerts"}
 
 
 class Rejected(Exception):
@@ -59,7 +57,7 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def dead_letter(value: bytes, reason: str, doc: dict[str, Any] | None = None) -> Output:
+def dead_letter(value: bytes, reason: str, doc: dict[str, Any] | None = None, *, topic: str = DLQ_TOPIC) -> Output:
     """The logs.dlq document for a record the index could not take (contracts.md shape)."""
     ev = doc.get("event") if isinstance(doc, dict) else None
     eid = (ev or {}).get("id") if isinstance(ev, dict) else None
@@ -71,7 +69,7 @@ def dead_letter(value: bytes, reason: str, doc: dict[str, Any] | None = None) ->
     }
     if isinstance(doc, dict):
         body["raw"] = doc
-    return Output(DLQ_TOPIC, orjson.dumps(body), key=None)
+    return Output(topic, orjson.dumps(body), key=None)
 
 
 class IndexStage:
@@ -79,7 +77,9 @@ class IndexStage:
 
     def __init__(self, cfg: "Config", backend: Backend | None = None):
         self.cfg = cfg
-        self.topics = [ECS_TOPIC, ALERTS_TOPIC]
+        self.kind_by_topic = {cfg.topics.ecs: "events", cfg.topics.alerts: "alerts"}
+        self.topics = list(self.kind_by_topic)
+        self.dlq_topic = cfg.topics.dlq
         self.backend = backend or make_backend(cfg)
         self.archive = None
         if cfg.index.archive.enabled:
@@ -92,16 +92,16 @@ class IndexStage:
         batches: dict[str, list[tuple[dict[str, Any], bytes]]] = {"events": [], "alerts": []}
         for m in msgs:
             value = m.value() or b""
-            kind = KIND_BY_TOPIC.get(m.topic(), "events")
+            kind = self.kind_by_topic.get(m.topic(), "events")
             try:
                 doc = orjson.loads(value)
             except orjson.JSONDecodeError as exc:
                 self._errors.labels(self.name, "dead_letter").inc()
-                yield dead_letter(value, f"not JSON: {exc}")
+                yield self._dead_letter(value, f"not JSON: {exc}")
                 continue
             if not isinstance(doc, dict):
                 self._errors.labels(self.name, "dead_letter").inc()
-                yield dead_letter(value, f"expected a JSON object, got {type(doc).__name__}")
+                yield self._dead_letter(value, f"expected a JSON object, got {type(doc).__name__}")
                 continue
             batches[kind].append((doc, value))
         for kind, docs in batches.items():
@@ -110,11 +110,14 @@ class IndexStage:
             rejected = self.backend.write(kind, docs)
             for i, reason in rejected:
                 self._errors.labels(self.name, "dead_letter").inc()
-                yield dead_letter(docs[i][1], reason, docs[i][0])
+                yield self._dead_letter(docs[i][1], reason, docs[i][0])
             DOCS.labels(kind).inc(len(docs) - len(rejected))
             if self.archive is not None and kind == "events":
                 bad = {i for i, _ in rejected}
                 self.archive.write(d for i, d in enumerate(docs) if i not in bad)
+
+    def _dead_letter(self, value: bytes, reason: str, doc: dict[str, Any] | None = None) -> Output:
+        return dead_letter(value, reason, doc, topic=self.dlq_topic)
 
     def checkpoint(self) -> None:
         self.backend.checkpoint()

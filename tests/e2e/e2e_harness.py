@@ -22,8 +22,10 @@ DEADLINE_S = 30  # the issue's promise: appended lines are searchable and alerte
 
 
 class Appliance:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, config: Path | None = None):
+        """`config`: a logwarden.yml passed with -c; the flags below override it."""
         self.tmp = tmp
+        self.config = config
         self.data = tmp / "data"
         self.logs = tmp / "logs"
         self.logs.mkdir()
@@ -38,7 +40,7 @@ class Appliance:
         self.runs += 1
         out = open(self.tmp / f"up-{self.runs}.log", "wb")
         self.proc = subprocess.Popen(
-            logwarden_cmd("up", "--data-dir", str(self.data), "--broker-listen", f"127.0.0.1:{self.broker_port}",
+            logwarden_cmd("up", *(["-c", str(self.config)] if self.config else []), "--data-dir", str(self.data), "--broker-listen", f"127.0.0.1:{self.broker_port}",
                           "--http-listen", f"127.0.0.1:{self.http_port}", "--tail", str(self.logs / "*.log")),
             stdout=out, stderr=subprocess.STDOUT, cwd="/", env={**os.environ, "PYTHONSAFEPATH": "1"},
             start_new_session=session)
