@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from logwarden.model import Model
+from logwarden.model import Listen, Model
 
 
 class MultilineConfig(Model):
@@ -65,5 +65,5 @@ class AgentConfig(Model):
     retry_backoff_ms: int = Field(100, ge=1, description="First retry delay of a failed produce request; it doubles per attempt up to retry_backoff_max_ms.")
     retry_backoff_max_ms: int = Field(5000, ge=1, description="Longest delay between retries, for the producer and for replaying the spool.")
     spool_max_bytes: int = Field(1_073_741_824, ge=0, description="Disk spool for records the broker did not take; when full, the agent stops reading files until the broker is back. 0 disables the spool.")
-    monitor_listen: str | None = Field(None, description="HOST:PORT of the agent's own monitoring endpoint (/health, /stats, /metrics), like Filebeat's http.enabled; off when empty. Bind to loopback unless scraped remotely.")
+    monitor_listen: Listen | None = Field(None, description="HOST:PORT of the agent's own monitoring endpoint (/health, /stats, /metrics), like Filebeat's http.enabled; off when empty. Bind to loopback unless scraped remotely.")
     spool_segment_bytes: int = Field(16_777_216, ge=1024, description="Size of one spool segment file; a segment is deleted once every record in it was acknowledged.")

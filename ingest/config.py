@@ -6,7 +6,7 @@ per-source tokens; each token names its source, which is shipped with every even
 """
 from pydantic import Field, model_validator
 
-from logwarden.model import Model, parse_hostport
+from logwarden.model import Listen, Model
 
 
 class IngestToken(Model):
@@ -18,10 +18,10 @@ class IngestToken(Model):
 
 
 class IngestConfig(Model):
-    syslog_udp: str | None = Field(None, description="HOST:PORT for syslog over UDP; off when empty.")
-    syslog_tcp: str | None = Field(None, description="HOST:PORT for syslog over TCP (octet counting or newline framing); off when empty.")
-    syslog_tls: str | None = Field(None, description="HOST:PORT for syslog over TLS (RFC 5425; same framing as TCP); needs tls_cert_file and tls_key_file.")
-    http: str | None = Field(None, description="HOST:PORT for HTTP NDJSON (POST /ingest) and the Elasticsearch _bulk API; off when empty.")
+    syslog_udp: Listen | None = Field(None, description="HOST:PORT for syslog over UDP; off when empty.")
+    syslog_tcp: Listen | None = Field(None, description="HOST:PORT for syslog over TCP (octet counting or newline framing); off when empty.")
+    syslog_tls: Listen | None = Field(None, description="HOST:PORT for syslog over TLS (RFC 5425; same framing as TCP); needs tls_cert_file and tls_key_file.")
+    http: Listen | None = Field(None, description="HOST:PORT for HTTP NDJSON (POST /ingest) and the Elasticsearch _bulk API; off when empty.")
     tls_cert_file: str | None = Field(None, description="PEM certificate (chain) of the TLS syslog listener.")
     tls_key_file: str | None = Field(None, description="PEM private key of the TLS syslog listener.")
     tls_client_ca_file: str | None = Field(None, description="When set, TLS syslog clients must present a certificate signed by this CA.")
@@ -37,10 +37,6 @@ class IngestConfig(Model):
 
     @model_validator(mode="after")
     def _check(self) -> "IngestConfig":
-        for name in ("syslog_udp", "syslog_tcp", "syslog_tls", "http"):
-            value = getattr(self, name)
-            if value:
-                parse_hostport(value)
         if self.syslog_tls and not (self.tls_cert_file and self.tls_key_file):
             raise ValueError("syslog_tls needs tls_cert_file and tls_key_file")
         names = [t.name for t in self.tokens]

@@ -25,7 +25,7 @@ from pydantic import Field, ValidationError
 from logwarden.agents.config import AgentConfig, FileSource
 from logwarden.broker.config import BrokerConfig
 from logwarden.ingest.config import IngestConfig
-from logwarden.model import Model, parse_hostport
+from logwarden.model import Endpoints, Listen, Model, parse_hostport
 from logwarden.parsers.config import ParsersConfig
 from logwarden.rules.config import RulesConfig
 from logwarden.sinks.config import IndexConfig
@@ -33,7 +33,7 @@ from logwarden.stages import MOVED_TOPIC_KEYS, TopicsConfig
 
 
 class KafkaConfig(Model):
-    bootstrap_servers: str | None = Field(None, description="Kafka bootstrap servers. Empty: the built-in broker at broker.listen.")
+    bootstrap_servers: Endpoints | None = Field(None, description="Kafka bootstrap servers (HOST:PORT[,HOST:PORT...]). Empty: the built-in broker at broker.listen.")
     security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.")
     sasl_mechanism: str | None = Field(None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.")
     sasl_username: str | None = Field(None, description="SASL user name.")
@@ -42,7 +42,7 @@ class KafkaConfig(Model):
 
 
 class HttpConfig(Model):
-    listen: str = Field("127.0.0.1:8080", description="HOST:PORT of the web UI and HTTP API; loopback by default.")
+    listen: Listen = Field("127.0.0.1:8080", description="HOST:PORT of the web UI and HTTP API; loopback by default.")
 
 
 class DemoConfig(Model):
