@@ -9,6 +9,8 @@ is not sure about comes here):
 
     parsed   -> one Output per topic from Engine.topics (logs.ecs, plus matching routes);
                 auditd records of one serial are first merged (AuditJoiner, per batch)
+    unparsed -> a line `auto` recognised as no format: one plain event tagged `unparsed` to
+                logs.ecs (parsers.unrecognized: index, the default), counted apart
     failed   -> one Output to logs.dlq (the reason, the parser, the untouched envelope)
     dropped  -> nothing (a pipeline's `drop` processor, counted)
 
@@ -62,6 +64,7 @@ class ParserStage:
         self._parsed = OUTCOMES.labels("parsed")
         self._failed = OUTCOMES.labels("dlq")
         self._dropped = OUTCOMES.labels("dropped")
+        self._unparsed = OUTCOMES.labels("unparsed")
         self._errors = metrics.ERRORS.labels("parsers", "dlq")
         self._routed: dict[str, Counter] = {}
         self.joiner = AuditJoiner() if cfg.parsers.auditd_join else None
@@ -137,8 +140,12 @@ class ParserStage:
                     yield out
                 else:
                     yield from out
+        unparsed = self.engine.take_unparsed()  # lines `auto` recognised as nothing, indexed as they are
+        if unparsed:
+            self._unparsed.inc(unparsed)
         if parsed:
-            self._parsed.inc(parsed)
+            if parsed > unparsed:
+                self._parsed.inc(parsed - unparsed)
             if default_only:
                 self._count_route(default_topic, parsed)
 
