@@ -189,6 +189,10 @@ def make_backend(cfg: "Config") -> Backend:
         from logwarden.sinks.es_sink import ElasticsearchBackend
 
         return ElasticsearchBackend(cfg.index)
+    if cfg.index.type == "opensearch":
+        from logwarden.sinks.opensearch import OpenSearchBackend
+
+        return OpenSearchBackend(cfg.index)
     return EmbeddedBackend(cfg)
 
 
