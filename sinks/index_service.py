@@ -137,6 +137,10 @@ def make_backend(cfg: "Config") -> Backend:
         from logwarden.sinks.elasticsearch import ElasticsearchBackend
 
         return ElasticsearchBackend(cfg.index)
+    if cfg.index.type == "opensearch":
+        from logwarden.sinks.opensearch import OpenSearchBackend
+
+        return OpenSearchBackend(cfg.index)
     from logwarden.sinks.embedded import EmbeddedBackend
 
     return EmbeddedBackend(cfg)
