@@ -25,6 +25,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "search": ("logwarden.sinks.cli:search", "Search events with the query language."),
     "alerts": ("logwarden.sinks.cli:alerts", "List recent alerts."),
     "deploy": ("logwarden.deploy.cli:deploy", "Render systemd, compose, k8s or agent-install files."),
+    "status": ("logwarden.status_cli:status", "Stages, lag, topics, dead letters, alerts and disk of a running appliance."),
 }
 
 # `logwarden worker NAME` -> module whose run(cfg) runs that stage
