@@ -68,7 +68,7 @@ class Harvester:
         self.suspect = False  # read() saw the first line change: check() must run now
         self.leftover: tuple[Record, str | None, AckTracker] | None = None  # see check()
         self.handoff: Handoff | None = None  # the generation the last truncation ended; the service takes it
-        self.copy_of: "Harvester | None" = None  # set by the service: held while that file is read (see _blocked)
+        self.copy_of: "Harvester | None" = None  # set by the service: held while that file is read (Agent._held_copy)
         self._restart(offset)
         self.fire(FileEvent.OPEN)
 

@@ -19,6 +19,7 @@ import hashlib
 import os
 
 FINGERPRINT_BYTES = 1024  # like Filebeat's fingerprint length; long enough to tell files apart
+COPY_CHECK_BYTES = 4096  # compared at both ends of the shorter file: a copy repeats its original byte for byte
 
 
 def file_key(st: os.stat_result) -> str:
@@ -48,9 +49,6 @@ def fingerprint_path(path: str) -> str | None:
             return fingerprint_bytes(f.read(FINGERPRINT_BYTES))
     except OSError:
         return None
-
-
-COPY_CHECK_BYTES = 4096  # compared at both ends of the shorter file: a copy repeats its original byte for byte
 
 
 def same_content(fd_a: int, fd_b: int) -> bool:

@@ -15,9 +15,9 @@ several generations of one path rotated before any was drained (reading paused w
 broker is away), the oldest goes first and each newer one waits only for older ones.
 Files found on the first scan start at `start_at`; files that appear later start at
 offset 0 (they are new logs, e.g. the one logrotate just created) - except a copytruncate
-copy: a new file whose first line is that of a file being tailed waits until the original
-is truncated, then continues where the original's reading ended (its `Handoff`), so the
-lines the agent had not read before the truncation are read once, from the copy.
+copy: a new file with the first line and the bytes of a file being tailed waits until the
+original is truncated, then continues where the original's reading ended (its `Handoff`),
+so the lines the agent had not read before the truncation are read once, from the copy.
 """
 from __future__ import annotations
 
