@@ -91,3 +91,18 @@ def with_since(query: dict[str, Any], since_seconds: float | None) -> dict[str, 
     if not since_seconds:
         return query
     return {"bool": {"filter": [query, {"range": {fields.TIMESTAMP: {"gte": f"now-{int(since_seconds)}s"}}}]}}
+
+
+def with_window(query: dict[str, Any], window: Any) -> dict[str, Any]:
+    """AND a resolved timerange.Window onto a compiled query, as absolute instants (the
+    embedded index filters on the same ones, so both backends agree to the millisecond)."""
+    from .timerange import iso_ms
+
+    body: dict[str, Any] = {}
+    if window.start is not None:
+        body["gte"] = iso_ms(window.start)
+    if window.end is not None:
+        body["lte"] = iso_ms(window.end)
+    if not body:
+        return query
+    return {"bool": {"filter": [query, {"range": {fields.TIMESTAMP: body}}]}}
