@@ -15,7 +15,8 @@ import re
 from typing import Any
 
 from . import fields
-from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Wildcard
+from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Regexp, Wildcard
+from .regex import compile_regex
 
 # query_string reserved characters (except the wildcards themselves), escaped with `\`.
 _QS_RESERVED = re.compile(r'([+\-=&|><!(){}\[\]^"~:/])')
@@ -57,6 +58,13 @@ def compile(node: Node) -> dict[str, Any]:
         if fields.kind(node.field) == "text":
             return {"wildcard": {node.field: {"value": node.pattern, "case_insensitive": True}}}
         return {"wildcard": {node.field: {"value": node.pattern}}}
+    if isinstance(node, Regexp):
+        # Lucene syntax written from the RE2 pattern (regex.py); NONE: no optional operators
+        rx = compile_regex(node.pattern)
+        spec: dict[str, Any] = {"value": rx.lucene, "flags": "NONE"}
+        if rx.case_insensitive:
+            spec["case_insensitive"] = True
+        return {"regexp": {node.field: spec}}
     if isinstance(node, Range):
         body: dict[str, Any] = {}
         if node.lower is not None:

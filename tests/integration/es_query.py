@@ -182,6 +182,19 @@ class Matcher:
             (field, spec), = body.items()
             spec = spec if isinstance(spec, dict) else {"value": spec}
             return self.wildcard(field, doc, spec["value"], bool(spec.get("case_insensitive")))
+        if kind == "regexp":
+            (field, spec), = body.items()
+            spec = spec if isinstance(spec, dict) else {"value": spec}
+            if self.kind(field) not in ("text", "keyword"):
+                raise QueryShardError(f"Can only use regexp queries on keyword and text fields - not on [{field}] "
+                                      f"which is of type [{self.types.get(field)}]")
+            if spec.get("flags", "ALL") != "NONE":
+                raise ValueError("the test server supports regexp with flags NONE only")
+            rx = lucene_regex(spec["value"], bool(spec.get("case_insensitive")))
+            values = _get(doc, field)
+            if self.kind(field) == "text":
+                return any(rx.fullmatch(t) for v in values for t in self.tokens(str(v)))
+            return any(isinstance(v, str) and rx.fullmatch(v) for v in values)
         if kind == "query_string":
             # Only what Logwarden sends: one (wildcard) term over a field list.
             text = body["query"]
@@ -373,3 +386,49 @@ def compare(spec: list[dict[str, Any]], a: list[Any], b: list[Any]) -> int:
         desc = opts.get("order", "asc") == "desc"
         return (1 if less else -1) if desc else (-1 if less else 1)
     return 0
+
+
+def lucene_regex(pattern: str, case_insensitive: bool) -> "re.Pattern[str]":
+    """Lucene RegExp syntax with flags NONE (the core: . * + ? {n,m} | ( ) [ ] and `\\` escapes;
+    `@ & ~ < > #` are plain characters) as a Python regex for whole-term matching."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 >= len(pattern):
+                raise QueryShardError("failed to create query: expected character after \\")
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            body = []
+            if j < len(pattern) and pattern[j] == "^":
+                body.append("^")
+                j += 1
+            while j < len(pattern) and pattern[j] != "]":
+                if pattern[j] == "\\" and j + 1 < len(pattern):
+                    body.append(re.escape(pattern[j + 1]))
+                    j += 2
+                elif pattern[j] == "-":
+                    body.append("-")
+                    j += 1
+                else:
+                    body.append(re.escape(pattern[j]))
+                    j += 1
+            if j >= len(pattern):
+                raise QueryShardError("failed to create query: expected ']'")
+            out.append("[" + "".join(body) + "]")
+            i = j + 1
+            continue
+        if c == '"':
+            raise ValueError("the test server does not support quoted strings in regexp")
+        if c == ".":
+            out.append("(?s:.)")
+        elif c in "*+?|(){}," or c.isdigit():
+            out.append(c)
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out), re.I if case_insensitive else 0)

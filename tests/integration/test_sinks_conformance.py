@@ -353,3 +353,30 @@ def test_fields_sidebar(both):
     assert by["source.ip"]["type"] == "ip" and by["process.pid"]["type"] == "long" and by["message"]["type"] == "text"
     assert by["message"]["top"] == [] and "event.original" not in by
     assert 0 < by["user.name"]["count"] < 100        # some sshd events have no user
+
+
+REGEXES = [("user.name", "adm.*"), ("user.name", "(?i)ROOT|Admin"), ("host.name", r"web-[0-2]"), ("host.name", r"db-\d"),
+           ("url.path", r".*\.php"), ("url.path", r"/[a-z]+(/.*)?"), ("user.name", r"[^r].{2,}"), ("process.name", r"s\w+"),
+           ("message", "pass.*"), ("message", r"\d+"), ("host.name", r"^web-1$"), ("tags", "(web|auth)"),
+           ("user.name", r"\D{4,5}"), ("url.path", r"[^/]*"), ("user.name", "a@b&c~d<e>#")]
+
+
+@pytest.mark.parametrize("field,pattern", REGEXES)
+def test_regex_same_answers_and_re2_semantics(both, corpus_docs, field, pattern):
+    import re2
+
+    q = f"{field}:/{pattern.replace('/', chr(92) + '/')}/"
+    a = both["embedded"].search(q, limit=1000)
+    b = both["elasticsearch"].search(q, limit=1000)
+    assert a["total"] == b["total"] and set(_ids(a)) == set(_ids(b)), q
+    rx = re2.compile(pattern)
+    tokens = __import__("logwarden.sinks.query.to_tantivy", fromlist=["tokens"]).tokens
+
+    def matches(d):
+        v = get_path(d, field)
+        vs = v if isinstance(v, list) else [v] if v is not None else []
+        if field == "message":
+            vs = [t for x in vs for t in tokens(x)]           # full text: single lower-cased words
+        return any(isinstance(x, str) and rx.fullmatch(x) for x in vs)
+
+    assert set(_ids(a)) == {d["event"]["id"] for d in corpus_docs if matches(d)}, q
