@@ -7,24 +7,22 @@ DDSketch, Elasticsearch's TDigest), within about 1 % of the exact value.
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any
 
-from logwarden.sinks.paging import BadParameter
+from logwarden.sinks.paging import FIELD_NAME, BadParameter
 from logwarden.sinks.query import fields
 from logwarden.sinks.query.timerange import MAX_BUCKETS, iso_ms, readable_interval_ms
 
 PERCENTS = (50.0, 95.0, 99.0)
 SPLIT_TOP = 5            # stacked series of a split histogram (Discover's breakdown shows 5 too)
 MAX_TOP = 1000           # size cap of /api/top
-_FIELD = re.compile(r"^[A-Za-z_@][A-Za-z0-9_.@\-]*$")
 
 
 def _name(field: str | None, what: str) -> str:
     if not field:
         raise BadParameter(f"{what}: a field name is required (e.g. source.ip)")
-    if not _FIELD.match(field) or len(field) > 256:
+    if not FIELD_NAME.match(field) or len(field) > 256:
         raise BadParameter(f"{what}: not a field name: {field[:80]!r}")
     if field in fields.NOT_INDEXED:
         raise BadParameter(f"{what}: {field} is stored but not indexed; use message")

@@ -23,7 +23,7 @@ from logwarden.sinks.query import fields
 __all__ = ["BadParameter", "Sort", "parse_sort", "encode_cursor", "decode_cursor", "TIME_SORT", "MAX_WINDOW"]
 
 MAX_WINDOW = 10_000          # offset + limit for a field sort (Elasticsearch's max_result_window)
-_FIELD = re.compile(r"^[A-Za-z_@][A-Za-z0-9_.@\-]*$")
+FIELD_NAME = re.compile(r"^[A-Za-z_@][A-Za-z0-9_.@\-]*$")   # the query grammar's field names
 
 
 class BadParameter(ValueError):
@@ -52,7 +52,7 @@ def parse_sort(text: str | None) -> Sort:
     if not text:
         return TIME_SORT
     name, _, order = text.rpartition(":") if text.endswith((":asc", ":desc")) else (text, "", "desc")
-    if not _FIELD.match(name):
+    if not FIELD_NAME.match(name):
         raise BadParameter(f"sort: expected FIELD, FIELD:asc or FIELD:desc (e.g. http.response.status_code:desc), got {text!r}")
     kind = fields.kind(name)
     if kind == "text" or name in fields.NOT_INDEXED:
