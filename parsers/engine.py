@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from logwarden.events import flatten
+from logwarden.events import ECS_TOPIC, flatten
 
 from . import processors
 from .conditions import compile_condition
@@ -140,8 +140,11 @@ def _pre_selector(cfg: PipelineConfig) -> Callable[[dict[str, Any]], bool] | Non
 
 
 class Engine:
-    def __init__(self, cfg: ParsersConfig | None = None, *, now: datetime | None = None, format_override: str | None = None):
+    def __init__(self, cfg: ParsersConfig | None = None, *, now: datetime | None = None, format_override: str | None = None,
+                 output_topic: str = ECS_TOPIC):
+        """`output_topic`: the default topic of ECS events (the stage passes `topics.ecs`)."""
         self.cfg = cfg = cfg or ParsersConfig()
+        self.output_topic = output_topic
         self.clock = _Clock()
         self.marks = Marks()
         self.unparsed = 0
@@ -355,7 +358,7 @@ class Engine:
     def topics(self, doc: dict[str, Any]) -> list[str]:
         """Where an ECS event goes: the default topic and every matching route's topic."""
         if not self.routes:
-            return [self.cfg.output_topic]
+            return [self.output_topic]
         out: list[str] = []
         keep = True
         for r in self.routes:
@@ -363,8 +366,8 @@ class Engine:
                 if r.topic not in out:
                     out.append(r.topic)
                 keep = keep and r.keep_in_default
-        if keep and self.cfg.output_topic not in out:
-            out.insert(0, self.cfg.output_topic)
+        if keep and self.output_topic not in out:
+            out.insert(0, self.output_topic)
         return out
 
 

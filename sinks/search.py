@@ -3,9 +3,10 @@
 One query language, two backends: the query text is parsed once into the AST
 (`logwarden.sinks.query`) and compiled either to a tantivy query against the embedded
 index under <data_dir>/index/{events,alerts}, or to Elasticsearch query DSL against
-`<prefix>-events-*` / `<prefix>-alerts` when `index.type` is `elasticsearch`. Both return
-the same shape: {"total": N, "hits": [ECS documents, newest first], "next": cursor}, and the
-same aggregations (top values, stats, histograms; `aggregations.py`).
+`<prefix>-events-*` / `<prefix>-alerts` when `index.type` is `elasticsearch` or
+`opensearch` (the same DSL; each engine's client module sends it). Both return the same
+shape: {"total": N, "hits": [ECS documents, newest first], "next": cursor}, and the same
+aggregations (top values, stats, histograms; `aggregations.py`).
 
 A bad query raises QueryError(message, position), a bad parameter BadParameter; the HTTP
 app answers 400 with either.
@@ -29,16 +30,27 @@ __all__ = ["SearchService", "QueryError", "BackendUnavailable", "BadParameter"]
 
 
 class BackendUnavailable(RuntimeError):
-    """Elasticsearch could not be reached or failed (the HTTP app should answer 503)."""
+    """Elasticsearch or OpenSearch could not be reached or failed (the HTTP app should answer 503)."""
+
+
+def _client_module(kind: str) -> Any:
+    """The module that speaks to a cluster of `index.type` `kind`: make_client, search,
+    ERRORS, status, error_body, error_message."""
+    if kind == "opensearch":
+        from logwarden.sinks import opensearch
+        return opensearch
+    from logwarden.sinks import elasticsearch
+    return elasticsearch
 
 
 class SearchService:
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self._es = None
-        if cfg.index.type == "elasticsearch":
-            from logwarden.sinks.es_sink import make_client
-            self._es = make_client(cfg.index)
+        if cfg.index.type in ("elasticsearch", "opensearch"):
+            self._engine = cfg.index.type
+            self._client = _client_module(cfg.index.type)
+            self._es = self._client.make_client(cfg.index)
             self._prefix = cfg.index.index_prefix
         else:
             self._events = IndexReader(index_path(cfg.data_path, "events"))
@@ -93,18 +105,18 @@ class SearchService:
 
     # -- Elasticsearch ------------------------------------------------------------------
 
-    def _es_call(self, **kw: Any) -> Any:
-        from elasticsearch import ApiError, TransportError
-
+    def _es_call(self, index: str, request: dict[str, Any]) -> Any:
+        c, engine = self._client, self._engine
         try:
-            return self._es.search(**kw)
-        except ApiError as exc:
-            if exc.meta.status == 400:
+            return c.search(self._es, index, request, ignore_unavailable=True, allow_no_indices=True)
+        except c.ERRORS as exc:
+            status = c.status(exc)
+            if status is None:
+                raise BackendUnavailable(f"{engine} unreachable: {exc}") from None
+            if status == 400:
                 # The cluster refused the query for its mapping: the user's to fix.
-                raise QueryError(f"elasticsearch: {_reason(exc.body) or exc.message}", 0) from None
-            raise BackendUnavailable(f"elasticsearch answered {exc.meta.status}: {exc.message}") from None
-        except TransportError as exc:
-            raise BackendUnavailable(f"elasticsearch unreachable: {exc}") from None
+                raise QueryError(f"{engine}: {_reason(c.error_body(exc)) or c.error_message(exc)}", 0) from None
+            raise BackendUnavailable(f"{engine} answered {status}: {c.error_message(exc)}") from None
 
     @staticmethod
     def _es_query(node, since, now: datetime) -> dict[str, Any]:
@@ -127,18 +139,18 @@ class SearchService:
                 raise BadParameter("search_after: only time-sorted searches have cursors; page a field sort with offset")
             es_sort = [{sort.field: {"order": order, "missing": "_last", "unmapped_type": "keyword"}},
                        {"@timestamp": {"order": "desc", "unmapped_type": "date"}}]
-        kw: dict[str, Any] = {}
+        request: dict[str, Any] = {"query": query, "size": max(0, min(limit, 10_000)), "sort": es_sort,
+                                   "track_total_hits": True}
         if search_after:
-            values = decode_cursor(search_after, "elasticsearch", sort)
-            kw["search_after"] = values
-            offset = 0
-        resp = self._es_call(index=index, query=query, size=max(0, min(limit, 10_000)), from_=max(0, offset),
-                             sort=es_sort, track_total_hits=True, ignore_unavailable=True, allow_no_indices=True, **kw)
+            request["search_after"] = decode_cursor(search_after, self._engine, sort)
+        else:
+            request["from"] = max(0, offset)
+        resp = self._es_call(index, request)
         hits = resp["hits"]
         total = hits["total"]["value"] if isinstance(hits.get("total"), dict) else int(hits.get("total") or 0)
         out: dict[str, Any] = {"total": total, "hits": [h["_source"] for h in hits["hits"]]}
         if sort.by_time and limit and len(hits["hits"]) == limit and hits["hits"][-1].get("sort"):
-            out["next"] = encode_cursor("elasticsearch", sort, hits["hits"][-1]["sort"])
+            out["next"] = encode_cursor(self._engine, sort, hits["hits"][-1]["sort"])
         return out
 
     def _es_histogram(self, node, since, buckets, interval_ms=None, split=None) -> list[dict[str, Any]] | dict[str, Any]:
@@ -151,8 +163,8 @@ class SearchService:
         index = f"{self._prefix}-events-*"
         start, end = span.start, span.end
         if start is None or end is None:
-            resp = self._es_call(index=index, query=query, size=0, ignore_unavailable=True, allow_no_indices=True,
-                                 aggs={"lo": {"min": {"field": "@timestamp"}}, "hi": {"max": {"field": "@timestamp"}}})
+            resp = self._es_call(index, {"query": query, "size": 0,
+                                         "aggs": {"lo": {"min": {"field": "@timestamp"}}, "hi": {"max": {"field": "@timestamp"}}}})
             aggs = resp.get("aggregations", {})
             lo, hi = (aggs.get("lo") or {}).get("value"), (aggs.get("hi") or {}).get("value")
             if lo is None or hi is None:
@@ -168,7 +180,7 @@ class SearchService:
         aggs = {"h": hist}
         if split is not None:
             aggs["s"] = {"terms": {"field": keyword_field(split, "split"), "size": SPLIT_TOP}, "aggs": {"h": hist}}
-        resp = self._es_call(index=index, query=query, size=0, ignore_unavailable=True, allow_no_indices=True, aggs=aggs)
+        resp = self._es_call(index, {"query": query, "size": 0, "aggs": aggs})
         got = resp.get("aggregations", {})
         total = buckets_of(got.get("h", {}).get("buckets", []), interval)
         if split is None:
@@ -179,9 +191,9 @@ class SearchService:
 
     def _es_top(self, node, field, size, since) -> dict[str, Any]:
         field = keyword_field(field)
-        resp = self._es_call(index=f"{self._prefix}-events-*", query=self._es_query(node, since, datetime.now(timezone.utc)),
-                             size=0, track_total_hits=True, ignore_unavailable=True, allow_no_indices=True,
-                             aggs={"t": {"terms": {"field": field, "size": size}}, "m": {"missing": {"field": field}}})
+        resp = self._es_call(f"{self._prefix}-events-*", {
+            "query": self._es_query(node, since, datetime.now(timezone.utc)), "size": 0, "track_total_hits": True,
+            "aggs": {"t": {"terms": {"field": field, "size": size}}, "m": {"missing": {"field": field}}}})
         hits = resp["hits"]
         total = hits["total"]["value"] if isinstance(hits.get("total"), dict) else int(hits.get("total") or 0)
         aggs = resp.get("aggregations", {})
@@ -192,9 +204,9 @@ class SearchService:
 
     def _es_stats(self, node, field, since) -> dict[str, Any]:
         field = numeric_field(field)
-        resp = self._es_call(index=f"{self._prefix}-events-*", query=self._es_query(node, since, datetime.now(timezone.utc)),
-                             size=0, ignore_unavailable=True, allow_no_indices=True,
-                             aggs={"s": {"stats": {"field": field}}, "p": {"percentiles": {"field": field, "percents": list(PERCENTS)}}})
+        resp = self._es_call(f"{self._prefix}-events-*", {
+            "query": self._es_query(node, since, datetime.now(timezone.utc)), "size": 0,
+            "aggs": {"s": {"stats": {"field": field}}, "p": {"percentiles": {"field": field, "percents": list(PERCENTS)}}}})
         aggs = resp.get("aggregations", {})
         return stats_result(field, aggs.get("s", {}), aggs.get("p", {}).get("values") or {})
 

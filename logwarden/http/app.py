@@ -9,6 +9,7 @@ since= or from=/to= (ISO 8601 or date math):
   GET /api/top?field=&size=                           top values of a field, plus the other count
   GET /api/stats?field=                               count/min/max/avg/p50/p95/p99 of a numeric field
   GET /api/tail                                       new matching events as server-sent events
+  GET /api/status                                    the pipeline at a glance (logwarden/status.py)
   GET /health                                200 when every supervised child runs, else 503
   GET /metrics                               Prometheus text for all processes
   GET /                                      the web UI
@@ -197,6 +198,21 @@ class Api:
 
         return await tail_response(self, request)
 
+    @cached_property
+    def rates(self) -> Any:
+        from logwarden.status import Rates
+
+        return Rates()
+
+    async def status(self, request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        from logwarden.status import collect
+
+        # admin requests to the broker block for up to seconds: off the event loop
+        body = await run_in_threadpool(collect, self.cfg, self.rates, self.service)
+        return ORJSONResponse(body)
+
     async def health(self, request: Request) -> Response:
         status_file = self.cfg.data_path / "run" / "status.json"
         children: dict[str, Any] = {}
@@ -227,6 +243,7 @@ def build_app(cfg: Config) -> Starlette:
         Route("/api/top", api.top),
         Route("/api/stats", api.stats),
         Route("/api/tail", api.tail),
+        Route("/api/status", api.status),
         Route("/health", api.health),
         Route("/metrics", api.metrics),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
