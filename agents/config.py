@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from logwarden.model import Model
+from logwarden.model import Listen, Model
 
 
 class MultilineConfig(Model):
@@ -50,7 +50,6 @@ class AgentConfig(Model):
 
     name: str | None = Field(None, description="agent.name in every envelope; the host name when empty.")
     host_name: str | None = Field(None, description="host.name in every envelope; socket.gethostname() when empty.")
-    topic: str = Field("logs.raw", description="Topic the raw envelopes are produced to.")
     scan_interval_ms: int = Field(2000, ge=10, description="How often the globs are re-evaluated to find new files.")
     poll_interval_ms: int = Field(250, ge=10, description="Polling fallback: how often every open file is checked for growth, rotation and truncation even without a watchdog event.")
     watch: bool = Field(True, description="Use filesystem notifications (watchdog: inotify, FSEvents, ...) to read new lines at once; polling still runs as a fallback.")
@@ -66,5 +65,5 @@ class AgentConfig(Model):
     retry_backoff_ms: int = Field(100, ge=1, description="First retry delay of a failed produce request; it doubles per attempt up to retry_backoff_max_ms.")
     retry_backoff_max_ms: int = Field(5000, ge=1, description="Longest delay between retries, for the producer and for replaying the spool.")
     spool_max_bytes: int = Field(1_073_741_824, ge=0, description="Disk spool for records the broker did not take; when full, the agent stops reading files until the broker is back. 0 disables the spool.")
-    monitor_listen: str | None = Field(None, description="HOST:PORT of the agent's own monitoring endpoint (/health, /stats, /metrics), like Filebeat's http.enabled; off when empty. Bind to loopback unless scraped remotely.")
+    monitor_listen: Listen | None = Field(None, description="HOST:PORT of the agent's own monitoring endpoint (/health, /stats, /metrics), like Filebeat's http.enabled; off when empty. Bind to loopback unless scraped remotely.")
     spool_segment_bytes: int = Field(16_777_216, ge=1024, description="Size of one spool segment file; a segment is deleted once every record in it was acknowledged.")

@@ -1,9 +1,9 @@
 """Configuration of the built-in broker (`broker:` in logwarden.yml)."""
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from logwarden.model import Model, parse_hostport
+from logwarden.model import Listen, Model
 
 
 class SaslUser(Model):
@@ -13,7 +13,7 @@ class SaslUser(Model):
 
 class BrokerConfig(Model):
     embedded: bool = Field(True, description="Run the built-in broker. Set false and point `kafka.bootstrap_servers` at a Kafka cluster to scale out.")
-    listen: str = Field("127.0.0.1:9092", description="HOST:PORT the Kafka-protocol listener binds; loopback by default.")
+    listen: Listen = Field("127.0.0.1:9092", description="HOST:PORT the Kafka-protocol listener binds; loopback by default.")
     auto_create_topics: bool = Field(True, description="Create a topic on first produce or metadata request, as Kafka's auto.create.topics.enable.")
     default_partitions: int = Field(4, ge=1, le=1024, description="Partitions of an auto-created topic.")
     # -- protocol & security (owned by the protocol side: broker/server.py, broker/security/) --
@@ -25,9 +25,3 @@ class BrokerConfig(Model):
     sasl_users: dict[str, SaslUser] = Field(default_factory=dict, description="SASL users with hashed credentials; `python -m logwarden.broker.security.scram USER` prints an entry.")
     connections_max_idle_ms: int = Field(600_000, ge=100, description="Close a client connection that sent nothing for this long (Kafka connections.max.idle.ms), so vanished clients do not hold sockets forever.")
     max_request_bytes: int = Field(100 * 1024 * 1024, ge=1024, description="Largest request frame accepted (Kafka socket.request.max.bytes); bigger ones close the connection.")
-
-    @field_validator("listen")
-    @classmethod
-    def _hostport(cls, v: str) -> str:
-        parse_hostport(v)
-        return v

@@ -6,7 +6,7 @@ per-source tokens; each token names its source, which is shipped with every even
 """
 from pydantic import Field, model_validator
 
-from logwarden.model import Model, parse_hostport
+from logwarden.model import Listen, Model
 
 
 class IngestToken(Model):
@@ -18,10 +18,10 @@ class IngestToken(Model):
 
 
 class IngestConfig(Model):
-    syslog_udp: str | None = Field(None, description="HOST:PORT for syslog over UDP; off when empty.")
-    syslog_tcp: str | None = Field(None, description="HOST:PORT for syslog over TCP (octet counting or newline framing); off when empty.")
-    syslog_tls: str | None = Field(None, description="HOST:PORT for syslog over TLS (RFC 5425; same framing as TCP); needs tls_cert_file and tls_key_file.")
-    http: str | None = Field(None, description="HOST:PORT for HTTP NDJSON (POST /ingest) and the Elasticsearch _bulk API; off when empty.")
+    syslog_udp: Listen | None = Field(None, description="HOST:PORT for syslog over UDP; off when empty.")
+    syslog_tcp: Listen | None = Field(None, description="HOST:PORT for syslog over TCP (octet counting or newline framing); off when empty.")
+    syslog_tls: Listen | None = Field(None, description="HOST:PORT for syslog over TLS (RFC 5425; same framing as TCP); needs tls_cert_file and tls_key_file.")
+    http: Listen | None = Field(None, description="HOST:PORT for HTTP NDJSON (POST /ingest) and the Elasticsearch _bulk API; off when empty.")
     tls_cert_file: str | None = Field(None, description="PEM certificate (chain) of the TLS syslog listener.")
     tls_key_file: str | None = Field(None, description="PEM private key of the TLS syslog listener.")
     tls_client_ca_file: str | None = Field(None, description="When set, TLS syslog clients must present a certificate signed by this CA.")
@@ -33,15 +33,10 @@ class IngestConfig(Model):
     spool_max_bytes: int = Field(268_435_456, ge=0, description="Disk spool for syslog records the broker did not take in time (<data_dir>/ingest/spool), replayed when it is back; when full, further such records are lost and counted. 0 disables it. HTTP senders are answered with an error instead and retry.")
     retry_backoff_ms: int = Field(100, ge=1, description="First wait before replaying the spool after a failed replay; doubles up to retry_backoff_max_ms.")
     retry_backoff_max_ms: int = Field(5000, ge=1, description="Longest wait between spool replay attempts.")
-    topic: str = Field("logs.raw", description="Topic the raw envelopes are produced to.")
     delivery_timeout_ms: int = Field(30000, ge=100, description="How long a record may take to be acknowledged (acks=all); an HTTP request waits for its records and fails its items after this.")
 
     @model_validator(mode="after")
     def _check(self) -> "IngestConfig":
-        for name in ("syslog_udp", "syslog_tcp", "syslog_tls", "http"):
-            value = getattr(self, name)
-            if value:
-                parse_hostport(value)
         if self.syslog_tls and not (self.tls_cert_file and self.tls_key_file):
             raise ValueError("syslog_tls needs tls_cert_file and tls_key_file")
         names = [t.name for t in self.tokens]

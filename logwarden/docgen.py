@@ -12,6 +12,10 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from logwarden.config import Config
+from logwarden.model import Endpoints, Listen
+
+# Annotated address types, named as an operator writes them
+_NAMED = ((Listen, "HOST:PORT"), (Endpoints, "HOST:PORT list"))
 
 HEADER = """# Configuration reference
 
@@ -20,6 +24,9 @@ override the file. `${ENV_VAR}` is replaced by the variable's value (`${ENV_VAR:
 gives a default); a reference to an unset variable without a default is an error. Unknown
 keys are errors, with a did-you-mean. `logwarden config check FILE` runs the same validation
 as start-up and exits 2 with `file:line: key: problem` for each problem.
+Addresses (type HOST:PORT) are checked there too: the host is a name, an IPv4 address or
+an IPv6 address in brackets (`[::1]:9092`), the port 1-65535 - or 0 for a listener, which
+then binds any free port.
 
 This file is generated from the configuration models (`python -m logwarden.docgen`).
 """
@@ -38,7 +45,13 @@ def _models(ann: Any, depth: int = 0) -> list[type[BaseModel]]:
     return out
 
 
-def _type_name(ann: Any) -> str:
+def _type_name(ann: Any, metadata: list[Any] = []) -> str:  # noqa: B006 (read only)
+    args = getattr(ann, "__args__", ()) or ()
+    for alias, name in _NAMED:
+        if ann == alias or (ann is str and metadata == list(alias.__metadata__)):
+            return name
+        if len(args) == 2 and type(None) in args and alias in args:
+            return f"{name} or None"
     text = getattr(ann, "__name__", None) if isinstance(ann, type) else None
     return (text or str(ann).replace("typing.", "")).replace(" | ", " or ").replace("|", " or ")
 
@@ -67,7 +80,7 @@ def render(model: type[BaseModel] = Config, prefix: str = "", _done: dict[type[B
     for name, field in model.model_fields.items():
         key = f"{prefix}{field.alias or name}"
         subs = _models(field.annotation)
-        kind = _type_name(field.annotation) if not subs else "section" if not str(field.annotation).startswith("list") else "list of entries"
+        kind = _type_name(field.annotation, field.metadata) if not subs else "section" if not str(field.annotation).startswith("list") else "list of entries"
         meaning = field.description or ""
         seen = [done[s] for s in subs if s in done]
         if seen:

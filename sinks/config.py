@@ -3,7 +3,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from logwarden.model import Model
+from logwarden.model import Listen, Model
 
 
 class ArchiveConfig(Model):
@@ -27,5 +27,5 @@ class IndexConfig(Model):
     bulk_max_bytes: int = Field(10_000_000, ge=10_000, description="Largest _bulk request body in bytes.")
     bulk_max_retries: int = Field(5, ge=0, le=100, description="Retries of 429/5xx items (and whole failed requests) before the batch fails and is redelivered.")
     bulk_retry_backoff_ms: int = Field(200, ge=1, description="First retry delay; doubles per retry.")
-    metrics_listen: str | None = Field(None, description="HOST:PORT where `logwarden worker metrics` serves /metrics when run on its own; under `logwarden up` the HTTP app aggregates every process instead.")
+    metrics_listen: Listen | None = Field(None, description="HOST:PORT where `logwarden worker metrics` serves /metrics when run on its own; under `logwarden up` the HTTP app aggregates every process instead.")
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig, description="Compressed NDJSON archive of the ECS events.")

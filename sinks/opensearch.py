@@ -2,7 +2,7 @@
 
 The official `elasticsearch` client cannot talk to OpenSearch: 7.14-7.17 refuse it in their
 product check and 8.x/9.x send `compatible-with=8|9`, which OpenSearch answers with 406 on
-every request with a body. This backend is the Elasticsearch one (`es_sink.py`: daily
+every request with a body. This backend is the Elasticsearch one (`elasticsearch.py`: daily
 indices, `_id` = event.id, the retry and dead-letter judgement of each item, retention)
 with the client calls swapped for opensearch-py's:
 
@@ -26,7 +26,7 @@ from opensearchpy import OpenSearch, TransportError
 from opensearchpy.helpers import streaming_bulk
 
 from logwarden.sinks.config import IndexConfig
-from logwarden.sinks.es_sink import RETRYABLE, BulkFailed, ElasticsearchBackend, _reason
+from logwarden.sinks.elasticsearch import RETRYABLE, BulkFailed, ElasticsearchBackend, _reason
 
 ERRORS = (TransportError,)   # ConnectionError is a TransportError whose status_code is "N/A"
 

@@ -32,8 +32,8 @@ def _client_module(kind: str) -> Any:
     if kind == "opensearch":
         from logwarden.sinks import opensearch
         return opensearch
-    from logwarden.sinks import es_sink
-    return es_sink
+    from logwarden.sinks import elasticsearch
+    return elasticsearch
 
 
 class SearchService:

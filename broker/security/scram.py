@@ -25,6 +25,11 @@ class AuthError(Exception):
     pass
 
 
+REPEATED_NONCE = ("nonce mismatch: the client repeated its own nonce in client-final-message, a bug of "
+                  "librdkafka before 2.6.1 (kcat, rsyslog omkafka from Debian 12); Kafka 4 refuses it too. "
+                  "Upgrade the client's librdkafka, or use PLAIN over SASL_SSL")
+
+
 @dataclass(frozen=True)
 class ScramCredential:
     salt: bytes
@@ -108,6 +113,7 @@ class ScramServer:
             if self.cred is None or not cnonce:
                 raise AuthError(f"authentication failed for user {user!r}")
             self.user, self.client_first_bare = user, bare
+            self.cnonce = cnonce
             self.nonce = cnonce + base64.b64encode(os.urandom(18)).decode()
             self.server_first = f"r={self.nonce},s={base64.b64encode(self.cred.salt).decode()},i={self.cred.iterations}"
             self.state = 1
@@ -116,6 +122,12 @@ class ScramServer:
             without_proof, _, proof = text.rpartition(",p=")
             attrs = dict(kv.split("=", 1) for kv in without_proof.split(",") if "=" in kv)
             if attrs.get("r") != self.nonce:
+                # RFC 5802: the nonce must be exactly the server-first one. Kafka 4 checks it
+                # with equals (3.8.1-3.9 accepted any suffix match, earlier ones did not look),
+                # so librdkafka before 2.6.1, which prepends its client nonce a second time, is
+                # refused here as there; say so, since that client is what Debian ships.
+                if attrs.get("r") == self.cnonce + self.nonce:
+                    raise AuthError(REPEATED_NONCE)
                 raise AuthError("nonce mismatch")
             auth_message = f"{self.client_first_bare},{self.server_first},{without_proof}".encode()
             signature = hmac.new(self.cred.stored_key, auth_message, self.h).digest()

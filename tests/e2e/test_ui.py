@@ -55,3 +55,35 @@ def test_search_and_alerts_in_the_browser(app, page, tmp_path):
     page.click("button[type=submit]")
     page.wait_for_selector("#status.error", timeout=15000)
     assert "bad query" in page.text_content("#status")
+
+
+def test_an_alert_link_opens_on_its_events(app, page):
+    """alert.url (`/?q=event.id:"..." OR ...`, what the Slack and e-mail templates link to) opens
+    the page with that query in the box and only the alert's events listed - across all time,
+    since an alert's events may be older than the default hour (these are dated 26 Nov)."""
+    from urllib.parse import urlsplit
+
+    app.start()
+    app.append([NGINX[0].format(i=i) for i in range(3)] + [SSHD_FAIL.format(s=s, port=50000 + s) for s in range(8)])
+    alerts = wait_for("alert raised", lambda: app.api("/api/alerts").get("hits"), app, timeout=60)
+    alert = alerts[0]["alert"]
+    link = urlsplit(alert["url"])
+    assert link.path == "/" and link.query.startswith("q=event.id")
+    # rules.base_url names the default port; the appliance here listens on a free one
+    page.goto(f"{app.url}/?{link.query}")
+    page.wait_for_function(f"document.querySelectorAll('#hits tbody tr').length === {len(alert['event_ids'])}", timeout=15000)
+    assert page.input_value("#q") == alert["query"]
+    assert page.input_value("#since") == ""
+    assert page.text_content("#total") == f"({len(alert['event_ids'])})"
+    assert "Failed password for invalid user admin" in page.text_content("#hits tbody")
+    assert "GET /index.html" not in page.text_content("#hits tbody")
+
+    # since= in the link is honoured too, and a search typed on the page goes into the URL
+    page.goto(f"{app.url}/?q=process.name:nginx&since=15m")
+    page.wait_for_selector("#status:empty", state="attached", timeout=15000)
+    assert page.input_value("#q") == "process.name:nginx" and page.input_value("#since") == "15m"
+    page.fill("#q", "process.name:sshd")
+    page.select_option("#since", "")
+    page.click("button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('#hits tbody tr').length === 8", timeout=15000)
+    assert "q=process.name%3Asshd" in page.url and "since=" in page.url

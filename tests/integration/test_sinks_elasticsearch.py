@@ -7,7 +7,7 @@ from elasticsearch import Elasticsearch
 
 from logwarden.config import Config
 from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC
-from logwarden.sinks.es_sink import BulkFailed, ElasticsearchBackend
+from logwarden.sinks.elasticsearch import BulkFailed, ElasticsearchBackend
 from logwarden.sinks.index_service import IndexStage
 from logwarden.sinks.search import SearchService
 

@@ -10,7 +10,7 @@ import pytest
 
 from logwarden.config import Config
 from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC
-from logwarden.sinks.es_sink import BulkFailed
+from logwarden.sinks.elasticsearch import BulkFailed
 from logwarden.sinks.index_service import IndexStage, make_backend
 from logwarden.sinks.opensearch import OpenSearchBackend
 from logwarden.sinks.query import QueryError

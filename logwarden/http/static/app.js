@@ -71,7 +71,7 @@ async function search() {
         text("small", `${get(a, "alert.count") || 1} events, last ${get(a, "alert.last_seen") || a["@timestamp"]}`),
         text("div", `rule by ${get(a, "rule.author") || "unknown"}`, "author"));
       li.title = get(a, "rule.description") || "";
-      li.addEventListener("click", () => { $("#q").value = get(a, "alert.query") || ""; search(); });
+      li.addEventListener("click", () => { $("#q").value = get(a, "alert.query") || ""; toUrl(); search(); });
       return li;
     }));
     status.textContent = "";
@@ -82,5 +82,27 @@ async function search() {
   }
 }
 
-$("#search-form").addEventListener("submit", (e) => { e.preventDefault(); search(); });
+// The page's own URL holds the search: alert links (alert.url, `/?q=event.id:"..."`) open
+// on their events, and a search typed here is reflected in the address bar so it can be shared.
+// A link with a query but no `since` searches all time: an alert's events may be older than
+// the default hour.
+function fromUrl() {
+  const params = new URLSearchParams(window.location.search);
+  if (!params.has("q") && !params.has("since")) return;
+  $("#q").value = params.get("q") || "";
+  const since = params.has("since") ? params.get("since") : "";
+  const select = $("#since");
+  if (![...select.options].some((o) => o.value === since)) select.append(new Option(since, since));
+  select.value = since;
+}
+
+function toUrl() {
+  const params = new URLSearchParams();
+  params.set("q", $("#q").value);
+  params.set("since", $("#since").value);
+  history.replaceState(null, "", `${window.location.pathname}?${params}`);
+}
+
+$("#search-form").addEventListener("submit", (e) => { e.preventDefault(); toUrl(); search(); });
+fromUrl();
 search();
