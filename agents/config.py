@@ -50,7 +50,6 @@ class AgentConfig(Model):
 
     name: str | None = Field(None, description="agent.name in every envelope; the host name when empty.")
     host_name: str | None = Field(None, description="host.name in every envelope; socket.gethostname() when empty.")
-    topic: str = Field("logs.raw", description="Topic the raw envelopes are produced to.")
     scan_interval_ms: int = Field(2000, ge=10, description="How often the globs are re-evaluated to find new files.")
     poll_interval_ms: int = Field(250, ge=10, description="Polling fallback: how often every open file is checked for growth, rotation and truncation even without a watchdog event.")
     watch: bool = Field(True, description="Use filesystem notifications (watchdog: inotify, FSEvents, ...) to read new lines at once; polling still runs as a fallback.")

@@ -54,7 +54,7 @@ class Harvester:
     def fire(self, event: FileEvent) -> None:
         new = transition(self.state, event)
         if new is not self.state:
-            log.info("file %s", new.value, extra={"path": self.path, "file_key": self.key, "event": event.value, "offset": self.splitter.position})
+            log.debug("file %s", new.value, extra={"path": self.path, "file_key": self.key, "event": event.value, "offset": self.splitter.position})
         self.state = new
 
     @property

@@ -92,7 +92,7 @@ class Agent:
             "retry.backoff.max.ms": max(acfg.retry_backoff_ms, acfg.retry_backoff_max_ms),
             "queue.buffering.max.messages": min(acfg.max_inflight_records + 1000, 10_000_000),
         })
-        self.shipper = Shipper(settings, acfg.topic, self.stats, spool=spool, max_inflight=acfg.max_inflight_records,
+        self.shipper = Shipper(settings, cfg.topics.raw, self.stats, spool=spool, max_inflight=acfg.max_inflight_records,
                                backoff_ms=acfg.retry_backoff_ms, backoff_max_ms=acfg.retry_backoff_max_ms)
         self.harvesters: dict[str, Harvester] = {}  # open files by 'device:inode'
         self.closing: list[Harvester] = []  # closed files whose last records await acknowledgement

@@ -55,7 +55,7 @@ class BrokerContext:
             from .storage.errors import StorageError
             try:
                 self.logs.create_topic(name, self.default_partitions)
-                log.info("auto-created topic %s with %d partitions", name, self.default_partitions, extra={"topic": name, "partitions": self.default_partitions})
+                log.debug("auto-created topic %s with %d partitions", name, self.default_partitions, extra={"topic": name, "partitions": self.default_partitions})
             except StorageError as exc:
                 log.info("auto-create of topic %r refused: %s", name, exc, extra={"topic": name, "reason": str(exc)})
                 return None

@@ -33,7 +33,6 @@ class IngestConfig(Model):
     spool_max_bytes: int = Field(268_435_456, ge=0, description="Disk spool for syslog records the broker did not take in time (<data_dir>/ingest/spool), replayed when it is back; when full, further such records are lost and counted. 0 disables it. HTTP senders are answered with an error instead and retry.")
     retry_backoff_ms: int = Field(100, ge=1, description="First wait before replaying the spool after a failed replay; doubles up to retry_backoff_max_ms.")
     retry_backoff_max_ms: int = Field(5000, ge=1, description="Longest wait between spool replay attempts.")
-    topic: str = Field("logs.raw", description="Topic the raw envelopes are produced to.")
     delivery_timeout_ms: int = Field(30000, ge=100, description="How long a record may take to be acknowledged (acks=all); an HTTP request waits for its records and fails its items after this.")
 
     @model_validator(mode="after")

@@ -56,7 +56,7 @@ class Ingest:
         self.producer = AsyncProducer(producer_settings(cfg, **{
             "client.id": "logwarden-ingest", "message.timeout.ms": self.icfg.delivery_timeout_ms,
             "linger.ms": 5,  # HTTP senders wait for the acknowledgement: latency over batch size
-            "logger": logging.getLogger("logwarden.ingest.librdkafka")}), self.icfg.topic,
+            "logger": logging.getLogger("logwarden.ingest.librdkafka")}), cfg.topics.raw,
             spool=Spool(cfg.data_path / "ingest" / "spool", self.icfg.spool_max_bytes, 16 * 1048576) if self.icfg.spool_max_bytes else None,
             backoff_ms=self.icfg.retry_backoff_ms, backoff_max_ms=self.icfg.retry_backoff_max_ms)
         self.syslog = SyslogReceiver(self.envelopes, self.producer, self.boot_id, self.icfg.syslog_max_message_bytes)

@@ -25,6 +25,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "search": ("logwarden.sinks.cli:search", "Search events with the query language."),
     "alerts": ("logwarden.sinks.cli:alerts", "List recent alerts."),
     "deploy": ("logwarden.deploy.cli:deploy", "Render systemd, compose, k8s or agent-install files."),
+    "status": ("logwarden.status_cli:status", "Stages, lag, topics, dead letters, alerts and disk of a running appliance."),
 }
 
 # `logwarden worker NAME` -> module whose run(cfg) runs that stage
@@ -93,7 +94,8 @@ def parse_tail(spec: str) -> tuple[str, str | None]:
 
 def apply_overrides(cfg: Config, *, data_dir: str | None = None, broker_listen: str | None = None,
                     http_listen: str | None = None, tail: tuple[str, ...] = (), rules: tuple[str, ...] = (),
-                    demo: bool = False, broker: str | None = None) -> None:
+                    demo: bool = False, broker: str | None = None, log_level: str | None = None,
+                    log_format: str | None = None) -> None:
     from logwarden.agents.config import FileSource
     from logwarden.model import parse_hostport
 
@@ -114,6 +116,10 @@ def apply_overrides(cfg: Config, *, data_dir: str | None = None, broker_listen: 
         cfg.rules.paths = [*cfg.rules.paths, *rules]
     if demo:
         cfg.demo.enabled = True
+    if log_level:
+        cfg.log_level = log_level
+    if log_format:
+        cfg.log_format = log_format  # type: ignore[assignment]  # click.Choice checked it
 
 
 config_option = click.option("-c", "--config", "config_file", type=click.Path(dir_okay=False), default=None,
@@ -138,11 +144,14 @@ def cli() -> None:
 @click.option("--tail", multiple=True, metavar="GLOB[:FORMAT]", help="Tail files matching GLOB, parsed as FORMAT (repeatable).")
 @click.option("--rules", "rules_", multiple=True, metavar="PATH", help="Sigma rule file or folder (repeatable).")
 @click.option("--demo", is_flag=True, help="Generate demo nginx and sshd logs, with an SSH brute force, and alert on it.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Least severe log records shown (default info).")
+@click.option("--log-format", type=click.Choice(["auto", "json", "text"]),
+              help="Log records as readable lines or JSON (default auto: lines on a terminal, JSON otherwise).")
 def up(config_file: str | None, data_dir: str | None, broker_listen: str | None, http_listen: str | None,
-       tail: tuple[str, ...], rules_: tuple[str, ...], demo: bool) -> None:
+       tail: tuple[str, ...], rules_: tuple[str, ...], demo: bool, log_level: str | None, log_format: str | None) -> None:
     """Run the whole appliance: broker, agent, ingest, parsers, index, rules, metrics and web UI."""
     cfg = resolve(config_file, data_dir=data_dir, broker_listen=broker_listen, http_listen=http_listen,
-                  tail=tail, rules=rules_, demo=demo)
+                  tail=tail, rules=rules_, demo=demo, log_level=log_level, log_format=log_format)
     from logwarden.supervisor import Supervisor
 
     sys.exit(Supervisor(cfg).run())
@@ -151,7 +160,7 @@ def up(config_file: str | None, data_dir: str | None, broker_listen: str | None,
 def _run_stage(component: str, target: str, cfg: Config) -> None:
     from logwarden import logs
 
-    logs.setup(component, cfg.log_level)
+    logs.setup(component, cfg.log_level, cfg.log_format)
     try:
         run = _import(target + ":run")
     except ModuleNotFoundError as exc:
@@ -208,7 +217,7 @@ def http_(config_file: str | None) -> None:
     from logwarden import logs
     from logwarden.http.server import serve
 
-    logs.setup("http", cfg.log_level)
+    logs.setup("http", cfg.log_level, cfg.log_format)
     serve(cfg)
 
 
@@ -220,7 +229,7 @@ def demo_writer(config_file: str | None) -> None:
     from logwarden import logs
     from logwarden.demo import run
 
-    logs.setup("demo", cfg.log_level)
+    logs.setup("demo", cfg.log_level, cfg.log_format)
     run(cfg)
 
 

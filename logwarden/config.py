@@ -17,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError
@@ -29,6 +29,7 @@ from logwarden.model import Endpoints, Listen, Model, parse_hostport
 from logwarden.parsers.config import ParsersConfig
 from logwarden.rules.config import RulesConfig
 from logwarden.sinks.config import IndexConfig
+from logwarden.stages import MOVED_TOPIC_KEYS, TopicsConfig
 
 
 class KafkaConfig(Model):
@@ -52,7 +53,10 @@ class DemoConfig(Model):
 class Config(Model):
     data_dir: str = Field("./logwarden-data", description="Where the broker log, the index, offsets and the demo log live.")
     log_level: str = Field("info", description="debug, info, warning or error.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="auto: readable lines on a terminal, JSON objects otherwise; or always json, always text.")
     kafka: KafkaConfig = Field(default_factory=KafkaConfig, description="How stages reach the broker (built-in or Kafka).")
+    topics: TopicsConfig = Field(default_factory=TopicsConfig, description="Topic names, one per topic, read by every stage that writes or reads it.")
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="The built-in broker.")
     http: HttpConfig = Field(default_factory=HttpConfig, description="The web UI and HTTP API.")
     agent: AgentConfig = Field(default_factory=AgentConfig, description="The file-tailing agent's own settings (registry, spool, producer, monitoring).")
@@ -176,6 +180,9 @@ def _phrase(err: dict[str, Any], loc: tuple[Any, ...]) -> str:
     value = err.get("input")
     key = str(loc[-1]) if loc else ""
     if kind == "extra_forbidden":
+        moved = MOVED_TOPIC_KEYS.get(tuple(str(p) for p in loc[-2:]))
+        if moved and len(loc) == 2:
+            return f"moved to {moved} (one name for every stage that writes or reads the topic)"
         owner = _model_at(loc[:-1])
         known = list(owner.model_fields) if owner else []
         hint = difflib.get_close_matches(key, known, n=1)

@@ -99,7 +99,7 @@ def ensure_topics(cfg: Config, topics: list[str], timeout_s: float = 15.0) -> No
     for topic, fut in futures.items():
         try:
             fut.result()
-            log.info("created topic", extra={"topic": topic})
+            log.debug("created topic", extra={"topic": topic})
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
             if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import orjson
 
+import logwarden
 from logwarden import logs
 from logwarden.config import Config, dump
 from logwarden.model import parse_hostport
@@ -48,6 +49,31 @@ STOP_GRACE_S = 15.0
 # logwarden` would otherwise import the checkout's bare `logwarden/` folder (which does not
 # contain the stage packages) instead of the installed package.
 CHILD_PREFIX = [sys.executable, "-P", "-m", "logwarden"]
+
+
+def startup_banner(cfg: Config, children: list[str]) -> str:
+    """What `up` started and where, in a few lines on stdout; the log records follow on stderr."""
+    url = f"http://{cfg.http.listen}"
+    if cfg.kafka.bootstrap_servers:
+        broker = f"{cfg.kafka.bootstrap_servers} (external Kafka)"
+    else:
+        broker = f"{cfg.bootstrap_servers} (built-in, Kafka protocol)"
+    sources = [f"{p}" + (f" ({s.format})" if s.format else "") for s in cfg.sources for p in s.paths] or ["none (use --tail GLOB[:FORMAT])"]
+    rules = ["bundled"] if cfg.rules.bundled else []
+    rules += list(cfg.rules.paths)
+    processes = sorted({n.split("-")[0] if n.startswith("parsers-") else n for n in children})
+    rows = [
+        ("web UI and API", url),
+        ("broker", broker),
+        ("data directory", str(cfg.data_path)),
+        ("tailing", ", ".join(sources)),
+        ("rules", ", ".join(rules) or "none"),
+        ("processes", ", ".join(processes) + f"  ({cfg.parsers.process_count} parser worker(s))"),
+    ]
+    if cfg.demo.enabled:
+        rows.append(("demo", f"writing nginx and sshd lines; try: logwarden search 'process.name:sshd' --url {url}"
+                             f"  and  logwarden alerts --url {url}"))
+    return "\n".join([f"Logwarden {logwarden.__version__} is up.  Ctrl-C stops it.", *(f"  {k:<15} {v}" for k, v in rows)])
 
 
 def _pdeathsig() -> None:
@@ -117,7 +143,7 @@ class Supervisor:
         # reaches only the supervisor, which then stops the children in order (_stop_all).
         child.proc = subprocess.Popen(child.argv, preexec_fn=_pdeathsig, stdin=subprocess.DEVNULL, process_group=0)
         child.started = time.monotonic()
-        log.info("child started", extra={"child": child.name, "child_pid": child.proc.pid})
+        log.debug("child started", extra={"child": child.name, "child_pid": child.proc.pid})
 
     def _wait_port(self, listen: str, timeout: float = 30.0) -> bool:
         host, port = parse_hostport(listen)
@@ -150,7 +176,7 @@ class Supervisor:
         self.stopping = True
 
     def run(self) -> int:
-        logs.setup("supervisor", self.cfg.log_level)
+        logs.setup("supervisor", self.cfg.log_level, self.cfg.log_format)
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         effective = self._prepare()
@@ -159,11 +185,7 @@ class Supervisor:
             self._spawn(child)
             if child.name == "broker" and not self._wait_port(self.cfg.broker.listen):
                 log.error("broker did not open its port", extra={"listen": self.cfg.broker.listen})
-        url = f"http://{self.cfg.http.listen}"
-        print(f"Logwarden is up: {url}  (data in {self.cfg.data_path}; Ctrl-C stops)", flush=True)
-        if self.cfg.demo.enabled:
-            print(f"Demo logs are being written; try: logwarden search 'process.name:sshd' --url {url}"
-                  f"  and  logwarden alerts --url {url}", flush=True)
+        print(startup_banner(self.cfg, [c.name for c in self.children]), flush=True)
         try:
             while not self.stopping:
                 self._tick()

@@ -167,6 +167,6 @@ def run_stage(cfg: "Config", stage: Stage, *, group_id: str | None = None, batch
     stop = stop or StopFlag().install()
     ensure_topics(cfg, stage.topics)
     shell = _Shell(cfg, stage, group_id or f"logwarden-{stage.name}", checkpoint_interval_ms)
-    log.info("stage started", extra={"stage": stage.name, "topics": stage.topics, "bootstrap": cfg.bootstrap_servers})
+    log.debug("stage started", extra={"stage": stage.name, "topics": stage.topics, "bootstrap": cfg.bootstrap_servers})
     shell.run(stop, batch_size)
-    log.info("stage stopped", extra={"stage": stage.name})
+    log.debug("stage stopped", extra={"stage": stage.name})

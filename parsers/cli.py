@@ -82,11 +82,14 @@ def load_pipeline_file(path: str) -> dict[str, Any]:
 @click.option("--strict", is_flag=True, help="Exit 1 if any line could not be parsed.")
 @click.option("--explain", is_flag=True, help="After each document, print which parser/pattern/processor produced each field, and which routes it took.")
 @click.option("--timezone", default=None, help="Zone for timestamps without one (default: parsers.timezone, i.e. local).")
+@click.option("--unrecognized", type=click.Choice(["dlq", "index"]), default="dlq", show_default=True,
+              help="A line `auto` recognises as no format: report it on stderr as a failure (dlq), or print the "
+                   "plain event tagged `unparsed` the stage indexes by default (index).")
 @click.option("-c", "--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="logwarden.yml whose `parsers:` section (pipelines, patterns, timezone) applies; --pipeline goes first.")
 @click.argument("source", default="-", type=click.Path(allow_dash=True, dir_okay=False))
 def parse(fmt: str | None, pipeline_file: str | None, strict: bool, explain: bool, timezone: str | None,
-          config_file: str | None, source: str) -> None:
+          unrecognized: str, config_file: str | None, source: str) -> None:
     """Parse log lines into ECS JSON documents (one per line on stdout)."""
     settings: dict[str, Any] = {}
     if config_file:
@@ -99,6 +102,7 @@ def parse(fmt: str | None, pipeline_file: str | None, strict: bool, explain: boo
         settings.update(extra)
     if timezone:
         settings["timezone"] = timezone
+    settings["unrecognized"] = unrecognized  # this command is for finding lines no format fits
     try:
         cfg = ParsersConfig.model_validate(settings)
         if fmt and fmt not in FORMATS:

@@ -83,9 +83,7 @@ class ParsersConfig(Model):
             raise ValueError(f"unknown time zone {v!r}: use an IANA name such as Europe/Berlin, +HH:MM, UTC or local") from None
         return v
     on_unmatched: Literal["dlq", "keep"] = Field("dlq", description="A line no parser understands: dlq sends it to the dead-letter topic; keep indexes it as a plain event tagged _parsefailure.")
-    input_topic: str = Field("logs.raw", description="Topic of raw envelopes.")
-    output_topic: str = Field("logs.ecs", description="Default topic of ECS events.")
-    dlq_topic: str = Field("logs.dlq", description="Dead-letter topic for lines that could not be parsed.")
+    unrecognized: Literal["index", "dlq"] = Field("index", description="A line the `auto` format recognises as no known format: index keeps it as a plain event (message = the line, @timestamp from a time found near its start, else the read time, tagged `unparsed`), as Filebeat indexes raw lines; dlq sends it to the dead-letter topic. A line of a declared format (fields.log_format, a pipeline's format) that does not fit is governed by on_unmatched.")
     batch_size: int = Field(5000, ge=1, le=1_000_000, description="Messages per consume batch.")
     patterns: dict[str, str] = Field(default_factory=dict, description="Extra grok pattern definitions, NAME: regex-with-%{SYNTAX} (add to or override the bundled library).")
     pattern_files: list[str] = Field(default_factory=list, description="Files of grok definitions, one `NAME pattern` per line.")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from logwarden.events import flatten
+from logwarden.events import ECS_TOPIC, flatten
 
 from . import processors
 from .conditions import compile_condition
@@ -29,13 +29,14 @@ from .core import FormatOptions, FormatParser, Marks, ParseFailure, dig
 from .formats import DATASETS, FORMATS
 from .grok import load_definitions
 from .ids import fast_raw_event_id
-from .timefmt import iso, zone
+from .timefmt import find_time, iso, zone
 
 DROP = processors.DROP
 _CARRY_SKIP = frozenset(("@timestamp", "message", "event", "log", "source", "host", "tags"))
 _EVENT_CARRY = ("dataset", "module", "timezone", "category", "type", "provider")
 _KEY_TYPES = (str, type(None))
 _PARSERS_MAX = 512  # parser instances kept per (format, zone); zones come from envelopes
+UNPARSED_TAG = "unparsed"  # on lines `auto` recognised as no format and indexed as they are
 _COMMON = frozenset(("@timestamp", "message", "event", "log", "host", "agent", "input", "fields", "tags", "source"))
 
 
@@ -139,10 +140,14 @@ def _pre_selector(cfg: PipelineConfig) -> Callable[[dict[str, Any]], bool] | Non
 
 
 class Engine:
-    def __init__(self, cfg: ParsersConfig | None = None, *, now: datetime | None = None, format_override: str | None = None):
+    def __init__(self, cfg: ParsersConfig | None = None, *, now: datetime | None = None, format_override: str | None = None,
+                 output_topic: str = ECS_TOPIC):
+        """`output_topic`: the default topic of ECS events (the stage passes `topics.ecs`)."""
         self.cfg = cfg = cfg or ParsersConfig()
+        self.output_topic = output_topic
         self.clock = _Clock()
         self.marks = Marks()
+        self.unparsed = 0
         self.now = now
         self.format_override = format_override
         self.tz = zone(cfg.timezone)
@@ -286,12 +291,15 @@ class Engine:
         before = flatten(doc) if trace is not None else None
         result = parser.parse(msg, doc)
         if result.__class__ is ParseFailure:
-            if self.cfg.on_unmatched == "keep":
+            if parser.name == "auto" and self.cfg.unrecognized == "index" and self.cfg.on_unmatched != "keep":
+                doc, result = self._unparsed(raw, msg, parser), "unparsed"   # the pipeline's processors still run
+            elif self.cfg.on_unmatched == "keep":
                 doc = base_document(raw, self.clock())
                 doc.setdefault("tags", []).append("_parsefailure")
                 doc["error"] = {"message": result.reason, "type": result.parser}  # type: ignore[union-attr]
                 return doc
-            return result  # type: ignore[return-value]
+            else:
+                return result  # type: ignore[return-value]
         if trace is not None:
             steps = self.marks.active or []
             envelope = True
@@ -316,6 +324,26 @@ class Engine:
                     _attribute(trace, snap, doc, f"pipeline {p.name} processors[{i}] {kind}")
         return doc
 
+    def _unparsed(self, raw: dict[str, Any], msg: str, parser: FormatParser) -> dict[str, Any]:
+        """A line `auto` recognised as nothing, indexed as it is (parsers.unrecognized: index):
+        the envelope's fields, the line as message, the time it states when one is found
+        near its start, and the `unparsed` tag. A pipeline's processors then run as on any
+        event, so one can still reject it (to logs.dlq) or drop it."""
+        doc = base_document(raw, self.clock())
+        opts = getattr(parser, "options", None)
+        found = find_time(msg, opts.tz if opts is not None else self.tz, self.now)
+        if found is not None:
+            doc["@timestamp"] = found
+        tags = doc.get("tags")
+        doc["tags"] = [*tags, UNPARSED_TAG] if isinstance(tags, list) else [UNPARSED_TAG]
+        self.unparsed += 1
+        return doc
+
+    def take_unparsed(self) -> int:
+        """How many lines were indexed unparsed since the last call (the stage counts them)."""
+        n, self.unparsed = self.unparsed, 0
+        return n
+
     def _post_pipeline(self, doc: dict[str, Any]) -> _Pipeline | None:
         if not self._post:
             return None
@@ -334,15 +362,15 @@ class Engine:
     def topics(self, doc: dict[str, Any]) -> list[str]:
         """Where an ECS event goes: the default topic and every matching route's topic."""
         if not self.routes:
-            return [self.cfg.output_topic]
+            return [self.output_topic]
         out: list[str] = []
         keep = True
         for r in self.matching_routes(doc):
             if r.topic not in out:
                 out.append(r.topic)
             keep = keep and r.keep_in_default
-        if keep and self.cfg.output_topic not in out:
-            out.insert(0, self.cfg.output_topic)
+        if keep and self.output_topic not in out:
+            out.insert(0, self.output_topic)
         return out
 
 

@@ -9,6 +9,8 @@ is not sure about comes here):
 
     parsed   -> one Output per topic from Engine.topics (logs.ecs, plus matching routes);
                 auditd records of one serial are first merged (AuditJoiner, per batch)
+    unparsed -> a line `auto` recognised as no format: one plain event tagged `unparsed` to
+                logs.ecs (parsers.unrecognized: index, the default), counted apart
     failed   -> one Output to logs.dlq (the reason, the parser, the untouched envelope)
     dropped  -> nothing (a pipeline's `drop` processor, counted)
 
@@ -55,12 +57,14 @@ class ParserStage:
 
     def __init__(self, cfg: "Config", engine: Engine | None = None):
         self.cfg = cfg
-        self.engine = engine or Engine(cfg.parsers)
-        self.topics = [cfg.parsers.input_topic]
-        self.dlq_topic = cfg.parsers.dlq_topic
+        self.engine = engine or Engine(cfg.parsers, output_topic=cfg.topics.ecs)
+        self.topics = [cfg.topics.raw]
+        self.output_topic = cfg.topics.ecs
+        self.dlq_topic = cfg.topics.dlq
         self._parsed = OUTCOMES.labels("parsed")
         self._failed = OUTCOMES.labels("dlq")
         self._dropped = OUTCOMES.labels("dropped")
+        self._unparsed = OUTCOMES.labels("unparsed")
         self._errors = metrics.ERRORS.labels("parsers", "dlq")
         self._routed: dict[str, Counter] = {}
         self.joiner = AuditJoiner() if cfg.parsers.auditd_join else None
@@ -72,11 +76,11 @@ class ParserStage:
             return self._slow(msgs)
         self.fast.new_batch()
         # agent envelopes of access and sshd login lines: bytes to bytes; the rest stays a Message
-        out, slow = self.fast.run(msgs, self.engine.clock().encode(), self.cfg.parsers.output_topic)
+        out, slow = self.fast.run(msgs, self.engine.clock().encode(), self.output_topic)
         done = len(out) - slow
         if done:
             self._parsed.inc(done)
-            self._count_route(self.cfg.parsers.output_topic, done)
+            self._count_route(self.output_topic, done)
         return self._slow(out) if slow else out
 
     def _slow(self, msgs: Iterable[Any]) -> Iterable[Output]:
@@ -86,7 +90,7 @@ class ParserStage:
         topics_of = self.engine.topics
         dumps = orjson.dumps
         default_only = not self.engine.routes
-        default_topic = self.cfg.parsers.output_topic
+        default_topic = self.output_topic
         joiner = self.joiner
         parsed = 0
         for m in msgs:
@@ -136,8 +140,12 @@ class ParserStage:
                     yield out
                 else:
                     yield from out
+        unparsed = self.engine.take_unparsed()  # lines `auto` recognised as nothing, indexed as they are
+        if unparsed:
+            self._unparsed.inc(unparsed)
         if parsed:
-            self._parsed.inc(parsed)
+            if parsed > unparsed:
+                self._parsed.inc(parsed - unparsed)
             if default_only:
                 self._count_route(default_topic, parsed)
 
@@ -184,6 +192,6 @@ def run(cfg: "Config") -> None:
                                           "fast_path": "off" if stage.fast is None else "C" if ACCELERATED else "Python"})
     # Output topics too: a Kafka cluster with auto.create.topics.enable=false would refuse the
     # first produce, and a failed delivery stops the stage (offsets must not pass it).
-    outputs = [cfg.parsers.output_topic, cfg.parsers.dlq_topic, *(r.topic for r in cfg.parsers.routes)]
+    outputs = [cfg.topics.ecs, cfg.topics.dlq, *(r.topic for r in cfg.parsers.routes)]
     ensure_topics(cfg, list(dict.fromkeys(outputs)))
     run_stage(cfg, stage, batch_size=cfg.parsers.batch_size)

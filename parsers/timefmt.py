@@ -13,6 +13,7 @@ also lacks the year, which `infer_year` supplies (see there).
 """
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
@@ -256,4 +257,34 @@ def parse_any(text: str, tz: tzinfo = UTC) -> str | None:
         return out
     if text[:3] in MONTHS:
         return BsdConverter(tz)(text)
+    return None
+
+
+# A timestamp somewhere near the start of a line no format recognised (`ERROR
+# 2026-12-07T13:00:01Z worker-3 ...`): ISO 8601 (T or space, `,` or `.` fraction, optional
+# zone), CLF `07/Dec/2026:13:00:01 +0000`, RFC 3164 `Dec  7 13:00:01`.
+_FIND_ISO = re.compile(r"(?<!\d)(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?)(?!\d)")
+_FIND_CLF = re.compile(r"(?<!\d)(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?)")
+_FIND_BSD = re.compile(r"(?<![A-Za-z])((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d)(?!\d)")
+FIND_WINDOW = 64   # characters searched: a timestamp further in is more likely part of the text
+
+
+def find_time(line: str, tz: tzinfo = UTC, now: datetime | None = None) -> str | None:
+    """The ECS time of the first timestamp in the first FIND_WINDOW characters, else None.
+
+    For lines no format recognised: a level word or a thread name before the time is common
+    (`ERROR 2026-12-07T13:00:01Z worker-3 ...`), and the time the line states is worth more
+    than the time it was read. Zone-less times are read in `tz`, as the parsers do."""
+    head = line[:FIND_WINDOW]
+    found = [(m.start(), kind, m.group(1)) for kind, rx in (("iso", _FIND_ISO), ("clf", _FIND_CLF), ("bsd", _FIND_BSD))
+             for m in (rx.search(head),) if m is not None]
+    for _, kind, text in sorted(found):
+        if kind == "iso":
+            out = IsoConverter(tz)(text.replace(",", ".", 1))
+        elif kind == "clf":
+            out = ClfConverter()(text if " " in text else text + " +0000")
+        else:
+            out = BsdConverter(tz, now)(text)
+        if out is not None:
+            return out
     return None

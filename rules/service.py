@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 import orjson
 from prometheus_client import Counter, Gauge
 
-from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC, ECS_TOPIC, event_id, now_iso
+from logwarden.events import event_id, now_iso
+from logwarden.stages import TopicsConfig
 
 from .alerts import AlertPolicy, build_alert
 from .cli import load, rule_paths
@@ -62,10 +63,13 @@ IDLE_GRACE_S = 5.0
 
 class RulesStage:
     name = "rules"
-    topics = [ECS_TOPIC]
 
-    def __init__(self, cfg: RulesConfig, *, clock=time.time):
+    def __init__(self, cfg: RulesConfig, *, clock=time.time, topics: TopicsConfig | None = None):
+        """`topics`: the names from logwarden.yml's `topics:` (the built-in ones when omitted)."""
         self.cfg = cfg
+        names = topics or TopicsConfig()
+        self.topics = [names.ecs]
+        self.alerts_topic, self.dlq_topic = names.alerts, names.dlq
         self.clock = clock
         self.paths = rule_paths(cfg.paths, cfg.bundled)
         self.policy = AlertPolicy(cfg)
@@ -82,7 +86,10 @@ class RulesStage:
             log.error("rule not loaded", extra={"file": e.file, "line": e.line, "reason": e.reason})
         LOADED.set(len(rs.rules) + len(rs.correlations))
         LOAD_ERRORS.set(len(rs.errors))
-        log.info("rules loaded", extra=rs.summary() | {"paths": self.paths, "mapping": self.cfg.mapping})
+        n = rs.summary()
+        (log.warning if rs.errors else log.info)(
+            "rules loaded: %d rule(s), %d correlation(s), %d load error(s)", n["rules"], n["correlations"], n["errors"],
+            extra=n | {"paths": self.paths, "mapping": self.cfg.mapping})
         return Engine(rs)
 
     def maybe_reload(self) -> bool:
@@ -139,23 +146,23 @@ class RulesStage:
                 if not isinstance(doc, dict):
                     raise ValueError("an ECS event must be a JSON object")
             except ValueError as exc:
-                out.append(Output(DLQ_TOPIC, self._dead_letter(value, f"not a JSON object: {exc}", m)))
+                out.append(Output(self.dlq_topic, self._dead_letter(value, f"not a JSON object: {exc}", m)))
                 continue
             try:
                 alerts = self.evaluate(doc, (m.topic(), m.partition(), m.offset()))
             except Exception as exc:  # an engine bug must cost one event, not the stage
                 log.exception("rule evaluation failed")
-                out.append(Output(DLQ_TOPIC, self._dead_letter(value, f"rule evaluation failed: {exc}", m)))
+                out.append(Output(self.dlq_topic, self._dead_letter(value, f"rule evaluation failed: {exc}", m)))
                 continue
             for a in alerts:
-                out.append(Output(ALERTS_TOPIC, orjson.dumps(a), a["event"]["id"].encode()))
+                out.append(Output(self.alerts_topic, orjson.dumps(a), a["event"]["id"].encode()))
         self.last_event_at = time.monotonic()
         return out + self._close_windows()
 
     def _close_windows(self) -> list["Output"]:
         from logwarden.worker import Output
 
-        out = [Output(ALERTS_TOPIC, orjson.dumps(a), a["event"]["id"].encode())
+        out = [Output(self.alerts_topic, orjson.dumps(a), a["event"]["id"].encode())
                for a in self._admit(self.engine.tick(self.watermark))]
         self.policy.expire(self.clock())
         return out
@@ -198,7 +205,7 @@ def run(cfg: "Config") -> None:
     from logwarden.worker import run_stage
 
     try:
-        stage = RulesStage(cfg.rules)
+        stage = RulesStage(cfg.rules, topics=cfg.topics)
     except PipelineError as exc:  # a broken custom pipeline file: say so, exit as a config error
         log.error("cannot start the rules stage", extra={"error": str(exc)})
         raise SystemExit(2) from None

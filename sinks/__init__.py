@@ -2,7 +2,7 @@
 
 The search query language (`query`), the embedded tantivy index (`embedded`,
 `tantivy_schema`) and its read side (`search.SearchService`), the index worker
-(`index_service`) with its Elasticsearch bulk backend (`es_sink`, `es_template`), the
-metrics feed (`metrics_service`), the hourly archive (`archive`) and the `search` /
-`alerts` commands (`cli`). See docs/sinks.md and docs/search.md.
+(`index_service`) with its Elasticsearch and OpenSearch bulk backends (`elasticsearch`,
+`opensearch`, `es_template`), the metrics feed (`metrics_service`), the hourly archive
+(`archive`) and the `search` / `alerts` commands (`cli`). See docs/sinks.md and docs/search.md.
 """

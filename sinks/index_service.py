@@ -24,15 +24,13 @@ A record that is not a JSON object goes to logs.dlq with the reason; it never st
 from __future__ import annotations
 
 import logging
-import time
-from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 import orjson
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter
 
 from logwarden import metrics
-from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC, ECS_TOPIC, event_id, now_iso
+from logwarden.events import DLQ_TOPIC, event_id, now_iso
 from logwarden.worker import Output
 
 if TYPE_CHECKING:
@@ -43,10 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("logwarden.sinks.index")
 
 DOCS = Counter("logwarden_index_documents_total", "Documents written to the search index.", ["index"])
-COMMITS = Histogram("logwarden_index_commit_seconds", "Time to make indexed documents durable (tantivy commit).",
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-
-KIND_BY_TOPIC = {ECS_TOPIC: "events", ALERTS_TOPIC: "alerts"}
 
 
 class Rejected(Exception):
@@ -63,58 +57,7 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-RETENTION_CHECK_S = 3600   # how often documents past index.retention_days are deleted
-
-
-class EmbeddedBackend:
-    """Two tantivy writers: <data_dir>/index/events and <data_dir>/index/alerts."""
-
-    def __init__(self, cfg: "Config"):
-        from logwarden.sinks.embedded import IndexWriter, index_path
-
-        heap = cfg.index.writer_heap_bytes
-        self.writers = {
-            # tantivy splits the heap among its threads and wants at least ~15 MB each
-            "events": IndexWriter(index_path(cfg.data_path, "events"), heap_bytes=max(heap, 16_000_000 * cfg.index.writer_threads),
-                                  num_threads=cfg.index.writer_threads),
-            "alerts": IndexWriter(index_path(cfg.data_path, "alerts"), heap_bytes=max(16_000_000, heap // 4)),
-        }
-        self.retention = timedelta(days=cfg.index.retention_days) if cfg.index.retention_days else None
-        self.commit_max_docs = cfg.index.commit_max_docs
-        self._last_expiry = float("-inf")
-
-    def write(self, kind: str, docs: list[tuple[dict[str, Any], bytes]]) -> list[tuple[int, str]]:
-        writer = self.writers[kind]
-        bad = []
-        for i, (doc, source) in enumerate(docs):
-            try:
-                writer.add(doc, source)
-            except (ValueError, TypeError, OverflowError) as exc:
-                bad.append((i, f"index: {exc}"))
-        if writer.pending >= self.commit_max_docs:
-            # Commit on size too: bounds the uncommitted work a long checkpoint interval can
-            # pile up. Committing ahead of the offsets is safe: a replay rewrites by id.
-            writer.commit()
-        return bad
-
-    def checkpoint(self) -> None:
-        t0 = time.perf_counter()
-        if self.retention is not None and time.monotonic() - self._last_expiry >= RETENTION_CHECK_S:
-            cutoff = datetime.now(timezone.utc) - self.retention
-            for w in self.writers.values():
-                w.expire(cutoff)
-            self._last_expiry = time.monotonic()
-            log.info("expiring documents", extra={"before": cutoff.isoformat()})
-        n = sum(w.commit() for w in self.writers.values())
-        if n:
-            COMMITS.observe(time.perf_counter() - t0)
-
-    def close(self) -> None:
-        for w in self.writers.values():
-            w.close()
-
-
-def dead_letter(value: bytes, reason: str, doc: dict[str, Any] | None = None) -> Output:
+def dead_letter(value: bytes, reason: str, doc: dict[str, Any] | None = None, *, topic: str = DLQ_TOPIC) -> Output:
     """The logs.dlq document for a record the index could not take (contracts.md shape)."""
     ev = doc.get("event") if isinstance(doc, dict) else None
     eid = (ev or {}).get("id") if isinstance(ev, dict) else None
@@ -126,7 +69,7 @@ def dead_letter(value: bytes, reason: str, doc: dict[str, Any] | None = None) ->
     }
     if isinstance(doc, dict):
         body["raw"] = doc
-    return Output(DLQ_TOPIC, orjson.dumps(body), key=None)
+    return Output(topic, orjson.dumps(body), key=None)
 
 
 class IndexStage:
@@ -134,7 +77,9 @@ class IndexStage:
 
     def __init__(self, cfg: "Config", backend: Backend | None = None):
         self.cfg = cfg
-        self.topics = [ECS_TOPIC, ALERTS_TOPIC]
+        self.kind_by_topic = {cfg.topics.ecs: "events", cfg.topics.alerts: "alerts"}
+        self.topics = list(self.kind_by_topic)
+        self.dlq_topic = cfg.topics.dlq
         self.backend = backend or make_backend(cfg)
         self.archive = None
         if cfg.index.archive.enabled:
@@ -147,16 +92,16 @@ class IndexStage:
         batches: dict[str, list[tuple[dict[str, Any], bytes]]] = {"events": [], "alerts": []}
         for m in msgs:
             value = m.value() or b""
-            kind = KIND_BY_TOPIC.get(m.topic(), "events")
+            kind = self.kind_by_topic.get(m.topic(), "events")
             try:
                 doc = orjson.loads(value)
             except orjson.JSONDecodeError as exc:
                 self._errors.labels(self.name, "dead_letter").inc()
-                yield dead_letter(value, f"not JSON: {exc}")
+                yield self._dead_letter(value, f"not JSON: {exc}")
                 continue
             if not isinstance(doc, dict):
                 self._errors.labels(self.name, "dead_letter").inc()
-                yield dead_letter(value, f"expected a JSON object, got {type(doc).__name__}")
+                yield self._dead_letter(value, f"expected a JSON object, got {type(doc).__name__}")
                 continue
             batches[kind].append((doc, value))
         for kind, docs in batches.items():
@@ -165,11 +110,14 @@ class IndexStage:
             rejected = self.backend.write(kind, docs)
             for i, reason in rejected:
                 self._errors.labels(self.name, "dead_letter").inc()
-                yield dead_letter(docs[i][1], reason, docs[i][0])
+                yield self._dead_letter(docs[i][1], reason, docs[i][0])
             DOCS.labels(kind).inc(len(docs) - len(rejected))
             if self.archive is not None and kind == "events":
                 bad = {i for i, _ in rejected}
                 self.archive.write(d for i, d in enumerate(docs) if i not in bad)
+
+    def _dead_letter(self, value: bytes, reason: str, doc: dict[str, Any] | None = None) -> Output:
+        return dead_letter(value, reason, doc, topic=self.dlq_topic)
 
     def checkpoint(self) -> None:
         self.backend.checkpoint()
@@ -186,15 +134,22 @@ class IndexStage:
 
 def make_backend(cfg: "Config") -> Backend:
     if cfg.index.type == "elasticsearch":
-        from logwarden.sinks.es_sink import ElasticsearchBackend
+        from logwarden.sinks.elasticsearch import ElasticsearchBackend
 
         return ElasticsearchBackend(cfg.index)
+    if cfg.index.type == "opensearch":
+        from logwarden.sinks.opensearch import OpenSearchBackend
+
+        return OpenSearchBackend(cfg.index)
+    from logwarden.sinks.embedded import EmbeddedBackend
+
     return EmbeddedBackend(cfg)
 
 
 def run(cfg: "Config") -> None:
     """Run the index stage until SIGTERM/SIGINT; the final checkpoint commits the index."""
     from logwarden.kafka import ensure_topics
+    from logwarden.sinks.embedded import EmbeddedBackend
     from logwarden.sinks.topics import rewind_group
     from logwarden.worker import run_stage
 
@@ -207,4 +162,4 @@ def run(cfg: "Config") -> None:
     run_stage(cfg, stage, batch_size=5000, checkpoint_interval_ms=cfg.index.commit_interval_ms)
 
 
-__all__ = ["IndexStage", "EmbeddedBackend", "run", "dead_letter"]
+__all__ = ["IndexStage", "run", "dead_letter"]

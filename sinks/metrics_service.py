@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, Iterator
 import orjson
 from prometheus_client import Counter, Histogram
 
-from logwarden.events import DLQ_TOPIC, ECS_TOPIC
 from logwarden.worker import Output
 
 if TYPE_CHECKING:
@@ -64,7 +63,8 @@ class MetricsStage:
     name = "metrics"
 
     def __init__(self, cfg: "Config"):
-        self.topics = [ECS_TOPIC, DLQ_TOPIC]
+        self.topics = [cfg.topics.ecs, cfg.topics.dlq]
+        self.dlq_topic = cfg.topics.dlq
         self._datasets: set[str] = set()
         self._dlq_types: set[str] = set()
 
@@ -128,16 +128,17 @@ class MetricsStage:
 
     def process(self, msgs: list["Message"]) -> Iterator[Output]:
         docs, dead = [], []
+        dlq_topic = self.dlq_topic
         for m in msgs:
             try:
                 doc = orjson.loads(m.value() or b"")
             except orjson.JSONDecodeError:
-                if m.topic() == DLQ_TOPIC:
+                if m.topic() == dlq_topic:
                     dead.append({})
                 continue  # on logs.ecs the index stage dead-letters it: counting it here would count it twice
             if not isinstance(doc, dict):
                 continue
-            (dead if m.topic() == DLQ_TOPIC else docs).append(doc)
+            (dead if m.topic() == dlq_topic else docs).append(doc)
         self.observe(docs)
         self.observe_dead_letters(dead)
         return iter(())

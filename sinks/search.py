@@ -3,7 +3,8 @@
 One query language, two backends: the query text is parsed once into the AST
 (`logwarden.sinks.query`) and compiled either to a tantivy query against the embedded
 index under <data_dir>/index/{events,alerts}, or to Elasticsearch query DSL against
-`<prefix>-events-*` / `<prefix>-alerts` when `index.type` is `elasticsearch`. Both return
+`<prefix>-events-*` / `<prefix>-alerts` when `index.type` is `elasticsearch` or
+`opensearch` (the same DSL; each engine's client module sends it). Both return
 the same shape: {"total": N, "hits": [ECS documents, newest first]}.
 
 A bad query raises QueryError(message, position); the HTTP app answers 400 with it.
@@ -22,16 +23,27 @@ __all__ = ["SearchService", "QueryError", "BackendUnavailable"]
 
 
 class BackendUnavailable(RuntimeError):
-    """Elasticsearch could not be reached or failed (the HTTP app should answer 503)."""
+    """Elasticsearch or OpenSearch could not be reached or failed (the HTTP app should answer 503)."""
+
+
+def _client_module(kind: str) -> Any:
+    """The module that speaks to a cluster of `index.type` `kind`: make_client, search,
+    ERRORS, status, error_body, error_message."""
+    if kind == "opensearch":
+        from logwarden.sinks import opensearch
+        return opensearch
+    from logwarden.sinks import elasticsearch
+    return elasticsearch
 
 
 class SearchService:
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self._es = None
-        if cfg.index.type == "elasticsearch":
-            from logwarden.sinks.es_sink import make_client
-            self._es = make_client(cfg.index)
+        if cfg.index.type in ("elasticsearch", "opensearch"):
+            self._engine = cfg.index.type
+            self._client = _client_module(cfg.index.type)
+            self._es = self._client.make_client(cfg.index)
             self._prefix = cfg.index.index_prefix
         else:
             self._events = IndexReader(index_path(cfg.data_path, "events"))
@@ -60,24 +72,24 @@ class SearchService:
 
     # -- Elasticsearch ------------------------------------------------------------------
 
-    def _es_call(self, **kw: Any) -> Any:
-        from elasticsearch import ApiError, TransportError
-
+    def _es_call(self, index: str, request: dict[str, Any]) -> Any:
+        c, engine = self._client, self._engine
         try:
-            return self._es.search(**kw)
-        except ApiError as exc:
-            if exc.meta.status == 400:
+            return c.search(self._es, index, request, ignore_unavailable=True, allow_no_indices=True)
+        except c.ERRORS as exc:
+            status = c.status(exc)
+            if status is None:
+                raise BackendUnavailable(f"{engine} unreachable: {exc}") from None
+            if status == 400:
                 # The cluster refused the query for its mapping: the user's to fix.
-                raise QueryError(f"elasticsearch: {_reason(exc.body) or exc.message}", 0) from None
-            raise BackendUnavailable(f"elasticsearch answered {exc.meta.status}: {exc.message}") from None
-        except TransportError as exc:
-            raise BackendUnavailable(f"elasticsearch unreachable: {exc}") from None
+                raise QueryError(f"{engine}: {_reason(c.error_body(exc)) or c.error_message(exc)}", 0) from None
+            raise BackendUnavailable(f"{engine} answered {status}: {c.error_message(exc)}") from None
 
     def _es_search(self, index: str, node, since, limit, offset) -> dict[str, Any]:
         query = to_es.with_since(to_es.compile(node), since.total_seconds() if since else None)
-        resp = self._es_call(index=index, query=query, size=max(0, min(limit, 10_000)), from_=max(0, offset),
-                               sort=[{"@timestamp": {"order": "desc", "unmapped_type": "date"}}],
-                               track_total_hits=True, ignore_unavailable=True, allow_no_indices=True)
+        resp = self._es_call(index, {"query": query, "size": max(0, min(limit, 10_000)), "from": max(0, offset),
+                                     "sort": [{"@timestamp": {"order": "desc", "unmapped_type": "date"}}],
+                                     "track_total_hits": True})
         hits = resp["hits"]
         total = hits["total"]["value"] if isinstance(hits.get("total"), dict) else int(hits.get("total") or 0)
         return {"total": total, "hits": [h["_source"] for h in hits["hits"]]}
@@ -87,12 +99,12 @@ class SearchService:
         interval_s = max(1, int(-(-span.total_seconds() // max(1, buckets))))
         now = datetime.now(timezone.utc)
         query = to_es.with_since(to_es.compile(node), span.total_seconds())
-        resp = self._es_call(index=f"{self._prefix}-events-*", query=query, size=0, ignore_unavailable=True,
-                               allow_no_indices=True,
-                               aggs={"h": {"date_histogram": {"field": "@timestamp", "fixed_interval": f"{interval_s}s",
-                                                              "min_doc_count": 0,
-                                                              "extended_bounds": {"min": int((now - span).timestamp() * 1000),
-                                                                                  "max": int(now.timestamp() * 1000)}}}})
+        resp = self._es_call(f"{self._prefix}-events-*", {
+            "query": query, "size": 0,
+            "aggs": {"h": {"date_histogram": {"field": "@timestamp", "fixed_interval": f"{interval_s}s",
+                                              "min_doc_count": 0,
+                                              "extended_bounds": {"min": int((now - span).timestamp() * 1000),
+                                                                  "max": int(now.timestamp() * 1000)}}}}})
         out = []
         for b in resp.get("aggregations", {}).get("h", {}).get("buckets", []):
             out.append({"time": b.get("key_as_string") or datetime.fromtimestamp(b["key"] / 1000, timezone.utc).isoformat(),

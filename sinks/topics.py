@@ -37,7 +37,7 @@ def rewind_group(cfg: Config, group_id: str, topics: list[str]) -> int:
             return 0
         lows = [TopicPartition(tp.topic, tp.partition, c.get_watermark_offsets(tp, timeout=TIMEOUT_S)[0]) for tp in parts]
         c.commit(offsets=lows, asynchronous=False)
-        log.info("rewound consumer group to the log start", extra={"group": group_id, "partitions": len(lows)})
+        log.debug("rewound consumer group to the log start", extra={"group": group_id, "partitions": len(lows)})
         return len(lows)
     except KafkaException as exc:
         log.warning("cannot rewind consumer group", extra={"group": group_id, "error": str(exc)})

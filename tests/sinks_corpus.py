@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from logwarden.events import event_id, flatten
+from logwarden.events import ECS_TOPIC, event_id, flatten
 from logwarden.sinks.query import And, Cidr, Exists, Match, MatchAll, Not, Or, Range, Wildcard, datemath, fields
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -305,3 +305,21 @@ QUERIES = [
 ]
 
 __all__ = ["NOW", "QUERIES", "corpus", "evaluate", "fnmatch"]
+
+
+def auth_event(i: int, **extra: Any) -> dict[str, Any]:
+    """A small sshd event with id `id-<i>`, on 2024-05-01 or -02: the bulk sinks' tests' unit."""
+    doc = {"@timestamp": f"2024-05-0{1 + i % 2}T10:00:{i % 60:02d}Z", "message": f"Failed password for root from 10.0.0.{i}",
+           "event": {"id": f"id-{i}", "dataset": "system.auth"}, "process": {"name": "sshd", "pid": 100 + i},
+           "source": {"ip": f"10.0.0.{i % 250}", "port": 40000 + i}}
+    doc.update(extra)
+    return doc
+
+
+def records(docs: list[Any], topic: str = ECS_TOPIC) -> list[Any]:
+    """Documents (or raw bytes) as consumed Kafka records, offsets from 0."""
+    import orjson
+    from confluent_kafka import Message
+
+    return [Message(topic=topic, partition=0, offset=i, value=d if isinstance(d, bytes) else orjson.dumps(d))
+            for i, d in enumerate(docs)]

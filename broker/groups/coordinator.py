@@ -73,7 +73,7 @@ class Group:
 
     def transition(self, new: GroupState) -> None:
         check_transition(self.state, new)
-        log.info("group %s: %s -> %s (generation %d, %d members)", self.group_id, self.state.value, new.value,
+        log.debug("group %s: %s -> %s (generation %d, %d members)", self.group_id, self.state.value, new.value,
                  self.generation_id, len(self.members), extra={"group": self.group_id, "from": self.state.value, "to": new.value,
                                        "generation": self.generation_id, "members": len(self.members)})
         self.state = new
@@ -107,7 +107,7 @@ class GroupCoordinator:
                     mm["assignment"])
                 if loop is not None:
                     self._arm_session(g, m)
-            log.info("group %s restored: generation %d, %d members", gid, g.generation_id, len(g.members))
+            log.debug("group %s restored: generation %d, %d members", gid, g.generation_id, len(g.members))
 
     def _persist(self, g: Group) -> None:
         members = [{"member_id": m.member_id, "group_instance_id": m.group_instance_id, "client_id": m.client_id,
@@ -440,7 +440,7 @@ class GroupCoordinator:
             if g is None or mid not in g.members:
                 out.append(E.UNKNOWN_MEMBER_ID)
                 continue
-            log.info("group %s: member %s left", group_id, mid, extra={"group": group_id, "member": mid})
+            log.debug("group %s: member %s left", group_id, mid, extra={"group": group_id, "member": mid})
             self._remove_member(g, g.members[mid])
             out.append(E.NONE)
         return out
@@ -484,7 +484,7 @@ class GroupCoordinator:
         self.offsets.delete_group(group_id)
         if group_id in self.offsets.groups:
             self.offsets.store_group(group_id, None)
-        log.info("group %s deleted", group_id)
+        log.debug("group %s deleted", group_id)
         return E.NONE
 
     def list_groups(self) -> list[tuple[str, str]]:

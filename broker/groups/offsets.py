@@ -135,7 +135,7 @@ class OffsetStore:
                 if last == offset:
                     break
                 offset = last
-        log.info("loaded %d committed-offset records of %d groups", n, len(self.offsets), extra={"records": n, "groups": len(self.offsets)})
+        log.debug("loaded %d committed-offset records of %d groups", n, len(self.offsets), extra={"records": n, "groups": len(self.offsets)})
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         if key is None:

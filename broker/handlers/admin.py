@@ -70,7 +70,7 @@ def handle_create_topics(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
         try:
             ctx.logs.create_topic(name, n, configs or None, validate_only=validate_only)
             if not validate_only:
-                log.info("created topic %s with %d partitions", name, n, extra={"topic": name, "partitions": n})
+                log.debug("created topic %s with %d partitions", name, n, extra={"topic": name, "partitions": n})
         except StorageError as exc:
             entry.update(error_code=exc.kafka_error_code, error_message=str(exc))
     return {"throttle_time_ms": 0, "topics": out}

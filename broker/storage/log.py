@@ -72,6 +72,9 @@ class PartitionLog:
         self._graveyard: list[tuple[int, LogSegment]] = []  # (close at ms, segment)
         self._dir_dirty = True  # a segment file was created since the last directory fsync
         self.deleted = False  # set by drop(): the topic is gone, maintenance must skip it
+        # What opening after an unclean stop did, for the broker's start-up message.
+        self.revalidated_segments = 0
+        self.truncated_bytes = 0
         self.directory.mkdir(parents=True, exist_ok=True)
         from .cleaner import finish_interrupted_swaps  # cleaner imports this module
         finish_interrupted_swaps(self.directory)
@@ -122,6 +125,8 @@ class PartitionLog:
             if not clean and (recovering or next_base is None or next_base > self.recovery_point):
                 recovering = True
                 dropped = seg.recover(prev_next, active, contiguous, next_base)
+                self.revalidated_segments += 1
+                self.truncated_bytes += dropped
                 if dropped and not active:
                     log.warning("%s-%d: dropping segments after the corrupt one at %d",
                                 self.topic, self.partition, base)

@@ -129,6 +129,7 @@ class LogManager:
         marker = self.log_dir / CLEAN_SHUTDOWN
         clean = marker.exists()
         tf = self.log_dir / TOPICS_FILE
+        fresh = not tf.exists() and not any(self.log_dir.glob("*/"))
         self._topics = orjson.loads(tf.read_bytes()) if tf.exists() else {}
         points = self._read_checkpoint()
         wanted = {f"{t}-{p}" for t, meta in self._topics.items() for p in range(meta["partitions"])}
@@ -144,8 +145,22 @@ class LogManager:
         if clean:
             marker.unlink()
         self._write_checkpoint()
-        log.info("opened %d partition(s) of %d topic(s) in %s (%s shutdown)", len(self._logs),
-                 len(self._topics), self.log_dir, "clean" if clean else "unclean")
+        self._log_opened(fresh, clean)
+
+    def _log_opened(self, fresh: bool, clean: bool) -> None:
+        """Say what opening found: a new directory is no fault, a crash says what it cost."""
+        n, topics = len(self._logs), len(self._topics)
+        if fresh:
+            log.info("new log directory %s", self.log_dir)
+        elif clean:
+            log.info("opened %d partition(s) of %d topic(s) in %s after a clean shutdown", n, topics, self.log_dir)
+        else:
+            segments = sum(lg.revalidated_segments for lg in self._logs.values())
+            dropped = sum(lg.truncated_bytes for lg in self._logs.values())
+            (log.warning if dropped else log.info)(
+                "recovered %d partition(s) of %d topic(s) in %s after an unclean shutdown: %d segment(s) "
+                "re-validated, %d byte(s) of torn batches truncated", n, topics, self.log_dir, segments, dropped,
+                extra={"revalidated_segments": segments, "truncated_bytes": dropped})
 
     def _read_checkpoint(self) -> dict[tuple[str, int], int]:
         path = self.log_dir / RECOVERY_CHECKPOINT
@@ -198,7 +213,7 @@ class LogManager:
             self._topics[name] = {"partitions": partitions, "config": overrides}
             self._save_topics()
         self._write_checkpoint()  # no stale recovery point of an earlier topic of that name
-        log.info("created topic %s with %d partition(s)", name, partitions)
+        log.debug("created topic %s with %d partition(s)", name, partitions)
 
     def create_partitions(self, name: str, total: int, validate_only: bool = False) -> None:
         """Grow a topic to `total` partitions (CreatePartitions); Kafka never shrinks. With

@@ -4,6 +4,7 @@ Routes (documented in docs/http-api.md):
   GET /api/search?q=&since=&limit=&offset=   {"total": n, "hits": [ECS docs, newest first]}
   GET /api/alerts?since=&limit=&q=           {"total": n, "hits": [alert docs, newest first]}
   GET /api/histogram?q=&since=&buckets=      event counts over time, for the UI chart
+  GET /api/status                            the pipeline at a glance (logwarden/status.py)
   GET /health                                200 when every supervised child runs, else 503
   GET /metrics                               Prometheus text for all processes
   GET /                                      the web UI
@@ -115,6 +116,21 @@ class Api:
         return await self._call(lambda: self.service.histogram(
             q, since=_since(request) or timedelta(hours=1), buckets=_int(request, "buckets", 60, 1, 1000)))
 
+    @cached_property
+    def rates(self) -> Any:
+        from logwarden.status import Rates
+
+        return Rates()
+
+    async def status(self, request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        from logwarden.status import collect
+
+        # admin requests to the broker block for up to seconds: off the event loop
+        body = await run_in_threadpool(collect, self.cfg, self.rates, self.service)
+        return ORJSONResponse(body)
+
     async def health(self, request: Request) -> Response:
         status_file = self.cfg.data_path / "run" / "status.json"
         children: dict[str, Any] = {}
@@ -141,6 +157,7 @@ def build_app(cfg: Config) -> Starlette:
         Route("/api/search", api.search),
         Route("/api/alerts", api.alerts),
         Route("/api/histogram", api.histogram),
+        Route("/api/status", api.status),
         Route("/health", api.health),
         Route("/metrics", api.metrics),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

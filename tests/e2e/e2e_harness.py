@@ -22,8 +22,11 @@ DEADLINE_S = 30  # the issue's promise: appended lines are searchable and alerte
 
 
 class Appliance:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, config: Path | dict | None = None):
+        """`config`: a logwarden.yml (a path, or a mapping written to one) passed with -c; the
+        flags below still apply and override it."""
         self.tmp = tmp
+        self.config = config
         self.data = tmp / "data"
         self.logs = tmp / "logs"
         self.logs.mkdir()
@@ -37,8 +40,16 @@ class Appliance:
         """`session`: in a process group of its own, as a terminal runs it (see `interrupt`)."""
         self.runs += 1
         out = open(self.tmp / f"up-{self.runs}.log", "wb")
+        conf: tuple[str, ...] = ()
+        if isinstance(self.config, dict):
+            import yaml
+
+            (self.tmp / "logwarden.yml").write_text(yaml.safe_dump(self.config))
+            conf = ("-c", str(self.tmp / "logwarden.yml"))
+        elif self.config is not None:
+            conf = ("-c", str(self.config))
         self.proc = subprocess.Popen(
-            logwarden_cmd("up", "--data-dir", str(self.data), "--broker-listen", f"127.0.0.1:{self.broker_port}",
+            logwarden_cmd("up", *conf, "--data-dir", str(self.data), "--broker-listen", f"127.0.0.1:{self.broker_port}",
                           "--http-listen", f"127.0.0.1:{self.http_port}", "--tail", str(self.logs / "*.log")),
             stdout=out, stderr=subprocess.STDOUT, cwd="/", env={**os.environ, "PYTHONSAFEPATH": "1"},
             start_new_session=session)

@@ -1,10 +1,12 @@
-"""One contract, every index backend: the embedded tantivy index and the Elasticsearch sink
-(against the local `_bulk` server) take the same records through the same IndexStage and
-answer the same queries with the same documents."""
+"""One contract, every index backend: the embedded tantivy index, the Elasticsearch sink
+(against the local `_bulk` server) and the OpenSearch sink (against a real OpenSearch 2.19
+node, tests/engines) take the same records through the same IndexStage and answer the same
+queries with the same documents."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import orjson
 import pytest
 from confluent_kafka import Message
@@ -27,10 +29,25 @@ pytestmark = pytest.mark.integration
 QUERIES = [q for q in EMBEDDED_QUERIES if "now" not in q and "2024-05-01" not in q]
 
 
-@pytest.fixture(params=["embedded", "elasticsearch"])
+CLUSTERS = ("elasticsearch", "opensearch")
+
+
+def settle(cfg: Config) -> None:
+    """A real cluster shows writes after a refresh (near-real-time search; 1 s by default):
+    a test that reads right after writing asks for it, as a user waits for it."""
+    if cfg.index.type == "opensearch":
+        httpx.post(f"{cfg.index.elasticsearch_url}/{cfg.index.index_prefix}-*/_refresh", timeout=60).raise_for_status()
+
+
+@pytest.fixture(params=["embedded", *CLUSTERS])
 def backend(request, tmp_path):
     if request.param == "embedded":
         yield Config.model_validate({"data_dir": str(tmp_path), "index": {"writer_heap_bytes": 16_000_000}})
+        return
+    if request.param == "opensearch":
+        url = request.getfixturevalue("opensearch").url
+        yield Config.model_validate({"data_dir": str(tmp_path), "index": {
+            "type": "opensearch", "elasticsearch_url": url, "bulk_retry_backoff_ms": 1}})
         return
     server = ESServer().start()
     yield Config.model_validate({"data_dir": str(tmp_path), "index": {
@@ -64,6 +81,7 @@ def test_index_contract(backend):
     assert outs == []
     stage.checkpoint()
     stage.close()
+    settle(backend)
 
     svc = SearchService(backend)
     everything = svc.search("", limit=1000)
@@ -94,27 +112,32 @@ def test_index_contract(backend):
 
 
 @pytest.fixture(scope="module")
-def both(tmp_path_factory):
+def both(tmp_path_factory, opensearch_engine):
+    """The same 240 events in every backend (the name is from when there were two)."""
     docs = recent(corpus(240))
     server = ESServer().start()
+    opensearch_engine.reset()
+    urls = {"elasticsearch": server.url, "opensearch": opensearch_engine.url}
     services = {}
-    for kind in ("embedded", "elasticsearch"):
+    for kind in ("embedded", *CLUSTERS):
         base = tmp_path_factory.mktemp(kind)
         index = {"writer_heap_bytes": 16_000_000} if kind == "embedded" else {
-            "type": "elasticsearch", "elasticsearch_url": server.url, "bulk_retry_backoff_ms": 1}
+            "type": kind, "elasticsearch_url": urls[kind], "bulk_retry_backoff_ms": 1}
         cfg = Config.model_validate({"data_dir": str(base), "index": index})
         stage = IndexStage(cfg)
         assert list(stage.process(msgs(docs))) == []
         stage.close()
+        settle(cfg)
         services[kind] = SearchService(cfg)
     yield services
     server.stop()
 
 
+@pytest.mark.parametrize("cluster", CLUSTERS)
 @pytest.mark.parametrize("q", QUERIES)
-def test_same_answers_from_both_backends(both, q):
+def test_same_answers_from_both_backends(both, q, cluster):
     a = both["embedded"].search(q, limit=1000)
-    b = both["elasticsearch"].search(q, limit=1000)
+    b = both[cluster].search(q, limit=1000)
     assert a["total"] == b["total"]
     assert {h["event"]["id"] for h in a["hits"]} == {h["event"]["id"] for h in b["hits"]}
 
@@ -137,5 +160,6 @@ def test_random_queries_same_answers(both, q):
         a = both["embedded"].search(q, limit=1000)
     except QueryError:
         return   # parse errors are shared; a few range bounds only the embedded index cannot express
-    b = both["elasticsearch"].search(q, limit=1000)
-    assert {h["event"]["id"] for h in a["hits"]} == {h["event"]["id"] for h in b["hits"]}, q
+    for cluster in CLUSTERS:
+        b = both[cluster].search(q, limit=1000)
+        assert {h["event"]["id"] for h in a["hits"]} == {h["event"]["id"] for h in b["hits"]}, (cluster, q)

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from confluent_kafka import Message
 from elasticsearch import Elasticsearch
 
 from logwarden.config import Config
-from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC, ECS_TOPIC
-from logwarden.sinks.es_sink import BulkFailed, ElasticsearchBackend
+from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC
+from logwarden.sinks.elasticsearch import BulkFailed, ElasticsearchBackend
 from logwarden.sinks.index_service import IndexStage
 from logwarden.sinks.search import SearchService
 
 from es_server import ESServer
+from sinks_corpus import auth_event as ev
+from sinks_corpus import records as msgs
 
 pytestmark = pytest.mark.integration
 
@@ -27,19 +28,6 @@ def es():
 def make_cfg(es, tmp_path, **index) -> Config:
     return Config.model_validate({"data_dir": str(tmp_path), "index": {
         "type": "elasticsearch", "elasticsearch_url": es.url, "bulk_retry_backoff_ms": 1, **index}})
-
-
-def ev(i: int, **extra) -> dict:
-    doc = {"@timestamp": f"2024-05-0{1 + i % 2}T10:00:{i % 60:02d}Z", "message": f"Failed password for root from 10.0.0.{i}",
-           "event": {"id": f"id-{i}", "dataset": "system.auth"}, "process": {"name": "sshd", "pid": 100 + i},
-           "source": {"ip": f"10.0.0.{i % 250}", "port": 40000 + i}}
-    doc.update(extra)
-    return doc
-
-
-def msgs(docs, topic=ECS_TOPIC):
-    return [Message(topic=topic, partition=0, offset=i, value=d if isinstance(d, bytes) else orjson.dumps(d))
-            for i, d in enumerate(docs)]
 
 
 def test_templates_carry_ecs_types(es, tmp_path):

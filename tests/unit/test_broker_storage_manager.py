@@ -187,3 +187,30 @@ def test_new_topic_logs_no_index_rebuild_warning(tmp_path, caplog):
     assert any("rebuilding indexes" in r.getMessage() for r in caplog.records)
     assert m2.get("t", 0).log_end_offset == 1
     m2.close()
+
+
+def _opened_message(caplog) -> str:
+    return [r for r in caplog.records if r.name.startswith("logwarden.broker")][-1].getMessage()
+
+
+def test_open_says_fresh_clean_or_what_recovery_did(tmp_path, caplog):
+    """A brand-new directory is no unclean shutdown (it read like a fault on first start);
+    a reopen after a crash says what it re-validated and truncated."""
+    caplog.set_level("INFO", logger="logwarden.broker")
+    m = LogManager(tmp_path / "live", LogConfig(flush_ms=None))
+    assert _opened_message(caplog).startswith("new log directory")
+    m.create_topic("t", 1)
+    for i in range(10):
+        m.get("t", 0).append(make_batch([b"x%d" % i]))
+    shutil.copytree(tmp_path / "live", tmp_path / "crashed")
+    m.close()
+    LogManager(tmp_path / "live", LogConfig()).close()
+    assert "1 partition(s) of 1 topic(s)" in _opened_message(caplog)
+    assert "after a clean shutdown" in _opened_message(caplog)
+    seg = tmp_path / "crashed" / "broker" / "t-0" / "00000000000000000000.log"
+    with open(seg, "ab") as f:
+        f.write(b"\x00" * 7)  # a torn batch header at the tail
+    LogManager(tmp_path / "crashed", LogConfig()).close()
+    last = [r for r in caplog.records if r.name.startswith("logwarden.broker") and "recovered" in r.getMessage()][-1]
+    assert "after an unclean shutdown: 1 segment(s) re-validated, 7 byte(s) of torn batches truncated" in last.getMessage()
+    assert last.levelname == "WARNING"

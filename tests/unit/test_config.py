@@ -54,6 +54,21 @@ def test_unknown_top_level_section(tmp_path):
     assert msg.startswith(f"{p}:1: sourcse: unknown key") and "'sources'" in msg
 
 
+def test_a_topic_key_of_a_stage_points_at_the_topics_section(tmp_path):
+    p = write(tmp_path, """
+        parsers:
+          output_topic: acme.events
+        agent:
+          topic: acme.lines
+        topics:
+          ecs: acme.events
+    """)
+    assert problems(p) == [
+        f"{p}:4: agent.topic: moved to topics.raw (one name for every stage that writes or reads the topic)",
+        f"{p}:2: parsers.output_topic: moved to topics.ecs (one name for every stage that writes or reads the topic)",
+    ]
+
+
 def test_several_problems_reported_together(tmp_path):
     p = write(tmp_path, """
         parsers:

@@ -58,7 +58,7 @@ def test_auto_sshd_and_nginx_fields(parse):
         ["authentication"], "failure", "sshd", "203.0.113.5", "admin")
     doc = parse(NGINX)
     assert doc["http"]["response"]["status_code"] == 200 and "dataset" not in doc["event"]
-    r = parse("§§ nothing recognisable")
+    r = Engine(ParsersConfig(timezone="UTC", unrecognized="dlq")).parse(envelope("§§ nothing recognisable"))
     assert isinstance(r, ParseFailure) and r.parser == "auto"
 
 

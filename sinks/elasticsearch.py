@@ -18,14 +18,18 @@ offsets, the supervisor restarts it and the batch is delivered again.
 
 Uses the official `elasticsearch` client. The 9.x client speaks only to Elasticsearch 9
 (it sends `compatible-with=9`); for an 8.x cluster install `elasticsearch>=8.12,<9`, the
-calls here exist in both. OpenSearch is refused by the client's product check.
+calls here exist in both. OpenSearch is refused by that client's product check (7.14+) or
+answers its compatible-with header with 406 (8.x, 9.x): `index.type: opensearch` uses
+`sinks/opensearch.py`, which subclasses this backend and swaps only the client calls
+(`_connect`, `_put_template`, `_send`, `status`); the retries, the item judgement, the daily
+indices and retention are this module's.
 """
 from __future__ import annotations
 
 import logging
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Iterator
 
 import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
@@ -74,15 +78,37 @@ def doc_id(doc: dict[str, Any], source: bytes) -> str:
     return str(eid) if eid else event_id("source", source)
 
 
-def _reason(item: dict[str, Any]) -> str:
+def _reason(item: dict[str, Any], engine: str = "elasticsearch") -> str:
     err = item.get("error")
     if isinstance(err, dict):
         text = f"{err.get('type', 'error')}: {err.get('reason', '')}"
         cause = err.get("caused_by")
         if isinstance(cause, dict) and cause.get("reason"):
             text += f" (caused by {cause.get('type')}: {cause['reason']})"
-        return f"elasticsearch {item.get('status')}: {text}"
-    return f"elasticsearch {item.get('status')}: {err}"
+        return f"{engine} {item.get('status')}: {text}"
+    return f"{engine} {item.get('status')}: {err}"
+
+
+def status(exc: Exception) -> int | None:
+    """The HTTP status of a client error; None when the cluster was not reached at all."""
+    return exc.meta.status if isinstance(exc, ApiError) else None
+
+
+def error_body(exc: Exception) -> Any:
+    return exc.body if isinstance(exc, ApiError) else None
+
+
+def error_message(exc: Exception) -> str:
+    return exc.message if isinstance(exc, ApiError) else str(exc)
+
+
+ERRORS = (ApiError, TransportError)
+
+
+def search(client: Elasticsearch, index: str, request: dict[str, Any], **params: Any) -> Any:
+    """One _search: `request` is the body (query, size, from, sort, aggs, ...)."""
+    kw = {("from_" if k == "from" else k): v for k, v in request.items()}
+    return client.search(index=index, **kw, **params)
 
 
 class BulkFailed(RuntimeError):
@@ -92,18 +118,60 @@ class BulkFailed(RuntimeError):
 class ElasticsearchBackend:
     """A Backend for the index stage (see index_service.Backend)."""
 
-    def __init__(self, cfg: IndexConfig, client: Elasticsearch | None = None):
+    engine = "elasticsearch"          # names the cluster in log lines and dead-letter reasons
+    errors: tuple[type[Exception], ...] = ERRORS
+    status = staticmethod(status)
+
+    def __init__(self, cfg: IndexConfig, client: Any = None):
         self.cfg = cfg
-        self.es = client or make_client(cfg)
+        self.es = client or self._connect(cfg)
         self._templates_done = False
         self.sleep = time.sleep
         self._last_expiry = float("-inf")
 
+    # -- the client calls a subclass for another engine replaces --------------------------
+    @staticmethod
+    def _connect(cfg: IndexConfig) -> Any:
+        return make_client(cfg)
+
+    def _put_template(self, name: str, body: dict[str, Any]) -> None:
+        self.es.indices.put_index_template(name=name, **body)
+
+    def _action(self, index: str, id_: str, source: bytes) -> Any:
+        """One pre-serialised bulk item: sources are sent as received."""
+        return orjson.dumps({"index": {"_index": index, "_id": id_}}) + b"\n" + source.rstrip(b"\n") + b"\n"
+
+    def _send(self, todo: list[tuple[int, Any]]) -> Iterator[tuple[int, Any, bool, str]]:
+        """Send `todo` as _bulk requests; yield (position, item, retryable, reason) of every
+        item that failed. A whole request failing for good raises."""
+        for chunk in self._chunks(todo):
+            body = b"".join(line for _, line in chunk)
+            try:
+                resp = self.es.bulk(operations=body)
+            except self.errors as exc:
+                code = self.status(exc)
+                if code is not None and code not in RETRYABLE:
+                    raise
+                reason = f"bulk request: HTTP {code}" if code is not None else f"bulk request: {exc}"
+                yield from ((pos, line, True, reason) for pos, line in chunk)
+                continue
+            items = resp.get("items", [])
+            if len(items) != len(chunk):
+                raise BulkFailed(f"_bulk answered {len(items)} items for {len(chunk)} actions")
+            if not resp.get("errors"):
+                continue
+            for (pos, line), item in zip(chunk, items):
+                result = next(iter(item.values()))
+                code = int(result.get("status", 500))
+                if code >= 300:
+                    yield pos, line, code in RETRYABLE, _reason(result, self.engine)
+
+    # -- the engine-neutral part ---------------------------------------------------------
     def ensure_templates(self) -> None:
         if self._templates_done:
             return
         for name, body in templates(self.cfg.index_prefix).items():
-            self._with_retries(lambda: self.es.indices.put_index_template(name=name, **body))
+            self._with_retries(lambda: self._put_template(name, body))
         self._templates_done = True
 
     def _with_retries(self, call):
@@ -111,14 +179,14 @@ class ElasticsearchBackend:
         for attempt in range(self.cfg.bulk_max_retries + 1):
             try:
                 return call()
-            except ApiError as exc:
-                if exc.meta.status not in RETRYABLE or attempt == self.cfg.bulk_max_retries:
+            except self.errors as exc:
+                code = self.status(exc)
+                if (code is not None and code not in RETRYABLE) or attempt == self.cfg.bulk_max_retries:
                     raise
-                log.warning("elasticsearch request failed, retrying", extra={"status": exc.meta.status, "attempt": attempt + 1})
-            except TransportError as exc:
-                if attempt == self.cfg.bulk_max_retries:
-                    raise
-                log.warning("elasticsearch unreachable, retrying", extra={"error": str(exc), "attempt": attempt + 1})
+                if code is not None:
+                    log.warning(f"{self.engine} request failed, retrying", extra={"status": code, "attempt": attempt + 1})
+                else:
+                    log.warning(f"{self.engine} unreachable, retrying", extra={"error": str(exc), "attempt": attempt + 1})
             self.sleep(delay)
             delay *= 2
         raise AssertionError("unreachable")
@@ -139,46 +207,19 @@ class ElasticsearchBackend:
         """Bulk-index `docs`; returns (position, reason) of items rejected for good (4xx)."""
         self.ensure_templates()
         prefix = self.cfg.index_prefix
-        # One action line + source line per document, pre-serialised: sources are sent as received.
-        lines = []
-        for i, (doc, source) in enumerate(docs):
-            action = orjson.dumps({"index": {"_index": index_name(prefix, kind, doc), "_id": doc_id(doc, source)}})
-            lines.append((i, action + b"\n" + source.rstrip(b"\n") + b"\n"))
+        todo = [(i, self._action(index_name(prefix, kind, doc), doc_id(doc, source), source))
+                for i, (doc, source) in enumerate(docs)]
         rejected: list[tuple[int, str]] = []
-        todo = lines
         delay = self.cfg.bulk_retry_backoff_ms / 1000
         for attempt in range(self.cfg.bulk_max_retries + 1):
-            retry: list[tuple[int, bytes]] = []
+            retry: list[tuple[int, Any]] = []
             last_reason = ""
-            for chunk in self._chunks(todo):
-                body = b"".join(line for _, line in chunk)
-                try:
-                    resp = self.es.bulk(operations=body)
-                except ApiError as exc:
-                    if exc.meta.status in RETRYABLE:
-                        retry.extend(chunk)
-                        last_reason = f"bulk request: HTTP {exc.meta.status}"
-                        continue
-                    raise
-                except TransportError as exc:
-                    retry.extend(chunk)
-                    last_reason = f"bulk request: {exc}"
-                    continue
-                items = resp.get("items", [])
-                if len(items) != len(chunk):
-                    raise BulkFailed(f"_bulk answered {len(items)} items for {len(chunk)} actions")
-                if not resp.get("errors"):
-                    continue
-                for (pos, line), item in zip(chunk, items):
-                    result = next(iter(item.values()))
-                    status = int(result.get("status", 500))
-                    if status < 300:
-                        continue
-                    if status in RETRYABLE:
-                        retry.append((pos, line))
-                        last_reason = _reason(result)
-                    else:
-                        rejected.append((pos, _reason(result)))
+            for pos, item, retryable, reason in self._send(todo):
+                if retryable:
+                    retry.append((pos, item))
+                    last_reason = reason
+                else:
+                    rejected.append((pos, reason))
             if not retry:
                 return sorted(rejected)
             if attempt == self.cfg.bulk_max_retries:
@@ -195,7 +236,7 @@ class ElasticsearchBackend:
             self._last_expiry = time.monotonic()
             try:
                 self.expire(datetime.now(timezone.utc) - timedelta(days=self.cfg.retention_days))
-            except (ApiError, TransportError) as exc:
+            except self.errors as exc:
                 log.warning("retention: cannot delete old indices", extra={"error": str(exc)})
 
     def expire(self, before: datetime) -> list[str]:

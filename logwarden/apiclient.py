@@ -1,0 +1,53 @@
+"""Talking to a running appliance's HTTP API from the command line.
+
+Commands that show the appliance's state (`logwarden status`, ...) call its HTTP API rather
+than reading the data directory, so they work the same against a remote box and against the
+scaled-out form. Errors print the server's message and exit 1; an unreachable URL says so.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+import httpx
+
+TIMEOUT_S = 30.0
+
+
+def base_url(config_file: str | None, url: str | None) -> str:
+    """--url as given, else http://<http.listen> of the config (a wildcard bind read as loopback)."""
+    if url:
+        return url.rstrip("/")
+    from logwarden.cli import resolve
+    from logwarden.model import parse_hostport
+
+    cfg = resolve(config_file)
+    host, port = parse_hostport(cfg.http.listen)
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def get_json(base: str, path: str, params: dict[str, Any] | None = None) -> Any:
+    """GET base+path; the decoded JSON body of a 200, else the error printed and exit 1."""
+    try:
+        resp = httpx.get(base + path, params={k: v for k, v in (params or {}).items() if v not in (None, "")},
+                         timeout=TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        click.echo(f"error: cannot reach {base}: {exc}", err=True)
+        sys.exit(1)
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if resp.status_code != 200:
+        msg = body.get("error") if isinstance(body, dict) else resp.text.strip()[:500]
+        click.echo(f"error: HTTP {resp.status_code}: {msg}", err=True)
+        sys.exit(1)
+    if body is None:
+        click.echo(f"error: {base}{path} did not answer JSON", err=True)
+        sys.exit(1)
+    return body
