@@ -228,3 +228,52 @@ def test_stage_restored_from_a_snapshot_skips_the_replayed_messages():
     b.close()
     assert {k: (v["alert"]["count"], v["alert"]["event_ids"]) for k, v in got.items()} == \
         {k: (v["alert"]["count"], v["alert"]["event_ids"]) for k, v in want.items()}
+
+
+def test_notifiers_hear_of_open_escalation_and_recovery_not_every_update(tmp_path):
+    from logwarden.rules.config import NotifierConfig
+
+    loud, quiet = tmp_path / "loud.ndjson", tmp_path / "quiet.ndjson"
+    now = [1_800_000_000.0]
+    cfg = RulesConfig(notifiers=[NotifierConfig(type="file", path=str(loud), escalation=[10, 20], on_recovery=True),
+                                 NotifierConfig(type="file", path=str(quiet), escalation=[])])
+    st = RulesStage(cfg, clock=lambda: now[0])
+    for i in range(25):  # one message per batch: a version per attempt from the 5th on
+        st.process(msgs([ssh(i, i)], start=i))
+    st.last_event_at -= 60   # the stream went quiet; the watermark follows the clock
+    now[0] = 1_900_000_000.0
+    (out,) = [o for o in st.idle() if o.topic == ALERTS_TOPIC]
+    assert orjson.loads(out.value)["alert"]["status"] == "recovered"
+    st.close()  # flushes the notification queue
+    changes = [(d["alert"]["change"], d["alert"]["count"]) for d in map(orjson.loads, loud.read_text().splitlines())]
+    assert changes == [("opened", 5), ("escalated", 10), ("escalated", 20), ("recovered", 25)]
+    assert [orjson.loads(line)["alert"]["change"] for line in quiet.read_text().splitlines()] == ["opened"]
+
+
+def test_a_rule_reload_keeps_the_half_counted_window_and_the_open_alert(tmp_path):
+    import time as _time
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "other.yml").write_text(BASE)
+    st = RulesStage(RulesConfig(paths=[str(rules)], reload_interval_ms=100))
+    assert latest(st.process(msgs([ssh(i, i) for i in range(3)]))) == {}
+    (rules / "more.yml").write_text(BASE.replace("r-", "s-").replace("name: ", "name: s"))
+    _time.sleep(0.15)
+    got = latest(st.process(msgs([ssh(i, i) for i in range(3, 5)], start=3)))   # reloads first
+    assert len(st.engine.rules) == 7 and [a["alert"]["count"] for a in got.values()] == [5]
+    again = latest(st.process(msgs([ssh(5, 5)], start=5)))
+    st.close()
+    assert list(again) == list(got) and again[next(iter(got))]["alert"]["count"] == 6
+
+
+def test_bad_suppression_settings_are_refused_with_the_reason():
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="expected a duration"):
+        RulesConfig(suppression={"window": "soon"})
+    with pytest.raises(ValidationError, match="longer than 0s"):
+        RulesConfig(suppress=[{"rule": "*", "window": "0s"}])
+    with pytest.raises(ValueError, match="unknown key"):
+        parse_suppression({"windw": "5m"})
