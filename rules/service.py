@@ -281,7 +281,14 @@ class RulesStage:
             return
         snap = self.store.load(key)
         if snap:
-            self.restore(snap)
+            try:
+                self.restore(snap)
+            except Exception as exc:  # a snapshot this code cannot read must not stop the stage
+                log.error("rules state snapshot not restored; starting afresh", extra={"key": key, "error": repr(exc)})
+                self.episodes = self._new_episodes()
+                self.engine = Engine(self.engine.ruleset, self.episodes)
+                self.skip = {}
+                return
             log.info("rules state restored", extra={"key": key, "episodes": len(self.episodes.open),
                                                      "offsets": snap.get("offsets")})
 

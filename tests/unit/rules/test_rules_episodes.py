@@ -277,3 +277,4 @@ def test_bad_suppression_settings_are_refused_with_the_reason():
         RulesConfig(suppress=[{"rule": "*", "window": "0s"}])
     with pytest.raises(ValueError, match="unknown key"):
         parse_suppression({"windw": "5m"})
+
