@@ -41,7 +41,8 @@ def _env() -> Environment:
 
 def scaled_config(cfg: Config, target: str) -> dict:
     """The settings each rendered stage runs with: the operator's own (non-default) settings,
-    plus, for containers, external Kafka and Elasticsearch. Defaults are left out so the
+    plus, for containers, external Kafka and Elasticsearch (an operator's `index.type:
+    opensearch` with its URL is kept). Defaults are left out so the
     rendered file stays short and picks up improved defaults on upgrade."""
     data = cfg.model_dump(mode="json", exclude_defaults=True)
     data.pop("demo", None)
@@ -49,7 +50,8 @@ def scaled_config(cfg: Config, target: str) -> dict:
         data.setdefault("kafka", {}).setdefault("bootstrap_servers", "kafka:9092")
         data.setdefault("broker", {})["embedded"] = False
         index = data.setdefault("index", {})
-        index["type"] = "elasticsearch"
+        if index.get("type") not in ("elasticsearch", "opensearch"):
+            index["type"] = "elasticsearch"
         index.setdefault("elasticsearch_url", "http://elasticsearch:9200")
         data["data_dir"] = "/var/lib/logwarden"
         data.setdefault("http", {})["listen"] = "0.0.0.0:8080"

@@ -15,11 +15,8 @@ import re
 from typing import Any
 
 from . import fields
-from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Wildcard
-
-# query_string reserved characters (except the wildcards themselves), escaped with `\`.
-_QS_RESERVED = re.compile(r'([+\-=&|><!(){}\[\]^"~:/])')
-
+from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Regexp, Wildcard
+from .regex import compile_regex
 
 def _number(field: str, text: str) -> int | float | str:
     kind = fields.kind(field)
@@ -51,12 +48,26 @@ def compile(node: Node) -> dict[str, Any]:
         return {"term": {node.field: node.value}}
     if isinstance(node, Wildcard):
         if node.field is None:
-            # Keep the pattern's own escapes; escape query_string syntax around them.
-            return {"query_string": {"query": _QS_RESERVED.sub(r"\\\1", node.pattern), "fields": list(fields.DEFAULT_FIELDS),
-                                     "analyze_wildcard": True, "lenient": True}}
+            # One wildcard per default field, as the embedded index matches it: the pattern
+            # against each keyword's whole value, and case-insensitively against each single
+            # word of the message. Not query_string with analyze_wildcard: that analyzes the
+            # pattern, so `10.0.*` became the words 10 and 0* and matched any message with
+            # both (real OpenSearch did; the embedded index and the field form do not). IP
+            # fields take no wildcards (a cluster refuses them).
+            keywords = [{"wildcard": {f: {"value": node.pattern}}} for f in fields.DEFAULT_KEYWORD_FIELDS
+                        if fields.kind(f) != "ip"]
+            text = {"wildcard": {fields.DEFAULT_TEXT_FIELD: {"value": node.pattern, "case_insensitive": True}}}
+            return {"bool": {"should": [text, *keywords], "minimum_should_match": 1}}
         if fields.kind(node.field) == "text":
             return {"wildcard": {node.field: {"value": node.pattern, "case_insensitive": True}}}
         return {"wildcard": {node.field: {"value": node.pattern}}}
+    if isinstance(node, Regexp):
+        # Lucene syntax written from the RE2 pattern (regex.py); NONE: no optional operators
+        rx = compile_regex(node.pattern)
+        spec: dict[str, Any] = {"value": rx.lucene, "flags": "NONE"}
+        if rx.case_insensitive:
+            spec["case_insensitive"] = True
+        return {"regexp": {node.field: spec}}
     if isinstance(node, Range):
         body: dict[str, Any] = {}
         if node.lower is not None:
@@ -91,3 +102,18 @@ def with_since(query: dict[str, Any], since_seconds: float | None) -> dict[str, 
     if not since_seconds:
         return query
     return {"bool": {"filter": [query, {"range": {fields.TIMESTAMP: {"gte": f"now-{int(since_seconds)}s"}}}]}}
+
+
+def with_window(query: dict[str, Any], window: Any) -> dict[str, Any]:
+    """AND a resolved timerange.Window onto a compiled query, as absolute instants (the
+    embedded index filters on the same ones, so both backends agree to the millisecond)."""
+    from .timerange import iso_ms
+
+    body: dict[str, Any] = {}
+    if window.start is not None:
+        body["gte"] = iso_ms(window.start)
+    if window.end is not None:
+        body["lte"] = iso_ms(window.end)
+    if not body:
+        return query
+    return {"bool": {"filter": [query, {"range": {fields.TIMESTAMP: body}}]}}

@@ -62,3 +62,14 @@ def test_unknown_target_is_refused(tmp_path):
     res = CliRunner().invoke(cli, ["deploy", "render", "--target", "nomad", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "nomad" in res.output
     assert set(TARGETS) == {"systemd", "compose", "k8s", "agent-install"}
+
+
+def test_an_operators_opensearch_index_is_kept_in_the_rendered_config(tmp_path):
+    from logwarden.config import Config
+    from logwarden.deploy.render import scaled_config
+
+    cfg = Config.model_validate({"index": {"type": "opensearch", "elasticsearch_url": "https://os.example:9200"}})
+    for target in ("compose", "k8s"):
+        index = scaled_config(cfg, target)["index"]
+        assert index == {"type": "opensearch", "elasticsearch_url": "https://os.example:9200"}, target
+    assert scaled_config(Config(), "compose")["index"]["type"] == "elasticsearch"
