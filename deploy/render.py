@@ -2,10 +2,12 @@
 
 Targets:
   systemd        one unit per stage (a template unit for workers, so `parsers` scales with
-                 `systemctl enable --now logwarden-worker@parsers-{1..N}`), hardened
+                 `systemctl enable --now logwarden-worker@parsers-{1..N}`), ingest included,
+                 all run as one system user (sysusers.d + tmpfiles.d snippets), hardened
   compose        docker compose with Kafka (KRaft) and Elasticsearch, every stage its own service
-  k8s            ConfigMap + Deployments per stage + the agent as a DaemonSet
-  agent-install  a shell script that installs only the agent on a host as a systemd service
+  k8s            ConfigMap + Deployments per stage (ingest with its Service) + the agent as a DaemonSet
+  agent-install  a shell script that installs only the agent on a host as a systemd service,
+                 configured from its --broker and --tail arguments
 
 The rendered files take their values from the same Config the appliance runs with, so a
 tested logwarden.yml renders into units and manifests that point at the same brokers.
