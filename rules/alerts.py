@@ -6,6 +6,9 @@ low/medium/high/critical (informational 0), `rule.*` from the Sigma document - i
 `rule.author`, which the DRL 1.1 requires in every alert a SigmaHQ rule produces - and
 `alert.*`: level, count, first/last seen, the correlation group, matching event ids, up to
 `MAX_EVENTS` matching events, a search `query` that finds them and a `url` into the UI.
+`host.name`, `source.ip` and `user.name` are copied to the top: from the event for a rule
+alert; for a correlation alert the group's value when the field is a group-by field, else
+the list of distinct values its events had (absent when none had one).
 
 Ids are deterministic so replays collapse: a single-event alert is (rule id, event.id); a
 correlation alert is (correlation id, group, ids of its events). `AlertPolicy` then applies,
@@ -34,6 +37,7 @@ DEFAULT_LEVEL = "medium"  # a rule without `level` is treated as medium
 MAX_EVENTS = 10           # matching events embedded in an alert (the contract's "up to 10")
 MAX_EVENT_IDS = 1000      # ids listed; the count stays exact
 MAX_QUERY_IDS = 50        # ids named in alert.query (keeps the query string short)
+MAX_VALUES = 100          # distinct values of a copied field listed in a correlation alert
 DEDUP_CAPACITY = 100_000  # ids remembered for dedup; oldest forgotten first
 
 
@@ -118,12 +122,31 @@ def build_alert(hit: Hit, now: float, base_url: str = "") -> dict[str, Any]:
         alert["alert"]["correlation"] = {"type": (doc.data.get("correlation") or {}).get("type"),
                                          "timespan": (doc.data.get("correlation") or {}).get("timespan"),
                                          "value": hit.value}
-    if hit.events:
-        ev = hit.events[0][1]
-        for dotted, top, sub in _COPIED:
-            v = _get2(ev, dotted, top, sub)
-            if v is not None:
-                alert.setdefault(top, {})[sub] = v
+    if hit.kind == "rule":
+        if hit.events:
+            ev = hit.events[0][1]
+            for dotted, top, sub in _COPIED:
+                v = _get2(ev, dotted, top, sub)
+                if v is not None:
+                    alert.setdefault(top, {})[sub] = v
+        return alert
+    # A correlation is about its group, not about any one event: a group-by field carries the
+    # group's value; another copied field the values its events had (sorted, at most
+    # MAX_VALUES), or nothing when none had one - not the first event's, which read as if
+    # that one user were the target of a brute force.
+    for dotted, top, sub in _COPIED:
+        if dotted in hit.group:
+            v = hit.group[dotted]
+        else:
+            seen: dict[str, Any] = {}
+            for _, ev in hit.events:
+                x = _get2(ev, dotted, top, sub)
+                for y in x if isinstance(x, list) else (x,):
+                    if y is not None and not isinstance(y, (dict, list)):
+                        seen.setdefault(str(y), y)
+            v = [seen[k] for k in sorted(seen)[:MAX_VALUES]] or None
+        if v is not None:
+            alert.setdefault(top, {})[sub] = v
     return alert
 
 

@@ -43,7 +43,7 @@ class RulesConfig(Model):
     dedup_window: str = Field("1h", description="An alert whose id (rule + event or rule + group + window) was already raised within this window is not raised again; replays collapse.")
     suppress: list[SuppressionConfig] = Field(default_factory=list, description="Suppression windows per rule and group-by fields.")
     reload_interval_ms: int = Field(2000, ge=100, description="How often rule files are checked for changes (hot reload).")
-    base_url: str = Field("http://127.0.0.1:8080", description="Web UI address used in alert links back to the events.")
+    base_url: str | None = Field(None, description="Web UI address used in alert links back to the events; when empty, http://<http.listen> (a wildcard bind as 127.0.0.1). Set it to the address people reach the UI at.")
     notifiers: list[NotifierConfig] = Field(default_factory=list, description="Where alerts are sent besides the alerts topic.")
 
     @field_validator("mapping")

@@ -41,7 +41,7 @@ DEFAULT_TEMPLATES = {
     "slack": (":rotating_light: *[{{ alert.level | upper }}] {{ rule.name }}*"
               "{% if alert.group %} ({% for k, v in alert.group.items() %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}){% endif %}\n"
               "{{ alert.count }} event(s) from {{ alert.first_seen }} to {{ alert.last_seen }}"
-              "{% if host and host.name %} on {{ host.name }}{% endif %}\n"
+              "{% if host and host.name %} on {{ host.name | values }}{% endif %}\n"
               "Rule by {{ rule.author or 'unknown' }} - {{ alert.url or alert.query }}"),
     "smtp": ("Logwarden alert: {{ rule.name }} ({{ alert.level }})\n\n"
              "{{ rule.description }}\n\n"
@@ -51,10 +51,12 @@ DEFAULT_TEMPLATES = {
              "Rule: {{ rule.id }} by {{ rule.author or 'unknown' }}{% if rule.license %} ({{ rule.license }}){% endif %}\n"
              "{% for ev in alert.events[:3] %}\n> {{ ev.message or ev.event.original }}{% endfor %}\n"),
 }
-DEFAULT_SUBJECT = "[{{ alert.level | upper }}] {{ rule.name }}{% if source and source.ip %} from {{ source.ip }}{% endif %}"
+DEFAULT_SUBJECT = "[{{ alert.level | upper }}] {{ rule.name }}{% if source and source.ip %} from {{ source.ip | values }}{% endif %}"
 
 _env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
 _env.filters["tojson"] = lambda v: orjson.dumps(v, default=str).decode()
+# a correlation alert's host.name / source.ip / user.name may be the list of values its events had
+_env.filters["values"] = lambda v: ", ".join(map(str, v)) if isinstance(v, list) else str(v)
 
 
 def render(template: str, alert: dict[str, Any]) -> str:

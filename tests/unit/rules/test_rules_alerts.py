@@ -176,3 +176,40 @@ def test_idle_stream_still_closes_upper_bound_windows_and_reloads(tmp_path):
     time.sleep(0.15)
     list(st.idle())
     assert any(o.topic == ALERTS_TOPIC for o in st.process(msgs([proc(1)], start=10)))
+
+
+def test_a_correlation_alert_names_its_group_and_the_values_seen_not_the_first_event(tmp_path):
+    """The brute force alert used to carry the first event's user.name ('git'), which read as
+    if that user were the target; now the group-by field has the group's value and the other
+    copied fields the set of values the events had, or nothing."""
+    def attempt(i, user):
+        doc = ssh(i)
+        if user:
+            doc["user"] = {"name": user}
+        return doc
+
+    st = stage(tmp_path)
+    users = ["git", "root", "admin", None, "root"]
+    outs = [o for o in st.process(msgs([attempt(i, u) for i, u in enumerate(users)])) if o.topic == ALERTS_TOPIC]
+    st.close()
+    (out,) = outs
+    a = orjson.loads(out.value)
+    assert a["alert"]["group"] == {"source.ip": "203.0.113.5"}
+    assert a["source"] == {"ip": "203.0.113.5"}           # the group-by field: one value
+    assert a["user"] == {"name": ["admin", "git", "root"]}  # every value seen, once, sorted
+    assert a["host"] == {"name": ["bastion"]}
+
+    st = stage(tmp_path)  # no event has a user: no user field at all
+    (out,) = [o for o in st.process(msgs([ssh(i) for i in range(5)])) if o.topic == ALERTS_TOPIC]
+    st.close()
+    assert "user" not in orjson.loads(out.value)
+
+
+def test_notification_templates_render_value_lists():
+    from logwarden.rules.notify import DEFAULT_SUBJECT, DEFAULT_TEMPLATES, render
+
+    alert = {"rule": {"name": "SSH brute force", "author": "x"}, "alert": {"level": "high", "count": 5, "group": {},
+             "first_seen": "a", "last_seen": "b", "query": "q", "url": ""},
+             "host": {"name": ["bastion", "web-1"]}, "source": {"ip": "203.0.113.5"}}
+    assert "on bastion, web-1\n" in render(DEFAULT_TEMPLATES["slack"], alert)
+    assert render(DEFAULT_SUBJECT, alert).endswith("from 203.0.113.5")
