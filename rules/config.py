@@ -68,7 +68,7 @@ class RulesConfig(Model):
     suppression: SuppressionDefaults = Field(default_factory=SuppressionDefaults, description="Alert grouping for every rule: one open alert per rule and key, updated in place while matches keep coming.")
     suppress: list[SuppressionConfig] = Field(default_factory=list, description="Alert grouping (key fields and window) for the rules a pattern names; the first matching entry applies.")
     reload_interval_ms: int = Field(2000, ge=100, description="How often rule files are checked for changes (hot reload).")
-    base_url: str = Field("http://127.0.0.1:8080", description="Web UI address used in alert links back to the events.")
+    base_url: str | None = Field(None, description="Web UI address used in alert links back to the events; when empty, http://<http.listen> (a wildcard bind as 127.0.0.1). Set it to the address people reach the UI at.")
     notifiers: list[NotifierConfig] = Field(default_factory=list, description="Where alerts are sent besides the alerts topic.")
 
     @field_validator("mapping")

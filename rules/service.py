@@ -324,10 +324,15 @@ def run(cfg: "Config") -> None:
     """Entry point of `logwarden worker rules`: blocks until SIGTERM/SIGINT."""
     from logwarden.worker import run_stage
 
+    from logwarden.apiclient import listen_url
+
     from .state import StateStore
 
+    rules = cfg.rules
+    if not rules.base_url:  # alert links lead to this appliance's own web UI
+        rules = rules.model_copy(update={"base_url": listen_url(cfg.http.listen)})
     try:
-        stage = RulesStage(cfg.rules, topics=cfg.topics, store=StateStore(cfg, cfg.topics.rules_state))
+        stage = RulesStage(rules, topics=cfg.topics, store=StateStore(cfg, cfg.topics.rules_state))
     except PipelineError as exc:  # a broken custom pipeline file: say so, exit as a config error
         log.error("cannot start the rules stage", extra={"error": str(exc)})
         raise SystemExit(2) from None
