@@ -68,7 +68,8 @@ async function search() {
       const group = Object.entries(get(a, "alert.group") || {}).map(([k, v]) => `${k}=${v}`).join(" ");
       li.append(text("span", get(a, "alert.level"), "level"), text("div", get(a, "rule.name")),
         text("div", group, "group"),
-        text("small", `${get(a, "alert.count") || 1} events, last ${get(a, "alert.last_seen") || a["@timestamp"]}`),
+        text("small", `${get(a, "alert.count") || 1} events, last ${get(a, "alert.last_seen") || a["@timestamp"]}` +
+          (get(a, "alert.status") === "recovered" ? " (recovered)" : "")),
         text("div", `rule by ${get(a, "rule.author") || "unknown"}`, "author"));
       li.title = get(a, "rule.description") || "";
       li.addEventListener("click", () => { $("#q").value = get(a, "alert.query") || ""; toUrl(); search(); });
