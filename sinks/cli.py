@@ -15,6 +15,7 @@ import click
 import httpx
 import orjson
 
+from logwarden.apiclient import auth_headers, explain_status, token_option
 from logwarden.events import get_path
 
 TIMEOUT_S = 30.0
@@ -35,9 +36,10 @@ def _base_url(config_file: str | None, url: str | None) -> str:
     return f"http://{host}:{port}"
 
 
-def _get(base: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+def _get(base: str, path: str, params: dict[str, Any], token: str | None = None) -> dict[str, Any]:
     try:
-        resp = httpx.get(base + path, params={k: v for k, v in params.items() if v not in (None, "")}, timeout=TIMEOUT_S)
+        resp = httpx.get(base + path, params={k: v for k, v in params.items() if v not in (None, "")},
+                         headers=auth_headers(token), timeout=TIMEOUT_S)
     except httpx.HTTPError as exc:
         click.echo(f"error: cannot reach {base}: {exc}", err=True)
         sys.exit(1)
@@ -47,7 +49,7 @@ def _get(base: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
         body = None
     if resp.status_code != 200:
         msg = body.get("error") if isinstance(body, dict) else resp.text.strip()[:500]
-        click.echo(f"error: HTTP {resp.status_code}: {msg}", err=True)
+        click.echo(f"error: HTTP {resp.status_code}: {explain_status(resp.status_code, msg, token)}", err=True)
         if isinstance(body, dict) and isinstance(body.get("position"), int) and params.get("q"):
             click.echo(f"  {params['q']}\n  {' ' * body['position']}^", err=True)
         sys.exit(1)
@@ -104,6 +106,7 @@ _common = [
     click.option("--since", default=None, metavar="DUR", help="Only the last DUR: 30s, 15m, 2h, 7d."),
     click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="Hits to print."),
     click.option("--json", "as_json", is_flag=True, help="NDJSON: one full document per line."),
+    token_option,
 ]
 
 
@@ -126,7 +129,7 @@ def _check_since(since: str | None) -> None:
 @click.argument("query", nargs=-1)
 @_options
 def search(query: tuple[str, ...], config_file: str | None, url: str | None, since: str | None, limit: int,
-           as_json: bool) -> None:
+           as_json: bool, token: str | None) -> None:
     """Search events, newest first: logwarden search 'process.name:sshd AND "Failed password"'.
 
     Several arguments are joined with spaces (implicit AND). See docs/search.md for the
@@ -134,7 +137,7 @@ def search(query: tuple[str, ...], config_file: str | None, url: str | None, sin
     """
     _check_since(since)
     q = " ".join(query)
-    body = _get(_base_url(config_file, url), "/api/search", {"q": q, "since": since, "limit": limit})
+    body = _get(_base_url(config_file, url), "/api/search", {"q": q, "since": since, "limit": limit}, token)
     _render(body, EVENT_COLUMNS, as_json, "events")
 
 
@@ -142,9 +145,9 @@ def search(query: tuple[str, ...], config_file: str | None, url: str | None, sin
 @click.argument("query", nargs=-1)
 @_options
 def alerts(query: tuple[str, ...], config_file: str | None, url: str | None, since: str | None, limit: int,
-           as_json: bool) -> None:
+           as_json: bool, token: str | None) -> None:
     """List alerts, newest first, optionally filtered: logwarden alerts 'alert.level:high'."""
     _check_since(since)
     q = " ".join(query)
-    body = _get(_base_url(config_file, url), "/api/alerts", {"q": q, "since": since, "limit": limit})
+    body = _get(_base_url(config_file, url), "/api/alerts", {"q": q, "since": since, "limit": limit}, token)
     _render(body, ALERT_COLUMNS, as_json, "alerts")

@@ -5,9 +5,13 @@ Routes (documented in docs/http-api.md):
   GET /api/alerts?since=&limit=&q=           {"total": n, "hits": [alert docs, newest first]}
   GET /api/histogram?q=&since=&buckets=      event counts over time, for the UI chart
   GET /api/status                            the pipeline at a glance (logwarden/status.py)
+  POST /api/login, POST /api/logout, GET /api/session   browser sessions (logwarden/http/auth.py)
   GET /health                                200 when every supervised child runs, else 503
   GET /metrics                               Prometheus text for all processes
   GET /                                      the web UI
+
+Every /api/* route needs a session or an API token (logwarden/http/auth.py); /health and
+/metrics are open unless http.auth.open_paths says otherwise.
 
 Bad parameters and bad queries are the client's fault: 400 with a message that says what to
 change; an unreachable search backend (Elasticsearch down) is a 503. The search backend runs in this process and reads the index the index worker
@@ -151,8 +155,18 @@ class Api:
 
 
 def build_app(cfg: Config) -> Starlette:
+    from starlette.middleware import Middleware
+
+    from logwarden.http.auth import Auth, AuthMiddleware, AuthRoutes
+
     api = Api(cfg)
+    auth = Auth(cfg)
+    sessions = AuthRoutes(auth)
     routes = [
+        # -- who is asking (issue 12) --
+        Route("/api/login", sessions.login, methods=["POST", "GET"]),
+        Route("/api/logout", sessions.logout, methods=["POST"]),
+        Route("/api/session", sessions.session),
         Route("/", api.index),
         Route("/api/search", api.search),
         Route("/api/alerts", api.alerts),
@@ -162,4 +176,4 @@ def build_app(cfg: Config) -> Starlette:
         Route("/metrics", api.metrics),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(AuthMiddleware, auth=auth)])
