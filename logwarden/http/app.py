@@ -6,9 +6,11 @@ Routes (documented in docs/http-api.md):
   GET /api/histogram?q=&since=&buckets=      event counts over time, for the UI chart
   GET /api/status                            the pipeline at a glance (logwarden/status.py)
   POST /api/login, POST /api/logout, GET /api/session   browser sessions (logwarden/http/auth.py)
+  GET /api/alerts/{id}, POST /api/alerts/{id}/triage, GET /api/triage   alert page (alert_routes.py)
+  GET /api/openapi.json                      the OpenAPI description of all of these (openapi.py)
   GET /health                                200 when every supervised child runs, else 503
   GET /metrics                               Prometheus text for all processes
-  GET /                                      the web UI
+  GET / /discover /tail /alerts /pipeline    the web UI (one page, routed in the browser)
 
 Every /api/* route needs a session or an API token (logwarden/http/auth.py); /health and
 /metrics are open unless http.auth.open_paths says otherwise.
@@ -39,6 +41,8 @@ from logwarden.durations import parse_duration
 log = logging.getLogger("logwarden.http")
 STATIC = Path(__file__).parent / "static"
 MAX_LIMIT = 10_000
+# the page's own paths (one page, routed in the browser): a link to any of them opens that view
+PAGES = ("/", "/login", "/discover", "/tail", "/alerts", "/alerts/{alert_id}", "/pipeline")
 
 
 class BadRequest(Exception):
@@ -159,15 +163,29 @@ def build_app(cfg: Config) -> Starlette:
 
     from logwarden.http.auth import Auth, AuthMiddleware, AuthRoutes
 
+    from logwarden.http.alert_routes import AlertRoutes
+    from logwarden.http.openapi import spec
+
     api = Api(cfg)
     auth = Auth(cfg)
     sessions = AuthRoutes(auth)
+    alert_routes = AlertRoutes(api)
+    openapi = spec()
+
+    async def openapi_json(request: Request) -> Response:
+        return ORJSONResponse(openapi)
+
     routes = [
-        # -- who is asking (issue 12) --
+        # -- the web UI's own routes (issue 12): sessions, alert triage, OpenAPI, page paths --
         Route("/api/login", sessions.login, methods=["POST", "GET"]),
         Route("/api/logout", sessions.logout, methods=["POST"]),
         Route("/api/session", sessions.session),
-        Route("/", api.index),
+        Route("/api/alerts/{alert_id}", alert_routes.detail),
+        Route("/api/alerts/{alert_id}/triage", alert_routes.triage, methods=["POST"]),
+        Route("/api/triage", alert_routes.current),
+        Route("/api/openapi.json", openapi_json),
+        *(Route(path, api.index) for path in PAGES),
+        # -- search and pipeline --
         Route("/api/search", api.search),
         Route("/api/alerts", api.alerts),
         Route("/api/histogram", api.histogram),
