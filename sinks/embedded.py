@@ -27,7 +27,13 @@ from tantivy import FieldType, Occur, Query
 
 from logwarden.events import event_id
 from logwarden.sinks import tantivy_schema as S
-from logwarden.sinks.query import Node, parse
+from logwarden.sinks.embedded_paging import TimePager, field_sorted
+from logwarden.sinks.aggregations import (PERCENTS, SPLIT_TOP, empty_stats, histogram_interval, keyword_field,
+                                          numeric_field, split_result, stats_result)
+from logwarden.sinks.aggregations import buckets as _buckets
+from logwarden.sinks.paging import TIME_SORT, BadParameter, Sort
+from logwarden.sinks.query import Exists, Node, parse
+from logwarden.sinks.query.timerange import Window, query_bounds
 from logwarden.sinks.query.to_tantivy import TantivyCompiler
 
 if TYPE_CHECKING:
@@ -160,55 +166,109 @@ class IndexReader:
         self._index.reload()
         return self._index
 
-    def _query(self, index: tantivy.Index, node: Node, since: timedelta | None, now: datetime) -> Query:
+    def _query(self, index: tantivy.Index, node: Node, since: timedelta | Window | None, now: datetime) -> Query:
         q = TantivyCompiler(index, now).compile(node)
-        if since is not None:
-            tq = Query.range_query(index.schema, S.TS, FieldType.Date, now - since, None)
+        w = Window(now - since, None) if isinstance(since, timedelta) else since
+        if isinstance(since, Window) and w.start is not None:
+            # The timestamp field holds whole seconds: from= counts from the start of its second,
+            # as to= already reaches the end of its own (a window is widened to whole seconds).
+            w = Window(w.start.replace(microsecond=0), w.end)
+        if w is not None and (w.start is not None or w.end is not None):
+            tq = Query.range_query(index.schema, S.TS, FieldType.Date, w.start, w.end)
             q = Query.boolean_query([(Occur.Must, q), (Occur.Must, tq)])
         return q
 
-    def search(self, q: str | Node, since: timedelta | None = None, limit: int = 100, offset: int = 0,
-               now: datetime | None = None) -> dict[str, Any]:
+    def search(self, q: str | Node, since: timedelta | Window | None = None, limit: int = 100, offset: int = 0,
+               now: datetime | None = None, sort: Sort = TIME_SORT, search_after: str | None = None) -> dict[str, Any]:
+        """{"total", "hits", "next"}: `since` is a duration back from now or a resolved Window;
+        `next` (time sorts) is the cursor for `search_after`."""
         node = parse(q) if isinstance(q, str) else q
         now = now or datetime.now(timezone.utc)
         index = self._open()
         if index is None:
             return {"total": 0, "hits": []}
         limit = max(0, min(limit, MAX_LIMIT))
-        searcher = index.searcher()
-        # limit=0 panics inside tantivy: ask for one and only read the count.
-        result = searcher.search(self._query(index, node, since, now), limit=max(limit, 1), offset=max(offset, 0),
-                                 order_by_field=S.TS, count=True)
-        hits = [orjson.loads(bytes(searcher.doc(addr)[S.SOURCE][0])) for _, addr in result.hits[:limit]]
-        return {"total": result.count, "hits": hits}
+        query = self._query(index, node, since, now)
+        if sort.by_time:
+            return TimePager(index, query, sort).page(limit, max(offset, 0), search_after)
+        if search_after:
+            raise BadParameter("search_after: only time-sorted searches have cursors; page a field sort with offset")
+        return field_sorted(index, query, sort, limit, max(offset, 0), now)
 
-    def histogram(self, q: str | Node, since: timedelta | None = None, buckets: int = 60,
-                  now: datetime | None = None) -> list[dict[str, Any]]:
-        """Counts per time bucket over [now - since, now] (or the index's time span)."""
+    def histogram(self, q: str | Node, since: timedelta | Window | None = None, buckets: int = 60,
+                  now: datetime | None = None, interval_ms: int | None = None,
+                  split: str | None = None) -> list[dict[str, Any]] | dict[str, Any]:
+        """Counts per time bucket over the window (or the matching events' time span).
+
+        The interval is `interval_ms`, or the readable one (1 s ... 1 d) giving about
+        `buckets` buckets. With `split`, {"interval_ms", "buckets", "series": [one per top
+        value of that field, up to SPLIT_TOP, with its own buckets], "other": [rest]}."""
         node = parse(q) if isinstance(q, str) else q
         now = now or datetime.now(timezone.utc)
         index = self._open()
         if index is None:
-            return []
+            return [] if split is None else {"interval_ms": None, "buckets": [], "series": [], "other": []}
         searcher = index.searcher()
-        query = self._query(index, node, since, now)
-        if since is not None:
-            start, end = now - since, now
-        else:
+        window = Window(now - since, now) if isinstance(since, timedelta) else since or Window()
+        if window.start is not None and window.end is None:
+            window = Window(window.start, now)
+        query = self._query(index, node, window, now)
+        span = window.intersect(query_bounds(node, now))
+        start, end = span.start, span.end
+        if start is None or end is None:
             stats = searcher.aggregate(query, {"s": {"stats": {"field": S.TS}}})["s"]
             if not stats.get("count"):
-                return []
-            start = datetime.fromtimestamp(stats["min"] / 1e9, timezone.utc)  # stats on a date field are in ns
-            end = datetime.fromtimestamp(stats["max"] / 1e9, timezone.utc) + timedelta(milliseconds=1)
-        buckets = max(1, min(buckets, 1000))
-        interval_ms = max(1000, -(-(_ms(end) - _ms(start)) // buckets))
-        interval_ms = -(-interval_ms // 1000) * 1000  # whole seconds keep bucket keys readable
-        agg = {"h": {"date_histogram": {"field": S.TS, "fixed_interval": f"{interval_ms // 1000}s",
-                                         "min_doc_count": 0,
-                                         "extended_bounds": {"min": _ms(start), "max": _ms(end)}}}}
-        result = searcher.aggregate(query, agg)["h"]["buckets"]
-        return [{"time": b.get("key_as_string") or datetime.fromtimestamp(b["key"] / 1000, timezone.utc).isoformat(),
-                 "key": int(b["key"]), "count": int(b["doc_count"]), "interval_ms": interval_ms} for b in result]
+                return [] if split is None else {"interval_ms": None, "buckets": [], "series": [], "other": []}
+            start = start or datetime.fromtimestamp(stats["min"] / 1e9, timezone.utc)  # stats on a date field are in ns
+            end = end or datetime.fromtimestamp(stats["max"] / 1e9, timezone.utc) + timedelta(milliseconds=1)
+        if end < start:
+            end = start
+        interval = histogram_interval(_ms(end) - _ms(start), buckets, interval_ms)
+        hist = {"date_histogram": {"field": S.TS, "fixed_interval": f"{interval // 1000}s", "min_doc_count": 0,
+                                   "extended_bounds": {"min": _ms(start), "max": _ms(end)}}}
+        if split is None:
+            return _buckets(searcher.aggregate(query, {"h": hist})["h"]["buckets"], interval)
+        path = f"{S.KW}.{keyword_field(split, 'split')}"
+        res = searcher.aggregate(query, {"h": hist, "s": {"terms": {"field": path, "size": SPLIT_TOP}, "aggs": {"h": hist}}})
+        total = _buckets(res["h"]["buckets"], interval)
+        series = [{"value": b["key"], "count": int(b["doc_count"]), "buckets": _buckets(b["h"]["buckets"], interval)}
+                  for b in res["s"]["buckets"]]
+        return split_result(interval, total, series)
+
+    def top(self, q: str | Node, field: str, size: int = 10, since: timedelta | Window | None = None,
+            now: datetime | None = None) -> dict[str, Any]:
+        """Top values of a keyword/numeric field with counts, the count of other values and
+        of matching events without the field."""
+        node = parse(q) if isinstance(q, str) else q
+        now = now or datetime.now(timezone.utc)
+        index = self._open()
+        path = f"{S.KW}.{keyword_field(field)}"
+        if index is None:
+            return {"field": field, "total": 0, "values": [], "other": 0, "missing": 0}
+        searcher = index.searcher()
+        query = self._query(index, node, since, now)
+        total = searcher.search(query, limit=1, count=True).count
+        res = searcher.aggregate(query, {"t": {"terms": {"field": path, "size": size}}})["t"]
+        missing = searcher.search(Query.boolean_query([(Occur.Must, query), (Occur.MustNot, TantivyCompiler(index, now).compile(Exists(field)))]),
+                                  limit=1, count=True).count
+        return {"field": field, "total": total,
+                "values": [{"value": b["key"], "count": int(b["doc_count"])} for b in res["buckets"]],
+                "other": int(res.get("sum_other_doc_count") or 0), "missing": missing}
+
+    def stats(self, q: str | Node, field: str, since: timedelta | Window | None = None,
+              now: datetime | None = None) -> dict[str, Any]:
+        """count, min, max, avg, sum and p50/p95/p99 of a numeric field over the matching events."""
+        node = parse(q) if isinstance(q, str) else q
+        now = now or datetime.now(timezone.utc)
+        path = f"{S.KW}.{numeric_field(field)}"
+        index = self._open()
+        if index is None:
+            return empty_stats(field)
+        searcher = index.searcher()
+        query = self._query(index, node, since, now)
+        res = searcher.aggregate(query, {"s": {"stats": {"field": path}},
+                                         "p": {"percentiles": {"field": path, "percents": list(PERCENTS)}}})
+        return stats_result(field, res["s"], res["p"].get("values") or {})
 
     def count(self) -> int:
         index = self._open()

@@ -1,13 +1,18 @@
 """The HTTP API and web UI as a Starlette app.
 
-Routes (documented in docs/http-api.md):
-  GET /api/search?q=&since=&limit=&offset=   {"total": n, "hits": [ECS docs, newest first]}
-  GET /api/alerts?since=&limit=&q=           {"total": n, "hits": [alert docs, newest first]}
-  GET /api/histogram?q=&since=&buckets=      event counts over time, for the UI chart
-  GET /api/status                            the pipeline at a glance (logwarden/status.py)
+Routes (documented in docs/http-api.md); every search route takes q= and the time window
+since= or from=/to= (ISO 8601 or date math):
+  GET /api/search?limit=&offset=&sort=&search_after=  {"total", "hits": [ECS docs], "next": cursor}
+  GET /api/alerts?... (the same)                      alert documents
+  GET /api/histogram?buckets=&interval=&split=        event counts over time, for the UI chart
+  GET /api/fields?sample=                             fields of the matching events (Discover's sidebar)
+  GET /api/top?field=&size=                           top values of a field, plus the other count
+  GET /api/stats?field=                               count/min/max/avg/p50/p95/p99 of a numeric field
+  GET /api/tail                                       new matching events as server-sent events
+  GET /api/status                                    the pipeline at a glance (logwarden/status.py)
   POST /api/login, POST /api/logout, GET /api/session   browser sessions (logwarden/http/auth.py)
   GET /api/alerts/{id}, POST /api/alerts/{id}/triage, GET /api/triage   alert page (alert_routes.py)
-  GET /api/openapi.json                      the OpenAPI description of all of these (openapi.py)
+  GET /api/openapi.json                              the OpenAPI description of all of these (openapi.py)
   GET /health                                200 when every supervised child runs, else 503
   GET /metrics                               Prometheus text for all processes
   GET / /discover /tail /alerts /pipeline    the web UI (one page, routed in the browser)
@@ -45,6 +50,9 @@ MAX_LIMIT = 10_000
 PAGES = ("/", "/login", "/discover", "/tail", "/alerts", "/alerts/{alert_id}", "/pipeline")
 
 
+MAX_QUERY_CHARS = 10_000      # a query longer than this is refused (400), not parsed
+
+
 class BadRequest(Exception):
     pass
 
@@ -52,6 +60,13 @@ class BadRequest(Exception):
 class ORJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _q(request: Request) -> str:
+    q = request.query_params.get("q", "")
+    if len(q) > MAX_QUERY_CHARS:
+        raise BadRequest(f"q: at most {MAX_QUERY_CHARS} characters, got {len(q)}")
+    return q
 
 
 def _since(request: Request) -> timedelta | None:
@@ -62,6 +77,22 @@ def _since(request: Request) -> timedelta | None:
         return parse_duration(raw)
     except ValueError as exc:
         raise BadRequest(f"since: {exc}") from None
+
+
+def _window(request: Request, default_since: timedelta | None = None) -> Any:
+    """`since`, or `from`/`to` (ISO 8601 or date math), resolved once; None when none is given."""
+    from logwarden.sinks.query.timerange import resolve
+
+    since = _since(request)
+    from_, to = request.query_params.get("from") or None, request.query_params.get("to") or None
+    if since is None and from_ is None and to is None:
+        since = default_since
+        if since is None:
+            return None
+    try:
+        return resolve(since, from_, to)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def _int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -77,6 +108,32 @@ def _int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
     return v
 
 
+def _interval(request: Request) -> int | None:
+    raw = request.query_params.get("interval")
+    if not raw or raw == "auto":
+        return None
+    try:
+        ms = int(parse_duration(raw).total_seconds() * 1000)
+    except ValueError as exc:
+        raise BadRequest(f"interval: {exc} (or auto)") from None
+    if ms < 1000 or ms % 1000:
+        raise BadRequest(f"interval: whole seconds, at least 1s, got {raw!r}")
+    return ms
+
+
+def _sort(request: Request) -> Any:
+    from logwarden.sinks.paging import parse_sort
+
+    return parse_sort(request.query_params.get("sort"))
+
+
+def _required(request: Request, name: str) -> str:
+    v = request.query_params.get(name)
+    if not v:
+        raise BadRequest(f"{name}: required (e.g. {name}=source.ip)")
+    return v
+
+
 class Api:
     def __init__(self, cfg: Config):
         self.cfg = cfg
@@ -88,14 +145,15 @@ class Api:
         return SearchService(self.cfg)
 
     @cached_property
-    def _errors(self) -> tuple[type[Exception], type[Exception]]:
+    def _errors(self) -> tuple[type[Exception], type[Exception], type[Exception]]:
+        from logwarden.sinks.paging import BadParameter
         from logwarden.sinks.query import QueryError
         from logwarden.sinks.search import BackendUnavailable
 
-        return QueryError, BackendUnavailable
+        return QueryError, BackendUnavailable, BadParameter
 
     async def _call(self, fn: Any) -> Response:
-        query_error, unavailable = self._errors
+        query_error, unavailable, bad_parameter = self._errors
         try:
             return ORJSONResponse(fn())
         except BadRequest as exc:
@@ -103,26 +161,50 @@ class Api:
         except query_error as exc:
             pos = getattr(exc, "position", None)
             return ORJSONResponse({"error": f"bad query: {exc}", "position": pos}, status_code=400)
+        except bad_parameter as exc:
+            return ORJSONResponse({"error": str(exc)}, status_code=400)
         except unavailable as exc:
             # the search backend, not the request, is at fault: the client may retry
             log.warning("search backend unavailable", extra={"error": str(exc)})
             return ORJSONResponse({"error": f"search backend unavailable: {exc}"}, status_code=503)
 
     async def search(self, request: Request) -> Response:
-        q = request.query_params.get("q", "")
         return await self._call(lambda: self.service.search(
-            q, since=_since(request), limit=_int(request, "limit", 100, 1, MAX_LIMIT),
-            offset=_int(request, "offset", 0, 0, 1_000_000)))
+            _q(request), since=_window(request), limit=_int(request, "limit", 100, 1, MAX_LIMIT),
+            offset=_int(request, "offset", 0, 0, 1_000_000), sort=_sort(request),
+            search_after=request.query_params.get("search_after") or None))
 
     async def alerts(self, request: Request) -> Response:
-        q = request.query_params.get("q", "")
         return await self._call(lambda: self.service.alerts(
-            since=_since(request), limit=_int(request, "limit", 100, 1, MAX_LIMIT), q=q))
+            since=_window(request), limit=_int(request, "limit", 100, 1, MAX_LIMIT), q=_q(request),
+            offset=_int(request, "offset", 0, 0, 1_000_000), sort=_sort(request),
+            search_after=request.query_params.get("search_after") or None))
 
     async def histogram(self, request: Request) -> Response:
-        q = request.query_params.get("q", "")
         return await self._call(lambda: self.service.histogram(
-            q, since=_since(request) or timedelta(hours=1), buckets=_int(request, "buckets", 60, 1, 1000)))
+            _q(request), since=_window(request, default_since=timedelta(hours=1)),
+            buckets=_int(request, "buckets", 60, 1, 1000), interval_ms=_interval(request),
+            split=request.query_params.get("split") or None))
+
+    async def fields(self, request: Request) -> Response:
+        from logwarden.sinks.field_summary import FIELDS_SAMPLE, MAX_SAMPLE
+
+        return await self._call(lambda: self.service.fields(
+            _q(request), since=_window(request), sample=_int(request, "sample", FIELDS_SAMPLE, 1, MAX_SAMPLE)))
+
+    async def top(self, request: Request) -> Response:
+        from logwarden.sinks.aggregations import MAX_TOP
+
+        return await self._call(lambda: self.service.top(
+            _q(request), _required(request, "field"), size=_int(request, "size", 10, 1, MAX_TOP), since=_window(request)))
+
+    async def stats(self, request: Request) -> Response:
+        return await self._call(lambda: self.service.stats(_q(request), _required(request, "field"), since=_window(request)))
+
+    async def tail(self, request: Request) -> Response:
+        from logwarden.http.tail import tail_response
+
+        return await tail_response(self, request)
 
     @cached_property
     def rates(self) -> Any:
@@ -189,6 +271,10 @@ def build_app(cfg: Config) -> Starlette:
         Route("/api/search", api.search),
         Route("/api/alerts", api.alerts),
         Route("/api/histogram", api.histogram),
+        Route("/api/fields", api.fields),
+        Route("/api/top", api.top),
+        Route("/api/stats", api.stats),
+        Route("/api/tail", api.tail),
         Route("/api/status", api.status),
         Route("/health", api.health),
         Route("/metrics", api.metrics),

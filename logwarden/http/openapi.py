@@ -15,6 +15,9 @@ _FROM = {"name": "from", "in": "query", "schema": {"type": "string"}, "descripti
 _TO = {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "Window end: ISO 8601 or date math."}
 _LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}}
 _OFFSET = {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1000000, "default": 0}}
+_FIELD = {"name": "field", "in": "query", "required": True, "schema": {"type": "string", "example": "source.ip"}}
+_SORT = {"name": "sort", "in": "query", "schema": {"type": "string", "example": "@timestamp:desc"}}
+_AFTER = {"name": "search_after", "in": "query", "schema": {"type": "string"}, "description": "The `next` cursor of the previous page."}
 _ID = {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}, "description": "The alert's event.id."}
 
 
@@ -43,11 +46,24 @@ PATHS: dict[str, dict[str, Any]] = {
                       "429": _json("Too many failed logins; see Retry-After")}}},
     "/api/logout": {"post": {"summary": "End the browser session", "responses": {"200": _json("Logged out"), **_ERR}}},
     "/api/session": _get("Who is asking", [], _json("The user or token", {"$ref": "#/components/schemas/Session"})),
-    "/api/search": _get("Search events, newest first", [_Q, _SINCE, _FROM, _TO, _LIMIT, _OFFSET], _json("Hits", _HITS)),
-    "/api/alerts": _get("Search alerts, newest first", [_Q, _SINCE, _FROM, _TO, _LIMIT, _OFFSET], _json("Alert hits", _HITS)),
+    "/api/search": _get("Search events, newest first", [_Q, _SINCE, _FROM, _TO, _LIMIT, _OFFSET, _SORT, _AFTER], _json("Hits", _HITS)),
+    "/api/alerts": _get("Search alerts, newest first", [_Q, _SINCE, _FROM, _TO, _LIMIT, _OFFSET, _SORT, _AFTER], _json("Alert hits", _HITS)),
     "/api/histogram": _get("Event counts over time", [_Q, _SINCE, _FROM, _TO,
-                           {"name": "buckets", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
-                           _json("Buckets", {"type": "array", "items": {"type": "object"}})),
+                           {"name": "buckets", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                           {"name": "interval", "in": "query", "schema": {"type": "string", "example": "auto"}},
+                           {"name": "split", "in": "query", "schema": {"type": "string"}, "description": "A keyword field: stacked series of its top values."}],
+                           _json("Buckets (a list), or with split {interval_ms, buckets, series, other}")),
+    "/api/fields": _get("Fields of the newest matching events with types and top values (Discover's sidebar)",
+                        [_Q, _SINCE, _FROM, _TO, {"name": "sample", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}}],
+                        _json("Fields")),
+    "/api/top": _get("Top values of a field", [_Q, _SINCE, _FROM, _TO, _FIELD,
+                     {"name": "size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10}}],
+                     _json("Values with counts, other and missing")),
+    "/api/stats": _get("count, min, max, avg, sum, p50, p95, p99 of a numeric field", [_Q, _SINCE, _FROM, _TO, _FIELD], _json("Stats")),
+    "/api/tail": {"get": {"summary": "New matching events as server-sent events (event: hit; Last-Event-ID resumes)",
+                          "parameters": [_Q, {"name": "heartbeat", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 300}}],
+                          "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                                        **_ERR}}},
     "/api/status": _get("The pipeline at a glance: stages, lag, topics, dead letters, alerts, disk", [], _json("Snapshot")),
     "/api/alerts/{alert_id}": _get("One alert with its matched events and its triage history", [_ID],
                                    _json("The alert", {"type": "object", "properties": {

@@ -3,7 +3,7 @@
 `parse(text)` returns an `ast` node or raises `QueryError(message, position)`;
 `to_tantivy.compile` and `to_es.compile` turn that node into a backend query.
 """
-from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Wildcard
+from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Regexp, Wildcard
 from .grammar import QueryError, parse
 
-__all__ = ["And", "Cidr", "Exists", "Match", "MatchAll", "Node", "Not", "Or", "QueryError", "Range", "Wildcard", "parse"]
+__all__ = ["And", "Cidr", "Exists", "Match", "MatchAll", "Node", "Not", "Or", "QueryError", "Range", "Regexp", "Wildcard", "parse"]

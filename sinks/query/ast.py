@@ -36,6 +36,13 @@ class Wildcard(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class Regexp(Node):
+    """field:/pattern/ — RE2 syntax, matching a whole value (`regex.compile_regex` checks it)."""
+    field: str
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
 class Range(Node):
     field: str
     lower: str | None

@@ -49,7 +49,10 @@ def parse(text: str, now: datetime, round_up: bool = False) -> datetime:
             t = _round(t, m.group(2), round_up)
         return t.astimezone(timezone.utc)
     if _DATE_ONLY.match(text):
-        day = datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+        try:
+            day = datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise ValueError(f"expected a date (2024-05-01, 2024-05-01T10:00:00Z) or date math (now-15m, now-1d/d), got {text!r}") from None
         return day + timedelta(days=1) - timedelta(microseconds=1) if round_up else day
     try:
         t = datetime.fromisoformat(text.replace("z", "Z"))

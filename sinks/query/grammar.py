@@ -4,7 +4,7 @@ Lucene/KQL style, so operators who know Kibana or Lucene can type it unprompted:
 
     process.name:sshd AND "Failed password" AND NOT source.ip:10.0.0.0/8
     http.response.status_code:[500 TO 599]   status_code>=500   {a TO b}   [a TO *]
-    user.name:adm*   host.name:web-?   _exists_:user.name   user.name:*
+    user.name:adm*   host.name:web-?   _exists_:user.name   user.name:*   user.name:/adm(in)?[0-9]*/
     @timestamp>now-15m   process.name:(sshd OR sudo)   -tags:test
 
 Precedence, tightest first: NOT (`NOT`, `!`, a leading `-`), AND (`AND`, `&&`, or nothing
@@ -24,7 +24,8 @@ from functools import lru_cache
 import pyparsing as pp
 
 from . import datemath, fields
-from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Wildcard, with_field
+from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Regexp, Wildcard, with_field
+from .regex import RegexError, compile_regex
 
 
 class QueryError(ValueError):
@@ -168,6 +169,20 @@ def _build() -> pp.ParserElement:
             return _value_node(None, t[0], quoted_value, s, loc)
         return action
 
+    def on_regex(s: str, loc: int, t: pp.ParseResults) -> Regexp:
+        f, body = t[0], t[1]
+        _searchable(f, s, loc)
+        at = s.index(":", loc) + 2                       # the pattern's first character
+        if fields.kind(f) not in ("keyword", "text"):
+            kind = {"ip": "an IP", "long": "a numeric", "float": "a numeric", "date": "a date"}[fields.kind(f)]
+            raise pp.ParseFatalException(s, at - 1, f"{f} is {kind} field: regexes work on keyword and full-text fields")
+        pattern = body[1:-1].replace("\\/", "/")
+        try:
+            compile_regex(pattern)
+        except RegexError as exc:
+            raise pp.ParseFatalException(s, at + exc.offset, exc.message) from None
+        return Regexp(f, pattern)
+
     colon = pp.Suppress(pp.Literal(":"))
     exists = (pp.Suppress(pp.Keyword("_exists_") + pp.Literal(":")) + field).set_parse_action(on_exists)
     field_range = (field + colon + range_).set_parse_action(on_range)
@@ -175,11 +190,15 @@ def _build() -> pp.ParserElement:
     field_group = (field + colon + pp.Group(LPAR + expr + RPAR)).set_parse_action(lambda s, l, t: with_field(t[1][0], t[0]))
     field_quoted = (field + colon + quoted).set_parse_action(on_field_value(True))
     field_word = (field + colon + word).set_parse_action(on_field_value(False))
+    # Lucene's /regex/; the closing slash must end the term, so url.path:/a/b stays a value
+    regex = pp.Regex(r"/(?:\\.|[^/\\])*/(?=[\s()]|$)").set_name("regex")
+    field_regex = (field + colon + regex).set_parse_action(on_regex)
     bare_quoted = quoted.copy().set_parse_action(on_bare(True))
     bare_word = word.copy().set_parse_action(on_bare(False))
     group = (LPAR + expr + RPAR)
 
-    primary = (exists | field_range | field_cmp | field_group | field_quoted | field_word | group | bare_quoted | bare_word).set_name("search term")
+    primary = (exists | field_range | field_cmp | field_group | field_quoted | field_regex | field_word | group | bare_quoted
+               | bare_word).set_name("search term")
 
     not_expr = pp.Forward()
     minus = pp.Suppress(pp.Regex(r"-(?=\S)"))

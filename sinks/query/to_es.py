@@ -15,7 +15,8 @@ import re
 from typing import Any
 
 from . import fields
-from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Wildcard
+from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Regexp, Wildcard
+from .regex import compile_regex
 
 # query_string reserved characters (except the wildcards themselves), escaped with `\`.
 _QS_RESERVED = re.compile(r'([+\-=&|><!(){}\[\]^"~:/])')
@@ -57,6 +58,13 @@ def compile(node: Node) -> dict[str, Any]:
         if fields.kind(node.field) == "text":
             return {"wildcard": {node.field: {"value": node.pattern, "case_insensitive": True}}}
         return {"wildcard": {node.field: {"value": node.pattern}}}
+    if isinstance(node, Regexp):
+        # Lucene syntax written from the RE2 pattern (regex.py); NONE: no optional operators
+        rx = compile_regex(node.pattern)
+        spec: dict[str, Any] = {"value": rx.lucene, "flags": "NONE"}
+        if rx.case_insensitive:
+            spec["case_insensitive"] = True
+        return {"regexp": {node.field: spec}}
     if isinstance(node, Range):
         body: dict[str, Any] = {}
         if node.lower is not None:
@@ -91,3 +99,18 @@ def with_since(query: dict[str, Any], since_seconds: float | None) -> dict[str, 
     if not since_seconds:
         return query
     return {"bool": {"filter": [query, {"range": {fields.TIMESTAMP: {"gte": f"now-{int(since_seconds)}s"}}}]}}
+
+
+def with_window(query: dict[str, Any], window: Any) -> dict[str, Any]:
+    """AND a resolved timerange.Window onto a compiled query, as absolute instants (the
+    embedded index filters on the same ones, so both backends agree to the millisecond)."""
+    from .timerange import iso_ms
+
+    body: dict[str, Any] = {}
+    if window.start is not None:
+        body["gte"] = iso_ms(window.start)
+    if window.end is not None:
+        body["lte"] = iso_ms(window.end)
+    if not body:
+        return query
+    return {"bool": {"filter": [query, {"range": {fields.TIMESTAMP: body}}]}}

@@ -9,7 +9,8 @@ Mapping onto the schema in `logwarden.sinks.tantivy_schema`:
   `default` analyser: split on non-alphanumerics, drop tokens over 40 bytes, lower-case):
   one token is a term, several are all required (unquoted) or a phrase (quoted);
 * bare words also match, exactly, the keyword fields in fields.DEFAULT_KEYWORD_FIELDS;
-* wildcards become regexes over the json term encoding `path\\x01…\\x00s<value>`;
+* wildcards and `field:/regex/` (RE2, written in Rust syntax by `regex.py`) become
+  regexes over the json term encoding `path\\x01…\\x00s<value>`;
 * ranges on @timestamp and IP fields use typed range queries; ranges on json paths go
   through tantivy's own query parser, the only API that ranges over a json path;
 * CIDR is an address range on the dedicated ip field.
@@ -26,8 +27,9 @@ from tantivy import FieldType, Occur, Query
 from logwarden.sinks import tantivy_schema as S
 
 from . import datemath, fields
-from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Wildcard
+from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Regexp, Wildcard
 from .grammar import QueryError
+from .regex import compile_regex
 
 _ANALYZER = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.remove_long(40)).filter(tantivy.Filter.lowercase()).build()
 _INT = re.compile(r"^-?\d+$")
@@ -81,6 +83,8 @@ class TantivyCompiler:
             return self._match(node)
         if isinstance(node, Wildcard):
             return self._wildcard(node)
+        if isinstance(node, Regexp):
+            return self._regexp(node)
         if isinstance(node, Range):
             return self._range(node)
         if isinstance(node, Cidr):
@@ -171,6 +175,16 @@ class TantivyCompiler:
         if fields.kind(node.field) == "text":
             return Query.regex_query(self.schema, S.TXT, _json_prefix(node.field) + body.lower())
         return Query.regex_query(self.schema, S.KW, _json_prefix(node.field) + body)
+
+    def _regexp(self, node: Regexp) -> Query:
+        """The RE2 pattern (written in Rust regex syntax) over the terms of one json path:
+        whole keyword values, or single lower-cased words of a full-text field (as ES)."""
+        rx = compile_regex(node.pattern)
+        field = S.TXT if fields.kind(node.field) == "text" else S.KW
+        try:
+            return Query.regex_query(self.schema, field, _json_prefix(node.field) + rx.rust)
+        except ValueError as exc:
+            raise QueryError(f"regex {node.pattern!r} is too large for the index's automaton: {exc}", 0) from None
 
     def _date(self, text: str | None, round_up: bool) -> datetime | None:
         return None if text is None else datemath.parse(text, self.now, round_up)

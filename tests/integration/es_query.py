@@ -182,6 +182,19 @@ class Matcher:
             (field, spec), = body.items()
             spec = spec if isinstance(spec, dict) else {"value": spec}
             return self.wildcard(field, doc, spec["value"], bool(spec.get("case_insensitive")))
+        if kind == "regexp":
+            (field, spec), = body.items()
+            spec = spec if isinstance(spec, dict) else {"value": spec}
+            if self.kind(field) not in ("text", "keyword"):
+                raise QueryShardError(f"Can only use regexp queries on keyword and text fields - not on [{field}] "
+                                      f"which is of type [{self.types.get(field)}]")
+            if spec.get("flags", "ALL") != "NONE":
+                raise ValueError("the test server supports regexp with flags NONE only")
+            rx = lucene_regex(spec["value"], bool(spec.get("case_insensitive")))
+            values = _get(doc, field)
+            if self.kind(field) == "text":
+                return any(rx.fullmatch(t) for v in values for t in self.tokens(str(v)))
+            return any(isinstance(v, str) and rx.fullmatch(v) for v in values)
         if kind == "query_string":
             # Only what Logwarden sends: one (wildcard) term over a field list.
             text = body["query"]
@@ -235,3 +248,187 @@ def _date_histogram(spec: dict[str, Any], docs: list[dict[str, Any]]) -> dict[st
                 "key": k, "doc_count": counts.get(k, 0)} for k in sorted(keys)
                if counts.get(k, 0) >= body.get("min_doc_count", 1)]
     return {"buckets": buckets}
+
+
+# -- aggregations and sort (the Elasticsearch aggregation and sort references) -----------
+
+def _number_kind(kind: str) -> bool:
+    return kind in ("long", "integer", "short", "byte", "float", "double", "scaled_float", "half_float")
+
+
+def _typed(matcher: Matcher, field: str, v: Any) -> Any:
+    """A doc value as Elasticsearch's doc values hold it: dates as epoch ms, numbers as numbers."""
+    kind = matcher.kind(field)
+    if kind == "date":
+        return int(datetime.fromisoformat(str(v)).timestamp() * 1000)
+    if _number_kind(kind):
+        f = float(v)
+        return int(f) if kind in ("long", "integer", "short", "byte") else f
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return v if isinstance(v, (int, float)) and kind not in ("keyword", "ip", "text") else str(v)
+
+
+def _values(matcher: Matcher, doc: dict[str, Any], field: str) -> list[Any]:
+    out = []
+    for v in _get(doc, field):
+        if isinstance(v, (dict, list)) or v is None:
+            continue
+        try:
+            out.append(_typed(matcher, field, v))
+        except (TypeError, ValueError):
+            continue   # ignore_malformed-like: a value that does not fit the mapping is skipped
+    return out
+
+
+def _require_numeric(matcher: Matcher, field: str, agg: str) -> None:
+    kind = matcher.kind(field)
+    if not (_number_kind(kind) or kind == "date") and field in matcher.types:
+        raise QueryShardError(f"Field [{field}] of type [{matcher.types[field]}] is not supported for aggregation [{agg}]")
+
+
+def _percentile(sorted_values: list[float], p: float) -> float:
+    """Linear interpolation between the closest ranks (what a TDigest gives for few points)."""
+    if len(sorted_values) == 1:
+        return float(sorted_values[0])
+    rank = p / 100 * (len(sorted_values) - 1)
+    lo = int(rank)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return float(sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (rank - lo))
+
+
+def aggregate(aggs: dict[str, Any], docs: list[dict[str, Any]], matcher: Matcher) -> dict[str, Any]:
+    """terms (with sub-aggregations), missing, min, max, stats, percentiles, date_histogram."""
+    out: dict[str, Any] = {}
+    for name, spec in aggs.items():
+        sub = spec.get("aggs") or spec.get("aggregations")
+        kinds = [k for k in spec if k not in ("aggs", "aggregations", "meta")]
+        if len(kinds) != 1:
+            raise ValueError(f"aggregation [{name}] needs exactly one type")
+        kind, body = kinds[0], spec[kinds[0]]
+        field = body.get("field")
+        if kind == "date_histogram":
+            res = _date_histogram({kind: body}, docs)
+            if sub:
+                step = int(body["fixed_interval"][:-1]) * 1000
+                for b in res["buckets"]:
+                    inside = [d for d in docs if any(int(datetime.fromisoformat(str(v)).timestamp() * 1000) // step * step == b["key"]
+                                                     for v in _get(d, body["field"]))]
+                    b.update(aggregate(sub, inside, matcher))
+            out[name] = res
+        elif kind == "terms":
+            if matcher.kind(field) == "text":
+                raise QueryShardError(f"Text fields are not optimised for operations that require per-document field data "
+                                      f"like aggregations and sorting, so these operations are disabled by default. "
+                                      f"Please use a keyword field instead. [{field}]")
+            counts: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+            for d in docs:
+                for v in dict.fromkeys(_values(matcher, d, field)):
+                    counts[v].append(d)
+            if body.get("order"):
+                raise ValueError("the test server supports terms ordered by count only")
+            ranked = sorted(counts.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+            size = int(body.get("size", 10))
+            buckets = []
+            for key, ds in ranked[:size]:
+                b: dict[str, Any] = {"key": key, "doc_count": len(ds)}
+                if sub:
+                    b.update(aggregate(sub, ds, matcher))
+                buckets.append(b)
+            out[name] = {"doc_count_error_upper_bound": 0,
+                         "sum_other_doc_count": sum(len(ds) for _, ds in ranked[size:]), "buckets": buckets}
+        elif kind == "missing":
+            out[name] = {"doc_count": sum(1 for d in docs if not _values(matcher, d, field))}
+        elif kind in ("min", "max", "stats", "percentiles"):
+            _require_numeric(matcher, field, kind)
+            vals = sorted(v for d in docs for v in _values(matcher, d, field) if isinstance(v, (int, float)))
+            if kind in ("min", "max"):
+                out[name] = {"value": (float(vals[0] if kind == "min" else vals[-1]) if vals else None)}
+            elif kind == "stats":
+                out[name] = {"count": len(vals), "min": float(vals[0]) if vals else None, "max": float(vals[-1]) if vals else None,
+                             "avg": sum(vals) / len(vals) if vals else None, "sum": float(sum(vals))}
+            else:
+                out[name] = {"values": {f"{float(p)}": (_percentile(vals, float(p)) if vals else None)
+                                        for p in body.get("percents", [1, 5, 25, 50, 75, 95, 99])}}
+        else:
+            raise ValueError(f"aggregation [{kind}] is not supported by the test server")
+    return out
+
+
+def sort_key(matcher: Matcher, spec: list[dict[str, Any]], doc: dict[str, Any]) -> list[Any]:
+    """The hit's sort values (`sort` in the answer): arrays sort by min (asc) or max (desc)."""
+    values = []
+    for clause in spec:
+        (field, opts), = clause.items()
+        opts = opts if isinstance(opts, dict) else {"order": opts}
+        vs = _values(matcher, doc, field)
+        if not vs:
+            values.append(None)
+            continue
+        values.append(max(vs) if opts.get("order", "asc") == "desc" else min(vs))
+    return values
+
+
+def compare(spec: list[dict[str, Any]], a: list[Any], b: list[Any]) -> int:
+    """-1/0/1: `a` before, with or after `b` in this sort (missing values last, `_last`)."""
+    for clause, x, y in zip(spec, a, b):
+        (_, opts), = clause.items()
+        opts = opts if isinstance(opts, dict) else {"order": opts}
+        if opts.get("missing", "_last") != "_last":
+            raise ValueError("the test server supports missing: _last only")
+        if x == y:
+            continue
+        if x is None:
+            return 1
+        if y is None:
+            return -1
+        less = x < y
+        desc = opts.get("order", "asc") == "desc"
+        return (1 if less else -1) if desc else (-1 if less else 1)
+    return 0
+
+
+def lucene_regex(pattern: str, case_insensitive: bool) -> "re.Pattern[str]":
+    """Lucene RegExp syntax with flags NONE (the core: . * + ? {n,m} | ( ) [ ] and `\\` escapes;
+    `@ & ~ < > #` are plain characters) as a Python regex for whole-term matching."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 >= len(pattern):
+                raise QueryShardError("failed to create query: expected character after \\")
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            body = []
+            if j < len(pattern) and pattern[j] == "^":
+                body.append("^")
+                j += 1
+            while j < len(pattern) and pattern[j] != "]":
+                if pattern[j] == "\\" and j + 1 < len(pattern):
+                    body.append(re.escape(pattern[j + 1]))
+                    j += 2
+                elif pattern[j] == "-":
+                    body.append("-")
+                    j += 1
+                else:
+                    body.append(re.escape(pattern[j]))
+                    j += 1
+            if j >= len(pattern):
+                raise QueryShardError("failed to create query: expected ']'")
+            out.append("[" + "".join(body) + "]")
+            i = j + 1
+            continue
+        if c == '"':
+            raise ValueError("the test server does not support quoted strings in regexp")
+        if c == ".":
+            out.append("(?s:.)")
+        elif c in "*+?|(){}," or c.isdigit():
+            out.append(c)
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out), re.I if case_insensitive else 0)

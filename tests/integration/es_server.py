@@ -15,8 +15,10 @@ Implemented from the Elasticsearch REST reference:
                                       `now-<n><unit>` date math), match, match_phrase,
                                       multi_match, wildcard, single-term query_string, bool,
                                       typed by the template mapping (ip/CIDR, numbers, dates)
-                                      and its `default` analyzer; date_histogram aggregation;
-                                      sort on @timestamp; size/from; track_total_hits
+                                      and its `default` analyzer; aggregations: terms (with
+                                      sub-aggregations), missing, min, max, stats, percentiles,
+                                      date_histogram; sort on any mapped field (missing _last,
+                                      arrays by min/max), search_after; size/from; track_total_hits
   GET /INDEX/_doc/ID                  one document
   GET|DELETE /INDEX                   index listing (wildcards) and deletion (by name only)
 Content negotiation is checked as Elasticsearch does: `compatible-with=8|9` only.
@@ -34,6 +36,7 @@ against real OpenSearch (test_sinks_opensearch.py, test_sinks_conformance.py).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import ipaddress
 import itertools
 import re
@@ -46,7 +49,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from es_query import Matcher, QueryShardError, _date_histogram, _flatten
+from es_query import Matcher, QueryShardError, _flatten, aggregate, compare, sort_key
 
 VERSION = "9.1.0"
 _COMPAT = re.compile(r"compatible-with=(\d+)")
@@ -408,14 +411,29 @@ class Handler(BaseHTTPRequestHandler):
                 hits += [(n, i, d) for i, d in store.indices[n].items() if m(query, d, i)]
         if count:
             return self._send(200, {"count": len(hits), "_shards": {"total": 1, "successful": 1, "failed": 0}})
-        aggs = {name: _date_histogram(spec, [d for _, _, d in hits]) for name, spec in (req.get("aggs") or {}).items()}
-        hits.sort(key=lambda h: str(h[2].get("@timestamp", "")), reverse=True)
+        matcher = store.matcher(names[0]) if names else Matcher({}, {})
+        try:
+            aggs = aggregate(req.get("aggs") or req.get("aggregations") or {}, [d for _, _, d in hits], matcher)
+        except QueryShardError as exc:
+            return self._error(400, "search_phase_execution_exception", str(exc))
+        spec = req.get("sort") or [{"@timestamp": {"order": "desc"}}]
+        keyed = [(sort_key(matcher, spec, d), n, i, d) for n, i, d in hits]
+        keyed.sort(key=functools.cmp_to_key(lambda a, b: compare(spec, a[0], b[0]) or (-1 if a[2] < b[2] else a[2] > b[2])))
+        after = req.get("search_after")
+        if after is not None:
+            if len(after) != len(spec):
+                return self._error(400, "illegal_argument_exception",
+                                   f"search_after has {len(after)} value(s) but sort has {len(spec)}.")
+            keyed = [k for k in keyed if compare(spec, k[0], after) > 0]
         size = int(req.get("size", params.get("size", 10)))
         start = int(req.get("from", params.get("from", 0)))
-        page = hits[start:start + size]
+        if after is not None and start not in (0, -1):
+            return self._error(400, "illegal_argument_exception", "`from` parameter must be set to 0 when `search_after` is used.")
+        page = keyed[start:start + size]
         self._send(200, {"took": 1, "timed_out": False, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
                          "hits": {"total": {"value": len(hits), "relation": "eq"}, "max_score": None,
-                                  "hits": [{"_index": n, "_id": i, "_score": None, "_source": d} for n, i, d in page]},
+                                  "hits": [{"_index": n, "_id": i, "_score": None, "_source": d, "sort": k}
+                                           for k, n, i, d in page]},
                          **({"aggregations": aggs} if aggs else {})})
 
 

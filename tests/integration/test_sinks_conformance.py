@@ -163,3 +163,248 @@ def test_random_queries_same_answers(both, q):
     for cluster in CLUSTERS:
         b = both[cluster].search(q, limit=1000)
         assert {h["event"]["id"] for h in a["hits"]} == {h["event"]["id"] for h in b["hits"]}, (cluster, q)
+
+
+# -- time windows, sorting, deep paging and aggregations: the same answers from every backend ---
+
+from logwarden.sinks.paging import BadParameter, Sort  # noqa: E402
+from logwarden.sinks.query.timerange import resolve  # noqa: E402
+from logwarden.events import get_path  # noqa: E402
+
+
+def _ids(res):
+    return [h["event"]["id"] for h in res["hits"]]
+
+
+def _window_docs(docs, lo, hi):
+    return {d["event"]["id"] for d in docs
+            if (lo is None or datetime.fromisoformat(d["@timestamp"]) >= lo) and (hi is None or datetime.fromisoformat(d["@timestamp"]) <= hi)}
+
+
+@pytest.fixture(scope="module")
+def corpus_docs(both):
+    return both["embedded"].search("", limit=1000)["hits"]
+
+
+@pytest.mark.parametrize("q,from_,to", [
+    ("", "now-1h", None), ("", "now-2h", "now-1h"), ("process.name:sshd", "now-90m", "now-30m"),
+    ("@timestamp>=now-1h", "now-2h", "now-30m"),        # in-query time and from/to: both apply
+    ("@timestamp<now-3h OR user.name:root", "now-150m", None),
+])
+def test_time_windows(both, corpus_docs, q, from_, to):
+    window = resolve(None, from_, to)
+    a = both["embedded"].search(q, window, limit=1000)
+    for cluster in CLUSTERS:
+        b = both[cluster].search(q, window, limit=1000)
+        assert a["total"] == b["total"] and set(_ids(a)) == set(_ids(b)), cluster
+    matching = {h["event"]["id"] for h in both["embedded"].search(q, limit=1000)["hits"]}
+    assert set(_ids(a)) == matching & _window_docs(corpus_docs, window.start, window.end)
+    assert 0 < a["total"] < len(corpus_docs)
+
+
+def test_absolute_window_is_inclusive_at_both_ends(both, corpus_docs):
+    # whole-second bounds: the embedded index keeps @timestamp to the second (see docs/search.md)
+    t = [datetime.fromisoformat(d["@timestamp"]).replace(microsecond=0) for d in corpus_docs]
+    window = resolve(None, t[30].isoformat(), (t[10] + timedelta(milliseconds=999)).isoformat())   # newest first
+    for svc in both.values():
+        res = svc.search("", window, limit=1000)
+        assert set(_ids(res)) == {d["event"]["id"] for d in corpus_docs[10:31]}
+
+
+@pytest.mark.parametrize("field,order,q", [
+    ("http.response.status_code", "desc", ""), ("http.response.status_code", "asc", "tags:web"),
+    ("user.name", "asc", "process.name:sshd"), ("source.port", "desc", ""), ("host.name", "desc", "")])
+def test_sort_by_field(both, field, order, q):
+    sort = Sort(field, order)
+    everything = both["embedded"].search(q, limit=1000)["hits"]
+    have = [get_path(d, field) for d in everything if get_path(d, field) is not None]
+    want = sorted(have, reverse=order == "desc") + [None] * (len(everything) - len(have))   # missing last
+    for offset in (0, 17):
+        a = both["embedded"].search(q, limit=40, offset=offset, sort=sort)
+        va = [get_path(h, field) for h in a["hits"]]
+        assert va == want[offset:offset + 40] and a["total"] == len(everything) and "next" not in a
+        for cluster in CLUSTERS:
+            b = both[cluster].search(q, limit=40, offset=offset, sort=sort)
+            assert [get_path(h, field) for h in b["hits"]] == va and b["total"] == a["total"] and "next" not in b, cluster
+        # equal values: newest first
+        for x, y in zip(a["hits"], a["hits"][1:]):
+            if get_path(x, field) == get_path(y, field):
+                assert x["@timestamp"] >= y["@timestamp"]
+
+
+def test_sort_errors_and_window_cap(both):
+    for svc in both.values():
+        with pytest.raises(BadParameter, match="offset"):
+            svc.search("", limit=100, offset=9950, sort=Sort("source.port", "desc"))
+        with pytest.raises(BadParameter, match="cursor"):
+            svc.search("", limit=10, search_after="not-a-cursor")
+
+
+@pytest.fixture(scope="module")
+def ties(tmp_path_factory, both, opensearch_engine):
+    """Ten events in each of 9 seconds (the embedded index keeps seconds), one without a time."""
+    base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
+    docs = [{"@timestamp": (base + timedelta(seconds=s, milliseconds=37 * j)).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+             "message": f"tie {s} {j}", "event": {"id": f"t{(s * 7919 + j * 104729) % 100000:05d}", "ingested": "2026-12-07T00:00:00.000Z"},
+             "host": {"name": f"h{j % 3}"}} for s in range(9) for j in range(10)]
+    server = ESServer().start()
+    urls = {"elasticsearch": server.url, "opensearch": opensearch_engine.url}
+    services = {}
+    for kind in ("embedded", *CLUSTERS):
+        # a prefix of their own: the module's other indices in the session's OpenSearch stay
+        index = {"writer_heap_bytes": 16_000_000} if kind == "embedded" else {
+            "type": kind, "elasticsearch_url": urls[kind], "bulk_retry_backoff_ms": 1, "index_prefix": "ties"}
+        cfg = Config.model_validate({"data_dir": str(tmp_path_factory.mktemp(kind)), "index": index})
+        stage = IndexStage(cfg)
+        # three batches, committed apart: several segments, as a running index has
+        for chunk in (docs[:30], docs[30:60], docs[60:]):
+            assert list(stage.process(msgs(chunk))) == []
+            stage.checkpoint()
+        stage.close()
+        settle(cfg)
+        services[kind] = SearchService(cfg)
+    yield services, docs
+    server.stop()
+
+
+@pytest.mark.parametrize("order", ["desc", "asc"])
+@pytest.mark.parametrize("page", [1, 7, 10, 25])
+def test_search_after_walks_every_hit_once_in_order(ties, order, page):
+    services, docs = ties
+    sort = Sort("@timestamp", order)
+    for kind, svc in services.items():
+        seen, cursor = [], None
+        for _ in range(200):
+            res = svc.search("", limit=page, sort=sort, search_after=cursor)
+            assert res["total"] == len(docs)
+            seen += res["hits"]
+            cursor = res.get("next")
+            if not cursor:
+                break
+        assert sorted(h["event"]["id"] for h in seen) == sorted(d["event"]["id"] for d in docs), kind
+        secs = [h["@timestamp"][:19] for h in seen]
+        assert secs == sorted(secs, reverse=order == "desc"), kind
+        # the same order as one big page, and within a second by event.id (the tiebreaker)
+        whole = svc.search("", limit=1000, sort=sort)["hits"]
+        assert [h["event"]["id"] for h in seen] == [h["event"]["id"] for h in whole], kind
+        if kind == "embedded":
+            key = [(h["@timestamp"][:19], h["event"]["id"]) for h in seen]
+            assert key == sorted(key, reverse=order == "desc")
+        # offset pages are slices of the same order
+        assert _ids(svc.search("", limit=13, offset=21, sort=sort)) == [h["event"]["id"] for h in whole[21:34]], kind
+
+
+def test_a_cursor_is_refused_by_another_search(ties):
+    services, _ = ties
+    for svc in services.values():
+        cursor = svc.search("", limit=5)["next"]
+        with pytest.raises(BadParameter, match="another search"):
+            svc.search("", limit=5, sort=Sort("@timestamp", "asc"), search_after=cursor)
+    with pytest.raises(BadParameter):
+        services["embedded"].search("", limit=5, search_after=services["elasticsearch"].search("", limit=5)["next"])
+
+
+@pytest.mark.parametrize("q,field,size", [("", "source.ip", 5), ("process.name:sshd", "user.name", 3),
+                                          ("", "http.response.status_code", 10), ("", "host.name", 2), ("tags:web", "tags", 10)])
+def test_top_values(both, corpus_docs, q, field, size):
+    a = both["embedded"].top(q, field, size)
+    for cluster in CLUSTERS:
+        assert both[cluster].top(q, field, size) == a, cluster
+    matching = [d for d in both["embedded"].search(q, limit=1000)["hits"]]
+    counts: dict = {}
+    for d in matching:
+        v = get_path(d, field)
+        for x in dict.fromkeys(v if isinstance(v, list) else [v] if v is not None else []):
+            counts[x] = counts.get(x, 0) + 1
+    want = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    assert [(x["value"], x["count"]) for x in a["values"]] == [(v, n) for v, n in want[:size]]
+    assert a["other"] == sum(n for _, n in want[size:])
+    assert a["missing"] == sum(1 for d in matching if get_path(d, field) is None) and a["total"] == len(matching)
+
+
+@pytest.mark.parametrize("q,field", [("", "http.response.body.bytes"), ("process.name:sshd", "source.port"),
+                                     ("user.name:nobody-at-all", "source.port")])
+def test_stats(both, q, field):
+    vals = sorted(get_path(d, field) for d in both["embedded"].search(q, limit=1000)["hits"] if get_path(d, field) is not None)
+    for res in (svc.stats(q, field) for svc in both.values()):
+        assert res["count"] == len(vals)
+        if not vals:
+            assert res["min"] is None and res["p99"] is None
+            continue
+        assert (res["min"], res["max"], res["sum"]) == (min(vals), max(vals), sum(vals))
+        assert res["avg"] == pytest.approx(sum(vals) / len(vals))
+        for p in (50, 95, 99):
+            exact = vals[min(len(vals) - 1, round(p / 100 * (len(vals) - 1)))]
+            # estimates: DDSketch (tantivy) and TDigest (Elasticsearch) are within ~1 % in value
+            assert res[f"p{p}"] == pytest.approx(exact, rel=0.03, abs=60), (p, res)
+
+
+def test_aggregation_field_errors(both):
+    for svc in both.values():
+        with pytest.raises(BadParameter, match="full-text"):
+            svc.top("", "message")
+        with pytest.raises(BadParameter, match="IP"):
+            svc.stats("", "source.ip")
+        with pytest.raises(BadParameter, match="not a field name"):
+            svc.top("", "a b")
+        with pytest.raises(BadParameter, match="interval"):
+            svc.histogram("", timedelta(days=30), interval_ms=1000)
+
+
+def test_histogram_auto_interval_and_split(both):
+    window = resolve(timedelta(hours=2))
+    a = both["embedded"].histogram("", window)
+    assert {x["interval_ms"] for x in a} == {120_000} and 60 <= len(a) <= 61
+    assert all(both[c].histogram("", window) == a for c in CLUSTERS)
+    a = both["embedded"].histogram("", window, split="host.name")
+    assert len(a["series"]) == 5 and all(both[c].histogram("", window, split="host.name") == a for c in CLUSTERS)
+    total = both["embedded"].search("", window, limit=1)["total"]
+    assert sum(x["count"] for x in a["buckets"]) == total
+    for i, bucket in enumerate(a["buckets"]):
+        assert bucket["count"] == sum(s["buckets"][i]["count"] for s in a["series"]) + a["other"][i]["count"]
+    top5 = both["embedded"].top("", "host.name", 5, window)["values"]
+    assert [(s["value"], s["count"]) for s in a["series"]] == [(v["value"], v["count"]) for v in top5]
+    # the query's own @timestamp narrows the span: a 15-minute query over a 2 h window gets 15 s buckets
+    narrow = both["embedded"].histogram("@timestamp>=now-15m", window)
+    assert {x["interval_ms"] for x in narrow} == {15_000}
+    assert all(both[c].histogram("@timestamp>=now-15m", window) == narrow for c in CLUSTERS)
+
+
+def test_fields_sidebar(both):
+    a = both["embedded"].fields("process.name:sshd", sample=100)
+    assert a["sample"] == 100 and a["total"] > 100
+    assert all(both[c].fields("process.name:sshd", sample=100) == a for c in CLUSTERS)
+    by = {f["name"]: f for f in a["fields"]}
+    assert by["process.name"]["type"] == "keyword" and by["process.name"]["count"] == 100
+    assert by["process.name"]["top"] == [{"value": "sshd", "count": 100}]
+    assert by["source.ip"]["type"] == "ip" and by["process.pid"]["type"] == "long" and by["message"]["type"] == "text"
+    assert by["message"]["top"] == [] and "event.original" not in by
+    assert 0 < by["user.name"]["count"] < 100        # some sshd events have no user
+
+
+REGEXES = [("user.name", "adm.*"), ("user.name", "(?i)ROOT|Admin"), ("host.name", r"web-[0-2]"), ("host.name", r"db-\d"),
+           ("url.path", r".*\.php"), ("url.path", r"/[a-z]+(/.*)?"), ("user.name", r"[^r].{2,}"), ("process.name", r"s\w+"),
+           ("message", "pass.*"), ("message", r"\d+"), ("host.name", r"^web-1$"), ("tags", "(web|auth)"),
+           ("user.name", r"\D{4,5}"), ("url.path", r"[^/]*"), ("user.name", "a@b&c~d<e>#")]
+
+
+@pytest.mark.parametrize("field,pattern", REGEXES)
+def test_regex_same_answers_and_re2_semantics(both, corpus_docs, field, pattern):
+    import re2
+
+    q = f"{field}:/{pattern.replace('/', chr(92) + '/')}/"
+    a = both["embedded"].search(q, limit=1000)
+    for cluster in CLUSTERS:
+        b = both[cluster].search(q, limit=1000)
+        assert a["total"] == b["total"] and set(_ids(a)) == set(_ids(b)), (cluster, q)
+    rx = re2.compile(pattern)
+    tokens = __import__("logwarden.sinks.query.to_tantivy", fromlist=["tokens"]).tokens
+
+    def matches(d):
+        v = get_path(d, field)
+        vs = v if isinstance(v, list) else [v] if v is not None else []
+        if field == "message":
+            vs = [t for x in vs for t in tokens(x)]           # full text: single lower-cased words
+        return any(isinstance(x, str) and rx.fullmatch(x) for x in vs)
+
+    assert set(_ids(a)) == {d["event"]["id"] for d in corpus_docs if matches(d)}, q

@@ -64,3 +64,49 @@ def test_metrics_and_ui(client):
     assert r.status_code == 200 and "logwarden_component_received_events_total" in r.text
     assert "<title>Logwarden</title>" in client.get("/").text
     assert client.get("/static/app.js").status_code == 200
+
+
+@pytest.mark.parametrize("path, params, fragment", [
+    ("/api/search", {"from": "yesterday"}, "from: expected a date"),
+    ("/api/search", {"to": "2026-13-45"}, "to: expected a date"),
+    ("/api/search", {"from": "now", "to": "now-1h"}, "is after to"),
+    ("/api/search", {"since": "1h", "from": "now-2h"}, "give one of them"),
+    ("/api/search", {"sort": "message:desc"}, "full-text field"),
+    ("/api/search", {"sort": "a b:up"}, "sort: expected FIELD"),
+    ("/api/search", {"sort": "event.created:asc"}, "only @timestamp"),
+    ("/api/search", {"search_after": "xyz"}, "search_after: not a cursor"),
+    ("/api/search", {"sort": "source.port", "offset": "9999", "limit": "10"}, "at most 10000"),
+    ("/api/search", {"q": "a" * 10_001}, "q: at most 10000 characters"),
+    ("/api/top", {}, "field: required"),
+    ("/api/top", {"field": "message"}, "full-text field"),
+    ("/api/top", {"field": "source.ip", "size": "5000"}, "size: expected 1..1000"),
+    ("/api/top", {"field": "@timestamp"}, "use /api/histogram"),
+    ("/api/top", {"field": "x;drop"}, "not a field name"),
+    ("/api/stats", {"field": "source.ip"}, "stats need a numeric field"),
+    ("/api/stats", {}, "field: required"),
+    ("/api/fields", {"sample": "0"}, "sample: expected 1..5000"),
+    ("/api/histogram", {"interval": "fortnight"}, "interval: expected a duration"),
+    ("/api/histogram", {"interval": "1s", "since": "30d"}, "at most 2000"),
+    ("/api/histogram", {"split": "message"}, "full-text field"),
+    ("/api/tail", {"q": "process.name:(sshd"}, "bad query"),
+    ("/api/tail", {"heartbeat": "0"}, "heartbeat: expected 1..300"),
+    ("/api/tail", {"last_event_id": "garbage"}, "Last-Event-ID"),
+])
+def test_new_endpoints_refuse_bad_parameters(tmp_path, path, params, fragment):
+    from logwarden.sinks.embedded import IndexWriter
+
+    w = IndexWriter(tmp_path / "index" / "events", heap_bytes=16_000_000)
+    w.add({"@timestamp": "2026-12-07T13:00:00Z", "message": "m", "event": {"id": "e1"}, "source": {"ip": "10.0.0.1"}})
+    w.close()
+    client = viewer(Config(data_dir=str(tmp_path)))
+    r = client.get(path, params=params)
+    assert r.status_code == 400, r.text
+    assert fragment in r.json()["error"], r.json()
+
+
+def test_new_endpoints_on_an_empty_index(client):
+    assert client.get("/api/top", params={"field": "source.ip"}).json() == {
+        "field": "source.ip", "total": 0, "values": [], "other": 0, "missing": 0}
+    assert client.get("/api/stats", params={"field": "http.response.body.bytes"}).json()["count"] == 0
+    assert client.get("/api/fields").json() == {"total": 0, "sample": 0, "fields": []}
+    assert client.get("/api/histogram", params={"split": "host.name"}).json()["series"] == []
