@@ -140,6 +140,18 @@ def test_histogram_drag_zooms(page, ui, shots):
     page.wait_for_function("document.querySelector('#total').textContent === '(60)'", timeout=15000)
 
 
+def test_histogram_stacks_by_a_field(page, ui, shots):
+    _discover(page, ui, ZOOM_Q)
+    page.wait_for_selector("#split option[value='http.request.method']", state="attached", timeout=15000)
+    page.select_option("#split", "http.response.status_code")
+    page.wait_for_selector("#chart-legend .key", timeout=15000)
+    assert page.locator("#chart-legend .key").all_text_contents() == ["200", "404"]
+    fills = set(page.eval_on_selector_all("#chart rect.bar", "rs => rs.map(r => r.getAttribute('fill'))"))
+    assert len(fills) == 2 and page.locator("#chart rect.bar").count() == 60
+    assert parse_qs(urlsplit(page.url).query)["split"] == ["http.response.status_code"]
+    page.screenshot(path=str(shots / "discover-stacked.png"))
+
+
 def test_filter_by_a_value_from_the_sidebar(page, ui, shots):
     _discover(page, ui, ZOOM_Q)
     field = page.locator('#fields li[data-field="http.response.status_code"]')

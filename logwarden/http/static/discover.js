@@ -162,7 +162,7 @@ async function renderFields(my) {
   $("#fields-sample").textContent = res.sample ? `(newest ${res.sample})` : "";
   const split = $("#split");
   const keep = state.split;
-  split.replaceChildren(new Option("—", ""), ...res.fields.filter((f) => f.type === "keyword").map((f) => new Option(f.name, f.name)));
+  split.replaceChildren(new Option("—", ""), ...res.fields.filter((f) => !["text", "date", "double"].includes(f.type)).map((f) => new Option(f.name, f.name)));
   if (keep && ![...split.options].some((o) => o.value === keep)) split.append(new Option(keep, keep));
   split.value = keep;
   const filter = $("#field-filter").value.toLowerCase();
