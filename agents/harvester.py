@@ -10,12 +10,19 @@ line with the fingerprint (truncated and refilled past the old position between 
 Offsets handed out in records are absolute; the acknowledgement tracker belongs to the
 harvester's current *generation*: a truncation starts a new tracker, so late
 acknowledgements of the old content can never move the new content's offset.
+
+A generation that ends (truncation) leaves a `Handoff`: its fingerprint, the end of the
+last complete line read (`resume`) and the TAIL_BYTES before it. copytruncate put those
+bytes, and the lines after them the agent had not read yet, into a copy with the same
+first line; the service resumes that copy at `resume` when its bytes match `tail`.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
+from dataclasses import dataclass
 
 from .config import FileSource
 from .identity import FINGERPRINT_BYTES, file_key, fingerprint_bytes, fingerprint_fd
@@ -25,6 +32,23 @@ from .registry import AckTracker
 from .splitter import LineSplitter
 
 log = logging.getLogger(__name__)
+_opened = itertools.count()  # open order: which of two harvesters of one path holds the older lines
+TAIL_BYTES = 256  # bytes before a resume point a copy must repeat to continue there
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """Where a file's content was read up to when it was truncated (see the module docstring)."""
+
+    fingerprint: str
+    resume: int  # end of the last complete line read
+    tail: bytes  # the (up to) TAIL_BYTES bytes before `resume`
+
+    def matches(self, fd: int) -> bool:
+        """The file behind `fd` holds the same bytes before `resume`: it is a copy of that content."""
+        if self.resume == 0:
+            return True
+        return bool(self.tail) and os.pread(fd, len(self.tail), self.resume - len(self.tail)) == self.tail
 
 
 class Harvester:
@@ -34,6 +58,7 @@ class Harvester:
         self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         st = os.fstat(self.fd)
         self.key = file_key(st)
+        self.seq = next(_opened)
         self.device_id, _, self.inode = self.key.partition(":")
         self.state = FileState.DISCOVERED
         self.fingerprint = fingerprint or fingerprint_fd(self.fd)
@@ -42,11 +67,15 @@ class Harvester:
         self.eof = False
         self.suspect = False  # read() saw the first line change: check() must run now
         self.leftover: tuple[Record, str | None, AckTracker] | None = None  # see check()
+        self.handoff: Handoff | None = None  # the generation the last truncation ended; the service takes it
+        self.copy_of: "Harvester | None" = None  # set by the service: held while that file is read (Agent._held_copy)
         self._restart(offset)
         self.fire(FileEvent.OPEN)
 
     def _restart(self, offset: int) -> None:
         self.splitter = LineSplitter(offset, self.source.max_line_bytes)
+        n = min(offset, TAIL_BYTES)
+        self.tail = os.pread(self.fd, n, offset - n) if n else b""  # the bytes before splitter.resume_offset
         ml = self.source.multiline
         self.joiner = MultilineJoiner(ml) if ml else None
         self.tracker = AckTracker(offset)
@@ -61,6 +90,21 @@ class Harvester:
     def position(self) -> int:
         return self.splitter.position
 
+    def resume_at(self, offset: int) -> None:
+        """Start a file that was never read at `offset` instead (a copy continuing a truncated file)."""
+        self._restart(offset)
+
+    def size(self) -> int:
+        """The file's size now (0 once closed)."""
+        try:
+            return os.fstat(self.fd).st_size
+        except OSError:
+            return 0
+
+    def lag_bytes(self) -> int:
+        """Bytes of the file not read yet: grows while the harvester is held back or stuck."""
+        return max(0, self.size() - self.splitter.position) if self.fd >= 0 else 0
+
     def read(self, limit: int, now: float) -> tuple[list[Record], int]:
         """Read up to `limit` bytes; returns the complete records and the byte count read."""
         if self.fingerprint is None:
@@ -72,7 +116,7 @@ class Harvester:
         if not chunk:
             self._at_eof()
             return self._poll_joiner(now), 0
-        if self.splitter.position and self._refilled():
+        if self._refilled():
             # truncated and rewritten past our position since the last poll: these bytes
             # belong to new content; check() restarts at 0 instead
             self.suspect = True
@@ -81,7 +125,11 @@ class Harvester:
             self.eof = False
             self.fire(FileEvent.GREW)
         self.last_activity = now
+        base = self.splitter.position
         lines = self.splitter.feed(chunk)
+        if lines:
+            end = self.splitter.resume_offset - base
+            self.tail = chunk[max(0, end - TAIL_BYTES):end]
         if self.joiner is not None:
             recs = self.joiner.feed(lines, now)
             late = self.joiner.poll(now)
@@ -117,6 +165,8 @@ class Harvester:
             if pending is not None:
                 # complete lines of the old content waiting for their record's end: ship them
                 self.leftover = (pending, self.fingerprint, self.tracker)
+            if self.fingerprint is not None:
+                self.handoff = Handoff(self.fingerprint, self.splitter.resume_offset, self.tail)
             self.fingerprint = fingerprint_fd(self.fd)
             self.template = None
             self._restart(0)
@@ -145,8 +195,12 @@ class Harvester:
             return True
 
     def _refilled(self) -> bool:
-        """Truncated and rewritten beyond our position between two polls: the first line changed."""
-        if self.fingerprint is None or self.splitter.position == 0:
+        """Truncated and rewritten between two polls: the first line changed.
+
+        Also at position 0: a file not read yet (held back by backpressure) that was
+        truncated and refilled is new content, and its old first line names the content a
+        copytruncate copy carries."""
+        if self.fingerprint is None:
             return False
         fp = fingerprint_bytes(os.pread(self.fd, FINGERPRINT_BYTES, 0))
         return fp is not None and fp != self.fingerprint

@@ -19,6 +19,7 @@ import hashlib
 import os
 
 FINGERPRINT_BYTES = 1024  # like Filebeat's fingerprint length; long enough to tell files apart
+COPY_CHECK_BYTES = 4096  # compared at both ends of the shorter file: a copy repeats its original byte for byte
 
 
 def file_key(st: os.stat_result) -> str:
@@ -48,3 +49,17 @@ def fingerprint_path(path: str) -> str | None:
             return fingerprint_bytes(f.read(FINGERPRINT_BYTES))
     except OSError:
         return None
+
+
+def same_content(fd_a: int, fd_b: int) -> bool:
+    """Whether two open files hold the same bytes as far as the shorter one goes (its first
+    and last COPY_CHECK_BYTES compared): how a copy of a file is told from another file
+    that only starts with the same line (a CSV or W3C header)."""
+    n = min(os.fstat(fd_a).st_size, os.fstat(fd_b).st_size)
+    k = min(n, COPY_CHECK_BYTES)
+    return os.pread(fd_a, k, 0) == os.pread(fd_b, k, 0) and os.pread(fd_a, k, n - k) == os.pread(fd_b, k, n - k)
+
+
+def first_line_bytes(fd: int) -> int:
+    """Length of the first line, newline included (0 when it is not complete yet)."""
+    return os.pread(fd, FINGERPRINT_BYTES, 0).find(b"\n") + 1

@@ -12,6 +12,11 @@
 `moved` is detected by comparing the open descriptor's (device, inode) with what the
 path leads to now, on every poll; `truncated` when the file is shorter than the read
 position (copytruncate). docs/agents.md draws its diagram from this table.
+
+The table says what a file is, not whether it may be read now: that is the service's
+rule (agents/service.py `_blocked`: a file waits while an *older* file opened at its path
+is `rotated`, so the oldest always drains), and `rotated -> drained` needs a read to the
+end, which only happens once backpressure lets the harvester read.
 """
 from __future__ import annotations
 

@@ -24,6 +24,23 @@ TRUNCATED = Counter("logwarden_agent_truncated_lines_total", "Lines cut to max_l
 FILES = Gauge("logwarden_agent_open_files", "Files currently open.", multiprocess_mode="livesum")
 SPOOL_BYTES = Gauge("logwarden_agent_spool_bytes", "Bytes in the disk spool.", multiprocess_mode="livesum")
 INFLIGHT = Gauge("logwarden_agent_inflight_events", "Records produced and not yet acknowledged or spooled.", multiprocess_mode="livesum")
+# A harvester held back or stuck shows as lag that grows while lines_read stands still.
+LAG_BYTES = Gauge("logwarden_agent_lag_bytes", "Bytes of open files not read yet (size minus read position), all files.", multiprocess_mode="livesum")
+FILE_LAG_BYTES = Gauge("logwarden_agent_file_lag_bytes", "Bytes not read yet per path; rotated files count under the path they were opened at.",
+                       ["path"], multiprocess_mode="livesum")
+_lag_paths: set[str] = set()
+
+
+def publish_lag(by_path: dict[str, int]) -> None:
+    """Set the lag gauges from {path: unread bytes}; paths no longer open drop to 0 and go."""
+    LAG_BYTES.set(sum(by_path.values()))
+    for path, n in by_path.items():
+        FILE_LAG_BYTES.labels(path).set(n)
+    for path in _lag_paths - by_path.keys():
+        FILE_LAG_BYTES.labels(path).set(0)  # multiprocess files keep a removed series' last value
+        FILE_LAG_BYTES.remove(path)
+    _lag_paths.clear()
+    _lag_paths.update(by_path)
 
 
 @dataclass

@@ -7,7 +7,8 @@ threading HTTP server (a few requests a minute; nothing to gain from asyncio her
     GET /health   200 {"status": "ok" | "spooling", ...}; 503 {"status": "stalled"} when the
                   tailing loop has not turned for STALL_S (a liveness probe restarts it)
     GET /stats    counters, spool and in-flight figures, and every open file with its
-                  lifecycle state, read position and acknowledged (committed) offset
+                  lifecycle state, size, read position, acknowledged (committed) offset and
+                  lag_bytes (size - position: grows while the file is held back or stuck)
     GET /metrics  Prometheus text (this process, or all processes in multiprocess mode)
 """
 from __future__ import annotations
@@ -34,12 +35,17 @@ STALL_S = 60.0  # the loop turns at least every poll_interval_ms; a minute witho
 
 def snapshot(agent: "Agent") -> dict[str, Any]:
     sp = agent.shipper.spool
+    files = []
+    for h in list(agent.harvesters.values()):
+        size, position = h.size(), h.position
+        files.append({"path": h.path, "file_key": h.key, "state": h.state.value, "size": size, "position": position,
+                      "committed": h.tracker.committed, "lag_bytes": max(0, size - position)})
     return {
         **agent.stats.as_dict(),
         "inflight": agent.shipper.inflight,
         "spool_bytes": sp.size_bytes if sp is not None else 0,
-        "files": [{"path": h.path, "file_key": h.key, "state": h.state.value, "position": h.position,
-                   "committed": h.tracker.committed} for h in list(agent.harvesters.values())],
+        "lag_bytes": sum(f["lag_bytes"] for f in files),
+        "files": files,
     }
 
 
@@ -78,7 +84,7 @@ class MonitorServer:
         if path == "/stats":
             return 200, orjson.dumps(snapshot(self.agent)), "application/json"
         if path == "/metrics":
-            metrics.publish(self.agent.stats)
+            metrics.publish(self.agent.stats)  # the lag gauges follow the loop (LAG_PUBLISH_S)
             return 200, exposition(), "text/plain; version=0.0.4; charset=utf-8"
         return 404, orjson.dumps({"error": f"no such endpoint {path}: try /health, /stats or /metrics"}), "application/json"
 

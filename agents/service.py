@@ -10,9 +10,14 @@ One loop in one thread (the filesystem watcher only sets an event):
     wait for a watchdog event or poll_interval_ms
 
 A rotated file is read to its end before the file that replaced it at the same path
-(`rotated` -> `drained`), so lines reach the broker in the order they were written.
-Files found on the first scan start at `start_at`; files that appear later always start
-at offset 0 (they are new logs, e.g. the one logrotate just created).
+(`rotated` -> `drained`), so lines reach the broker in the order they were written; with
+several generations of one path rotated before any was drained (reading paused while the
+broker is away), the oldest goes first and each newer one waits only for older ones.
+Files found on the first scan start at `start_at`; files that appear later start at
+offset 0 (they are new logs, e.g. the one logrotate just created) - except a copytruncate
+copy: a new file with the first line and the bytes of a file being tailed waits until the
+original is truncated, then continues where the original's reading ended (its `Handoff`),
+so the lines the agent had not read before the truncation are read once, from the copy.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 
 import orjson
@@ -38,8 +44,8 @@ from . import metrics
 from .config import AgentConfig, FileSource
 from .discovery import matches, watch_roots
 from .envelope import EnvelopeTemplate
-from .harvester import Harvester
-from .identity import file_key, fingerprint_path
+from .harvester import Handoff, Harvester
+from .identity import file_key, fingerprint_path, first_line_bytes, same_content
 from .lifecycle import FileEvent, FileState
 from .metrics import Stats
 from .monitor import MonitorServer
@@ -52,6 +58,8 @@ log = logging.getLogger("logwarden.agent")
 PUMP_BYTES_PER_FILE = 4 * 1_048_576  # per loop turn, so one busy file cannot starve the others
 SHUTDOWN_FLUSH_S = 10.0
 STATS_LOG_S = 30.0
+LAG_PUBLISH_S = 1.0  # lag gauges cost an fstat per open file: at most once a second
+HANDOFFS_KEPT = 64  # ended generations remembered for their copies; logrotate makes one copy per rotation
 
 
 def _agent_id(directory: Path) -> str:
@@ -97,6 +105,7 @@ class Agent:
         self.harvesters: dict[str, Harvester] = {}  # open files by 'device:inode'
         self.closing: list[Harvester] = []  # closed files whose last records await acknowledgement
         self.idle: set[str] = set()  # closed for inactivity; reopened when they grow
+        self.handoffs: OrderedDict[str, Handoff] = OrderedDict()  # by fingerprint: truncated content, for its copy
         self._first_scan = True
         self._unreadable: set[str] = set()
         self.stop_event = threading.Event()
@@ -169,9 +178,75 @@ class Agent:
             h.close()
             return
         self.idle.discard(key)
+        if entry is None and offset == 0:
+            self._find_original(h)
         self.harvesters[key] = h
         metrics.FILES.set(len(self.harvesters))
-        log.info("tailing file", extra={"path": path, "file_key": key, "offset": offset})
+        log.info("tailing file", extra={"path": path, "file_key": key, "offset": h.position})
+
+    # -- copytruncate copies ---------------------------------------------------------------
+    def _find_original(self, h: Harvester) -> None:
+        """A new file with the content of a file being read is a copy of it (logrotate's
+        copytruncate copies, then truncates): hold it until the original's generation ends,
+        or continue it at once where an ended generation's reading stopped.
+
+        A copy has the original's first line *and* its bytes, and more than that one line: a
+        file that only starts with the same header line is not held. When the bytes differ,
+        the original may have been truncated already (found before the next poll): it is
+        checked at once, so it leaves its handoff first."""
+        if h.fingerprint is None:
+            return
+        for other in list(self.harvesters.values()):
+            if not self._same_generation(h, other):
+                continue
+            if not same_content(h.fd, other.fd):
+                self._check_one(other, time.monotonic())
+            if self._same_generation(h, other) and h.size() > first_line_bytes(h.fd) and same_content(h.fd, other.fd):
+                h.copy_of = other
+                log.info("file is a copy of a file being tailed, held until that one is truncated",
+                         extra={"path": h.path, "file_key": h.key, "original": other.path, "original_key": other.key})
+                return
+        self._continue_copy(h)
+
+    def _continue_copy(self, h: Harvester) -> None:
+        ho = self.handoffs.get(h.fingerprint or "")
+        if ho is not None and ho.resume and ho.matches(h.fd):
+            h.resume_at(ho.resume)
+            log.info("copy of a truncated file, reading it from where the original's reading ended",
+                     extra={"path": h.path, "file_key": h.key, "offset": ho.resume})
+
+    def _held_copy(self, h: Harvester, now: float) -> bool:
+        """While its original still reads the same content, a copy waits (reading both would
+        ship those lines twice); when that ends, the copy continues at the handoff, if any.
+
+        When the two differ, the original is checked at once: truncated (the copytruncate's
+        second half), it leaves its handoff; still the same content, the held file was not
+        a copy after all (it grew its own lines) and is read from 0."""
+        o = h.copy_of
+        if o is None:
+            return False
+        if self._same_generation(h, o):
+            if same_content(h.fd, o.fd):
+                return True
+            if o.key in self.harvesters:
+                self._check_one(o, now)
+            if self._same_generation(h, o):
+                log.info("held file differs from the file it seemed a copy of, reading it from 0", extra={"path": h.path, "file_key": h.key})
+        h.copy_of = None
+        self._continue_copy(h)
+        return False
+
+    @staticmethod
+    def _same_generation(h: Harvester, o: Harvester) -> bool:
+        return o.fd >= 0 and h.fd >= 0 and o.fingerprint == h.fingerprint and o.state is FileState.TAILING
+
+    def _keep_handoff(self, h: Harvester) -> None:
+        ho, h.handoff = h.handoff, None
+        if ho is not None:
+            self.handoffs[ho.fingerprint] = ho
+            self.handoffs.move_to_end(ho.fingerprint)
+            while len(self.handoffs) > HANDOFFS_KEPT:
+                self.handoffs.popitem(last=False)
 
     # -- reading ---------------------------------------------------------------------------
     def _template(self, h: Harvester, fingerprint: str | None = None) -> EnvelopeTemplate:
@@ -187,9 +262,16 @@ class Agent:
         return tpl
 
     def _blocked(self, h: Harvester) -> bool:
-        """Finish a rotated file before reading the new one at its path."""
+        """Finish a rotated file before reading a newer one opened at its path.
+
+        Only an *older* harvester (opened earlier at the same path) can hold `h` back: the
+        oldest rotated file of a path is never blocked, so it drains and frees the next.
+        When the agent cannot read for a while (backpressure: the broker is away) several
+        files can rotate at one path before any of them is read to its end; if any rotated
+        file blocked every other, two of them would block each other for good.
+        """
         for other in self.harvesters.values():
-            if other is not h and other.path == h.path and other.state is FileState.ROTATED:
+            if other.seq < h.seq and other.path == h.path and other.state is FileState.ROTATED:
                 return True
         return False
 
@@ -198,7 +280,7 @@ class Agent:
         ts = now_iso().encode()
         limit = self.acfg.read_buffer_bytes
         for h in list(self.harvesters.values()):
-            if self._blocked(h):
+            if self._held_copy(h, now) or self._blocked(h):
                 continue
             budget = PUMP_BYTES_PER_FILE
             while budget > 0 and not self.shipper.busy:
@@ -234,7 +316,9 @@ class Agent:
         ev = h.check()
         if ev is FileEvent.MOVED:
             self.wake.rescan = True
-        elif ev is FileEvent.TRUNCATED and h.leftover is not None:
+        elif ev is FileEvent.TRUNCATED:
+            self._keep_handoff(h)
+        if ev is FileEvent.TRUNCATED and h.leftover is not None:
             rec, old_fp, tracker = h.leftover
             h.leftover = None
             tpl = self._template(h, old_fp)
@@ -267,12 +351,21 @@ class Agent:
         self.registry.flush(force)
         metrics.publish(self.stats)
 
+    def lag_by_path(self) -> dict[str, int]:
+        """Bytes not read yet per path (the path a harvester was opened at, so a path's
+        rotated files add up under it): what grows while a file is held back or stuck."""
+        out: dict[str, int] = {}
+        for h in list(self.harvesters.values()):
+            out[h.path] = out.get(h.path, 0) + h.lag_bytes()
+        return out
+
     # -- the loop --------------------------------------------------------------------------
     def run_forever(self) -> None:
         acfg = self.acfg
         observer = start_observer(watch_roots([p for s in self.sources for p in s.paths]), self.wake) if acfg.watch else None
         poll_s, scan_s, flush_s = acfg.poll_interval_ms / 1000.0, acfg.scan_interval_ms / 1000.0, acfg.registry_flush_ms / 1000.0
-        next_scan = next_check = next_flush = next_stats = 0.0
+        next_scan = next_check = next_flush = next_stats = next_lag = 0.0
+        lag: dict[str, int] = {}
         if self.monitor is not None:
             self.monitor.start()
         try:
@@ -290,9 +383,13 @@ class Agent:
                 if now >= next_flush:
                     self.commit()
                     next_flush = now + flush_s
+                if now >= next_lag:
+                    lag = self.lag_by_path()
+                    metrics.publish_lag(lag)
+                    next_lag = now + LAG_PUBLISH_S
                 if now >= next_stats:
                     if next_stats:
-                        log.info("agent stats", extra={**self.stats.as_dict(), "files": len(self.harvesters)})
+                        log.info("agent stats", extra={**self.stats.as_dict(), "files": len(self.harvesters), "lag_bytes": sum(lag.values())})
                     next_stats = now + STATS_LOG_S
                 if read and not self.shipper.busy:
                     continue

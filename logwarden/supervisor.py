@@ -14,7 +14,11 @@ Workers are processes, not threads, so the appliance uses every core (parsers sc
   Ctrl-C reaches only the supervisor and this order holds);
 * sets PR_SET_PDEATHSIG on every child, so a SIGKILLed supervisor takes its children with
   it instead of leaving orphans that hold ports and locks;
-* writes `<data_dir>/run/status.json` for the HTTP app's /health.
+* writes `<data_dir>/run/status.json` for the HTTP app's /health; a write that fails (a
+  full disk: ENOSPC, a read-only remount: EROFS) is logged once and tried again every tick,
+  because supervising the children matters more than reporting on them - a supervisor
+  that died on its own status file would take every stage down and restart none of them
+  when space came back.
 """
 from __future__ import annotations
 
@@ -103,6 +107,7 @@ class Supervisor:
         self.children: list[Child] = []
         self.stopping = False
         self.login = ""
+        self.status_error: str | None = None  # why the last status write failed; None when it worked
 
     # -- layout ---------------------------------------------------------------
     def _prepare(self) -> Path:
@@ -177,8 +182,18 @@ class Supervisor:
             },
         }
         tmp = self.run_dir / "status.json.tmp"
-        tmp.write_bytes(orjson.dumps(status))
-        tmp.replace(self.run_dir / "status.json")
+        try:
+            tmp.write_bytes(orjson.dumps(status))
+            tmp.replace(self.run_dir / "status.json")
+        except OSError as exc:
+            if self.status_error is None:  # once per outage, not five times a second
+                log.error("cannot write the status file; the children stay supervised, retrying every tick",
+                          extra={"path": str(tmp), "error": str(exc), "errno": exc.errno})
+            self.status_error = str(exc)
+            return
+        if self.status_error is not None:
+            log.info("status file written again", extra={"path": str(self.run_dir / "status.json"), "after_error": self.status_error})
+            self.status_error = None
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.stopping = True

@@ -39,21 +39,31 @@ def field_summary(hits: list[dict[str, Any]], total: int) -> dict[str, Any]:
     present: Counter[str] = Counter()
     values: dict[str, Counter[Any]] = {}
     seen_values: dict[str, list[Any]] = {}
+    scalar = (str, int, float, bool)
     for doc in hits:
         for name, v in flatten(doc).items():
-            if name in _SKIP or name.startswith("alert.events"):
+            if v is None or name in _SKIP or name.startswith("alert.events"):
                 continue
-            vs = v if isinstance(v, list) else [v]
-            vs = [x for x in vs if x is not None and not isinstance(x, (dict, list))]
-            if not vs:
+            c = values.get(name)
+            if c is None:
+                c = values[name] = Counter()
+                seen_values[name] = []
+            sample = seen_values[name]
+            if isinstance(v, scalar):
+                c[v] += 1
+                if len(sample) < 50:
+                    sample.append(v)
+            elif isinstance(v, list):
+                vs = [x for x in v if isinstance(x, scalar)]
+                if not vs:
+                    continue
+                for x in dict.fromkeys(vs):
+                    c[x] += 1
+                if len(sample) < 50:
+                    sample.extend(vs[: 50 - len(sample)])
+            else:
                 continue
             present[name] += 1
-            c = values.setdefault(name, Counter())
-            for x in dict.fromkeys(vs):
-                c[x] += 1
-            sample = seen_values.setdefault(name, [])
-            if len(sample) < 50:
-                sample.extend(vs[: 50 - len(sample)])
     out = []
     for name in sorted(present):
         kind = _type(name, seen_values[name])

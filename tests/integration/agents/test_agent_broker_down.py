@@ -101,3 +101,45 @@ def test_monitor_endpoint_reports_health_stats_and_metrics(tmp_path, run_agent):
     assert "logwarden_agent_spooled_events_total" in text and "logwarden_agent_lines_read_total" in text
     assert httpx.get(url + "/nope").status_code == 404
     r.stop()
+
+
+def test_lag_bytes_grow_while_a_held_back_file_is_not_read(tmp_path, run_agent):
+    """The operator's view of a stuck harvester (issue 17): with reading paused (the spool is
+    full, the broker away) a growing file shows its unread bytes in /stats and /metrics."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    path = logs / "a.log"
+    line = "x" * 100 + "\n"
+    path.write_text(line * 2000)
+    cfg, acfg = make(tmp_path, spool_max_bytes=5000, max_inflight_records=10, read_buffer_bytes=4096, monitor_listen="127.0.0.1:0")
+    agent = Agent(cfg, acfg)
+    url = "http://%s:%d" % agent.monitor.address
+    r = run_agent(agent)
+    assert wait_until(lambda: r.agent.stats.spooled >= 1 and r.agent.shipper.busy)
+
+    def file_stats():
+        (f,) = httpx.get(url + "/stats").json()["files"]
+        return f
+
+    def gauge(name, **labels):
+        for fam in text_string_to_metric_families(httpx.get(url + "/metrics").text):
+            for s in fam.samples:
+                if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                    return s.value
+        return None
+
+    before = file_stats()
+    assert before["lag_bytes"] == before["size"] - before["position"] > 0
+    read = r.agent.stats.lines_read
+    with open(path, "a") as f:
+        f.write(line * 500)
+    grown = before["lag_bytes"] + 500 * len(line)
+    assert wait_until(lambda: file_stats()["lag_bytes"] == grown), file_stats()
+    assert wait_until(lambda: gauge("logwarden_agent_file_lag_bytes", path=str(path)) == grown)
+    assert gauge("logwarden_agent_lag_bytes") >= grown
+    assert httpx.get(url + "/stats").json()["lag_bytes"] == grown
+    assert r.agent.stats.lines_read == read  # nothing read meanwhile: the lag is the stuck file's
+    r.stop()

@@ -185,3 +185,37 @@ def test_copytruncate_ships_a_pending_multiline_record_of_the_old_content(tmp_pa
     assert wait_until(lambda: r.agent.stats.spooled == 2)
     r.stop()
     assert [d["message"] for d in shipped(tmp_path)] == ["2024-01-01 ERROR boom\n\tat a.b(C.java:1)", "2024-01-02 INFO fresh"]
+
+
+def test_copytruncate_copy_continues_where_the_original_was_left(tmp_path, run_agent):
+    """With the copies in the globs, the copy is read from where reading of the original
+    ended, so the lines appended just before the truncate arrive once and nothing twice."""
+    log = tmp_path / "app.log"
+    write(log, [f"first {i}" for i in range(100)], "w")
+    r = run_agent(agent(tmp_path, [str(tmp_path / "app.log*")]))
+    assert wait_until(lambda: r.agent.stats.spooled == 100)
+    write(log, [f"late {i}" for i in range(50)])  # the agent may or may not read these before the truncate
+    shutil.copy(log, tmp_path / "app.log.1")
+    os.truncate(log, 0)
+    write(log, [f"after {i}" for i in range(20)])
+    assert wait_until(lambda: r.agent.stats.spooled >= 170 and len(r.agent.harvesters) == 2)
+    assert wait_until(lambda: all(h.eof for h in r.agent.harvesters.values()))
+    r.stop()
+    msgs = sorted(d["message"] for d in shipped(tmp_path))
+    assert msgs == sorted([f"first {i}" for i in range(100)] + [f"late {i}" for i in range(50)] + [f"after {i}" for i in range(20)])
+
+
+def test_a_file_sharing_only_its_header_line_is_not_taken_for_a_copy(tmp_path, run_agent):
+    """W3C or CSV logs start every file with the same line; such a file is read at once."""
+    header = "#Fields: date time cs-method cs-uri-stem sc-status"
+    write(tmp_path / "a.log", [header] + [f"a {i}" for i in range(10)], "w")
+    r = run_agent(agent(tmp_path, [str(tmp_path / "*.log")]))
+    assert wait_until(lambda: r.agent.stats.spooled == 11)
+    write(tmp_path / "b.log", [header] + [f"b {i}" for i in range(5)], "w")
+    assert wait_until(lambda: r.agent.stats.spooled == 17)
+    write(tmp_path / "c.log", [header], "w")  # only the header so far, then its own lines
+    assert wait_until(lambda: r.agent.stats.spooled == 18)
+    write(tmp_path / "c.log", ["c 0"])
+    assert wait_until(lambda: r.agent.stats.spooled == 19)
+    r.stop()
+    assert sorted(d["message"] for d in shipped(tmp_path)) == sorted([header] * 3 + [f"a {i}" for i in range(10)] + [f"b {i}" for i in range(5)] + ["c 0"])

@@ -1,8 +1,9 @@
 """The harvester against real files in a temp dir: rename and copytruncate rotation, inode reuse."""
 import os
+import shutil
 
 from logwarden.agents.config import FileSource, MultilineConfig
-from logwarden.agents.harvester import Harvester
+from logwarden.agents.harvester import Handoff, Harvester
 from logwarden.agents.lifecycle import FileEvent, FileState
 
 
@@ -93,6 +94,60 @@ def test_truncated_and_refilled_past_position_is_detected(tmp_path):
     assert h.check() is FileEvent.TRUNCATED
     assert [r.data for r in read_all(h)] == [b"gen2 is longer", b"more"]
     h.close()
+
+
+def test_truncated_and_refilled_before_anything_was_read_is_new_content(tmp_path):
+    """Held back (the broker away), the harvester never read the first content; it is replaced
+    by longer content. The first-line check runs at offset 0 too: this is a new generation,
+    and the old one (read up to 0) is handed off to its copy."""
+    p = tmp_path / "a.log"
+    p.write_bytes(b"gen1 first\ngen1 second\n")
+    h = Harvester(src(tmp_path), str(p))
+    old_fp = h.fingerprint
+    with open(p, "r+b") as f:
+        f.truncate(0)
+        f.write(b"gen2 first line is longer\nmore\n")
+    assert h.check() is FileEvent.TRUNCATED
+    assert h.handoff == Handoff(old_fp, 0, b"") and h.fingerprint != old_fp
+    assert [r.data for r in read_all(h)] == [b"gen2 first line is longer", b"more"]
+    h.close()
+
+
+def test_truncation_hands_off_to_the_copy_with_the_same_bytes(tmp_path):
+    p = tmp_path / "a.log"
+    p.write_bytes(b"first\nsecond\npart")
+    h = Harvester(src(tmp_path), str(p))
+    read_all(h)
+    with open(p, "ab") as f:
+        f.write(b"ial\nunread\n")
+    shutil.copyfile(p, tmp_path / "a.log.1")  # copytruncate: copy, then truncate
+    (tmp_path / "other.log").write_bytes(b"first\nanother file with the same first line\n")
+    os.truncate(p, 0)
+    assert h.check() is FileEvent.TRUNCATED
+    ho = h.handoff
+    assert ho.resume == len(b"first\nsecond\n") and ho.tail == b"first\nsecond\n"  # the partial line is not read yet
+    copy = Harvester(src(tmp_path), str(tmp_path / "a.log.1"))
+    other = Harvester(src(tmp_path), str(tmp_path / "other.log"))
+    assert copy.fingerprint == other.fingerprint == ho.fingerprint
+    assert ho.matches(copy.fd) and not ho.matches(other.fd)
+    copy.resume_at(ho.resume)
+    assert [r.data for r in read_all(copy)] == [b"partial", b"unread"]
+    for x in (h, copy, other):
+        x.close()
+
+
+def test_lag_bytes_is_what_is_left_to_read(tmp_path):
+    p = tmp_path / "a.log"
+    p.write_bytes(b"one\ntwo\n")
+    h = Harvester(src(tmp_path), str(p))
+    assert h.lag_bytes() == 8
+    read_all(h)
+    assert h.lag_bytes() == 0
+    with open(p, "ab") as f:
+        f.write(b"three\n")
+    assert h.lag_bytes() == 6
+    h.close()
+    assert h.lag_bytes() == 0
 
 
 def test_no_records_before_the_first_line_is_complete(tmp_path):

@@ -1,0 +1,55 @@
+"""Which file of a path may be read: older rotated files first, never two waiting on each other.
+
+The agent's loop is driven by hand here (scan, pump, check) on real files, with a broker
+address nobody listens on and an in-flight window of one record: after the first read
+nothing is acknowledged, so reading pauses, exactly as when the broker is away (issue 17).
+"""
+import os
+
+import pytest
+
+from logwarden.agents.config import AgentConfig, FileSource
+from logwarden.agents.identity import file_key
+from logwarden.agents.lifecycle import FileState
+from logwarden.agents.service import Agent
+from logwarden.config import Config
+from lwtest import free_port
+
+
+@pytest.fixture
+def agent(tmp_path):
+    cfg = Config(data_dir=str(tmp_path / "data"), kafka={"bootstrap_servers": f"127.0.0.1:{free_port()}"},
+                 sources=[FileSource(paths=[str(tmp_path / "app.log*")])])
+    a = Agent(cfg, AgentConfig(spool_max_bytes=0, max_inflight_records=1))
+    yield a
+    a.shipper.close(0)
+
+
+def write(path, lines):
+    with open(path, "a") as f:
+        f.write("".join(f"{x}\n" for x in lines))
+
+
+def test_generations_rotated_while_nothing_is_read_drain_oldest_first(tmp_path, agent):
+    log = tmp_path / "app.log"
+    keys = []
+    for g in range(3):  # three generations opened at app.log and renamed while reading is paused
+        write(log, [f"gen{g} line {i}" for i in range(5)])
+        agent.scan()
+        agent.pump(0.0)  # the first read fills the in-flight window: the broker never answers
+        keys.append(file_key(os.stat(log)))
+        os.rename(log, tmp_path / f"app.log.{g + 1}")
+        agent.check(0.0)
+    write(log, ["live 0"])
+    agent.scan()
+    assert agent.shipper.busy and agent.stats.lines_read == 5
+    hs = [agent.harvesters[k] for k in keys]
+    assert [h.state for h in hs] == [FileState.ROTATED] * 3 and [h.position for h in hs][1:] == [0, 0]
+    # the oldest may be read; each newer one waits for the one before it (before the fix every
+    # one of them waited for the others: [True, True, True], for good)
+    assert [agent._blocked(h) for h in hs] == [False, True, True]
+    agent.shipper.max_inflight = 10_000  # room again, as when the broker answers
+    for _ in range(8):
+        agent.pump(0.0)
+    assert [h.state for h in hs] == [FileState.DRAINED] * 3
+    assert agent.stats.lines_read == 16  # 3 x 5 rotated lines, then the live file
