@@ -11,6 +11,7 @@ nobody can guess it, so a fast SHA-256 is enough and keeps every API call cheap.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -31,8 +32,13 @@ TOKEN_PREFIX = "lwt_"
 MIN_PASSWORD = 8
 
 _hasher = PasswordHasher()
-# verified against when the user does not exist, so a wrong name costs as long as a wrong password
-_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so a wrong name costs as long as a wrong
+    password. Made on first use: a hash costs ~50 ms and 64 MiB, too much for every import."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AuthError(ValueError):
@@ -126,7 +132,7 @@ class Users:
         """The user's role when the password is right, else None (same cost either way)."""
         user = self.all().get(name)
         try:
-            _hasher.verify(user["hash"] if user else _DUMMY, password)
+            _hasher.verify(user["hash"] if user else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         return user["role"] if user else None
