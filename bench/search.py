@@ -149,8 +149,13 @@ def main() -> None:
             if not (ours == rg_ans == sq_ans) and not (rg_ans is None and ours == sq_ans):
                 bad.append((name, ours, rg_ans, sq_ans))
             p50 = statistics.median(ours_ms)
-            r = f"{statistics.median(rg_ms):9.1f} {statistics.median(rg_ms) / p50:6.0f}x" if rg_ms else f"{'n/a':>9} {'':>7}"
-            s = f"{statistics.median(sq_ms):9.1f} {statistics.median(sq_ms) / p50:6.0f}x"
+
+            def ratio(peer_ms):
+                x = statistics.median(peer_ms) / p50
+                return f"{statistics.median(peer_ms):9.1f} {x:6.1f}x" if x < 10 else f"{statistics.median(peer_ms):9.1f} {x:6.0f}x"
+
+            r = ratio(rg_ms) if rg_ms else f"{'n/a':>9} {'':>7}"
+            s = ratio(sq_ms)
             shown = ours if isinstance(ours, (int, str)) else str(ours)[:22]
             print(f"{name:<10} {shown!s:>22} {p50:8.1f} {pct(ours_ms, 99):8.1f} {r} {s}", flush=True)
 

@@ -37,10 +37,15 @@ def base_url(config_file: str | None, url: str | None) -> str:
     if url:
         return url.rstrip("/")
     from logwarden.cli import resolve
+
+    return listen_url(resolve(config_file).http.listen)
+
+
+def listen_url(listen: str) -> str:
+    """http://HOST:PORT of the web UI bound at `listen` (a wildcard bind read as loopback)."""
     from logwarden.model import parse_hostport
 
-    cfg = resolve(config_file)
-    host, port = parse_hostport(cfg.http.listen)
+    host, port = parse_hostport(listen)
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
     if ":" in host:

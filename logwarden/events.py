@@ -33,6 +33,9 @@ RAW_TOPIC = "logs.raw"
 ECS_TOPIC = "logs.ecs"
 DLQ_TOPIC = "logs.dlq"
 ALERTS_TOPIC = "alerts"
+# The rules stage's own checkpoint (rules/state.py): compacted, keyed by the input partitions
+# a snapshot covers, never read by another stage.
+RULES_STATE_TOPIC = "rules.state"
 
 
 @dataclass(slots=True)

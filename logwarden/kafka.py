@@ -66,8 +66,12 @@ def consumer_settings(cfg: Config, group_id: str, **extra: Any) -> dict[str, Any
     return out
 
 
-def ensure_topics(cfg: Config, topics: list[str], timeout_s: float = 15.0) -> None:
+def ensure_topics(cfg: Config, topics: list[str], timeout_s: float = 15.0, *, partitions: int | None = None,
+                  config: dict[str, str] | None = None) -> None:
     """Create the topics a stage reads or writes if they do not exist yet.
+
+    `partitions` and `config` (topic configs such as cleanup.policy) apply to the topics
+    this call creates; by default the broker's or cluster's defaults.
 
     librdkafka's consumer does not create topics and re-reads metadata only every
     topic.metadata.refresh.interval.ms, so a stage that subscribes before the producer of
@@ -92,10 +96,11 @@ def ensure_topics(cfg: Config, topics: list[str], timeout_s: float = 15.0) -> No
     if not missing:
         return
     builtin = not cfg.kafka.bootstrap_servers
-    partitions = cfg.broker.default_partitions if builtin else -1
+    if partitions is None:
+        partitions = cfg.broker.default_partitions if builtin else -1
     replication = 1 if builtin else -1
-    futures = admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=replication) for t in missing],
-                                  request_timeout=timeout_s)
+    futures = admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=replication, config=config or {})
+                                   for t in missing], request_timeout=timeout_s)
     for topic, fut in futures.items():
         try:
             fut.result()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC, ECS_TOPIC, RAW_TOPIC
+from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC, ECS_TOPIC, RAW_TOPIC, RULES_STATE_TOPIC
 from logwarden.model import Model
 
 
@@ -23,6 +23,7 @@ class TopicsConfig(Model):
     ecs: str = Field(ECS_TOPIC, min_length=1, description="ECS events: written by the parsers, read by the index, rules and metrics stages.")
     dlq: str = Field(DLQ_TOPIC, min_length=1, description="Dead letters (what a stage could not take, with the reason): written by the parsers, index and rules stages, counted by the metrics stage.")
     alerts: str = Field(ALERTS_TOPIC, min_length=1, description="Alerts: written by the rules stage, read by the index stage.")
+    rules_state: str = Field(RULES_STATE_TOPIC, min_length=1, description="The rules stage's checkpoint of correlation windows and open alerts (compacted, one partition): written and read back only by the rules stage.")
 
 
 # Keys that named a topic before the `topics:` section existed, and where each name lives now.

@@ -48,6 +48,9 @@ class Stage(Protocol):
 
     # Optional: `idle() -> Iterable[Output]`, called at most once per IDLE_INTERVAL_S while
     # no messages arrive, for stages whose outputs also depend on time (correlation windows).
+    # Optional: `assigned(partitions: list[tuple[str, int]])`, called when the group assigns
+    # partitions, before any of their messages, for stages that restore state checkpointed
+    # in their checkpoint() (the rules stage's windows).
 
 
 IDLE_INTERVAL_S = 1.0
@@ -89,6 +92,7 @@ class _Shell:
         self.received = metrics.RECEIVED.labels(stage.name)
         self.sent = metrics.SENT.labels(stage.name)
         self.idle = getattr(stage, "idle", None)
+        self.assigned = getattr(stage, "assigned", None)
         self.last_idle = 0.0
 
     def _delivered(self, err: KafkaError | None, msg: "Message") -> None:
@@ -98,6 +102,11 @@ class _Shell:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Commit what is done before another member takes these partitions over.
         self.checkpoint()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # librdkafka assigns the partitions itself once this returns.
+        if self.assigned is not None:
+            self.assigned([(tp.topic, tp.partition) for tp in partitions])
 
     def checkpoint(self) -> None:
         remaining = self.producer.flush(30)
@@ -116,7 +125,7 @@ class _Shell:
             self.pending.clear()
 
     def run(self, stop: StopFlag, batch_size: int) -> None:
-        self.consumer.subscribe(self.stage.topics, on_revoke=self._on_revoke)
+        self.consumer.subscribe(self.stage.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         last = time.monotonic()
         try:
             while not stop.is_set():

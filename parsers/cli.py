@@ -9,7 +9,8 @@ Each input line is wrapped in the envelope the agent would ship (path, byte offs
 so event.id, log.offset and log.file.path come out as they would in the stage. A line that
 cannot be parsed prints {"line": N, "reason": ..., "parser": ...} to stderr and parsing
 goes on; the exit status is 0, or 1 with --strict when any line failed. --explain prints,
-after each document, which parser and pattern (or processor) produced each field.
+after each document, which parser and pattern (or processor) produced each field and, when
+routes are configured, which routes it took and the topics it goes to.
 """
 from __future__ import annotations
 
@@ -30,7 +31,20 @@ from .formats import FORMATS
 from .formats.auditd import AuditJoiner
 
 
-def _write(out: BinaryIO, doc: dict[str, Any], trace: list[tuple[str, str]] | None) -> bool:
+def _route_lines(engine: Engine, doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """For --explain: each route the document took, and the topics it goes to (routes only
+    apply when configured; without any, every document goes to the output topic)."""
+    if not engine.routes:
+        return []
+    taken = engine.matching_routes(doc)
+    lines = [(f"route {r.name}", r.topic + ("" if r.keep_in_default else " (not kept in the default topic)")) for r in taken]
+    if not taken:
+        lines.append(("route", f"none of {', '.join(r.name for r in engine.routes)} matched"))
+    return [*lines, ("topics", ", ".join(engine.topics(doc)))]
+
+
+def _write(out: BinaryIO, doc: dict[str, Any], trace: list[tuple[str, str]] | None,
+           routes: list[tuple[str, str]] | None = None) -> bool:
     try:
         body = orjson.dumps(doc)
     except (TypeError, orjson.JSONEncodeError) as exc:  # e.g. a pipeline `set` of a 65-bit integer
@@ -38,10 +52,12 @@ def _write(out: BinaryIO, doc: dict[str, Any], trace: list[tuple[str, str]] | No
                                               "event.original": (doc.get("event") or {}).get("original")}) + b"\n")
         return False
     out.write(body + b"\n")
-    if trace:
-        width = max(len(k) for k, _ in trace)
-        for k, who in sorted(trace):
+    if trace or routes:
+        width = max(len(k) for k, _ in [*(trace or []), *(routes or [])])
+        for k, who in sorted(trace or []):
             out.write(f"  {k:<{width}}  <- {who}\n".encode())
+        for k, where in routes or []:
+            out.write(f"  {k:<{width}}  -> {where}\n".encode())
     return True
 
 
@@ -64,7 +80,7 @@ def load_pipeline_file(path: str) -> dict[str, Any]:
 @click.option("--format", "fmt", default=None, metavar="NAME|auto", help=f"Format of every line (default: auto). Known: {', '.join(sorted(FORMATS))}.")
 @click.option("--pipeline", "pipeline_file", type=click.Path(exists=True, dir_okay=False), help="YAML pipeline(s) to apply (processors, format, routes).")
 @click.option("--strict", is_flag=True, help="Exit 1 if any line could not be parsed.")
-@click.option("--explain", is_flag=True, help="After each document, print which parser/pattern/processor produced each field.")
+@click.option("--explain", is_flag=True, help="After each document, print which parser/pattern/processor produced each field, and which routes it took.")
 @click.option("--timezone", default=None, help="Zone for timestamps without one (default: parsers.timezone, i.e. local).")
 @click.option("--unrecognized", type=click.Choice(["dlq", "index"]), default="dlq", show_default=True,
               help="A line `auto` recognises as no format: report it on stderr as a failure (dlq), or print the "
@@ -127,12 +143,12 @@ def parse(fmt: str | None, pipeline_file: str | None, strict: bool, explain: boo
                 continue
             ready = joiner.feed(result, trace) if joiner is not None and "auditd" in result else [(result, trace)]
             for doc, tr in ready:
-                failed += not _write(out, doc, tr)
+                failed += not _write(out, doc, tr, _route_lines(engine, doc) if explain else None)
             if explain:
                 out.flush()
         if joiner is not None:
             for doc, tr in joiner.flush():
-                failed += not _write(out, doc, tr)
+                failed += not _write(out, doc, tr, _route_lines(engine, doc) if explain else None)
     finally:
         out.flush()
         if stream is not sys.stdin.buffer:

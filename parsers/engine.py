@@ -355,17 +355,20 @@ class Engine:
                 return p
         return None
 
+    def matching_routes(self, doc: dict[str, Any]) -> list[_Route]:
+        """The routes whose condition holds for `doc`, in configured order (`--explain`)."""
+        return [r for r in self.routes if r.test(doc)]
+
     def topics(self, doc: dict[str, Any]) -> list[str]:
         """Where an ECS event goes: the default topic and every matching route's topic."""
         if not self.routes:
             return [self.output_topic]
         out: list[str] = []
         keep = True
-        for r in self.routes:
-            if r.test(doc):
-                if r.topic not in out:
-                    out.append(r.topic)
-                keep = keep and r.keep_in_default
+        for r in self.matching_routes(doc):
+            if r.topic not in out:
+                out.append(r.topic)
+            keep = keep and r.keep_in_default
         if keep and self.output_topic not in out:
             out.insert(0, self.output_topic)
         return out

@@ -21,6 +21,7 @@ from typing import Any
 
 from .condition import ConditionError, parse_any, resolve
 from .detection import Compiled, DetectionError, ItemCompiler, Pred, compile_search
+from .episodes import parse_suppression
 from .loader import LoadError, SigmaDoc
 from .mapping import Pipeline, Resolved
 
@@ -133,7 +134,16 @@ def build(docs: list[SigmaDoc], pipeline: Pipeline, placeholders: dict[str, list
         if doc.kind != "filter":
             first[doc.id] = doc
         unique.append(doc)
-    docs = unique
+    docs = []
+    for doc in unique:
+        # `suppression: {window, by}` - a custom attribute (Sigma allows them) read by episodes.py
+        if doc.kind != "filter" and "suppression" in doc.data:
+            try:
+                doc.suppression = parse_suppression(doc.data["suppression"])
+            except ValueError as exc:
+                errors.append(_err(doc, doc.line_of("suppression"), str(exc)))
+                continue
+        docs.append(doc)
     fields: set[str] = set()
     for doc in docs:
         if doc.kind != "rule":
@@ -302,6 +312,10 @@ def _correlation(doc: SigmaDoc, spec: dict[str, Any], refs: list[Any], seq: int)
     for ref in refs:
         if not generate:
             ref.standalone = False
+    by = doc.suppression.by if doc.suppression is not None else None
+    if by is not None and not set(by) <= set(group_by):
+        raise ValueError(f"suppression by {by} must name group-by fields of the correlation ({', '.join(group_by) or 'none'}): "
+                         "a correlation's alert is about its group")
     return Correlation(doc, seq, ctype, refs, list(group_by), group_fields, timespan, ops, value_fields)
 
 

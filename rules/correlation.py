@@ -9,9 +9,12 @@ Windows slide on *event time* (`@timestamp`), not arrival time: an entry older t
 newest time seen in its group minus `timespan` is dropped. Two evaluation modes follow
 from the condition:
 
-* lower-bounded conditions (`gt`, `gte` only) fire as soon as they hold, which is the
-  moment a brute force becomes visible; the group then starts afresh, so the next alert
-  needs new evidence (no alert storm from the 6th, 7th, ... attempt);
+* lower-bounded conditions (`gt`, `gte` only) fire as soon as the sliding window holds,
+  which is the moment a brute force becomes visible (a burst that straddles a minute
+  boundary included, which tumbling windows would miss); the group then starts afresh.
+  While the alert that detection opened is active (episodes.py), further matches of the
+  group are handed on as continuations of it instead of being counted again, so one attack
+  stays one alert however long it lasts;
 * conditions with an upper bound (`lt`, `lte`, `eq`, `neq`, or a range) can only be decided
   when a window closes: the window opens at a group's first entry and closes `timespan`
   later (checked on the next entry or on `tick(now)`), then the next window opens.
@@ -21,7 +24,9 @@ temporal (distinct referenced rules seen; default condition: all of them),
 temporal_ordered (the referenced rules matched in the listed order), value_sum,
 value_avg, and value_percentile (the share, in percent, of the window's entries carrying
 the newest entry's value - so `lte: 1` finds values rarer than 1 %; this reading of the
-v2.1 text is ours). A correlation's own hits feed correlations that reference it.
+v2.1 text is ours). A correlation's own hits (not continuations) feed correlations that
+reference it. `snapshot()`/`restore()` carry every group's window through JSON, which is how
+the stage checkpoints it (service.py).
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .compiler import Correlation
+from .episodes import hashable as _hashable
 
 # Per-group memory bound: a window keeps at most this many entries (oldest dropped first).
 MAX_ENTRIES = 10_000
@@ -50,6 +56,10 @@ class Hit:
     count: int
     group: dict[str, Any] = field(default_factory=dict)
     value: float | None = None
+    corr: Any = None  # the Correlation that made a correlation hit
+    # A match of a group whose alert episode is open (episodes.py): it updates that alert
+    # instead of being counted towards a new detection.
+    continuation: bool = False
 
 
 @dataclass
@@ -67,14 +77,6 @@ class _Group:
         self.entries: deque[_Entry] = deque()
         self.start: float | None = None
         self.last = 0.0
-
-
-def _hashable(v: Any) -> Any:
-    if isinstance(v, list):
-        return tuple(_hashable(x) for x in v)
-    if isinstance(v, dict):
-        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
-    return v
 
 
 class _State:
@@ -145,9 +147,16 @@ def _first(lookup: dict, names: list[str]) -> Any:
 
 
 class Correlator:
-    """Feeds rule matches through every correlation that references them."""
+    """Feeds rule matches through every correlation that references them.
 
-    def __init__(self, correlations: list[Correlation]):
+    `episodes` (episodes.Episodes, optional) is asked, for a standalone correlation with a
+    lower-bounded condition, whether the group's alert is still open: if so the match is
+    handed on as a continuation of that alert and not counted towards a new detection, which
+    is what keeps one attack one alert instead of one per `condition` events.
+    """
+
+    def __init__(self, correlations: list[Correlation], episodes: Any = None):
+        self.episodes = episodes
         self.states = [_State(c) for c in correlations]
         self.by_source: dict[str, list[_State]] = {}
         for st in self.states:
@@ -165,6 +174,10 @@ class Correlator:
             cands = corr.group_fields.get(source_id, [])
             key = tuple(_hashable(_first(lookup, c)) for c in cands)
             value = _first(lookup, corr.value_fields[source_id]) if corr.value_fields else None
+            if (self.episodes is not None and st.immediate and corr.standalone
+                    and self.episodes.active(corr.doc, corr, _group(st, key), ts)):
+                out.append(Hit(corr.doc, "correlation", events, ts, ts, len(events), _group(st, key), None, corr, True))
+                continue
             g = st.groups.get(key)
             if g is None:
                 g = st.groups[key] = _Group()
@@ -185,11 +198,15 @@ class Correlator:
                     out.append(self._hit(st, key, list(g.entries), m))
                     del st.groups[key]
         # Chained correlations: a correlation's hit is a match of that correlation.
+        return out + self._chain(out)
+
+    def _chain(self, hits: list[Hit]) -> list[Hit]:
+        """Chained correlations: a correlation's detection is a match of that correlation."""
         chained: list[Hit] = []
-        for h in out:
-            if self.wants(h.doc.id):
+        for h in hits:
+            if not h.continuation and self.wants(h.doc.id):
                 chained += self.feed(h.doc.id, h.last_ts, dict(h.group), h.events)
-        return out + chained
+        return chained
 
     def _close(self, st: _State, key: tuple, g: _Group, now: float) -> list[Hit]:
         """Decide every window of `g` that ended before `now` (upper-bounded conditions)."""
@@ -219,15 +236,33 @@ class Correlator:
                     out += self._close(st, key, g, now)
                 if not g.entries:
                     st.groups.pop(key, None)
-        chained: list[Hit] = []
-        for h in out:
-            if self.wants(h.doc.id):
-                chained += self.feed(h.doc.id, h.last_ts, dict(h.group), h.events)
-        return out + chained
+        return out + self._chain(out)
+
+    def snapshot(self) -> dict[str, list]:
+        """Every group's window as JSON-able data: {correlation id: [[key, start, last, entries]]}."""
+        out: dict[str, list] = {}
+        for st in self.states:
+            rows = [[list(key), g.start, g.last, [[e.ts, e.source, [[r, d] for r, d in e.events], e.value] for e in g.entries]]
+                    for key, g in st.groups.items() if g.entries]
+            if rows:
+                out[st.corr.doc.id] = rows
+        return out
+
+    def restore(self, data: dict[str, list]) -> None:
+        """Windows from `snapshot()`; those of correlations no longer loaded are dropped."""
+        for st in self.states:
+            for key, start, last, entries in data.get(st.corr.doc.id, ()):
+                g = st.groups[tuple(_hashable(k) for k in key)] = _Group()
+                g.start, g.last = start, last
+                g.entries = deque(_Entry(ts, src, [(tuple(r) if isinstance(r, list) else r, d) for r, d in evs], v)
+                                  for ts, src, evs, v in entries)
 
     @staticmethod
     def _hit(st: _State, key: tuple, entries: list[_Entry], m: float) -> Hit:
         events = [ev for e in entries for ev in e.events]
-        group = {name: (list(v) if isinstance(v, tuple) else v) for name, v in zip(st.corr.group_by, key)}
         return Hit(st.corr.doc, "correlation", events, min(e.ts for e in entries), max(e.ts for e in entries),
-                   len(events), group, m)
+                   len(events), _group(st, key), m, st.corr)
+
+
+def _group(st: _State, key: tuple) -> dict[str, Any]:
+    return {name: (list(v) if isinstance(v, tuple) else v) for name, v in zip(st.corr.group_by, key)}

@@ -221,12 +221,14 @@ class _Matcher:
 
 
 class Engine:
-    def __init__(self, ruleset: RuleSet):
+    def __init__(self, ruleset: RuleSet, episodes: Any = None):
+        """`episodes`: the stage's alert episodes (episodes.Episodes), which the correlator asks
+        whether a group's alert is open; without them correlations detect as before."""
         shared = ruleset.fastpath.get("matcher")
         if shared is None:
             shared = ruleset.fastpath["matcher"] = _Matcher(ruleset)
         self.__dict__.update(vars(shared))  # plain attribute reads on the hot path
-        self.correlator = Correlator(ruleset.correlations)
+        self.correlator = Correlator(ruleset.correlations, episodes)
         # Correlations referenced by another correlation feed it and do not alert themselves.
         self.silent = {c.doc.id for c in ruleset.correlations if not c.standalone}
 
@@ -319,9 +321,11 @@ class Engine:
         rules = self.rules
         return flat, [rules[i] for i in cands if rules[i].fn(flat, low)]
 
-    def process(self, doc: dict, ref: Any = None, ts: float | None = None) -> list[Hit]:
+    def process(self, doc: dict, ref: Any = None, ts: float | None = None, fresh: Any = None) -> list[Hit]:
+        """Hits of one event. `fresh(doc) -> bool`, when given, is asked once for an event that
+        matched something: False (an event already counted, e.g. replayed) drops it."""
         flat, matched = self.match(doc)
-        if not matched:
+        if not matched or (fresh is not None and not fresh(doc)):
             return []
         out: list[Hit] = []
         when = event_time(doc) if ts is None else ts

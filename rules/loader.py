@@ -49,6 +49,7 @@ class SigmaDoc:
     author: str = ""
     tags: list[str] = field(default_factory=list)
     alert_cache: Any = field(default=None, repr=False, compare=False)  # alerts._rule_part
+    suppression: Any = None  # episodes.Suppression from the custom `suppression:` key, if any
 
     @property
     def logsource(self) -> dict[str, Any]:

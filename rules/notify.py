@@ -4,7 +4,13 @@ Every message is rendered from a jinja2 template in a `SandboxedEnvironment`, be
 templates come from configuration and alert fields come from attacker-controlled log
 lines: the sandbox refuses attribute access to Python internals, so neither side can
 reach code. The template context is the alert document itself (`rule`, `alert`, `event`,
-`host`, `source`, `user`, `tags`) plus `doc` for the whole document and a `tojson` filter.
+`host`, `source`, `user`, `tags`) plus `doc` for the whole document, `change` and a
+`tojson` filter.
+
+An alert is updated in place while its attack goes on (episodes.py); notifiers hear of it
+when it opens, when its count reaches one of their `escalation` thresholds, and, with
+`on_recovery`, when it is recovered - not on every update. `alert.change` in the notified
+document (and `change` in templates) says which: opened, escalated or recovered.
 
 Notifiers are found by `type` in the `NOTIFIERS` registry and run on a background thread
 (`Dispatcher`) so a slow endpoint never stalls the stage; HTTP delivery retries with
@@ -38,10 +44,11 @@ BACKOFF_S = 0.2     # first retry delay; doubles per attempt
 DEFAULT_TEMPLATES = {
     "webhook": "{{ doc | tojson }}",  # the alert document as JSON
     "file": "{{ doc | tojson }}",
-    "slack": (":rotating_light: *[{{ alert.level | upper }}] {{ rule.name }}*"
+    "slack": ("{% if change == 'recovered' %}:white_check_mark: Recovered: {% elif change == 'escalated' %}:arrow_double_up: Still going, {{ alert.count }} events: {% endif %}"
+              ":rotating_light: *[{{ alert.level | upper }}] {{ rule.name }}*"
               "{% if alert.group %} ({% for k, v in alert.group.items() %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}){% endif %}\n"
               "{{ alert.count }} event(s) from {{ alert.first_seen }} to {{ alert.last_seen }}"
-              "{% if host and host.name %} on {{ host.name }}{% endif %}\n"
+              "{% if host and host.name %} on {{ host.name | values }}{% endif %}\n"
               "Rule by {{ rule.author or 'unknown' }} - {{ alert.url or alert.query }}"),
     "smtp": ("Logwarden alert: {{ rule.name }} ({{ alert.level }})\n\n"
              "{{ rule.description }}\n\n"
@@ -51,15 +58,18 @@ DEFAULT_TEMPLATES = {
              "Rule: {{ rule.id }} by {{ rule.author or 'unknown' }}{% if rule.license %} ({{ rule.license }}){% endif %}\n"
              "{% for ev in alert.events[:3] %}\n> {{ ev.message or ev.event.original }}{% endfor %}\n"),
 }
-DEFAULT_SUBJECT = "[{{ alert.level | upper }}] {{ rule.name }}{% if source and source.ip %} from {{ source.ip }}{% endif %}"
+DEFAULT_SUBJECT = "[{{ alert.level | upper }}] {{ rule.name }}{% if source and source.ip %} from {{ source.ip | values }}{% endif %}"
 
 _env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
 _env.filters["tojson"] = lambda v: orjson.dumps(v, default=str).decode()
+# a correlation alert's host.name / source.ip / user.name may be the list of values its events had
+_env.filters["values"] = lambda v: ", ".join(map(str, v)) if isinstance(v, list) else str(v)
 
 
 def render(template: str, alert: dict[str, Any]) -> str:
     ctx = dict(alert)
     ctx["doc"] = alert
+    ctx["change"] = (alert.get("alert") or {}).get("change", "opened")
     return _env.from_string(template).render(**ctx)
 
 
@@ -174,14 +184,30 @@ class Dispatcher:
             self.thread = threading.Thread(target=self._loop, name="logwarden-notify", daemon=True)
             self.thread.start()
 
-    def submit(self, alert: dict[str, Any]) -> None:
+    def submit(self, alert: dict[str, Any], change: str = "opened", before: int = 0) -> None:
+        """Queue `alert` for every notifier that wants this change.
+
+        `change`: opened (always sent), updated (sent when the count went from `before` to
+        `alert.count` across one of the notifier's `escalation` thresholds, as `escalated`),
+        or recovered (sent when the notifier has `on_recovery`). The notified document
+        carries the change as `alert.change`."""
         rank = LEVEL_RANK.get(alert["alert"]["level"], 2)
+        count = alert["alert"]["count"]
         for n in self.notifiers:
-            if rank >= LEVEL_RANK[n.cfg.min_level]:
-                try:
-                    self.q.put_nowait((n, alert))
-                except queue.Full:
-                    self.stats["dropped"] += 1
+            if rank < LEVEL_RANK[n.cfg.min_level]:
+                continue
+            if change == "updated":
+                if not any(before < t <= count for t in n.cfg.escalation):
+                    continue
+                what = "escalated"
+            elif change == "recovered" and not n.cfg.on_recovery:
+                continue
+            else:
+                what = change
+            try:
+                self.q.put_nowait((n, {**alert, "alert": {**alert["alert"], "change": what}}))
+            except queue.Full:
+                self.stats["dropped"] += 1
 
     def _loop(self) -> None:
         while True:

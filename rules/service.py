@@ -1,17 +1,28 @@
 """The rules stage (`logwarden worker rules`): logs.ecs -> Sigma engine -> alerts.
 
 `RulesStage` is a pure stage for `logwarden.worker.run_stage`: it gets a batch of Kafka
-messages and returns outputs - alert documents for the `alerts` topic (keyed by alert id,
-so compaction and the index dedupe by id) and, for a message that is not a JSON object,
-a dead-letter document with the reason. Notifications go to a background dispatcher; the
-alert itself is durable on the topic before offsets move, so a crash replays the batch and
-the deterministic alert ids (plus the dedup window) keep replays from alerting twice.
+messages and returns outputs - alert versions for the `alerts` topic (keyed by alert id,
+so compaction and the index keep the latest) and, for a message that is not a JSON object,
+a dead-letter document with the reason. Matches are folded into alert episodes
+(episodes.py): one alert per rule and key while an attack goes on, one version per batch in
+which it changed. Notifications go to a background dispatcher (on open, escalation,
+recovery); the alert itself is durable on the topic before offsets move.
+
+State that outlives the process. Correlation windows and open episodes are checkpointed to
+the compacted `topics.rules_state` topic (state.py) in `checkpoint()`, which the worker
+shell calls after every output is acknowledged and before it commits offsets. A snapshot
+names the input offsets it covers (per partition, the next offset not yet in it); after a
+restart the stage restores it when it is assigned those partitions and skips the replayed
+messages below those offsets, which the restored state has already counted - so a window
+counted across a SIGKILL fires once, with the exact count, and an open alert goes on being
+updated under its id. Within a run, a matching event whose `event.id` was already counted
+(within `dedup_window`) is not counted again.
 
 Hot reload: every `reload_interval_ms` the stage compares the rule files' (path, mtime,
 size) signature; on a change it recompiles and swaps the engine atomically between
-batches. Errors in the new files are logged with file:line and the good rules run; if the
-new set cannot be built at all, the previous engine keeps running. Correlation state
-starts afresh after a reload.
+batches, carrying correlation windows and open alerts over for the rules that remain.
+Errors in the new files are logged with file:line and the good rules run; if the new set
+cannot be built at all, the previous engine keeps running.
 """
 from __future__ import annotations
 
@@ -22,10 +33,12 @@ from typing import TYPE_CHECKING, Any, Iterable
 import orjson
 from prometheus_client import Counter, Gauge
 
+from logwarden.durations import parse_duration
 from logwarden.events import event_id, now_iso
 from logwarden.stages import TopicsConfig
 
 from .alerts import AlertPolicy, build_alert
+from .episodes import ACTIVE, RECOVERED, Episodes, suppress_entries
 from .cli import load, rule_paths
 from .config import RulesConfig
 from .engine import Engine, event_time
@@ -43,6 +56,10 @@ HELD_BACK = Counter("logwarden_rules_held_back_alerts_total", "Hits not raised a
 LOADED = Gauge("logwarden_rules_loaded_rules", "Rules and correlations currently running.", multiprocess_mode="max")
 LOAD_ERRORS = Gauge("logwarden_rules_load_errors", "Rule documents that failed to load in the current set.", multiprocess_mode="max")
 RELOADS = Counter("logwarden_rules_reloads_total", "Rule set reloads after file changes.")
+UPDATES = Counter("logwarden_rules_alert_versions_total", "Alert versions produced, by change (opened, updated, recovered).", ["change"])
+REPLAYED = Counter("logwarden_rules_replayed_skipped_total", "Messages skipped after a restart because the restored state already counted them.")
+SNAPSHOT_BYTES = Gauge("logwarden_rules_state_bytes", "Size of the last correlation/alert state snapshot.", multiprocess_mode="max")
+STATE_VERSION = 1  # the snapshot's layout; another version is not restored
 
 
 def _signature(paths: list[str]) -> tuple:
@@ -64,21 +81,33 @@ IDLE_GRACE_S = 5.0
 class RulesStage:
     name = "rules"
 
-    def __init__(self, cfg: RulesConfig, *, clock=time.time, topics: TopicsConfig | None = None):
-        """`topics`: the names from logwarden.yml's `topics:` (the built-in ones when omitted)."""
+    def __init__(self, cfg: RulesConfig, *, clock=time.time, topics: TopicsConfig | None = None, store: Any = None):
+        """`topics`: the names from logwarden.yml's `topics:` (the built-in ones when omitted);
+        `store`: where state snapshots go (state.StateStore; None keeps state in memory only)."""
         self.cfg = cfg
         names = topics or TopicsConfig()
         self.topics = [names.ecs]
         self.alerts_topic, self.dlq_topic = names.alerts, names.dlq
         self.clock = clock
+        self.store = store
         self.paths = rule_paths(cfg.paths, cfg.bundled)
         self.policy = AlertPolicy(cfg)
         self.dispatcher = Dispatcher([build_notifier(n) for n in cfg.notifiers])
+        self.episodes = self._new_episodes()
         self.engine = self._compile()
         self.signature = _signature(self.paths)
         self.next_reload = time.monotonic() + cfg.reload_interval_ms / 1000
         self.watermark = 0.0
         self.last_event_at = time.monotonic()
+        self.offsets: dict[tuple[str, int], int] = {}  # next input offset per partition the state covers
+        self.skip: dict[tuple[str, int], int] = {}     # restored: messages below these were counted
+        self.state_key: str | None = None
+        self.dirty = False
+
+    def _new_episodes(self) -> Episodes:
+        sup = self.cfg.suppression
+        window = parse_duration(sup.window).total_seconds() if sup.window else None
+        return Episodes(suppress_entries(self.cfg.suppress), window=window, by=list(sup.by))
 
     def _compile(self) -> Engine:
         rs = load(self.paths, self.cfg.mapping, self.cfg.placeholders)
@@ -90,7 +119,8 @@ class RulesStage:
         (log.warning if rs.errors else log.info)(
             "rules loaded: %d rule(s), %d correlation(s), %d load error(s)", n["rules"], n["correlations"], n["errors"],
             extra=n | {"paths": self.paths, "mapping": self.cfg.mapping})
-        return Engine(rs)
+        self.docs = {r.doc.id: r.doc for r in rs.rules} | {c.doc.id: c.doc for c in rs.correlations}
+        return Engine(rs, self.episodes)
 
     def maybe_reload(self) -> bool:
         now = time.monotonic()
@@ -101,37 +131,65 @@ class RulesStage:
         if sig == self.signature:
             return False
         self.signature = sig
+        state = self._state()
+        episodes, self.episodes = self.episodes, self._new_episodes()
         try:
             self.engine = self._compile()
         except Exception as exc:  # keep the running rules rather than stop alerting
+            self.episodes = episodes
             log.error("rule reload failed; previous rules keep running", extra={"error": str(exc)})
             return False
+        self._restore_state(state)  # windows and open alerts of the rules that remain
         RELOADS.inc()
         return True
 
-    def evaluate(self, doc: dict[str, Any], ref: Any = None) -> list[dict[str, Any]]:
-        """Alert documents (after policy) raised by one ECS event."""
+    def _fresh(self, doc: dict[str, Any]) -> bool:
+        return self.policy.fresh(doc, self.clock())
+
+    def evaluate(self, doc: dict[str, Any], ref: Any = None) -> None:
+        """Fold one ECS event's matches into alert episodes (collected by `_emit`)."""
         ts = event_time(doc)
         self.watermark = max(self.watermark, ts)
-        hits = self.engine.process(doc, ref, ts)
-        return self._admit(hits)
+        for hit in self.engine.process(doc, ref, ts, self._fresh):
+            self._observe(hit)
 
-    def _admit(self, hits) -> list[dict[str, Any]]:
-        if not hits:  # most events: no clock read, no list
+    def _observe(self, hit: Any) -> None:
+        if not self.policy.level_ok(hit.doc):
+            HELD_BACK.labels("below_level").inc()
+            return
+        ep = self.episodes.observe(hit, hit.corr)
+        if ep.version == 1:
+            self.policy.stats["raised"] += 1
+            ALERTS.labels(hit.doc.level or "medium").inc()
+        else:  # folded into the open alert instead of raising another
+            self.policy.stats["suppressed"] += 1
+            HELD_BACK.labels("suppressed").inc()
+
+    def _emit(self) -> list["Output"]:
+        """One alert version per changed episode; notifications for the changes that call for one."""
+        from logwarden.worker import Output
+
+        changed = self.episodes.drain()
+        if not changed:
             return []
         out = []
         now = self.clock()
-        for hit in hits:
-            alert = build_alert(hit, now, self.cfg.base_url)
-            before = dict(self.policy.stats)
-            if self.policy.admit(alert, now):
-                ALERTS.labels(alert["alert"]["level"]).inc()
-                self.dispatcher.submit(alert)
-                out.append(alert)
-            else:
-                for reason, n in self.policy.stats.items():
-                    if n > before[reason]:
-                        HELD_BACK.labels(reason).inc()
+        for ep in changed:
+            if ep.doc is None:
+                continue
+            alert = build_alert(ep, now, self.cfg.base_url)
+            if ep.reported == 0:
+                self.dispatcher.submit(alert, "opened")
+                UPDATES.labels("opened").inc()
+            elif ep.status == ACTIVE:
+                self.dispatcher.submit(alert, "updated", ep.reported)
+                UPDATES.labels("updated").inc()
+            if ep.status == RECOVERED:
+                self.dispatcher.submit(alert, "recovered")
+                UPDATES.labels("recovered").inc()
+            ep.reported = ep.count
+            out.append(Output(self.alerts_topic, orjson.dumps(alert), ep.id.encode()))
+        self.dirty = True
         return out
 
     def process(self, msgs: list[Any]) -> Iterable["Output"]:
@@ -139,7 +197,13 @@ class RulesStage:
 
         self.maybe_reload()
         out: list[Output] = []
+        skip = self.skip
         for m in msgs:
+            tp, offset = (m.topic(), m.partition()), m.offset()
+            self.offsets[tp] = offset + 1
+            if skip and offset < skip.get(tp, -1):
+                REPLAYED.inc()  # counted by the restored state before the restart
+                continue
             value = m.value()
             try:
                 doc = orjson.loads(value)
@@ -149,23 +213,20 @@ class RulesStage:
                 out.append(Output(self.dlq_topic, self._dead_letter(value, f"not a JSON object: {exc}", m)))
                 continue
             try:
-                alerts = self.evaluate(doc, (m.topic(), m.partition(), m.offset()))
+                self.evaluate(doc, (m.topic(), m.partition(), offset))
             except Exception as exc:  # an engine bug must cost one event, not the stage
                 log.exception("rule evaluation failed")
                 out.append(Output(self.dlq_topic, self._dead_letter(value, f"rule evaluation failed: {exc}", m)))
                 continue
-            for a in alerts:
-                out.append(Output(self.alerts_topic, orjson.dumps(a), a["event"]["id"].encode()))
         self.last_event_at = time.monotonic()
+        self.dirty = True
         return out + self._close_windows()
 
     def _close_windows(self) -> list["Output"]:
-        from logwarden.worker import Output
-
-        out = [Output(self.alerts_topic, orjson.dumps(a), a["event"]["id"].encode())
-               for a in self._admit(self.engine.tick(self.watermark))]
-        self.policy.expire(self.clock())
-        return out
+        for hit in self.engine.tick(self.watermark):
+            self._observe(hit)
+        self.episodes.expire(self.watermark)
+        return self._emit()
 
     def idle(self) -> Iterable["Output"]:
         """Called by the worker shell while no events arrive.
@@ -173,13 +234,80 @@ class RulesStage:
         Rule files still hot-reload, and once the stream has been quiet for IDLE_GRACE_S the
         event-time watermark moves on with the wall clock, so a correlation whose window can
         only close on time (an upper bound such as `lt: 3`, or a temporal rule that never
-        completed) is decided without waiting for the next event.
+        completed) is decided, and an alert whose attack stopped is recovered, without
+        waiting for the next event.
         """
         self.maybe_reload()
         if time.monotonic() - self.last_event_at < IDLE_GRACE_S:
             return []
         self.watermark = max(self.watermark, self.clock() - IDLE_GRACE_S)
         return self._close_windows()
+
+    # --- state that outlives the process -------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        return {"correlations": self.engine.correlator.snapshot(), "episodes": self.episodes.snapshot()}
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        self.engine.correlator.restore(state.get("correlations") or {})
+        self.episodes.restore(state.get("episodes") or [], self.docs)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state and the input offsets it covers, as JSON-able data."""
+        return {"version": STATE_VERSION, "offsets": [[t, p, o] for (t, p), o in sorted(self.offsets.items())],
+                "watermark": self.watermark} | self._state()
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        """Replace the state by `snapshot()` data and skip the messages it already counted."""
+        if snap.get("version") != STATE_VERSION:
+            log.warning("state snapshot of another version not restored", extra={"version": snap.get("version")})
+            return
+        self.episodes = self._new_episodes()
+        self.engine = Engine(self.engine.ruleset, self.episodes)
+        self._restore_state(snap)
+        self.skip = {(t, p): o for t, p, o in snap.get("offsets") or []}
+        self.offsets.update(self.skip)
+        self.watermark = max(self.watermark, float(snap.get("watermark") or 0.0))
+
+    def assigned(self, partitions: list[tuple[str, int]]) -> None:
+        """Called by the worker shell when the consumer group assigns partitions, before any
+        of their messages: restore the snapshot taken for exactly this assignment, if any.
+        (Another assignment keeps the state in memory, as before snapshots existed.)"""
+        key = "rules|" + ",".join(f"{t}/{p}" for t, p in sorted(partitions))
+        if key == self.state_key:
+            return
+        self.state_key = key
+        if self.store is None or not partitions:
+            return
+        snap = self.store.load(key)
+        if snap:
+            try:
+                self.restore(snap)
+            except Exception as exc:  # a snapshot this code cannot read must not stop the stage
+                log.error("rules state snapshot not restored; starting afresh", extra={"key": key, "error": repr(exc)})
+                self.episodes = self._new_episodes()
+                self.engine = Engine(self.engine.ruleset, self.episodes)
+                self.skip = {}
+                return
+            log.info("rules state restored", extra={"key": key, "episodes": len(self.episodes.open),
+                                                     "offsets": snap.get("offsets")})
+
+    def checkpoint(self) -> None:
+        """Make the state durable before the shell commits offsets (see the module docstring).
+
+        Alerts are outputs the shell already flushed; notifications are best-effort side
+        effects and are not waited for here (they must not stall commits)."""
+        if self.store is None or self.state_key is None or not self.dirty:
+            return
+        body = orjson.dumps(self.snapshot())
+        SNAPSHOT_BYTES.set(len(body))
+        self.store.save(self.state_key, body)
+        self.dirty = False
+
+    def close(self) -> None:
+        self.dispatcher.close()
+        if self.store is not None:
+            self.store.close()
 
     @staticmethod
     def _dead_letter(value: bytes | None, reason: str, m: Any) -> bytes:
@@ -191,21 +319,20 @@ class RulesStage:
             "raw": text,
         })
 
-    def checkpoint(self) -> None:
-        # Alerts are outputs made durable by the shell's producer flush; notifications are
-        # best-effort side effects and are not waited for here (they must not stall commits).
-        pass
-
-    def close(self) -> None:
-        self.dispatcher.close()
-
 
 def run(cfg: "Config") -> None:
     """Entry point of `logwarden worker rules`: blocks until SIGTERM/SIGINT."""
     from logwarden.worker import run_stage
 
+    from logwarden.apiclient import listen_url
+
+    from .state import StateStore
+
+    rules = cfg.rules
+    if not rules.base_url:  # alert links lead to this appliance's own web UI
+        rules = rules.model_copy(update={"base_url": listen_url(cfg.http.listen)})
     try:
-        stage = RulesStage(cfg.rules, topics=cfg.topics)
+        stage = RulesStage(rules, topics=cfg.topics, store=StateStore(cfg, cfg.topics.rules_state))
     except PipelineError as exc:  # a broken custom pipeline file: say so, exit as a config error
         log.error("cannot start the rules stage", extra={"error": str(exc)})
         raise SystemExit(2) from None

@@ -78,7 +78,7 @@ def _s(doc: dict[str, Any], path: str) -> str:
 EVENT_COLUMNS = [("time", "@timestamp"), ("host", "host.name"), ("dataset", "event.dataset"),
                  ("process", "process.name"), ("message", "message")]
 ALERT_COLUMNS = [("time", "@timestamp"), ("level", "alert.level"), ("rule", "rule.name"), ("count", "alert.count"),
-                 ("host", "host.name"), ("source", "source.ip"), ("user", "user.name")]
+                 ("status", "alert.status"), ("host", "host.name"), ("source", "source.ip"), ("user", "user.name")]
 
 
 FORMATS = ("table", "json", "ndjson", "csv")

@@ -107,7 +107,9 @@ class TimePager:
         i = start
         while i < end:
             key = keys[i]
-            a = keys.index(key)                           # the second's first position
+            a = i                                         # the second's first position (walk back:
+            while a > 0 and keys[a - 1] == key:           # a deep offset must not rescan the list)
+                a -= 1
             b = a
             while b + 1 < len(keys) and keys[b + 1] == key:
                 b += 1

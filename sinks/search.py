@@ -63,6 +63,7 @@ class SearchService:
     def search(self, q: str | Node, since: timedelta | Window | None = None, limit: int = 100, offset: int = 0,
                sort: Sort = TIME_SORT, search_after: str | None = None) -> dict[str, Any]:
         node = q if isinstance(q, Node) else parse(q or "")
+        _one_paging(offset, search_after)
         if self._es is not None:
             return self._es_search(f"{self._prefix}-events-*", node, since, limit, offset, sort, search_after)
         return self._events.search(node, since, limit, offset, sort=sort, search_after=search_after)
@@ -70,6 +71,7 @@ class SearchService:
     def alerts(self, since: timedelta | Window | None = None, limit: int = 100, q: str = "", offset: int = 0,
                sort: Sort = TIME_SORT, search_after: str | None = None) -> dict[str, Any]:
         node = parse(q or "")
+        _one_paging(offset, search_after)
         if self._es is not None:
             return self._es_search(f"{self._prefix}-alerts", node, since, limit, offset, sort, search_after)
         return self._alerts.search(node, since, limit, offset, sort=sort, search_after=search_after)
@@ -209,6 +211,11 @@ class SearchService:
             "aggs": {"s": {"stats": {"field": field}}, "p": {"percentiles": {"field": field, "percents": list(PERCENTS)}}}})
         aggs = resp.get("aggregations", {})
         return stats_result(field, aggs.get("s", {}), aggs.get("p", {}).get("values") or {})
+
+
+def _one_paging(offset: int, search_after: str | None) -> None:
+    if offset and search_after:
+        raise BadParameter("offset and search_after: page with one of them (a cursor already says where the page starts)")
 
 
 def _reason(body: Any) -> str:

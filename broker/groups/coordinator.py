@@ -107,7 +107,7 @@ class GroupCoordinator:
                     mm["assignment"])
                 if loop is not None:
                     self._arm_session(g, m)
-            log.debug("group %s restored: generation %d, %d members", gid, g.generation_id, len(g.members))
+            log.info("group %s restored: generation %d, %d members", gid, g.generation_id, len(g.members))
 
     def _persist(self, g: Group) -> None:
         members = [{"member_id": m.member_id, "group_instance_id": m.group_instance_id, "client_id": m.client_id,

@@ -57,7 +57,10 @@ def derive(password: str, mechanism: str, salt: bytes | None = None, iterations:
 
 
 def hash_password(password: str) -> dict[str, str]:
-    """A config entry (both SCRAM mechanisms) for one user."""
+    """A config entry (both SCRAM mechanisms) for one user. An empty password is refused:
+    it would let anyone who knows the user name in (PLAIN and SCRAM alike)."""
+    if not password:
+        raise ValueError("the password is empty")
     return {CONFIG_KEYS[m]: derive(password, m).format() for m in HASHES}
 
 
@@ -150,6 +153,12 @@ if __name__ == "__main__":  # python -m logwarden.broker.security.scram USER  (r
 
     import yaml
 
+    if len(sys.argv) != 2 or not sys.argv[1]:
+        sys.exit("usage: python -m logwarden.broker.security.scram USER  (the password is read from stdin)")
     user = sys.argv[1]
     pw = getpass.getpass(f"password for {user}: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if not pw:
+        print(f"error: the password for {user} is empty; nothing printed (give it on stdin, e.g. "
+              f"`echo 's3cret' | python -m logwarden.broker.security.scram {user}`)", file=sys.stderr)
+        sys.exit(2)
     print(yaml.safe_dump({user: hash_password(pw)}, sort_keys=False), end="")

@@ -18,10 +18,6 @@ from . import fields
 from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Regexp, Wildcard
 from .regex import compile_regex
 
-# query_string reserved characters (except the wildcards themselves), escaped with `\`.
-_QS_RESERVED = re.compile(r'([+\-=&|><!(){}\[\]^"~:/])')
-
-
 def _number(field: str, text: str) -> int | float | str:
     kind = fields.kind(field)
     if kind in ("long", "float") or re.fullmatch(r"-?\d+(\.\d+)?", text):
@@ -52,9 +48,16 @@ def compile(node: Node) -> dict[str, Any]:
         return {"term": {node.field: node.value}}
     if isinstance(node, Wildcard):
         if node.field is None:
-            # Keep the pattern's own escapes; escape query_string syntax around them.
-            return {"query_string": {"query": _QS_RESERVED.sub(r"\\\1", node.pattern), "fields": list(fields.DEFAULT_FIELDS),
-                                     "analyze_wildcard": True, "lenient": True}}
+            # One wildcard per default field, as the embedded index matches it: the pattern
+            # against each keyword's whole value, and case-insensitively against each single
+            # word of the message. Not query_string with analyze_wildcard: that analyzes the
+            # pattern, so `10.0.*` became the words 10 and 0* and matched any message with
+            # both (real OpenSearch did; the embedded index and the field form do not). IP
+            # fields take no wildcards (a cluster refuses them).
+            keywords = [{"wildcard": {f: {"value": node.pattern}}} for f in fields.DEFAULT_KEYWORD_FIELDS
+                        if fields.kind(f) != "ip"]
+            text = {"wildcard": {fields.DEFAULT_TEXT_FIELD: {"value": node.pattern, "case_insensitive": True}}}
+            return {"bool": {"should": [text, *keywords], "minimum_should_match": 1}}
         if fields.kind(node.field) == "text":
             return {"wildcard": {node.field: {"value": node.pattern, "case_insensitive": True}}}
         return {"wildcard": {node.field: {"value": node.pattern}}}

@@ -89,13 +89,18 @@ def listening(port: int) -> bool:
 
 
 class JavaProcess:
-    """A JVM child in a process group of its own, its output in `log`."""
+    """A JVM child in a process group of its own, its output in `log`. It dies with the test
+    session (PR_SET_PDEATHSIG, as `logwarden up`'s children): a killed pytest leaves no
+    half-gigabyte JVM behind holding its ports."""
 
     def __init__(self, argv: list[str], log: Path, env: dict[str, str] | None = None):
+        from logwarden.supervisor import _pdeathsig
+
         self.log = log
         with open(log, "ab") as fh:
             self.p = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      cwd=log.parent, env={**os.environ, **(env or {})}, process_group=0)
+                                      cwd=log.parent, env={**os.environ, **(env or {})}, process_group=0,
+                                      preexec_fn=_pdeathsig)
 
     def output(self, tail: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-tail:]

@@ -3,7 +3,10 @@
 Settings that matter here: `controller.quorum.bootstrap.servers` (the `--standalone` format
 needs it rather than `controller.quorum.voters`), replication factor 1 for the internal
 topics, no initial rebalance delay (a test's consumer group forms at once), and 4
-partitions by default: Kafka's default of 1 leaves all but one parser worker idle.
+partitions by default: Kafka's default of 1 leaves all but one parser worker idle. Node id 0
+and a 1 s minimum session timeout are the built-in broker's, so the client scenarios that
+run against both (test_broker_clients.py) see the same broker id and may use short
+sessions; Kafka's own minimum is 6 s (group.min.session.timeout.ms).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from engines import jvm
 
 PROPERTIES = """\
 process.roles=broker,controller
-node.id=1
+node.id=0
 controller.quorum.bootstrap.servers=127.0.0.1:{controller}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
@@ -31,6 +34,7 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+group.min.session.timeout.ms=1000
 auto.create.topics.enable=true
 """
 

@@ -1,5 +1,6 @@
 """kafka-python, aiokafka, kcat, a two-member confluent-kafka group and every compression
-codec against the built-in broker in a real process."""
+codec against the built-in broker in a real process - and the same scenarios against real
+Apache Kafka 4.4 (tests/engines) as the reference: where the two differ, Kafka is right."""
 from __future__ import annotations
 
 import asyncio
@@ -21,11 +22,20 @@ from logwarden.broker.protocol.batches import iter_batches
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
+@pytest.fixture(scope="module", params=["builtin", "kafka"])
+def broker(request, tmp_path_factory):
+    if request.param == "kafka":
+        yield request.getfixturevalue("kafka_engine")   # .bootstrap and .port, as BrokerProcess
+        return
     b = BrokerProcess(tmp_path_factory.mktemp("broker")).start()
     yield b
     assert b.stop() == 0, b.log()
+
+
+def builtin_only(broker, why: str) -> None:
+    """For a scenario that pins a choice of the built-in broker where Kafka does otherwise."""
+    if not isinstance(broker, BrokerProcess):
+        pytest.skip(f"built-in broker only: {why}")
 
 
 def new_topic(broker, partitions: int = 1) -> str:
@@ -345,6 +355,7 @@ def test_a_transactional_producer_fails_at_once_instead_of_hanging(broker):
     fails at once with a fatal error that says why."""
     from confluent_kafka import KafkaException
 
+    builtin_only(broker, "Kafka has transactions")
     p = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": f"tx-{uuid.uuid4().hex[:6]}"})
     t0 = time.monotonic()
     with pytest.raises(KafkaException) as info:

@@ -11,3 +11,13 @@ def test_configuration_reference_is_current(capsys):
     generated = capsys.readouterr().out
     committed = (ROOT / "docs" / "configuration.md").read_text()
     assert committed == generated, "docs/configuration.md is stale: run `python -m logwarden.docgen > docs/configuration.md`"
+
+
+def test_agents_md_prints_the_lifecycle_table_once():
+    """docs/agents.md had a second, hand-written copy of the table under the generated one."""
+    from logwarden.agents.lifecycle import markdown_table
+
+    text = (ROOT / "docs" / "agents.md").read_text()
+    rows = [line.split("|")[1].strip() for line in markdown_table().splitlines()[2:]]
+    for state in rows:
+        assert sum(1 for line in text.splitlines() if line.startswith(f"| {state} |")) == 1, state

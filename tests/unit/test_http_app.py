@@ -75,6 +75,7 @@ def test_metrics_and_ui(client):
     ("/api/search", {"sort": "a b:up"}, "sort: expected FIELD"),
     ("/api/search", {"sort": "event.created:asc"}, "only @timestamp"),
     ("/api/search", {"search_after": "xyz"}, "search_after: not a cursor"),
+    ("/api/search", {"search_after": "xyz", "offset": "10"}, "page with one of them"),
     ("/api/search", {"sort": "source.port", "offset": "9999", "limit": "10"}, "at most 10000"),
     ("/api/search", {"q": "a" * 10_001}, "q: at most 10000 characters"),
     ("/api/top", {}, "field: required"),

@@ -50,7 +50,8 @@ export const list = {
           el("td", { class: "time" }, a["@timestamp"]),
           el("td", {}, el("span", { class: `level l-${get(a, "alert.level")}` }, get(a, "alert.level"))),
           el("td", {}, el("a", { href: `/alerts/${encodeURIComponent(id)}`, "data-nav": true }, get(a, "rule.name"))),
-          el("td", { class: "group" }, group), el("td", {}, String(get(a, "alert.count") || 1)),
+          el("td", { class: "group" }, group),
+          el("td", {}, String(get(a, "alert.count") || 1) + (get(a, "alert.status") === "recovered" ? " (recovered)" : "")),
           el("td", {}, el("span", { class: `badge s-${st}` }, st)));
       }));
       status.textContent = `${hits.length} of ${res.total} alerts${want ? ` (${want})` : ""}`;

@@ -237,7 +237,8 @@ async function renderAlerts(my) {
       return el("li", { title: get(a, "rule.description") || "", onclick: () => navigate(`/alerts/${encodeURIComponent(get(a, "event.id"))}`) },
         el("span", { class: `level l-${get(a, "alert.level")}` }, get(a, "alert.level")),
         el("div", {}, get(a, "rule.name")), el("div", { class: "group" }, group),
-        el("small", {}, `${get(a, "alert.count") || 1} events, last ${get(a, "alert.last_seen") || a["@timestamp"]}`),
+        el("small", {}, `${get(a, "alert.count") || 1} events, last ${get(a, "alert.last_seen") || a["@timestamp"]}` +
+          (get(a, "alert.status") === "recovered" ? " (recovered)" : "")),
         el("div", { class: "author" }, `rule by ${get(a, "rule.author") || "unknown"}`));
     }));
   } catch (e) { /* the alert list is secondary: the search's own status says what failed */ }

@@ -15,6 +15,7 @@ from logwarden.rules.alerts import build_alert
 from logwarden.rules.compiler import ruleset_from_text
 from logwarden.rules.config import NotifierConfig
 from logwarden.rules.engine import Engine
+from logwarden.rules.episodes import Episodes
 from logwarden.rules.notify import Dispatcher, NotifyError, build, render
 from lwtest import free_port
 
@@ -36,14 +37,15 @@ detection: {sel: {event.outcome: failure}, condition: sel}
 
 
 def make_alert() -> dict:
-    eng = Engine(ruleset_from_text(RULE, mapping="none"))
+    eps = Episodes()
+    eng = Engine(ruleset_from_text(RULE, mapping="none"), eps)
     hits = []
     for i in range(2):
         hits += eng.process({"@timestamp": f"2026-11-26T10:00:0{i}Z", "event": {"id": f"e{i}", "outcome": "failure"},
                              "message": f"Failed password for root from 203.0.113.5 port {i} ssh2",
                              "source": {"ip": "203.0.113.5"}, "host": {"name": "bastion"}})
     (hit,) = hits
-    return build_alert(hit, 1_800_000_000.0, "http://ui:8080")
+    return build_alert(eps.observe(hit, hit.corr), 1_800_000_000.0, "http://ui:8080")
 
 
 class Recorder(BaseHTTPRequestHandler):

@@ -5,7 +5,7 @@ import orjson
 from confluent_kafka import Message
 
 from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC, ECS_TOPIC
-from logwarden.rules.alerts import AlertPolicy, build_alert
+from logwarden.rules.alerts import build_alert
 from logwarden.rules.config import RulesConfig, SuppressionConfig
 from logwarden.rules.service import RulesStage
 
@@ -69,6 +69,8 @@ def test_alert_document_shape(tmp_path):
 
 
 def test_correlation_alert_carries_group_and_events(tmp_path):
+    """Six attempts in one batch: the correlation fires on the fifth and the sixth updates the
+    same alert (one version per batch), so the alert counts all six."""
     st = stage(tmp_path)
     outs = [o for o in st.process(msgs([ssh(i) for i in range(6)])) if o.topic == ALERTS_TOPIC]
     st.close()
@@ -76,17 +78,21 @@ def test_correlation_alert_carries_group_and_events(tmp_path):
     a = orjson.loads(outs[0].value)
     assert a["rule"]["name"] == "SSH brute force from one source address" and a["event"]["severity"] == 73
     assert a["rule"]["author"] == "Logwarden project" and a["rule"]["category"] == "correlation/event_count"
-    assert a["alert"]["group"] == {"source.ip": "203.0.113.5"} and a["alert"]["count"] == 5
-    assert a["alert"]["event_ids"] == [f"ssh{i}" for i in range(5)]
+    assert a["alert"]["group"] == {"source.ip": "203.0.113.5"} and a["alert"]["count"] == 6
+    assert a["alert"]["event_ids"] == [f"ssh{i}" for i in range(6)]
+    assert a["alert"]["status"] == "active" and a["alert"]["version"] == 2
     assert a["source"] == {"ip": "203.0.113.5"}
 
 
 def test_replayed_events_do_not_alert_twice(tmp_path):
+    """Both events open (then update) one alert of host web-1; replaying them changes nothing."""
     st = stage(tmp_path)
     first = list(st.process(msgs([proc(1), proc(2)])))
     replay = list(st.process(msgs([proc(1), proc(2)])))
     st.close()
-    assert len(first) == 2 and replay == []
+    assert len(first) == 1 and replay == []
+    a = orjson.loads(first[0].value)
+    assert a["alert"]["count"] == 2 and a["alert"]["event_ids"] == ["ev1", "ev2"] and a["alert"]["group"] == {"host.name": "web-1"}
     assert st.policy.stats["duplicate"] == 2
 
 
@@ -98,22 +104,28 @@ def test_min_level(tmp_path):
 
 
 def test_suppression_window_by_group_field():
-    cfg = RulesConfig(suppress=[SuppressionConfig(rule="c1", group_by=["source.ip"], window="10m")])
-    pol = AlertPolicy(cfg)
+    """rules.suppress: one alert per key while matches keep coming within the window; another
+    key has its own; after a quiet window the next match opens a new alert."""
     from logwarden.rules.compiler import ruleset_from_text
     from logwarden.rules.engine import Engine
-    eng = Engine(ruleset_from_text(RULE, mapping="ecs"))
+    from logwarden.rules.episodes import Episodes, suppress_entries
 
-    def alert(i, ip, now):
-        (hit,) = eng.process(proc(i, ip))
-        return build_alert(hit, now)
+    eps = Episodes(suppress_entries([SuppressionConfig(rule="c1", group_by=["source.ip"], window="10m")]))
+    eng = Engine(ruleset_from_text(RULE, mapping="ecs"), eps)
     t = 1000.0
-    assert pol.admit(alert(1, "192.0.2.1", t), t)
-    assert not pol.admit(alert(2, "192.0.2.1", t + 60), t + 60)       # same key, inside the window
-    assert pol.admit(alert(3, "192.0.2.9", t + 61), t + 61)            # other key
-    late = alert(4, "192.0.2.1", t + 601)
-    assert pol.admit(late, t + 601) and late["alert"]["suppressed"] == 1
-    assert pol.stats == {"raised": 3, "below_level": 0, "duplicate": 0, "suppressed": 1}
+
+    def match(i, ip, ts):
+        (hit,) = eng.process(proc(i, ip), ts=ts)
+        return eps.observe(hit)
+    a = match(1, "192.0.2.1", t)
+    assert match(2, "192.0.2.1", t + 60) is a and a.count == 2 and a.version == 2     # same key, inside the window
+    b = match(3, "192.0.2.9", t + 61)                                                # other key
+    assert b is not a and b.group == {"source.ip": "192.0.2.9"}
+    eps.expire(t + 60 + 601)
+    assert a.status == "recovered" and b.status == "active"
+    late = match(4, "192.0.2.1", t + 700)
+    assert late.id != a.id and late.count == 1 and late.status == "active"
+    assert build_alert(late, t)["alert"]["group"] == {"source.ip": "192.0.2.1"}
 
 
 def test_bad_messages_go_to_the_dead_letter_topic(tmp_path):
@@ -176,3 +188,40 @@ def test_idle_stream_still_closes_upper_bound_windows_and_reloads(tmp_path):
     time.sleep(0.15)
     list(st.idle())
     assert any(o.topic == ALERTS_TOPIC for o in st.process(msgs([proc(1)], start=10)))
+
+
+def test_a_correlation_alert_names_its_group_and_the_values_seen_not_the_first_event(tmp_path):
+    """The brute force alert used to carry the first event's user.name ('git'), which read as
+    if that user were the target; now the group-by field has the group's value and the other
+    copied fields the set of values the events had, or nothing."""
+    def attempt(i, user):
+        doc = ssh(i)
+        if user:
+            doc["user"] = {"name": user}
+        return doc
+
+    st = stage(tmp_path)
+    users = ["git", "root", "admin", None, "root"]
+    outs = [o for o in st.process(msgs([attempt(i, u) for i, u in enumerate(users)])) if o.topic == ALERTS_TOPIC]
+    st.close()
+    (out,) = outs
+    a = orjson.loads(out.value)
+    assert a["alert"]["group"] == {"source.ip": "203.0.113.5"}
+    assert a["source"] == {"ip": "203.0.113.5"}           # the group-by field: one value
+    assert a["user"] == {"name": ["admin", "git", "root"]}  # every value seen, once, sorted
+    assert a["host"] == {"name": ["bastion"]}
+
+    st = stage(tmp_path)  # no event has a user: no user field at all
+    (out,) = [o for o in st.process(msgs([ssh(i) for i in range(5)])) if o.topic == ALERTS_TOPIC]
+    st.close()
+    assert "user" not in orjson.loads(out.value)
+
+
+def test_notification_templates_render_value_lists():
+    from logwarden.rules.notify import DEFAULT_SUBJECT, DEFAULT_TEMPLATES, render
+
+    alert = {"rule": {"name": "SSH brute force", "author": "x"}, "alert": {"level": "high", "count": 5, "group": {},
+             "first_seen": "a", "last_seen": "b", "query": "q", "url": ""},
+             "host": {"name": ["bastion", "web-1"]}, "source": {"ip": "203.0.113.5"}}
+    assert "on bastion, web-1\n" in render(DEFAULT_TEMPLATES["slack"], alert)
+    assert render(DEFAULT_SUBJECT, alert).endswith("from 203.0.113.5")
