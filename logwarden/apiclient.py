@@ -13,6 +13,23 @@ import click
 import httpx
 
 TIMEOUT_S = 30.0
+TOKEN_ENV = "LOGWARDEN_TOKEN"
+
+token_option = click.option("--token", envvar=TOKEN_ENV, default=None, metavar="TOKEN", show_envvar=True,
+                            help="API token (`logwarden token create --role viewer`); default $LOGWARDEN_TOKEN.")
+
+
+def auth_headers(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def explain_status(status: int, msg: str | None, token: str | None) -> str:
+    """The server's message, plus what to do about a 401 from the command line."""
+    if status == 401:
+        hint = "the token was refused (revoked, or for another appliance)" if token else \
+            "pass --token or set LOGWARDEN_TOKEN (create one on the appliance: logwarden token create --role viewer)"
+        return f"{msg}; {hint}"
+    return msg or ""
 
 
 def base_url(config_file: str | None, url: str | None) -> str:
@@ -36,11 +53,11 @@ def listen_url(listen: str) -> str:
     return f"http://{host}:{port}"
 
 
-def get_json(base: str, path: str, params: dict[str, Any] | None = None) -> Any:
+def get_json(base: str, path: str, params: dict[str, Any] | None = None, token: str | None = None) -> Any:
     """GET base+path; the decoded JSON body of a 200, else the error printed and exit 1."""
     try:
         resp = httpx.get(base + path, params={k: v for k, v in (params or {}).items() if v not in (None, "")},
-                         timeout=TIMEOUT_S)
+                         headers=auth_headers(token), timeout=TIMEOUT_S)
     except httpx.HTTPError as exc:
         click.echo(f"error: cannot reach {base}: {exc}", err=True)
         sys.exit(1)
@@ -50,7 +67,7 @@ def get_json(base: str, path: str, params: dict[str, Any] | None = None) -> Any:
         body = None
     if resp.status_code != 200:
         msg = body.get("error") if isinstance(body, dict) else resp.text.strip()[:500]
-        click.echo(f"error: HTTP {resp.status_code}: {msg}", err=True)
+        click.echo(f"error: HTTP {resp.status_code}: {explain_status(resp.status_code, msg, token)}", err=True)
         sys.exit(1)
     if body is None:
         click.echo(f"error: {base}{path} did not answer JSON", err=True)

@@ -26,6 +26,8 @@ LAZY: dict[str, tuple[str, str]] = {
     "alerts": ("logwarden.sinks.cli:alerts", "List recent alerts."),
     "deploy": ("logwarden.deploy.cli:deploy", "Render systemd, compose, k8s or agent-install files."),
     "status": ("logwarden.status_cli:status", "Stages, lag, topics, dead letters, alerts and disk of a running appliance."),
+    "user": ("logwarden.auth.cli:user", "Add, change, list and remove the web UI's local users."),
+    "token": ("logwarden.auth.cli:token", "Create, list and revoke API tokens for scripts and the CLI."),
 }
 
 # `logwarden worker NAME` -> module whose run(cfg) runs that stage
@@ -218,6 +220,11 @@ def http_(config_file: str | None) -> None:
     from logwarden.http.server import serve
 
     logs.setup("http", cfg.log_level, cfg.log_format)
+    from logwarden.auth.bootstrap import banner_line, ensure_first_admin
+
+    first = ensure_first_admin(cfg.data_path)   # run on its own (scaled out), it needs a first admin too
+    if first is not None:
+        click.echo(f"login: {banner_line(first, first.users_file)}")
     serve(cfg)
 
 

@@ -17,10 +17,10 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from logwarden.agents.config import AgentConfig, FileSource
 from logwarden.broker.config import BrokerConfig
@@ -41,8 +41,48 @@ class KafkaConfig(Model):
     ssl_ca_location: str | None = Field(None, description="CA bundle that signed the broker's certificate.")
 
 
+def _duration(v: str) -> str:
+    from logwarden.durations import parse_duration
+
+    parse_duration(v)
+    return v
+
+
+class HttpAuthConfig(Model):
+    open_paths: list[str] = Field(
+        ["/health", "/metrics"], description="Paths answered without a session or token (exact paths; never /api/*). "
+                                             "The page and its assets under /static are always open: they hold no data.")
+    session_idle: Annotated[str, AfterValidator(_duration)] = Field("8h", description="A browser session unused this long is logged out.")
+    session_max: Annotated[str, AfterValidator(_duration)] = Field("7d", description="A browser session ends this long after its login, used or not.")
+    login_max_failures: int = Field(5, ge=1, le=1000, description="Failed logins per client address and per user name within login_window before further attempts are refused (429).")
+    login_window: Annotated[str, AfterValidator(_duration)] = Field("5m", description="The window login_max_failures counts in.")
+
+    @field_validator("open_paths")
+    @classmethod
+    def _open_paths(cls, paths: list[str]) -> list[str]:
+        for v in paths:
+            if not v.startswith("/"):
+                raise ValueError(f"a path starting with /, got {v!r}")
+            if v == "/api" or v.startswith("/api/"):
+                raise ValueError(f"every /api/* route needs a session or a token; {v!r} cannot be opened")
+        return paths
+
+
+class HttpTlsConfig(Model):
+    cert_file: str | None = Field(None, description="PEM certificate (chain) for HTTPS; with key_file the UI and API are served over TLS and the session cookie is Secure.")
+    key_file: str | None = Field(None, description="PEM private key of cert_file.")
+
+
 class HttpConfig(Model):
     listen: Listen = Field("127.0.0.1:8080", description="HOST:PORT of the web UI and HTTP API; loopback by default.")
+    auth: HttpAuthConfig = Field(default_factory=HttpAuthConfig, description="Logins, sessions and which paths stay open. Users and API tokens: `logwarden user`, `logwarden token`.")
+    tls: HttpTlsConfig = Field(default_factory=HttpTlsConfig, description="HTTPS with a configured certificate.")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> "HttpConfig":
+        if bool(self.tls.cert_file) != bool(self.tls.key_file):
+            raise ValueError("http.tls: cert_file and key_file go together")
+        return self
 
 
 class DemoConfig(Model):

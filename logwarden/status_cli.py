@@ -17,7 +17,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from logwarden.apiclient import base_url, get_json
+from logwarden.apiclient import base_url, get_json, token_option
 
 STAGE_ORDER = ("agent", "ingest", "broker", "parsers", "index", "rules", "metrics")
 LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "informational": "dim"}
@@ -114,22 +114,23 @@ def render(status: dict[str, Any], url: str) -> Group:
 @click.option("--url", help="Base URL of a running appliance (default http://<http.listen>).")
 @click.option("--watch", is_flag=True, help="Redraw every second until Ctrl-C.")
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot once as JSON.")
-def status(config_file: str | None, url: str | None, watch: bool, as_json: bool) -> None:
+@token_option
+def status(config_file: str | None, url: str | None, watch: bool, as_json: bool, token: str | None) -> None:
     """Stages, lag, topics, dead letters, alerts and disk of a running appliance."""
     base = base_url(config_file, url)
     if as_json:
-        click.echo(orjson.dumps(get_json(base, "/api/status"), option=orjson.OPT_INDENT_2).decode())
+        click.echo(orjson.dumps(get_json(base, "/api/status", token=token), option=orjson.OPT_INDENT_2).decode())
         return
     console = Console()
     if not watch:
-        console.print(render(get_json(base, "/api/status"), base))
+        console.print(render(get_json(base, "/api/status", token=token), base))
         return
     from rich.live import Live
 
     try:
-        with Live(render(get_json(base, "/api/status"), base), console=console, refresh_per_second=4) as live:
+        with Live(render(get_json(base, "/api/status", token=token), base), console=console, refresh_per_second=4) as live:
             while True:
                 time.sleep(1.0)
-                live.update(render(get_json(base, "/api/status"), base))
+                live.update(render(get_json(base, "/api/status", token=token), base))
     except KeyboardInterrupt:
         pass

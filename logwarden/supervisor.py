@@ -55,9 +55,10 @@ STOP_GRACE_S = 15.0
 CHILD_PREFIX = [sys.executable, "-P", "-m", "logwarden"]
 
 
-def startup_banner(cfg: Config, children: list[str]) -> str:
-    """What `up` started and where, in a few lines on stdout; the log records follow on stderr."""
-    url = f"http://{cfg.http.listen}"
+def startup_banner(cfg: Config, children: list[str], login: str = "") -> str:
+    """What `up` started and where, in a few lines on stdout; the log records follow on stderr.
+    `login`: how to log in to the UI (the first admin's generated password, once)."""
+    url = f"{'https' if cfg.http.tls.cert_file else 'http'}://{cfg.http.listen}"
     if cfg.kafka.bootstrap_servers:
         broker = f"{cfg.kafka.bootstrap_servers} (external Kafka)"
     else:
@@ -68,6 +69,7 @@ def startup_banner(cfg: Config, children: list[str]) -> str:
     processes = sorted({n.split("-")[0] if n.startswith("parsers-") else n for n in children})
     rows = [
         ("web UI and API", url),
+        *([("login", login)] if login else []),
         ("broker", broker),
         ("data directory", str(cfg.data_path)),
         ("tailing", ", ".join(sources)),
@@ -75,7 +77,8 @@ def startup_banner(cfg: Config, children: list[str]) -> str:
         ("processes", ", ".join(processes) + f"  ({cfg.parsers.process_count} parser worker(s))"),
     ]
     if cfg.demo.enabled:
-        rows.append(("demo", f"writing nginx and sshd lines; try: logwarden search 'process.name:sshd' --url {url}"
+        rows.append(("demo", f"writing nginx and sshd lines; try: export LOGWARDEN_TOKEN=$(logwarden token create "
+                             f"--data-dir {cfg.data_path}); logwarden search 'process.name:sshd' --url {url}"
                              f"  and  logwarden alerts --url {url}"))
     return "\n".join([f"Logwarden {logwarden.__version__} is up.  Ctrl-C stops it.", *(f"  {k:<15} {v}" for k, v in rows)])
 
@@ -103,6 +106,7 @@ class Supervisor:
         self.run_dir = cfg.data_path / "run"
         self.children: list[Child] = []
         self.stopping = False
+        self.login = ""
         self.status_error: str | None = None  # why the last status write failed; None when it worked
 
     # -- layout ---------------------------------------------------------------
@@ -117,6 +121,10 @@ class Supervisor:
             from logwarden.demo import enable
 
             enable(self.cfg)
+        from logwarden.auth.bootstrap import banner_line, ensure_first_admin
+        from logwarden.auth.store import Users
+
+        self.login = banner_line(ensure_first_admin(self.cfg.data_path), Users(self.cfg.data_path).path)
         effective = self.run_dir / "effective.yml"
         effective.write_text(dump(self.cfg))
         return effective
@@ -200,7 +208,7 @@ class Supervisor:
             self._spawn(child)
             if child.name == "broker" and not self._wait_port(self.cfg.broker.listen):
                 log.error("broker did not open its port", extra={"listen": self.cfg.broker.listen})
-        print(startup_banner(self.cfg, [c.name for c in self.children]), flush=True)
+        print(startup_banner(self.cfg, [c.name for c in self.children], self.login), flush=True)
         try:
             while not self.stopping:
                 self._tick()

@@ -18,6 +18,7 @@ import click
 import httpx
 import orjson
 
+from logwarden.apiclient import auth_headers, explain_status, token_option
 from logwarden.events import get_path
 
 TIMEOUT_S = 30.0
@@ -38,9 +39,10 @@ def _base_url(config_file: str | None, url: str | None) -> str:
     return f"http://{host}:{port}"
 
 
-def _get(base: str, path: str, params: dict[str, Any], key: str = "hits") -> dict[str, Any]:
+def _get(base: str, path: str, params: dict[str, Any], key: str = "hits", token: str | None = None) -> dict[str, Any]:
     try:
-        resp = httpx.get(base + path, params={k: v for k, v in params.items() if v not in (None, "")}, timeout=TIMEOUT_S)
+        resp = httpx.get(base + path, params={k: v for k, v in params.items() if v not in (None, "")},
+                         headers=auth_headers(token), timeout=TIMEOUT_S)
     except httpx.HTTPError as exc:
         click.echo(f"error: cannot reach {base}: {exc}", err=True)
         sys.exit(1)
@@ -49,16 +51,16 @@ def _get(base: str, path: str, params: dict[str, Any], key: str = "hits") -> dic
     except ValueError:
         body = None
     if resp.status_code != 200:
-        _fail(resp.status_code, body if isinstance(body, dict) else resp.text.strip()[:500], params)
+        _fail(resp.status_code, body if isinstance(body, dict) else resp.text.strip()[:500], params, token)
     if not isinstance(body, dict) or key not in body:
         click.echo(f"error: unexpected answer from {base}{path}", err=True)
         sys.exit(1)
     return body
 
 
-def _fail(status: int, body: Any, params: dict[str, Any]) -> None:
+def _fail(status: int, body: Any, params: dict[str, Any], token: str | None = None) -> None:
     msg = body.get("error") if isinstance(body, dict) else body
-    click.echo(f"error: HTTP {status}: {msg}", err=True)
+    click.echo(f"error: HTTP {status}: {explain_status(status, msg, token)}", err=True)
     if isinstance(body, dict) and isinstance(body.get("position"), int) and params.get("q"):
         click.echo(f"  {params['q']}\n  {' ' * body['position']}^", err=True)
     sys.exit(1)
@@ -218,7 +220,7 @@ def _render_fields(body: dict[str, Any], fmt: str) -> None:
             click.echo("\t".join(r))
 
 
-def _follow(base: str, q: str, columns: list[tuple[str, str]], fmt: str) -> None:
+def _follow(base: str, q: str, columns: list[tuple[str, str]], fmt: str, token: str | None = None) -> None:
     """Print the live tail (GET /api/tail) until Ctrl-C; reconnects with Last-Event-ID."""
     last: str | None = None
     console = None
@@ -228,7 +230,7 @@ def _follow(base: str, q: str, columns: list[tuple[str, str]], fmt: str) -> None
         console = Console(highlight=False)
     out = sys.stdout.buffer
     while True:
-        headers = {"Accept": "text/event-stream"}
+        headers = {"Accept": "text/event-stream", **auth_headers(token)}
         if last:
             headers["Last-Event-ID"] = last
         try:
@@ -240,7 +242,7 @@ def _follow(base: str, q: str, columns: list[tuple[str, str]], fmt: str) -> None
                         body: Any = resp.json()
                     except ValueError:
                         body = resp.text.strip()[:500]
-                    _fail(resp.status_code, body, {"q": q})
+                    _fail(resp.status_code, body, {"q": q}, token)
                 event, data, eid = "message", [], None
                 for line in resp.iter_lines():
                     if line.startswith(":"):
@@ -299,6 +301,7 @@ _common = [
                  help="table (a terminal's default), json (the whole answer), ndjson (one document a line), csv. "
                       "Piped without --format: one plain line per hit."),
     click.option("--json", "as_json", is_flag=True, help="NDJSON: one full document per line (= --format ndjson)."),
+    token_option,
 ]
 
 
@@ -335,7 +338,7 @@ def _window(since: str | None, from_: str | None, to: str | None) -> dict[str, A
                                                    "(a line per event on a terminal, NDJSON when piped).")
 def search(query: tuple[str, ...], config_file: str | None, url: str | None, since: str | None, from_: str | None,
            to: str | None, limit: int, sort: str | None, fmt: str | None, as_json: bool, top: str | None, size: int,
-           stats: str | None, fields_: bool, follow: bool) -> None:
+           stats: str | None, fields_: bool, follow: bool, token: str | None) -> None:
     """Search events, newest first: logwarden search 'process.name:sshd AND "Failed password"'.
 
     Several arguments are joined with spaces (implicit AND). See docs/search.md for the
@@ -352,19 +355,19 @@ def search(query: tuple[str, ...], config_file: str | None, url: str | None, sin
         if sort or from_ or to or since:
             raise click.UsageError("--follow prints new events as they come: --sort, --since, --from and --to do not apply")
         try:
-            _follow(base, q, EVENT_COLUMNS, fmt or ("ndjson" if as_json or not sys.stdout.isatty() else "table"))
+            _follow(base, q, EVENT_COLUMNS, fmt or ("ndjson" if as_json or not sys.stdout.isatty() else "table"), token)
         except KeyboardInterrupt:
             sys.exit(130)
         return
     shown = _format(fmt, as_json)
     if top:
-        _render_top(_get(base, "/api/top", {"q": q, "field": top, "size": size, **window}, key="values"), shown)
+        _render_top(_get(base, "/api/top", {"q": q, "field": top, "size": size, **window}, key="values", token=token), shown)
     elif stats:
-        _render_stats(_get(base, "/api/stats", {"q": q, "field": stats, **window}, key="count"), shown)
+        _render_stats(_get(base, "/api/stats", {"q": q, "field": stats, **window}, key="count", token=token), shown)
     elif fields_:
-        _render_fields(_get(base, "/api/fields", {"q": q, **window}, key="fields"), shown)
+        _render_fields(_get(base, "/api/fields", {"q": q, **window}, key="fields", token=token), shown)
     else:
-        body = _get(base, "/api/search", {"q": q, "limit": limit, "sort": sort, **window})
+        body = _get(base, "/api/search", {"q": q, "limit": limit, "sort": sort, **window}, token=token)
         _render(body, EVENT_COLUMNS, shown, "events")
 
 
@@ -372,9 +375,9 @@ def search(query: tuple[str, ...], config_file: str | None, url: str | None, sin
 @click.argument("query", nargs=-1)
 @_options
 def alerts(query: tuple[str, ...], config_file: str | None, url: str | None, since: str | None, from_: str | None,
-           to: str | None, limit: int, sort: str | None, fmt: str | None, as_json: bool) -> None:
+           to: str | None, limit: int, sort: str | None, fmt: str | None, as_json: bool, token: str | None) -> None:
     """List alerts, newest first, optionally filtered: logwarden alerts 'alert.level:high'."""
     window = _window(since, from_, to)
     q = " ".join(query)
-    body = _get(_base_url(config_file, url), "/api/alerts", {"q": q, "limit": limit, "sort": sort, **window})
+    body = _get(_base_url(config_file, url), "/api/alerts", {"q": q, "limit": limit, "sort": sort, **window}, token=token)
     _render(body, ALERT_COLUMNS, _format(fmt, as_json), "alerts")

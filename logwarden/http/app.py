@@ -10,9 +10,15 @@ since= or from=/to= (ISO 8601 or date math):
   GET /api/stats?field=                               count/min/max/avg/p50/p95/p99 of a numeric field
   GET /api/tail                                       new matching events as server-sent events
   GET /api/status                                    the pipeline at a glance (logwarden/status.py)
+  POST /api/login, POST /api/logout, GET /api/session   browser sessions (logwarden/http/auth.py)
+  GET /api/alerts/{id}, POST /api/alerts/{id}/triage, GET /api/triage   alert page (alert_routes.py)
+  GET /api/openapi.json                              the OpenAPI description of all of these (openapi.py)
   GET /health                                200 when every supervised child runs, else 503
   GET /metrics                               Prometheus text for all processes
-  GET /                                      the web UI
+  GET / /discover /tail /alerts /pipeline    the web UI (one page, routed in the browser)
+
+Every /api/* route needs a session or an API token (logwarden/http/auth.py); /health and
+/metrics are open unless http.auth.open_paths says otherwise.
 
 Bad parameters and bad queries are the client's fault: 400 with a message that says what to
 change; an unreachable search backend (Elasticsearch down) is a 503. The search backend runs in this process and reads the index the index worker
@@ -40,6 +46,8 @@ from logwarden.durations import parse_duration
 log = logging.getLogger("logwarden.http")
 STATIC = Path(__file__).parent / "static"
 MAX_LIMIT = 10_000
+# the page's own paths (one page, routed in the browser): a link to any of them opens that view
+PAGES = ("/", "/login", "/discover", "/tail", "/alerts", "/alerts/{alert_id}", "/pipeline")
 
 
 MAX_QUERY_CHARS = 10_000      # a query longer than this is refused (400), not parsed
@@ -233,9 +241,33 @@ class Api:
 
 
 def build_app(cfg: Config) -> Starlette:
+    from starlette.middleware import Middleware
+
+    from logwarden.http.auth import Auth, AuthMiddleware, AuthRoutes
+
+    from logwarden.http.alert_routes import AlertRoutes
+    from logwarden.http.openapi import spec
+
     api = Api(cfg)
+    auth = Auth(cfg)
+    sessions = AuthRoutes(auth)
+    alert_routes = AlertRoutes(api)
+    openapi = spec()
+
+    async def openapi_json(request: Request) -> Response:
+        return ORJSONResponse(openapi)
+
     routes = [
-        Route("/", api.index),
+        # -- the web UI's own routes (issue 12): sessions, alert triage, OpenAPI, page paths --
+        Route("/api/login", sessions.login, methods=["POST", "GET"]),
+        Route("/api/logout", sessions.logout, methods=["POST"]),
+        Route("/api/session", sessions.session),
+        Route("/api/alerts/{alert_id}", alert_routes.detail),
+        Route("/api/alerts/{alert_id}/triage", alert_routes.triage, methods=["POST"]),
+        Route("/api/triage", alert_routes.current),
+        Route("/api/openapi.json", openapi_json),
+        *(Route(path, api.index) for path in PAGES),
+        # -- search and pipeline --
         Route("/api/search", api.search),
         Route("/api/alerts", api.alerts),
         Route("/api/histogram", api.histogram),
@@ -248,4 +280,4 @@ def build_app(cfg: Config) -> Starlette:
         Route("/metrics", api.metrics),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(AuthMiddleware, auth=auth)])

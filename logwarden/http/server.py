@@ -1,4 +1,4 @@
-"""Run the HTTP app under uvicorn on http.listen."""
+"""Run the HTTP app under uvicorn on http.listen (HTTPS when http.tls names a certificate)."""
 from __future__ import annotations
 
 import uvicorn
@@ -10,4 +10,6 @@ from logwarden.model import parse_hostport
 
 def serve(cfg: Config) -> None:
     host, port = parse_hostport(cfg.http.listen)
-    uvicorn.run(build_app(cfg), host=host, port=port, log_config=None, access_log=False)
+    tls = cfg.http.tls
+    uvicorn.run(build_app(cfg), host=host, port=port, log_config=None, access_log=False,
+                ssl_certfile=tls.cert_file, ssl_keyfile=tls.key_file)

@@ -4,6 +4,8 @@ search-after paging; field/top/stats/histogram aggregations; the live tail (SSE 
 `logwarden search --follow`); the CLI's flags."""
 from __future__ import annotations
 
+import os
+
 import orjson
 import httpx
 import pytest
@@ -78,6 +80,7 @@ class SSE:
         self.status: int | None = None
         self._stop = False
         headers = {"Last-Event-ID": last_id} if last_id else {}
+        headers["Authorization"] = f"Bearer {os.environ['LOGWARDEN_TOKEN']}"   # the harness's token (e2e_harness)
         self._t = threading.Thread(target=self._run, args=(url, params, headers), daemon=True)
         self._t.start()
 
@@ -204,10 +207,13 @@ def test_cli_window_sort_top_stats_fields_and_csv(app):
     res = run_cli("search", q, "--from", "last tuesday", "--url", app.url)
     assert res.returncode == 1 and "from: expected a date" in res.stderr
     # the HTTP routes answer the same on the running appliance
-    top = httpx.get(app.url + "/api/top", params={"q": q, "field": "http.response.status_code"}, timeout=10).json()
+    auth = {"Authorization": f"Bearer {app.token}"}
+    top = httpx.get(app.url + "/api/top", params={"q": q, "field": "http.response.status_code"}, headers=auth,
+                    timeout=10).json()
     assert top["values"] == [{"value": 200, "count": 6}, {"value": 500, "count": 3}] and top["other"] == 0
     hist = httpx.get(app.url + "/api/histogram", params={"q": q, "from": "2026-12-07T13:00:00Z", "to": "2026-12-07T14:00:00Z",
-                                                         "split": "http.response.status_code"}, timeout=10).json()
+                                                         "split": "http.response.status_code"}, headers=auth,
+                     timeout=10).json()
     assert hist["interval_ms"] == 60_000 and [s["value"] for s in hist["series"]] == [200, 500]
     assert sum(b["count"] for b in hist["buckets"]) == 9
 

@@ -1,17 +1,18 @@
-"""The web UI in a real headless Chromium against a running appliance: a person types a
-query, sees the matching events and the alert, and a bad query shows its error."""
+"""The web UI in a real headless Chromium against a running appliance: a person logs in,
+types a query, sees the matching events and the alert, and a bad query shows its error.
+More of the UI (zoom, sidebar, expand, triage, pipeline, live tail, refusals): test_ui_pages.py."""
 from __future__ import annotations
 
 import shutil
 
 import pytest
 
-from e2e_harness import NGINX, SSHD_FAIL, Appliance, wait_for
+from e2e_harness import ADMIN_PASSWORD, NGINX, SSHD_FAIL, Appliance, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
 
@@ -35,12 +36,22 @@ def page():
         browser.close()
 
 
+def login(page, url: str) -> None:
+    """Open `url`, which shows the login form first, and log in as the harness's admin."""
+    page.goto(url)
+    page.wait_for_selector("#login-form", state="visible", timeout=15000)
+    page.fill("#username", "admin")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#nav", state="visible", timeout=15000)
+
+
 def test_search_and_alerts_in_the_browser(app, page, tmp_path):
     app.start()
     app.append([NGINX[0].format(i=i) for i in range(3)] + [SSHD_FAIL.format(s=s, port=50000 + s) for s in range(8)])
     wait_for("alert raised", lambda: app.api("/api/alerts").get("hits"), app, timeout=60)
 
-    page.goto(app.url + "/")
+    login(page, app.url + "/")
     page.fill("#q", "process.name:sshd AND event.outcome:failure")
     page.select_option("#since", "")
     page.click("button[type=submit]")
@@ -70,7 +81,8 @@ def test_an_alert_link_opens_on_its_events(app, page):
     link = urlsplit(alert["url"])
     assert f"{link.scheme}://{link.netloc}" == app.url  # rules.base_url unset: the UI this appliance serves
     assert link.path == "/" and link.query.startswith("q=event.id")
-    page.goto(alert["url"])
+    # A link opened without a session shows the login, then the link's own view.
+    login(page, alert["url"])
     page.wait_for_function(f"document.querySelectorAll('#hits tbody tr').length === {len(alert['event_ids'])}", timeout=15000)
     assert page.input_value("#q") == alert["query"]
     assert page.input_value("#since") == ""

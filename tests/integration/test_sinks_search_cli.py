@@ -31,6 +31,11 @@ def api(tmp_path_factory):
            "rule": {"id": "r1", "name": "SSH brute force"}, "alert": {"level": "high", "count": 20},
            "source": {"ip": "10.0.0.9"}, "host": {"name": "db1"}})
     a.close()
+    from logwarden.auth.store import Tokens
+
+    _, token = Tokens(data).create("viewer", "tests")   # what a script has: a viewer token in LOGWARDEN_TOKEN
+    saved = os.environ.get("LOGWARDEN_TOKEN")
+    os.environ["LOGWARDEN_TOKEN"] = token
     port = free_port()
     cfg = data / "logwarden.yml"
     cfg.write_text(yaml.safe_dump({"data_dir": str(data), "http": {"listen": f"127.0.0.1:{port}"}}))
@@ -48,8 +53,12 @@ def api(tmp_path_factory):
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError((data / "http.log").read_text() if proc.poll() is not None else "http did not start")
                 time.sleep(0.1)
-        yield {"url": url, "config": str(cfg)}
+        yield {"url": url, "config": str(cfg), "auth": {"Authorization": f"Bearer {token}"}}
     finally:
+        if saved is None:
+            os.environ.pop("LOGWARDEN_TOKEN", None)
+        else:
+            os.environ["LOGWARDEN_TOKEN"] = saved
         proc.terminate()
         try:
             proc.wait(10)
@@ -60,13 +69,14 @@ def api(tmp_path_factory):
 
 
 def test_api_shape(api):
-    body = httpx.get(api["url"] + "/api/search", params={"q": "process.name:sshd", "limit": 3}).json()
+    body = httpx.get(api["url"] + "/api/search", params={"q": "process.name:sshd", "limit": 3},
+                     headers=api["auth"]).json()
     assert body["total"] == 20
     assert [h["event"]["id"] for h in body["hits"]] == ["e29", "e28", "e26"]
 
 
 def test_bad_query_is_400_with_position(api):
-    resp = httpx.get(api["url"] + "/api/search", params={"q": "process.name:(sshd"})
+    resp = httpx.get(api["url"] + "/api/search", params={"q": "process.name:(sshd"}, headers=api["auth"])
     assert resp.status_code == 400
     assert "unclosed '('" in resp.json()["error"]
     assert resp.json()["position"] == 13
@@ -104,6 +114,17 @@ def test_search_unreachable_exits_1(api):
     res = run_cli("search", "x", "--url", f"http://127.0.0.1:{free_port()}")
     assert res.returncode == 1
     assert "cannot reach" in res.stderr
+
+
+def test_search_without_a_token_says_how_to_get_one(api):
+    env = {k: v for k, v in os.environ.items() if k != "LOGWARDEN_TOKEN"}
+    res = subprocess.run(logwarden_cmd("search", "x", "--url", api["url"]), capture_output=True, text=True,
+                         env={**env, "PYTHONSAFEPATH": "1"}, cwd="/", timeout=60)
+    assert res.returncode == 1
+    assert "HTTP 401" in res.stderr and "logwarden token create" in res.stderr
+    res = run_cli("alerts", "--token", "lwt_00000000_wrong", "--url", api["url"])
+    assert res.returncode == 1 and "the token was refused" in res.stderr
+    assert httpx.get(api["url"] + "/api/search").status_code == 401
 
 
 def test_alerts(api):

@@ -5,15 +5,21 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
+from logwarden.auth.store import Tokens
 from logwarden.config import Config
 from logwarden.http.app import build_app
 from lwtest import free_port
 
 
+def viewer(cfg: Config) -> TestClient:
+    """A client with a viewer token, as a script would call the API."""
+    _, token = Tokens(cfg.data_path).create("viewer")
+    return TestClient(build_app(cfg), headers={"Authorization": f"Bearer {token}"})
+
+
 @pytest.fixture
 def client(tmp_path):
-    cfg = Config(data_dir=str(tmp_path))
-    return TestClient(build_app(cfg))
+    return viewer(Config(data_dir=str(tmp_path)))
 
 
 def test_search_on_an_empty_index(client):
@@ -37,7 +43,7 @@ def test_unreachable_elasticsearch_is_503(tmp_path):
     cfg = Config(data_dir=str(tmp_path))
     cfg.index.type = "elasticsearch"
     cfg.index.elasticsearch_url = f"http://127.0.0.1:{free_port()}"
-    r = TestClient(build_app(cfg)).get("/api/search", params={"q": "*"})
+    r = viewer(cfg).get("/api/search", params={"q": "*"})
     assert r.status_code == 503 and "unavailable" in r.json()["error"]
 
 
@@ -93,7 +99,7 @@ def test_new_endpoints_refuse_bad_parameters(tmp_path, path, params, fragment):
     w = IndexWriter(tmp_path / "index" / "events", heap_bytes=16_000_000)
     w.add({"@timestamp": "2026-12-07T13:00:00Z", "message": "m", "event": {"id": "e1"}, "source": {"ip": "10.0.0.1"}})
     w.close()
-    client = TestClient(build_app(Config(data_dir=str(tmp_path))))
+    client = viewer(Config(data_dir=str(tmp_path)))
     r = client.get(path, params=params)
     assert r.status_code == 400, r.text
     assert fragment in r.json()["error"], r.json()
