@@ -7,11 +7,14 @@ Two measurements, each against a peer measured in the same run on the same machi
 2. shipping a file to a fresh built-in broker (`logwarden broker` as a process): the
    agent (tail, split, envelope, produce with acks=all + idempotence + lz4, offsets from
    delivery reports) against kcat producing the same file's raw lines with the same
-   producer settings (`kcat -P -l`: no envelope, no registry).
+   producer settings (`kcat -P -l`: no envelope, no registry), and against rsyslog
+   (`imfile` -> `omkafka`, Debian's rsyslog + rsyslog-kafka, acks=all + lz4, the line as
+   the record) tailing the same file into the same broker, timed until the broker holds
+   every line (its topic's high watermark).
 
     python bench/agent_throughput.py [--lines 300000]
 
-Prints lines/s, MiB/s of input and the ratios.
+Prints lines/s, MiB/s of input and the ratios (agent / rsyslog is the issue's figure).
 """
 from __future__ import annotations
 
@@ -119,6 +122,7 @@ def bench_ship(data: list[bytes], tmp: Path) -> None:
             subprocess.run([kcat, "-P", "-b", bootstrap, "-t", "bench.kcat", "-l", "-X", "acks=all", "-X", "enable.idempotence=true",
                             "-X", "compression.codec=lz4", "-X", "linger.ms=20", "-X", "batch.size=1000000", str(log)], check=True)
             t_kcat = time.perf_counter() - t0
+        t_rsyslog = bench_rsyslog(log, bootstrap, len(data), tmp)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -127,6 +131,68 @@ def bench_ship(data: list[bytes], tmp: Path) -> None:
     if t_kcat:
         print(f"  kcat -P -l     : {len(data) / t_kcat:10.0f} lines/s  {size_mib / t_kcat:7.1f} MiB/s  (raw lines, no envelope)")
         print(f"  ratio agent/kcat: {t_kcat / t_agent:.2f}")
+    if t_rsyslog:
+        print(f"  rsyslog imfile -> omkafka: {len(data) / t_rsyslog:10.0f} lines/s  {size_mib / t_rsyslog:7.1f} MiB/s  (raw lines)")
+        print(f"  ratio agent/rsyslog: {t_rsyslog / t_agent:.2f}")
+    else:
+        print("  rsyslog: not run (needs rsyslogd and omkafka.so: apt-get install rsyslog rsyslog-kafka)")
+
+
+RSYSLOG_CONF = """
+global(workDirectory="{work}")
+module(load="imfile" mode="inotify")
+module(load="omkafka")
+template(name="line" type="string" string="%msg%")
+input(type="imfile" File="{path}" Tag="bench" ruleset="tokafka" freshStartTail="off" reopenOnTruncate="on")
+ruleset(name="tokafka" queue.type="LinkedList" queue.size="200000" queue.dequeueBatchSize="4096") {{
+  action(type="omkafka" broker=["{bootstrap}"] topic="bench.rsyslog" template="line" partitions.auto="on"
+         confParam=["compression.codec=lz4", "acks=all", "enable.idempotence=true", "linger.ms=20",
+                    "batch.size=1000000", "queue.buffering.max.messages=1000000"])
+}}
+"""
+OMKAFKA = "/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so"
+
+
+def _high_watermarks(c, topic: str) -> int:
+    from confluent_kafka import TopicPartition
+
+    meta = c.list_topics(topic, timeout=5).topics.get(topic)
+    if meta is None or meta.error is not None:
+        return 0
+    return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1] for p in meta.partitions)
+
+
+def bench_rsyslog(log: Path, bootstrap: str, n: int, tmp: Path) -> float | None:
+    """rsyslogd tailing `log` into topic bench.rsyslog; seconds until the broker holds all n lines."""
+    rsyslogd = shutil.which("rsyslogd") or ("/usr/sbin/rsyslogd" if os.path.exists("/usr/sbin/rsyslogd") else None)
+    if rsyslogd is None or not os.path.exists(OMKAFKA):
+        return None
+    work = tmp / "rsyslog"
+    work.mkdir()
+    conf = tmp / "rsyslog.conf"
+    conf.write_text(RSYSLOG_CONF.format(work=work, path=log, bootstrap=bootstrap))
+    from confluent_kafka import Consumer
+
+    watch = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-hwm"})
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([rsyslogd, "-n", "-f", str(conf), "-i", str(tmp / "rsyslog.pid")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while (got := _high_watermarks(watch, "bench.rsyslog")) < n:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                print(f"  rsyslog stopped at {got} of {n} lines (exit {proc.poll()})")
+                return None
+            time.sleep(0.05)
+        return time.perf_counter() - t0
+    finally:
+        watch.close()
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def main() -> None:
