@@ -45,7 +45,7 @@ from .config import AgentConfig, FileSource
 from .discovery import matches, watch_roots
 from .envelope import EnvelopeTemplate
 from .harvester import Handoff, Harvester
-from .identity import file_key, fingerprint_path, first_line_bytes, same_content
+from .identity import file_key, fingerprint_fd, fingerprint_path, first_line_bytes, same_content
 from .lifecycle import FileEvent, FileState
 from .metrics import Stats
 from .monitor import MonitorServer
@@ -280,6 +280,12 @@ class Agent:
         ts = now_iso().encode()
         limit = self.acfg.read_buffer_bytes
         for h in list(self.harvesters.values()):
+            if h.fingerprint is None and h.splitter.position == 0:
+                # opened before its first line was complete (logrotate's copy exists before
+                # its bytes do): once that line is there, it may be a copy like any other
+                h.fingerprint = fingerprint_fd(h.fd)
+                if h.fingerprint is not None:
+                    self._find_original(h)
             if self._held_copy(h, now) or self._blocked(h):
                 continue
             budget = PUMP_BYTES_PER_FILE
