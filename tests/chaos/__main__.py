@@ -12,6 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import orjson
+
 from .harness import FAULTS, ChaosConfig, ChaosRun
 
 
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         r = ChaosRun(work, cc).run()
     print(r.summary())
     if a.json:
-        a.json.write_bytes(__import__("orjson").dumps(dataclasses.asdict(r), option=__import__("orjson").OPT_INDENT_2))
+        a.json.write_bytes(orjson.dumps(dataclasses.asdict(r), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     bad = (r.missing or r.duplicated or r.exact_alert_problems or any(f["recovery_s"] is None for f in r.faults)
            or any(v != 0 for v in r.lag.values()))
     return 1 if bad else 0

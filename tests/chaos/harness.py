@@ -199,6 +199,7 @@ class Result:
     indexed: int = 0
     missing: list[int] = field(default_factory=list)
     duplicated: dict[int, int] = field(default_factory=dict)
+    duplicate_copies: dict[int, list[str]] = field(default_factory=dict)  # the first 20, where each copy came from
     alerts_expected: int = 0
     alerts_raised: int = 0
     alerts_per_ip: dict[str, int] = field(default_factory=dict)
@@ -236,6 +237,7 @@ class Result:
             rows.append(f"  missing (first 20): {self.missing[:20]}")
         if self.duplicated:
             rows.append(f"  duplicated (first 20): {dict(list(self.duplicated.items())[:20])}")
+            rows += [f"    line {i}: {'; '.join(c)}" for i, c in list(self.duplicate_copies.items())[:5]]
         return "\n".join(rows)
 
 
@@ -434,6 +436,7 @@ class ChaosRun:
         time.sleep(3)  # a late replay would land now; it must not add a copy
         r.lag = self.lag() or {}
         counts = [0] * written
+        where: dict[int, list[str]] = {}  # seq -> "event.id path@offset" of each copy, kept for duplicates
         for lo in range(0, written, PAGE_S):
             hi = min(lo + PAGE_S, written)
             res = self.app.api("/api/search", q=f"@timestamp:[{_iso(BASE + timedelta(seconds=lo))} TO "
@@ -444,9 +447,13 @@ class ChaosRun:
                     seq = int(path[3:])
                     if seq < written:
                         counts[seq] += 1
+                        lg = hit.get("log") or {}
+                        where.setdefault(seq, []).append(f"{(hit.get('event') or {}).get('id')} "
+                                                         f"{(lg.get('file') or {}).get('path')}@{lg.get('offset')}")
         r.indexed = sum(counts)
         r.missing = [i for i, n in enumerate(counts) if n == 0]
         r.duplicated = {i: n for i, n in enumerate(counts) if n > 1}
+        r.duplicate_copies = {i: where[i] for i in list(r.duplicated)[:20]}
         # alerts: the correlation's per address, the single rule's in all
         r.alerts_expected = len(self.writer.brute)
         hits = self.app.api("/api/alerts", q=f'rule.id:"{BRUTE_RULE}"', limit=10000).get("hits", [])

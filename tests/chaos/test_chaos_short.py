@@ -13,11 +13,11 @@ pytestmark = [pytest.mark.e2e]
 
 @pytest.mark.timeout(900)
 def test_every_line_indexed_once_and_alerts_exact_through_every_fault(tmp_path):
-    # ~500 lines/s is high for the whole appliance sharing 2 busy cores with other tests,
-    # and still drains; 20 s of broker down and a 14 s stall beyond the 10 s session timeout
+    # ~300 lines/s is high for the whole appliance sharing 2 busy cores with other tests,
+    # and still drains; 20 s of broker down and a 12 s stall beyond the 10 s session timeout
     # (the writer stops 2 s after the last fault recovered; `lines` is only a cap)
-    cc = ChaosConfig(lines=300_000, rate=500, files=4, rotate_every=1200, brute_sets=40, brute_every=1000, seed=18,
-                     broker_down_s=20, until_faults_done=True)
+    cc = ChaosConfig(lines=300_000, rate=300, files=4, rotate_every=900, brute_sets=40, brute_every=600, seed=18,
+                     broker_down_s=20, stop_s=12, until_faults_done=True)
     r = ChaosRun(tmp_path, cc).run()
     print(r.summary())
     assert not [f for f in r.faults if f["recovery_s"] is None], r.summary()
