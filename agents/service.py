@@ -197,8 +197,8 @@ class Agent:
         if h.fingerprint is None:
             return
         for other in list(self.harvesters.values()):
-            if not self._same_generation(h, other):
-                continue
+            if other is h or not self._same_generation(h, other):  # h is listed already when its
+                continue                                             # first line came after its opening
             if not same_content(h.fd, other.fd):
                 self._check_one(other, time.monotonic())
             if self._same_generation(h, other) and h.size() > first_line_bytes(h.fd) and same_content(h.fd, other.fd):

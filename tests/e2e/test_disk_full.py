@@ -5,13 +5,16 @@ acknowledged is lost, /health says why, and it recovers by itself when space ret
 mounts (as root with CAP_SYS_ADMIN; skipped elsewhere) and then fills with a filler file
 while lines keep being appended to the tailed file, which lives on the ordinary disk.
 """
-import errno
 import subprocess
+import time
+
+import httpx
 
 import orjson
 import pytest
 
 from e2e_harness import NGINX, Appliance, wait_for
+from lwtest import fill
 
 pytestmark = [pytest.mark.e2e]
 
@@ -27,18 +30,6 @@ def app(tmp_path):
     yield a
     a.stop()
     subprocess.run(["umount", "-l", str(data)], check=False)
-
-
-def fill(directory):
-    filler = directory / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-    return filler
 
 
 def lines(tag: str, n: int) -> list[str]:
@@ -63,9 +54,7 @@ def test_full_data_directory_holds_back_then_recovers_by_itself(app):
     app.append(lines("during", 2000))
 
     def says_full():
-        h = app.api("/health")  # 503 bodies come back as {} from the harness; read it raw
-        import httpx
-        r = httpx.get(app.url + "/health", timeout=5)
+        r = httpx.get(app.url + "/health", timeout=5)  # the harness's api() reads only 200 bodies
         body = r.json()
         return body if r.status_code == 503 and "disk" in orjson.dumps(body).decode().lower() else None
 
@@ -73,7 +62,6 @@ def test_full_data_directory_holds_back_then_recovers_by_itself(app):
     assert "no space" in health["error"].lower() or "full" in health["error"].lower(), health
     wait_for("the broker refuses produce with KAFKA_STORAGE_ERROR",
              lambda: "KAFKA_STORAGE_ERROR" in app.output() or "No space left" in app.output(), app, timeout=60)
-    import time
     time.sleep(10)  # the appliance sits on a full disk for a while
     st = status(app)
     assert all(c["running"] for c in st["children"].values()), st

@@ -79,3 +79,20 @@ def test_copy_of_a_file_truncated_before_it_was_read_is_read_when_the_writer_goe
         agent.pump(0.0)
         agent.check(0.0)
     assert agent.stats.lines_read == 10  # 5 of app.log.1, 5 of the copy app.log.2, each once
+
+
+def test_a_file_opened_empty_is_not_held_as_a_copy_of_itself(tmp_path, agent):
+    """A new file at a rotated path is opened empty (the writer has not written yet); when its
+    first line comes, it is compared with the files being read - never with itself, which
+    "has the same bytes" and would hold it for good."""
+    log = tmp_path / "app.log"
+    log.touch()
+    agent.scan()
+    agent.shipper.max_inflight = 10_000
+    agent.pump(0.0)
+    write(log, [f"line {i}" for i in range(5)])
+    for _ in range(4):
+        agent.pump(0.0)
+        agent.check(0.0)
+    assert agent.stats.lines_read == 5
+    assert all(h.copy_of is None for h in agent.harvesters.values())
