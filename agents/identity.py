@@ -56,6 +56,10 @@ def same_content(fd_a: int, fd_b: int) -> bool:
     and last COPY_CHECK_BYTES compared): how a copy of a file is told from another file
     that only starts with the same line (a CSV or W3C header)."""
     n = min(os.fstat(fd_a).st_size, os.fstat(fd_b).st_size)
+    if n == 0:
+        # an empty file holds nobody's bytes: a copy whose original is empty now is the copy
+        # of a truncated file (that nobody wrote to since), not a file still being copied
+        return False
     k = min(n, COPY_CHECK_BYTES)
     return os.pread(fd_a, k, 0) == os.pread(fd_b, k, 0) and os.pread(fd_a, k, n - k) == os.pread(fd_b, k, n - k)
 

@@ -45,7 +45,7 @@ from .config import AgentConfig, FileSource
 from .discovery import matches, watch_roots
 from .envelope import EnvelopeTemplate
 from .harvester import Handoff, Harvester
-from .identity import file_key, fingerprint_path, first_line_bytes, same_content
+from .identity import file_key, fingerprint_fd, fingerprint_path, first_line_bytes, same_content
 from .lifecycle import FileEvent, FileState
 from .metrics import Stats
 from .monitor import MonitorServer
@@ -197,8 +197,8 @@ class Agent:
         if h.fingerprint is None:
             return
         for other in list(self.harvesters.values()):
-            if not self._same_generation(h, other):
-                continue
+            if other is h or not self._same_generation(h, other):  # h is listed already when its
+                continue                                             # first line came after its opening
             if not same_content(h.fd, other.fd):
                 self._check_one(other, time.monotonic())
             if self._same_generation(h, other) and h.size() > first_line_bytes(h.fd) and same_content(h.fd, other.fd):
@@ -280,6 +280,12 @@ class Agent:
         ts = now_iso().encode()
         limit = self.acfg.read_buffer_bytes
         for h in list(self.harvesters.values()):
+            if h.fingerprint is None and h.splitter.position == 0:
+                # opened before its first line was complete (logrotate's copy exists before
+                # its bytes do): once that line is there, it may be a copy like any other
+                h.fingerprint = fingerprint_fd(h.fd)
+                if h.fingerprint is not None:
+                    self._find_original(h)
             if self._held_copy(h, now) or self._blocked(h):
                 continue
             budget = PUMP_BYTES_PER_FILE

@@ -287,6 +287,8 @@ def load(path: str | os.PathLike[str] | None) -> Config:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         raise ConfigError([f"{p}{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{p}: not valid YAML for a configuration: it nests too deeply"]) from None
     if data is not None and not isinstance(data, dict):
         raise ConfigError([f"{p}:1: (top level): expected a mapping of sections, got {_describe(data)}"])
     return validate(data, str(p), root)

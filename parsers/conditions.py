@@ -10,7 +10,6 @@ Equality against a list-valued field (ECS `event.category` is a list) means memb
 from __future__ import annotations
 
 import ipaddress
-import re
 from typing import Any, Callable
 
 from pydantic import ConfigDict, Field, field_validator
@@ -56,9 +55,12 @@ class ConditionConfig(Model):
     def _regexes_compile(cls, v: dict[str, str] | None) -> dict[str, str] | None:
         for field, pattern in (v or {}).items():
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{field}: bad regular expression {pattern!r}: {exc}") from None
+                _re2(pattern)
+            except Exception as exc:  # re2.error: bad syntax, or look-around / back-references
+                why = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+                raise ValueError(f"{field}: bad regular expression {pattern!r}: {why} (conditions run on RE2, "
+                                 f"which has no look-around or back-references, so no line can make them take "
+                                 f"exponential time)") from None
         return v
 
 
@@ -80,8 +82,17 @@ def _contains(field: str, sub: str) -> Predicate:
     return test
 
 
+def _re2(pattern: str) -> Any:
+    """A user's condition regex on RE2 (linear time), never on the backtracking stdlib engine."""
+    import re2
+
+    opts = re2.Options()
+    opts.log_errors = False
+    return re2.compile(pattern, opts)
+
+
 def _regexp(field: str, pattern: str) -> Predicate:
-    rx = re.compile(pattern)
+    rx = _re2(pattern)
 
     def test(doc: dict[str, Any]) -> bool:
         v = get_path(doc, field)

@@ -31,9 +31,10 @@ the stage checkpoints it (service.py).
 from __future__ import annotations
 
 import operator
+import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .compiler import Correlation
 from .episodes import hashable as _hashable
@@ -71,12 +72,13 @@ class _Entry:
 
 
 class _Group:
-    __slots__ = ("entries", "start", "last")
+    __slots__ = ("entries", "start", "last", "fed")
 
     def __init__(self) -> None:
         self.entries: deque[_Entry] = deque()
         self.start: float | None = None
         self.last = 0.0
+        self.fed = 0.0  # monotonic time of the last entry's arrival
 
 
 class _State:
@@ -155,8 +157,11 @@ class Correlator:
     is what keeps one attack one alert instead of one per `condition` events.
     """
 
-    def __init__(self, correlations: list[Correlation], episodes: Any = None):
+    def __init__(self, correlations: list[Correlation], episodes: Any = None,
+                 clock: Callable[[], float] = time.monotonic):
+        """`clock`: arrival time, which decides when an idle group may be forgotten (tick)."""
         self.episodes = episodes
+        self.clock = clock
         self.states = [_State(c) for c in correlations]
         self.by_source: dict[str, list[_State]] = {}
         for st in self.states:
@@ -184,6 +189,7 @@ class Correlator:
             if not st.immediate and g.start is not None and ts > g.start + corr.timespan:
                 out += self._close(st, key, g, ts)
             g.entries.append(_Entry(ts, source_id, events, value))
+            g.fed = self.clock()
             if len(g.entries) > MAX_ENTRIES:
                 g.entries.popleft()
             g.last = max(g.last, ts)
@@ -224,13 +230,21 @@ class Correlator:
         return out
 
     def tick(self, now: float) -> list[Hit]:
-        """Close windows that ended before `now` and forget idle groups (call periodically)."""
+        """Close windows that ended before `now` and forget idle groups (call periodically).
+
+        A lower-bounded group is only memory: its old entries go on its next feed anyway. It
+        is forgotten when `now` (event time) is past its window *and* nothing arrived for it
+        for a timespan of arrival time. Event time alone is not enough: a watermark that ran
+        ahead (the wall clock after an idle stream, a newer partition read first, a host with
+        a slow clock) would forget a backlog's brute force between two batches of its events.
+        """
+        arrived = self.clock()
         out: list[Hit] = []
         for st in self.states:
             span = st.corr.timespan
             for key, g in list(st.groups.items()):
                 if st.immediate:
-                    if g.last < now - span:
+                    if g.last < now - span and arrived - g.fed > span:
                         del st.groups[key]
                 elif g.start is not None and now > g.start + span:
                     out += self._close(st, key, g, now)
@@ -254,6 +268,7 @@ class Correlator:
             for key, start, last, entries in data.get(st.corr.doc.id, ()):
                 g = st.groups[tuple(_hashable(k) for k in key)] = _Group()
                 g.start, g.last = start, last
+                g.fed = self.clock()  # restored windows count as just arrived: a backlog follows
                 g.entries = deque(_Entry(ts, src, [(tuple(r) if isinstance(r, list) else r, d) for r, d in evs], v)
                                   for ts, src, evs, v in entries)
 

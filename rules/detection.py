@@ -143,7 +143,8 @@ def _pattern_pred(alts: list[ss.Parts]) -> tuple[Callable[[str], bool], frozense
 
 
 def compile_regex(pattern: str, flags: str, where: str) -> Any:
-    """re2 first (linear time); the stdlib engine only where RE2 lacks a feature, with a warning."""
+    """RE2 only (linear time): a pattern it cannot compile is refused with the reason, never
+    run on the backtracking stdlib engine, where one hostile log line could stall the stage."""
     opts = re2.Options()
     opts.case_sensitive = "i" not in flags
     opts.dot_nl = "s" in flags
@@ -151,15 +152,11 @@ def compile_regex(pattern: str, flags: str, where: str) -> Any:
     inline = "(?m)" if "m" in flags else ""
     try:
         return re2.compile(inline + pattern, opts)
-    except Exception as exc:  # re2.error: unsupported syntax such as look-around or backrefs
-        try:
-            f = (re.I if "i" in flags else 0) | (re.M if "m" in flags else 0) | (re.S if "s" in flags else 0)
-            rx = re.compile(pattern, f)
-        except re.error as exc2:
-            raise DetectionError(f"{where}: invalid regular expression {pattern!r}: {exc2}") from None
-        log.warning("rule regex needs the stdlib engine (not linear-time)",
-                    extra={"where": where, "pattern": pattern, "re2_error": str(exc)})
-        return rx
+    except Exception as exc:  # re2.error: bad syntax, or a feature RE2 lacks (look-around, backrefs)
+        why = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise DetectionError(f"{where}: regular expression {pattern!r} is refused: {why} (rules run on RE2, which has "
+                             f"no look-around or back-references, so that no log line can make matching take "
+                             f"exponential time)") from None
 
 
 def regex_test(rx: Any) -> Callable[[str], bool]:

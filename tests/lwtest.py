@@ -4,6 +4,7 @@ Importable from any test as `from lwtest import ...` (pytest puts tests/ on sys.
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -87,3 +88,17 @@ def wait_listening(port: int, proc: Proc, timeout: float = 30) -> None:
             assert proc.p.poll() is None, proc.output()
             assert time.monotonic() < deadline, f"{proc.p.args} did not listen on {port}:\n{proc.output()}"
             time.sleep(0.1)
+
+
+def fill(directory: Path) -> Path:
+    """Write a filler file into `directory` until its file system says ENOSPC (a small
+    tmpfs a test mounted); returns its path - unlink it to give the space back."""
+    filler = directory / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    return filler

@@ -45,6 +45,27 @@ from logwarden.durations import parse_duration
 
 log = logging.getLogger("logwarden.http")
 STATIC = Path(__file__).parent / "static"
+DISK_LOW_MAX_BYTES = 64 * 1024 * 1024
+DISK_LOW_MIN_BYTES = 1024 * 1024
+
+
+def disk_full(data: Path) -> str | None:
+    """Why the data directory's file system counts as full, or None.
+
+    Full means less free than 1 % of it (at least 1 MiB, at most 64 MiB): the broker then
+    answers produce with KAFKA_STORAGE_ERROR and the agent holds its offsets, so the
+    appliance is up and waiting, not working, and /health must say so and why."""
+    import shutil
+
+    try:
+        usage = shutil.disk_usage(data)
+    except OSError:
+        return None
+    low = max(DISK_LOW_MIN_BYTES, min(DISK_LOW_MAX_BYTES, usage.total // 100))
+    if usage.free >= low:
+        return None
+    return (f"disk full: the data directory {data} has {usage.free} bytes free of {usage.total}; the broker refuses "
+            f"new records (KAFKA_STORAGE_ERROR) and the agent waits with its offsets held until space is freed")
 MAX_LIMIT = 10_000
 # the page's own paths (one page, routed in the browser): a link to any of them opens that view
 PAGES = ("/", "/login", "/discover", "/tail", "/alerts", "/alerts/{alert_id}", "/pipeline")
@@ -231,7 +252,10 @@ class Api:
                 children = {}
         down = sorted(name for name, c in children.items() if not c.get("running"))
         body = {"status": "ok" if not down else "degraded", "down": down, "children": children}
-        return ORJSONResponse(body, status_code=200 if not down else 503)
+        full = disk_full(self.cfg.data_path)
+        if full:
+            body["status"], body["error"] = "degraded", full
+        return ORJSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     async def metrics(self, request: Request) -> Response:
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")

@@ -215,6 +215,9 @@ def _build() -> pp.ParserElement:
 _GRAMMAR = _build()
 
 
+MAX_DEPTH = 64  # parentheses; a deeper query is refused before pyparsing recurses into it
+
+
 def _precheck(q: str) -> None:
     """Clearer messages than a parser can give for unbalanced quotes and parentheses."""
     depth = 0
@@ -234,6 +237,8 @@ def _precheck(q: str) -> None:
         elif ch == "(":
             depth += 1
             opened.append(i)
+            if depth > MAX_DEPTH:
+                raise QueryError(f"parentheses nest deeper than {MAX_DEPTH}: flatten the query", i)
         elif ch == ")":
             if depth == 0:
                 raise QueryError("unmatched ')'", i)
@@ -254,6 +259,8 @@ def parse(query: str) -> Node:
     _precheck(query)
     try:
         result = _GRAMMAR.parse_string(query, parse_all=True)
+    except RecursionError:  # e.g. thousands of NOTs in a row: the parser's stack, not the user's fault alone
+        raise QueryError("the query nests too deeply (operators in a row or parentheses): simplify it", 0) from None
     except pp.ParseFatalException as exc:
         raise QueryError(exc.msg, exc.loc) from None
     except pp.ParseException as exc:

@@ -10,7 +10,6 @@ Two real ENOSPC faults from the kernel:
   files live there too, so stages may crash and be restarted meanwhile. The broker's and
   index's data stay on the ordinary disk: their own disk-full behaviour is not tested here.
 """
-import errno
 import os
 import signal
 import subprocess
@@ -18,7 +17,7 @@ import subprocess
 import orjson
 import pytest
 
-from lwtest import Proc, free_port, logwarden_cmd, wait_listening, wait_until
+from lwtest import Proc, fill, free_port, logwarden_cmd, wait_listening, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -80,19 +79,6 @@ def small_run_dir(tmp_path):
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
     yield run
     subprocess.run(["umount", "-l", str(run)], check=False)
-
-
-def fill(directory):
-    """Write a filler file until the file system says ENOSPC; returns its path."""
-    filler = directory / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-    return filler
 
 
 def test_supervisor_survives_a_full_run_directory_and_restarts_everything_after(tmp_path, small_run_dir):

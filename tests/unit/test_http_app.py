@@ -111,3 +111,21 @@ def test_new_endpoints_on_an_empty_index(client):
     assert client.get("/api/stats", params={"field": "http.response.body.bytes"}).json()["count"] == 0
     assert client.get("/api/fields").json() == {"total": 0, "sample": 0, "fields": []}
     assert client.get("/api/histogram", params={"split": "host.name"}).json()["series"] == []
+
+
+def test_health_names_a_full_data_directory(tmp_path, monkeypatch):
+    """issue 18: on a full disk every process still runs, so `down` is empty; /health must
+    still say that nothing moves, and why."""
+    import shutil
+    from collections import namedtuple
+
+    cfg = Config(data_dir=str(tmp_path))
+    client = TestClient(build_app(cfg))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "status.json").write_bytes(orjson.dumps({"children": {"broker": {"running": True}}}))
+    assert client.get("/health").status_code == 200
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(64 << 20, (64 << 20) - 4096, 4096))
+    r = client.get("/health")
+    assert r.status_code == 503 and r.json()["down"] == []
+    assert r.json()["error"].startswith(f"disk full: the data directory {tmp_path} has 4096 bytes free")

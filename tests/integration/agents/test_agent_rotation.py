@@ -219,3 +219,25 @@ def test_a_file_sharing_only_its_header_line_is_not_taken_for_a_copy(tmp_path, r
     assert wait_until(lambda: r.agent.stats.spooled == 19)
     r.stop()
     assert sorted(d["message"] for d in shipped(tmp_path)) == sorted([header] * 3 + [f"a {i}" for i in range(10)] + [f"b {i}" for i in range(5)] + ["c 0"])
+
+
+def test_copytruncate_copy_found_while_still_empty_is_still_held_as_a_copy(tmp_path, run_agent):
+    """Regression (found by the chaos run, issue 18): logrotate's copy exists before its
+    bytes do, and a watchdog create event can open it while it is empty. It had no first
+    line then, so it was never compared with the original, and once filled it was read
+    from 0: every line of the copied generation shipped twice."""
+    log = tmp_path / "app.log"
+    write(log, [f"first {i}" for i in range(100)], "w")
+    r = run_agent(agent(tmp_path, [str(tmp_path / "app.log*")]))
+    assert wait_until(lambda: r.agent.stats.spooled == 100)
+    copy = tmp_path / "app.log.1"
+    copy.touch()
+    assert wait_until(lambda: len(r.agent.harvesters) == 2)  # opened while empty
+    shutil.copyfile(log, copy)
+    os.truncate(log, 0)
+    write(log, [f"after {i}" for i in range(20)])
+    assert wait_until(lambda: r.agent.stats.spooled >= 120)
+    assert wait_until(lambda: all(h.eof for h in r.agent.harvesters.values()))
+    r.stop()
+    msgs = sorted(d["message"] for d in shipped(tmp_path))
+    assert msgs == sorted([f"first {i}" for i in range(100)] + [f"after {i}" for i in range(20)])

@@ -53,3 +53,46 @@ def test_generations_rotated_while_nothing_is_read_drain_oldest_first(tmp_path, 
         agent.pump(0.0)
     assert [h.state for h in hs] == [FileState.DRAINED] * 3
     assert agent.stats.lines_read == 16  # 3 x 5 rotated lines, then the live file
+
+
+def test_copy_of_a_file_truncated_before_it_was_read_is_read_when_the_writer_goes_quiet(tmp_path, agent):
+    """Regression (found by the chaos run, issue 18): a file waiting behind an older rotated
+    one (position 0) was copytruncated, and its writer wrote nothing after. The copy was held
+    for good: an empty original "had the same bytes" (none), and its truncation cannot be
+    seen at position 0 - so the copied lines never shipped until the writer wrote again."""
+    import shutil
+
+    log = tmp_path / "app.log"
+    write(log, [f"gen0 line {i}" for i in range(5)])
+    agent.scan()
+    agent.pump(0.0)  # reading pauses: nothing is acknowledged
+    os.rename(log, tmp_path / "app.log.1")
+    agent.check(0.0)
+    write(log, [f"gen1 line {i}" for i in range(5)])
+    agent.scan()  # opened, waits behind app.log.1 at position 0
+    shutil.copyfile(log, tmp_path / "app.log.2")
+    os.truncate(log, 0)  # ... and the writer is quiet from now on
+    agent.scan()
+    agent.check(0.0)
+    agent.shipper.max_inflight = 10_000  # the broker answers again
+    for _ in range(8):
+        agent.pump(0.0)
+        agent.check(0.0)
+    assert agent.stats.lines_read == 10  # 5 of app.log.1, 5 of the copy app.log.2, each once
+
+
+def test_a_file_opened_empty_is_not_held_as_a_copy_of_itself(tmp_path, agent):
+    """A new file at a rotated path is opened empty (the writer has not written yet); when its
+    first line comes, it is compared with the files being read - never with itself, which
+    "has the same bytes" and would hold it for good."""
+    log = tmp_path / "app.log"
+    log.touch()
+    agent.scan()
+    agent.shipper.max_inflight = 10_000
+    agent.pump(0.0)
+    write(log, [f"line {i}" for i in range(5)])
+    for _ in range(4):
+        agent.pump(0.0)
+        agent.check(0.0)
+    assert agent.stats.lines_read == 5
+    assert all(h.copy_of is None for h in agent.harvesters.values())

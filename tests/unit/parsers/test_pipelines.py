@@ -191,3 +191,13 @@ def test_config_check_compiles_grok_and_regexes():
         with pytest.raises(ConfigError) as exc:
             validate(yaml.safe_load(text), "logwarden.yml", yaml.compose(text))
         assert want in str(exc.value), str(exc.value)
+
+
+def test_a_condition_regex_re2_cannot_run_is_refused_with_the_reason():
+    """issue 18: a route's `regexp` ran on the stdlib engine; a look-around or back-reference
+    is now refused at config check, and the others run on RE2."""
+    import yaml
+    text = "parsers:\n  routes:\n    - name: r\n      when: {regexp: {message: '(\\\\w)\\\\1|(?=x)'}}\n      topic: t\n"
+    with pytest.raises(ConfigError) as exc:
+        validate(yaml.safe_load(text), "logwarden.yml", yaml.compose(text))
+    assert "logwarden.yml:4: parsers.routes[0].when.regexp" in str(exc.value) and "RE2" in str(exc.value)

@@ -225,3 +225,19 @@ def test_notification_templates_render_value_lists():
              "host": {"name": ["bastion", "web-1"]}, "source": {"ip": "203.0.113.5"}}
     assert "on bastion, web-1\n" in render(DEFAULT_TEMPLATES["slack"], alert)
     assert render(DEFAULT_SUBJECT, alert).endswith("from 203.0.113.5")
+
+
+def test_brute_force_split_across_batches_alerts_after_the_stream_was_idle(tmp_path):
+    """Regression (found by the chaos run, issue 18): once the stream had been quiet for
+    IDLE_GRACE_S the watermark followed the wall clock, and every batch's tick then forgot
+    each brute-force group whose events were older than a minute before now - so a backlog
+    (an agent back after an outage, a host with a slow clock) whose five failures were split
+    across two batches raised nothing."""
+    st = stage(tmp_path)
+    st.last_event_at -= 60
+    list(st.idle())  # a quiet minute: the watermark is now the wall clock, far past 2026-11-26
+    first = [o for o in st.process(msgs([ssh(i) for i in range(3)])) if o.topic == ALERTS_TOPIC]
+    rest = [orjson.loads(o.value) for o in st.process(msgs([ssh(i) for i in range(3, 5)], start=3)) if o.topic == ALERTS_TOPIC]
+    assert first == []
+    assert [a["rule"]["name"] for a in rest] == ["SSH brute force from one source address"]
+    assert rest[0]["source"]["ip"] == "203.0.113.5"

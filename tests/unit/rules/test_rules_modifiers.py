@@ -167,11 +167,34 @@ def test_re_and_sub_modifiers():
     assert hit(engine("    f|re|s: 'a.c'"), {"f": "a\nc"})
 
 
-def test_re_needing_stdlib_engine_still_works(caplog):
-    e = engine("    f|re: '(\\w)\\1'")   # a back-reference: RE2 cannot, stdlib can
-    assert hit(e, {"f": "xaay"})
-    assert not hit(e, {"f": "xayb"})
-    assert any("stdlib" in r.getMessage() for r in caplog.records)
+def test_re_that_re2_cannot_run_is_refused_with_the_reason_and_other_rules_still_load():
+    """issue 18: every regex from a user runs on RE2 or is refused. A back-reference or a
+    look-around used to fall back to the backtracking stdlib engine (this test asserted
+    that), where `(a+)+$`-style patterns with back-references can stall the stage."""
+    text = """title: bad
+id: r1
+logsource: {product: test}
+detection:
+  sel:
+    f|re: '(\\w)\\1'
+  condition: sel
+---
+title: good
+id: r2
+logsource: {product: test}
+detection:
+  sel:
+    f|re: 'ab+c'
+  condition: sel
+"""
+    rs = ruleset_from_text(text)
+    assert len(rs.errors) == 1, [str(e) for e in rs.errors]
+    msg = str(rs.errors[0])
+    assert "is refused" in msg and "RE2" in msg and repr(r"(\w)\1") in msg
+    assert hit(Engine(rs), {"f": "xabbc"})
+    for pattern in ("(?=a)b", "(?<!x)y"):
+        rs = ruleset_from_text(text.replace("(\\w)\\1", pattern))
+        assert len(rs.errors) == 1 and "look-around" in str(rs.errors[0])
 
 
 def test_cased():
