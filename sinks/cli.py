@@ -97,13 +97,21 @@ def _table(rows: list[list[str]], headers: list[str], wrap: str | None = None, c
     """A rich table as wide as the terminal: `wrap` column folds, the others are cut with ...."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from logwarden.status_cli import LEVEL_STYLE
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     for name in headers:
         table.add_column(name, overflow="fold" if name == wrap else "ellipsis", no_wrap=name != wrap,
                          ratio=1 if name == wrap else None)
+    level = headers.index("level") if "level" in headers else None
     for r in rows:
-        table.add_row(*r)
+        # Text, not markup: a log line holding "[/x]" or "[bold]" is shown as written
+        cells = [Text(str(c)) for c in r]
+        if level is not None:
+            cells[level].stylize(LEVEL_STYLE.get(r[level], ""))
+        table.add_row(*cells)
     console = Console()
     console.print(table)
     if caption:
