@@ -252,9 +252,13 @@ def test_rsyslog_omkafka_ships_into_a_topic(broker, tmp_path):
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode()
                 time.sleep(0.1)
+        # Today's time in the header: omkafka stamps the record with the message's time, and a
+        # fixed old date fell behind the topic's 7-day retention once the calendar moved on, so
+        # the broker's housekeeping could delete the records before they were read.
+        stamp = time.strftime("%b %e %H:%M:%S", time.localtime())
         with sock:
             for i in range(200):
-                sock.sendall(f"<13>Nov 26 10:00:00 web1 app[42]: rsyslog line {i}\n".encode())
+                sock.sendall(f"<13>{stamp} web1 app[42]: rsyslog line {i}\n".encode())
         c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "rsyslog-check", "auto.offset.reset": "earliest"})
         c.subscribe([topic])
         got = []
