@@ -66,10 +66,18 @@ def get_json(base: str, path: str, params: dict[str, Any] | None = None, token: 
     except ValueError:
         body = None
     if resp.status_code != 200:
-        msg = body.get("error") if isinstance(body, dict) else resp.text.strip()[:500]
-        click.echo(f"error: HTTP {resp.status_code}: {explain_status(resp.status_code, msg, token)}", err=True)
-        sys.exit(1)
+        fail(resp.status_code, body if isinstance(body, dict) else resp.text.strip()[:500], params, token)
     if body is None:
         click.echo(f"error: {base}{path} did not answer JSON", err=True)
         sys.exit(1)
     return body
+
+
+def fail(status: int, body: Any, params: dict[str, Any] | None = None, token: str | None = None) -> None:
+    """Print an error answer and exit 1; a query error's column is shown under the query."""
+    msg = body.get("error") if isinstance(body, dict) else body
+    click.echo(f"error: HTTP {status}: {explain_status(status, msg, token)}", err=True)
+    q = (params or {}).get("q")
+    if isinstance(body, dict) and isinstance(body.get("position"), int) and q:
+        click.echo(f"  {q}\n  {' ' * body['position']}^", err=True)
+    sys.exit(1)

@@ -18,52 +18,17 @@ import click
 import httpx
 import orjson
 
-from logwarden.apiclient import auth_headers, explain_status, token_option
+from logwarden.apiclient import TIMEOUT_S, auth_headers, base_url, fail, get_json, token_option
 from logwarden.events import get_path
-
-TIMEOUT_S = 30.0
-
-
-def _base_url(config_file: str | None, url: str | None) -> str:
-    if url:
-        return url.rstrip("/")
-    from logwarden.cli import resolve
-    from logwarden.model import parse_hostport
-
-    cfg = resolve(config_file)
-    host, port = parse_hostport(cfg.http.listen)
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
 
 
 def _get(base: str, path: str, params: dict[str, Any], key: str = "hits", token: str | None = None) -> dict[str, Any]:
-    try:
-        resp = httpx.get(base + path, params={k: v for k, v in params.items() if v not in (None, "")},
-                         headers=auth_headers(token), timeout=TIMEOUT_S)
-    except httpx.HTTPError as exc:
-        click.echo(f"error: cannot reach {base}: {exc}", err=True)
-        sys.exit(1)
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    if resp.status_code != 200:
-        _fail(resp.status_code, body if isinstance(body, dict) else resp.text.strip()[:500], params, token)
+    """get_json, and an answer without `key` is an error (a proxy's page, another service)."""
+    body = get_json(base, path, params, token)
     if not isinstance(body, dict) or key not in body:
         click.echo(f"error: unexpected answer from {base}{path}", err=True)
         sys.exit(1)
     return body
-
-
-def _fail(status: int, body: Any, params: dict[str, Any], token: str | None = None) -> None:
-    msg = body.get("error") if isinstance(body, dict) else body
-    click.echo(f"error: HTTP {status}: {explain_status(status, msg, token)}", err=True)
-    if isinstance(body, dict) and isinstance(body.get("position"), int) and params.get("q"):
-        click.echo(f"  {params['q']}\n  {' ' * body['position']}^", err=True)
-    sys.exit(1)
 
 
 def _s(doc: dict[str, Any], path: str) -> str:
@@ -250,7 +215,7 @@ def _follow(base: str, q: str, columns: list[tuple[str, str]], fmt: str, token: 
                         body: Any = resp.json()
                     except ValueError:
                         body = resp.text.strip()[:500]
-                    _fail(resp.status_code, body, {"q": q}, token)
+                    fail(resp.status_code, body, {"q": q}, token)
                 event, data, eid = "message", [], None
                 for line in resp.iter_lines():
                     if line.startswith(":"):
@@ -358,7 +323,7 @@ def search(query: tuple[str, ...], config_file: str | None, url: str | None, sin
     if sum(bool(x) for x in (top, stats, fields_, follow)) > 1:
         raise click.UsageError("--top, --stats, --fields and --follow: give one of them")
     q = " ".join(query)
-    base = _base_url(config_file, url)
+    base = base_url(config_file, url)
     if follow:
         if sort or from_ or to or since:
             raise click.UsageError("--follow prints new events as they come: --sort, --since, --from and --to do not apply")
@@ -387,5 +352,5 @@ def alerts(query: tuple[str, ...], config_file: str | None, url: str | None, sin
     """List alerts, newest first, optionally filtered: logwarden alerts 'alert.level:high'."""
     window = _window(since, from_, to)
     q = " ".join(query)
-    body = _get(_base_url(config_file, url), "/api/alerts", {"q": q, "limit": limit, "sort": sort, **window}, token=token)
+    body = _get(base_url(config_file, url), "/api/alerts", {"q": q, "limit": limit, "sort": sort, **window}, token=token)
     _render(body, ALERT_COLUMNS, _format(fmt, as_json), "alerts")
