@@ -12,9 +12,11 @@ from pathlib import Path
 
 from setuptools import Extension, find_packages, setup
 
-STAGES = ["agents", "ingest", "broker", "parsers", "sinks", "rules", "deploy"]
 DATA_SUFFIXES = {".yml", ".yaml", ".j2", ".html", ".js", ".css", ".txt", ".json", ".grok", ".svg", ".md"}
 ROOT = Path(__file__).resolve().parent
+# Every root folder that is a Python package (tests/ and bench/ are not) is a stage package,
+# so a new stage folder is installed without a change here.
+STAGES = sorted(d.name for d in ROOT.iterdir() if d.is_dir() and d.name != "logwarden" and (d / "__init__.py").is_file())
 
 package_dir = {"logwarden": "logwarden"}
 roots = {"logwarden": "logwarden"}

@@ -23,10 +23,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from logwarden import __version__
 from logwarden.config import Config
 from logwarden.model import parse_hostport
+from logwarden.stages import WORKERS  # one unit / Deployment per worker stage of the registry
 
 TEMPLATES = Path(__file__).parent / "templates"
 TARGETS = ("systemd", "compose", "k8s", "agent-install")
-WORKERS = ("parsers", "index", "rules", "metrics")
 INGEST_LISTENERS = {"syslog_udp": "UDP", "syslog_tcp": "TCP", "syslog_tls": "TCP", "http": "TCP"}
 
 

@@ -16,6 +16,7 @@ import click
 
 from logwarden import __version__
 from logwarden.config import Config, ConfigError, load
+from logwarden.stages import BY_NAME, WORKERS
 
 # name -> (module:attribute of a click command, one-line help used when it cannot load)
 LAZY: dict[str, tuple[str, str]] = {
@@ -30,21 +31,20 @@ LAZY: dict[str, tuple[str, str]] = {
     "token": ("logwarden.auth.cli:token", "Create, list and revoke API tokens for scripts and the CLI."),
 }
 
-# `logwarden worker NAME` -> module whose run(cfg) runs that stage
-WORKERS: dict[str, str] = {
-    "parsers": "logwarden.parsers.service",
-    "index": "logwarden.sinks.index_service",
-    "rules": "logwarden.rules.service",
-    "metrics": "logwarden.sinks.metrics_service",
-}
 
 
-def _not_implemented(name: str, help_text: str) -> click.Command:
-    @click.command(name, help=f"{help_text} (not implemented yet)", context_settings={"ignore_unknown_options": True})
+def _unloadable(name: str, help_text: str, exc: ImportError) -> click.Command:
+    """Stands in for a command whose module does not import: a broken installation (or a
+    bug) is reported as one, with the import error, and `logwarden --help` still lists the
+    other commands. Every command named in LAZY exists, so this is never 'not implemented'."""
+    reason = f"{type(exc).__name__}: {exc}"
+
+    @click.command(name, help=f"{help_text} (cannot load: {reason})", short_help=f"cannot load: {reason}",
+                   context_settings={"ignore_unknown_options": True})
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     def cmd(args: tuple[str, ...]) -> None:
-        click.echo(f"logwarden {name}: not implemented yet", err=True)
-        sys.exit(2)
+        click.echo(f"logwarden {name}: cannot load its module ({reason}); the installation is broken, reinstall logwarden", err=True)
+        sys.exit(1)
 
     return cmd
 
@@ -64,10 +64,8 @@ class LazyGroup(click.Group):
             target, help_text = LAZY[name]
             try:
                 return _import(target)
-            except ModuleNotFoundError as exc:
-                if not (exc.name or "").startswith("logwarden"):
-                    raise
-                return _not_implemented(name, help_text)
+            except ImportError as exc:
+                return _unloadable(name, help_text, exc)
         return super().get_command(ctx, name)
 
 
@@ -159,18 +157,12 @@ def up(config_file: str | None, data_dir: str | None, broker_listen: str | None,
     sys.exit(Supervisor(cfg).run())
 
 
-def _run_stage(component: str, target: str, cfg: Config) -> None:
+def _run_stage(name: str, cfg: Config) -> None:
+    """Run stage `name` of the registry (logwarden.stages) in this process."""
     from logwarden import logs
 
-    logs.setup(component, cfg.log_level, cfg.log_format)
-    try:
-        run = _import(target + ":run")
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("logwarden"):
-            raise
-        click.echo(f"logwarden {component}: not implemented yet", err=True)
-        sys.exit(2)
-    run(cfg)
+    logs.setup(name, cfg.log_level, cfg.log_format)
+    _import(BY_NAME[name].module + ":run")(cfg)
 
 
 @cli.command()
@@ -180,7 +172,7 @@ def _run_stage(component: str, target: str, cfg: Config) -> None:
 def broker(config_file: str | None, listen: str | None, data_dir: str | None) -> None:
     """Run the built-in Kafka-protocol broker on its own."""
     cfg = resolve(config_file, data_dir=data_dir, broker_listen=listen)
-    _run_stage("broker", "logwarden.broker.service", cfg)
+    _run_stage("broker", cfg)
 
 
 @cli.command()
@@ -191,7 +183,7 @@ def broker(config_file: str | None, listen: str | None, data_dir: str | None) ->
 def agent(config_file: str | None, tail: tuple[str, ...], broker_: str | None, data_dir: str | None) -> None:
     """Tail log files and ship them to the broker's logs.raw topic."""
     cfg = resolve(config_file, tail=tail, broker=broker_, data_dir=data_dir)
-    _run_stage("agent", "logwarden.agents.service", cfg)
+    _run_stage("agent", cfg)
 
 
 @cli.command()
@@ -199,7 +191,7 @@ def agent(config_file: str | None, tail: tuple[str, ...], broker_: str | None, d
 def ingest(config_file: str | None) -> None:
     """Receive syslog (UDP/TCP/TLS) and HTTP NDJSON or _bulk into logs.raw."""
     cfg = resolve(config_file)
-    _run_stage("ingest", "logwarden.ingest.service", cfg)
+    _run_stage("ingest", cfg)
 
 
 @cli.command()
@@ -208,7 +200,7 @@ def ingest(config_file: str | None) -> None:
 def worker(name: str, config_file: str | None) -> None:
     """Run one consumer stage (scale out by starting more of the same)."""
     cfg = resolve(config_file)
-    _run_stage(name, WORKERS[name], cfg)
+    _run_stage(name, cfg)
 
 
 @cli.command("http", hidden=True)

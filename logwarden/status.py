@@ -33,11 +33,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from logwarden import metrics
 from logwarden.config import Config
-from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC
+from logwarden.stages import GROUP_PREFIX
+
 
 RATE_MIN_S = 1.0
 ADMIN_TIMEOUT_S = 5.0
-GROUP_PREFIX = "logwarden-"
 LEVELS = ("critical", "high", "medium", "low", "informational")
 
 # Every stage counts what it consumed and produced in the component counters
@@ -158,19 +158,19 @@ def _kafka(cfg: Config) -> dict[str, Any]:
 
 
 def _dead_letters(cfg: Config, ends: dict[tuple[str, int], int]) -> dict[str, Any]:
-    """Count on logs.dlq and the reason of its newest record."""
+    """Count on the dead-letter topic (`topics.dlq`) and the reason of its newest record."""
     from confluent_kafka import Consumer, TopicPartition
 
     from logwarden.kafka import client_settings
 
-    parts = [(p, end) for (t, p), end in ends.items() if t == DLQ_TOPIC and end > 0]
-    out: dict[str, Any] = {"count": sum(end for (t, _), end in ends.items() if t == DLQ_TOPIC), "latest": None}
+    parts = [(p, end) for (t, p), end in ends.items() if t == cfg.topics.dlq and end > 0]
+    out: dict[str, Any] = {"count": sum(end for (t, _), end in ends.items() if t == cfg.topics.dlq), "latest": None}
     if not parts:
         return out
     c = Consumer({**client_settings(cfg), "group.id": "logwarden-status-reader", "enable.auto.commit": False,
                   "client.id": "logwarden-status"})
     try:
-        c.assign([TopicPartition(DLQ_TOPIC, p, end - 1) for p, end in parts])
+        c.assign([TopicPartition(cfg.topics.dlq, p, end - 1) for p, end in parts])
         newest: tuple[int, dict[str, Any]] | None = None
         deadline = time.monotonic() + ADMIN_TIMEOUT_S
         seen = 0
@@ -265,5 +265,5 @@ def collect(cfg: Config, rates: Rates, search: Any | None = None) -> dict[str, A
         "dead_letters": _part(lambda: _dead_letters(cfg, ends)) if ends else {"count": 0, "latest": None},
         "alerts_last_hour": _part(lambda: _alerts(search)) if search is not None else None,
         "disk": _part(lambda: _disk(cfg)),
-        "alerts_topic": ALERTS_TOPIC,
+        "alerts_topic": cfg.topics.alerts,
     }

@@ -40,6 +40,7 @@ import logwarden
 from logwarden import logs
 from logwarden.config import Config, dump
 from logwarden.model import parse_hostport
+from logwarden.stages import STAGES
 
 log = logging.getLogger("logwarden.supervisor")
 
@@ -130,25 +131,9 @@ class Supervisor:
         return effective
 
     def _plan(self, effective: Path) -> list[Child]:
-        base = CHILD_PREFIX
+        """One child per process the stage registry (logwarden.stages) says this config runs."""
         c = ["-c", str(effective)]
-        plan: list[Child] = []
-        if self.cfg.broker.embedded and not self.cfg.kafka.bootstrap_servers:
-            plan.append(Child("broker", [*base, "broker", *c]))
-        for i in range(self.cfg.parsers.process_count):
-            plan.append(Child(f"parsers-{i}", [*base, "worker", "parsers", *c]))
-        plan.append(Child("index", [*base, "worker", "index", *c]))
-        plan.append(Child("rules", [*base, "worker", "rules", *c]))
-        plan.append(Child("metrics", [*base, "worker", "metrics", *c]))
-        plan.append(Child("http", [*base, "http", *c]))
-        ing = self.cfg.ingest
-        if ing.syslog_udp or ing.syslog_tcp or ing.syslog_tls or ing.http:
-            plan.append(Child("ingest", [*base, "ingest", *c]))
-        if self.cfg.sources:
-            plan.append(Child("agent", [*base, "agent", *c]))
-        if self.cfg.demo.enabled:
-            plan.append(Child("demo", [*base, "demo-writer", *c]))
-        return plan
+        return [Child(name, [*CHILD_PREFIX, *stage.command, *c]) for stage in STAGES for name in stage.children(self.cfg)]
 
     # -- process control -------------------------------------------------------
     def _spawn(self, child: Child) -> None:

@@ -151,6 +151,7 @@ def run(cfg: "Config") -> None:
     from logwarden.kafka import ensure_topics
     from logwarden.sinks.embedded import EmbeddedBackend
     from logwarden.sinks.topics import rewind_group
+    from logwarden.stages import group_id
     from logwarden.worker import run_stage
 
     stage = IndexStage(cfg)
@@ -158,7 +159,7 @@ def run(cfg: "Config") -> None:
     backend = stage.backend
     if isinstance(backend, EmbeddedBackend) and any(w.created for w in backend.writers.values()):
         # A new embedded index (first start, or deleted to rebuild): read all that is retained.
-        rewind_group(cfg, f"logwarden-{stage.name}", stage.topics)
+        rewind_group(cfg, group_id(stage.name), stage.topics)
     run_stage(cfg, stage, batch_size=5000, checkpoint_interval_ms=cfg.index.commit_interval_ms)
 
 

@@ -17,8 +17,9 @@ from e2e_harness import SSHD_FAIL, Appliance, wait_for
 
 pytestmark = [pytest.mark.e2e]
 
-RENAMED = {"raw": "acme.lines", "ecs": "acme.events", "dlq": "acme.dead", "alerts": "acme.alerts"}
-DEFAULTS = {"logs.raw", "logs.ecs", "logs.dlq", "alerts"}
+RENAMED = {"raw": "acme.lines", "ecs": "acme.events", "dlq": "acme.dead", "alerts": "acme.alerts",
+           "rules_state": "acme.rules-state"}
+DEFAULTS = {"logs.raw", "logs.ecs", "logs.dlq", "alerts", "rules.state"}
 
 
 @pytest.fixture
@@ -53,6 +54,11 @@ def test_renamed_topics_still_reach_the_index_the_rules_and_the_metrics(app):
                 and not l.endswith(" 0.0")]
 
     wait_for("the dead letter counted by the metrics stage", dead_letter_counted, app)
+    # `logwarden status` (GET /api/status) counts dead letters on the renamed topic too: it
+    # read the logs.dlq constant and reported 0 while acme.dead held the record.
+    status = wait_for("the dead letter counted by /api/status",
+                      lambda: (s := app.api("/api/status")) and s["dead_letters"].get("count") and s, app)
+    assert status["dead_letters"]["count"] >= 1 and status["alerts_topic"] == RENAMED["alerts"], status["dead_letters"]
     events = [l for l in httpx.get(app.url + "/metrics", timeout=5).text.splitlines() if l.startswith("logwarden_events_total{")]
     assert events, "the metrics stage counted no events"
 

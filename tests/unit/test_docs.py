@@ -21,3 +21,12 @@ def test_agents_md_prints_the_lifecycle_table_once():
     rows = [line.split("|")[1].strip() for line in markdown_table().splitlines()[2:]]
     for state in rows:
         assert sum(1 for line in text.splitlines() if line.startswith(f"| {state} |")) == 1, state
+
+
+def test_architecture_md_has_the_registry_table():
+    from logwarden import stages
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
+    text = path.read_text()
+    assert stages.with_topic_map(text) == text, \
+        "docs/architecture.md's stage table is stale: run `python -m logwarden.stages --write docs/architecture.md`"

@@ -11,7 +11,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-STAGES = ["agents", "ingest", "broker", "parsers", "sinks", "rules", "deploy"]
+# setup.py installs every root folder with an __init__.py as logwarden.<folder>
+STAGES = sorted(d.name for d in ROOT.iterdir() if d.is_dir() and d.name != "logwarden" and (d / "__init__.py").is_file())
+assert {"agents", "ingest", "broker", "parsers", "sinks", "rules", "deploy"} <= set(STAGES), STAGES
 
 
 def source_files() -> set[str]:
