@@ -4,7 +4,7 @@ The envelope is Filebeat's Kafka output shape (see logwarden.events). Everything
 message, the offset and the timestamp is the same for every line of a file, so it is
 encoded once per file into two byte strings and each line costs one `orjson.dumps` of
 its message plus concatenation: about 2.5x faster than building and dumping a dict per
-line (DESIGN.md, measured 145 vs 58 MiB/s). Layout, keys in this order::
+line (measured when the envelope was designed: 145 vs 58 MiB/s). Layout, keys in this order::
 
     {"@timestamp":"<ts>","message":<json string>,"log":{"offset":<n>[,"flags":[...]],
      "file":{"path":...,"device_id":...,"inode":...,"fingerprint":...}},

@@ -1,17 +1,20 @@
 """A tailed file's lifecycle as a transition table (h11 `_state.py` style).
 
-    discovered --open--> tailing --eof/grew/truncated--> tailing
+    discovered --open--> tailing
+    tailing --eof/grew/truncated--> tailing   (truncated: reading restarts at offset 0)
     tailing --moved--> rotated          (path renamed away or deleted; keep reading the fd)
-    rotated --eof--> drained            (read to the end; the writer may still append)
-    drained --grew--> rotated           (the writer appended before it reopened its log)
-    drained --inactive--> closed        (nothing new for close_inactive_ms: release the fd)
     tailing --inactive--> closed        (idle file: reopened at its registry offset when it grows)
-    any --stop--> closed                (agent shutdown)
-    tailing/rotated/drained --truncated--> same state, reading restarts at offset 0
+    rotated --grew/truncated/moved--> rotated
+    rotated --eof--> drained            (read to the end; the writer may still append)
+    drained --eof/moved--> drained
+    drained --grew/truncated--> rotated (the writer appended, or truncated and refilled it, before it reopened its log)
+    drained --inactive--> closed        (nothing new for close_inactive_ms: release the fd)
+    discovered/tailing/rotated/drained/closed --stop--> closed   (agent shutdown)
 
 `moved` is detected by comparing the open descriptor's (device, inode) with what the
 path leads to now, on every poll; `truncated` when the file is shorter than the read
-position (copytruncate). docs/agents.md draws its diagram from this table.
+position (copytruncate). docs/agents.md prints this table (`markdown_table()`), and a unit test holds the
+diagram above to it, arrow for arrow.
 
 The table says what a file is, not whether it may be read now: that is the service's
 rule (agents/service.py `_blocked`: a file waits while an *older* file opened at its path

@@ -103,10 +103,11 @@ def main() -> None:
     from logwarden.rules.alerts import AlertPolicy, build_alert
     from logwarden.rules.config import RulesConfig
     from logwarden.rules.service import RulesStage
-    from logwarden.rules.cli import BUNDLED_DIR, load
+    from logwarden.rules.ruleset import BUNDLED_DIR, load
     from logwarden.rules.engine import Engine
     from logwarden.rules.mapping import load as load_pipeline
-    from logwarden.rules.oracle import SqliteOracle
+    sys.path.insert(0, str(ROOT / "tests"))  # the oracle is test code (tests/sigma_oracle.py), not shipped
+    from sigma_oracle import SqliteOracle
 
     paths = [*args.rules, str(BUNDLED_DIR)]
     t0 = time.perf_counter()

@@ -49,7 +49,8 @@ class Output:
 
 
 def event_id(*identity: object) -> str:
-    """A stable 20-byte id (base32-free hex, 40 chars) from identity parts, e.g. host, inode, offset."""
+    """A stable 16-byte BLAKE2b id (32 lowercase hex characters) from identity parts, e.g. host,
+    inode, offset: the same parts give the same id in every process, so a replay collapses."""
     h = hashlib.blake2b(digest_size=16)
     for part in identity:
         h.update(str(part).encode("utf-8", "surrogatepass"))

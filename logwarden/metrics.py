@@ -13,7 +13,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 RECEIVED = Counter("logwarden_component_received_events_total", "Events a component consumed.", ["component"])
 SENT = Counter("logwarden_component_sent_events_total", "Events a component produced or wrote durably.", ["component"])
 ERRORS = Counter("logwarden_component_errors_total", "Events a component failed on (dead-lettered or retried).", ["component", "kind"])
-LAG = Gauge("logwarden_component_consumer_lag_events", "Events behind the log end offset, per consumer group.", ["component"], multiprocess_mode="max")
+# Set by the worker shell (logwarden/worker.py) once per checkpoint from its own partitions;
+# livesum adds the processes of one stage (each holds different partitions) and forgets dead ones.
+LAG = Gauge("logwarden_component_consumer_lag_events", "Events behind the log end offset, per consumer stage (its processes summed).",
+            ["component"], multiprocess_mode="livesum")
 
 
 def exposition() -> bytes:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Iterable, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from logwarden import metrics
+from logwarden import metrics, stages
 from logwarden.events import Output  # noqa: F401 - stages import it from here too
 from logwarden.kafka import consumer_settings, ensure_topics, producer_settings
 
@@ -90,6 +90,7 @@ class _Shell:
         self.producer = Producer(producer_settings(cfg))
         self.consumer = Consumer(consumer_settings(cfg, group_id))
         self.received = metrics.RECEIVED.labels(stage.name)
+        self.lag = metrics.LAG.labels(stage.name)
         self.sent = metrics.SENT.labels(stage.name)
         self.idle = getattr(stage, "idle", None)
         self.assigned = getattr(stage, "assigned", None)
@@ -123,6 +124,23 @@ class _Shell:
                 # A commit refused after a rebalance is harmless: the new owner replays.
                 log.warning("offset commit failed", extra={"error": str(exc)})
             self.pending.clear()
+        self._report_lag()
+
+    def _report_lag(self) -> None:
+        """Events between this process's position and the log end of its partitions, from the
+        high watermarks the last fetches returned (cached: no request to the broker)."""
+        lag = 0
+        try:
+            for tp in self.consumer.position(self.consumer.assignment()):
+                if tp.offset < 0:  # nothing consumed yet: the position is not known
+                    continue
+                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
+                if high >= 0:
+                    lag += max(0, high - tp.offset)
+        except KafkaException as exc:
+            log.debug("lag not known", extra={"error": str(exc)})
+            return
+        self.lag.set(lag)
 
     def run(self, stop: StopFlag, batch_size: int) -> None:
         self.consumer.subscribe(self.stage.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -175,7 +193,7 @@ def run_stage(cfg: "Config", stage: Stage, *, group_id: str | None = None, batch
     """Run `stage` until SIGTERM/SIGINT (or `stop`), committing offsets only after durability."""
     stop = stop or StopFlag().install()
     ensure_topics(cfg, stage.topics)
-    shell = _Shell(cfg, stage, group_id or f"logwarden-{stage.name}", checkpoint_interval_ms)
+    shell = _Shell(cfg, stage, group_id or stages.group_id(stage.name), checkpoint_interval_ms)
     log.debug("stage started", extra={"stage": stage.name, "topics": stage.topics, "bootstrap": cfg.bootstrap_servers})
     shell.run(stop, batch_size)
     log.debug("stage stopped", extra={"stage": stage.name})

@@ -7,7 +7,7 @@ Why it exists. The generic stage path (envelope bytes -> orjson.loads -> Engine.
 ECS dict -> orjson.dumps) spends most of its time building and (de)serialising dicts: the
 loads of the ~650-byte envelope and the dumps of the ~1.7 KB document each cost about
 as much as the line's regex match (docs/performance.md). The agent builds envelopes from
-byte templates for the same reason (DESIGN.md: 2.5x faster than dict + dumps), so the
+byte templates for the same reason (agents/envelope.py: 2.5x faster than dict + dumps), so the
 stage can read them the same way:
 
 1. Cheap checks of the agent's tail (`,"event":{"id":"<32 alphanumerics>"}}`) and of the

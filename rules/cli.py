@@ -12,27 +12,13 @@ taken as arriving one second apart in file order, so correlations still see a ti
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 import orjson
 
-from .compiler import RuleSet, build
 from .engine import Engine, event_time
-from .loader import load_paths
-from .mapping import PipelineError, load as load_pipeline
-
-BUNDLED_DIR = Path(__file__).with_name("bundled")
-
-
-def rule_paths(paths: list[str], bundled: bool) -> list[str]:
-    """Effective rule paths: the bundled folder (when enabled) followed by the given ones."""
-    return ([str(BUNDLED_DIR)] if bundled else []) + list(paths)
-
-
-def load(paths: list[str], mapping: str, placeholders: dict[str, list[str]] | None = None) -> RuleSet:
-    docs, errors = load_paths(paths)
-    return build(docs, load_pipeline(mapping), placeholders, errors)
+from .mapping import PipelineError
+from .ruleset import load
 
 
 @click.group(name="rules")

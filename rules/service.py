@@ -39,12 +39,12 @@ from logwarden.stages import TopicsConfig
 
 from .alerts import AlertPolicy, build_alert
 from .episodes import ACTIVE, RECOVERED, Episodes, suppress_entries
-from .cli import load, rule_paths
 from .config import RulesConfig
 from .engine import Engine, event_time
 from .loader import iter_rule_files
 from .mapping import PipelineError
 from .notify import Dispatcher, build as build_notifier
+from .ruleset import load, rule_paths
 
 if TYPE_CHECKING:
     from logwarden.config import Config

@@ -7,7 +7,8 @@ applies a delete to every document added before it (committed or not), which is 
 makes replays within one batch collapse too.
 
 Commits are made by the caller on time (the worker shell's checkpoint), never per batch:
-committing every 5-10k documents halves indexing throughput (DESIGN.md). Only one
+committing every 5-10k documents halves indexing throughput (measured when the stage was
+designed). Only one
 process may hold an index's writer (tantivy takes a lock file); any number of readers in
 other processes open the same directory and `reload()` to see new commits.
 """

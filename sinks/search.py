@@ -56,7 +56,7 @@ class SearchService:
             self._events = IndexReader(index_path(cfg.data_path, "events"))
             self._alerts = IndexReader(index_path(cfg.data_path, "alerts"))
 
-    # -- public API (contracts.md) --------------------------------------------------------
+    # -- public API (what the HTTP API of docs/http-api.md and the CLI call) ---------------
     # `since` is a duration back from now (the original API) or a resolved timerange.Window
     # (`from`/`to`, see timerange.resolve); either is ANDed with the query's own @timestamp.
 

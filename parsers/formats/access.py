@@ -11,6 +11,11 @@ unrolled loop costs one step per character where an alternation costs several. A
 after the user agent (nginx `$request_time`, upstream fields...) is kept in
 `<module>.access.extra` rather than failing the line.
 
+The same document is written twice more, as bytes, for the common nginx/Apache lines of
+the stage's fast path: `parsers/fastpath.py` (`_access_doc`) and its C twin
+`parsers/_accel.c` (`access_doc`). A change to the fields here must be made there too;
+tests/unit/parsers/test_fastpath.py fails when the three disagree on any line of its corpus.
+
 ECS output follows Filebeat's nginx/apache access filesets: source.address/ip, user.name,
 http.request.method, url.original/path/query, http.version, http.response.status_code and
 body.bytes (integers), http.request.referrer, user_agent.original, event.category web,

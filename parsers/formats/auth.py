@@ -9,6 +9,11 @@ happened in words an analyst searches for (`failed`, `accepted`, `invalid_user`,
 
 The SSH brute-force Sigma rule keys on event.category=authentication, event.outcome=failure,
 process.name=sshd, source.ip and user.name: every failed-login shape below sets all of them.
+
+sshd's login lines (`_SSH_LOGIN`) are written once more, as bytes, by the stage's fast path
+(`parsers/fastpath.py`, its sshd templates; the C accelerator does only access lines): a
+change to the fields here must be made there too; tests/unit/parsers/test_fastpath.py fails
+when the two disagree.
 """
 from __future__ import annotations
 

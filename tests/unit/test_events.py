@@ -28,3 +28,13 @@ def test_paths_nested_and_flat():
     assert get_path({"source.ip": "x"}, "source.ip") == "x"
     assert get_path({"log": {"file.path": "/p"}}, "log.file.path") == "/p"
     assert unflatten(flatten(doc)) == doc
+
+
+def test_an_event_id_is_32_lowercase_hex_characters():
+    # events.py's docstring said 40 characters (a 20-byte id); docs and index mappings rely on 32
+    import re
+
+    from logwarden.events import event_id
+
+    assert re.fullmatch(r"[0-9a-f]{32}", event_id("web-1", 42, 10))
+    assert re.fullmatch(r"[0-9a-f]{32}", raw_event_id(envelope(10)))

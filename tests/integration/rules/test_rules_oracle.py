@@ -15,7 +15,7 @@ import pytest
 from logwarden.rules.compiler import ruleset_from_text
 from logwarden.rules.engine import Engine
 from logwarden.rules.mapping import load as load_pipeline
-from logwarden.rules.oracle import SqliteOracle
+from sigma_oracle import SqliteOracle
 
 from sigma_events import events_for_rule
 

@@ -62,3 +62,20 @@ def test_docs_show_the_current_table():
 
     docs = (Path(__file__).resolve().parents[3] / "docs" / "agents.md").read_text()
     assert markdown_table() in docs, "docs/agents.md: paste logwarden.agents.lifecycle.markdown_table()"
+
+
+def test_the_module_docstring_draws_exactly_the_table():
+    # The docstring's diagram disagreed with TRANSITIONS (drained --truncated--> is rotated, not
+    # "the same state"; several arrows were missing): every arrow drawn is in the table, and
+    # every transition of the table is drawn.
+    import re
+
+    from logwarden.agents import lifecycle
+
+    drawn = set()
+    for line in lifecycle.__doc__.splitlines():
+        m = re.match(r"\s+([a-z/]+) --([a-z/]+)--> ([a-z]+)", line)
+        if m:
+            drawn |= {(a, e, m.group(3)) for a in m.group(1).split("/") for e in m.group(2).split("/")}
+    table = {(a.value, e.value, b.value) for (a, e), b in lifecycle.TRANSITIONS.items()}
+    assert drawn == table, f"drawn, not in the table: {sorted(drawn - table)}; in the table, not drawn: {sorted(table - drawn)}"

@@ -4,7 +4,8 @@ from pathlib import Path
 import orjson
 from click.testing import CliRunner
 
-from logwarden.rules.cli import BUNDLED_DIR, rules
+from logwarden.rules.cli import rules
+from logwarden.rules.ruleset import BUNDLED_DIR
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "sigma"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import given, settings, strategies as st
 
 from logwarden.rules import fastpath
-from logwarden.rules.cli import BUNDLED_DIR, load
+from logwarden.rules.ruleset import BUNDLED_DIR, load
 from logwarden.rules.compiler import ruleset_from_text
 from logwarden.rules.engine import Engine
 from logwarden.rules.event import prepare

@@ -1,7 +1,7 @@
 """Sigma filters (meta filters) and field mapping pipelines, bundled and custom."""
 import pytest
 
-from logwarden.rules.cli import load
+from logwarden.rules.ruleset import load
 from logwarden.rules.compiler import ruleset_from_text
 from logwarden.rules.engine import Engine
 from logwarden.rules.mapping import PipelineError, load as load_pipeline

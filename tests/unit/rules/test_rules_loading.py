@@ -1,7 +1,7 @@
 """Loading real SigmaHQ rules and reporting broken ones with file, line and reason."""
 from pathlib import Path
 
-from logwarden.rules.cli import BUNDLED_DIR
+from logwarden.rules.ruleset import BUNDLED_DIR
 from logwarden.rules.compiler import load_ruleset
 from logwarden.rules.engine import Engine
 from logwarden.rules.loader import load_paths

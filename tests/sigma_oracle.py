@@ -1,6 +1,7 @@
 """pySigma + its SQLite backend as an independent oracle for differential tests and benchmarks.
 
-Needs the test extras (`pysigma`, `pysigma-backend-sqlite`); nothing in the running
+Test code, kept out of the shipped package: it needs the test extras (`pysigma`,
+`pysigma-backend-sqlite`), and nothing in the running
 appliance imports this module. The same rule files are converted by pySigma into SQL, the
 events are loaded into an in-memory SQLite table (one column per flattened field, declared
 `TEXT COLLATE NOCASE` as the backend itself does), and each rule's query returns the
@@ -21,8 +22,8 @@ import re
 import sqlite3
 from typing import Any
 
-from .event import prepare
-from .mapping import Pipeline
+from logwarden.rules.event import prepare
+from logwarden.rules.mapping import Pipeline
 
 
 def pysigma_pipeline(pipe: Pipeline) -> Any:
