@@ -32,6 +32,7 @@ from prometheus_client import Counter
 
 from logwarden import metrics
 from logwarden.kafka import ensure_topics
+from logwarden.stages import BY_NAME
 from logwarden.worker import Output, run_stage
 
 from .core import ParseFailure
@@ -58,7 +59,7 @@ class ParserStage:
     def __init__(self, cfg: "Config", engine: Engine | None = None):
         self.cfg = cfg
         self.engine = engine or Engine(cfg.parsers, output_topic=cfg.topics.ecs)
-        self.topics = [cfg.topics.raw]
+        self.topics = BY_NAME["parsers"].inputs(cfg.topics)  # the registry says what a stage reads
         self.output_topic = cfg.topics.ecs
         self.dlq_topic = cfg.topics.dlq
         self._parsed = OUTCOMES.labels("parsed")
@@ -192,6 +193,5 @@ def run(cfg: "Config") -> None:
                                           "fast_path": "off" if stage.fast is None else "C" if ACCELERATED else "Python"})
     # Output topics too: a Kafka cluster with auto.create.topics.enable=false would refuse the
     # first produce, and a failed delivery stops the stage (offsets must not pass it).
-    outputs = [cfg.topics.ecs, cfg.topics.dlq, *(r.topic for r in cfg.parsers.routes)]
-    ensure_topics(cfg, list(dict.fromkeys(outputs)))
+    ensure_topics(cfg, BY_NAME["parsers"].outputs(cfg))
     run_stage(cfg, stage, batch_size=cfg.parsers.batch_size)

@@ -35,7 +35,7 @@ from prometheus_client import Counter, Gauge
 
 from logwarden.durations import parse_duration
 from logwarden.events import event_id, now_iso
-from logwarden.stages import TopicsConfig
+from logwarden.stages import BY_NAME, TopicsConfig
 
 from .alerts import AlertPolicy, build_alert
 from .episodes import ACTIVE, RECOVERED, Episodes, suppress_entries
@@ -86,7 +86,7 @@ class RulesStage:
         `store`: where state snapshots go (state.StateStore; None keeps state in memory only)."""
         self.cfg = cfg
         names = topics or TopicsConfig()
-        self.topics = [names.ecs]
+        self.topics = BY_NAME["rules"].inputs(names)  # the registry says what a stage reads
         self.alerts_topic, self.dlq_topic = names.alerts, names.dlq
         self.clock = clock
         self.store = store

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import orjson
 from prometheus_client import Counter, Histogram
 
+from logwarden.stages import BY_NAME
 from logwarden.worker import Output
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class MetricsStage:
     name = "metrics"
 
     def __init__(self, cfg: "Config"):
-        self.topics = [cfg.topics.ecs, cfg.topics.dlq]
+        self.topics = BY_NAME["metrics"].inputs(cfg.topics)  # the registry says what a stage reads
         self.dlq_topic = cfg.topics.dlq
         self._datasets: set[str] = set()
         self._dlq_types: set[str] = set()
