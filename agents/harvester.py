@@ -72,6 +72,18 @@ class Harvester:
         self._restart(offset)
         self.fire(FileEvent.OPEN)
 
+    def bytes_before(self, offset: int) -> bytes | None:
+        """The (up to TAIL_BYTES) bytes before `offset`, for the registry (None once closed or
+        when they cannot be read): a copy of this content must repeat them to continue there."""
+        n = min(offset, TAIL_BYTES)
+        if self.fd < 0 or n == 0:
+            return None
+        try:
+            data = os.pread(self.fd, n, offset - n)
+        except OSError:
+            return None
+        return data if len(data) == n else None
+
     def _restart(self, offset: int) -> None:
         self.splitter = LineSplitter(offset, self.source.max_line_bytes)
         n = min(offset, TAIL_BYTES)

@@ -5,8 +5,10 @@ On disk, `<data_dir>/agent/registry.json` (JSON, one document)::
     {"version": 1,
      "files": {"2049:131075": {"path": "/var/log/app.log", "device_id": "2049",
                                "inode": "131075", "fingerprint": "9f1c...", "offset": 81920,
-                               "updated": "2026-11-26T15:40:00.123Z"}}}
+                               "updated": "2026-11-26T15:40:00.123Z", "tail": "0a2d2d..."}}}
 
+`tail` is the hex of the (up to 256) bytes before `offset`, read when the offset moved: a
+copytruncate copy found after a restart continues at `offset` only if it repeats them.
 `offset` is the byte where reading resumes: the end of the last line whose record the
 broker acknowledged (acks=all) or that sits fsync'd in the disk spool. It is written
 atomically: the whole document goes to `registry.json.tmp`, is fsync'd, renamed over
@@ -44,6 +46,8 @@ class Entry:
     fingerprint: str | None
     offset: int
     updated: str = ""
+    tail: str = ""  # hex of the (up to 256) bytes before `offset`: lets a copytruncate copy found
+                    # after a restart continue where this file's reading ended (agents/service.py)
 
 
 class Registry:
@@ -65,19 +69,23 @@ class Registry:
             return
         for key, e in (doc.get("files") or {}).items():
             try:
-                self.entries[key] = Entry(str(e["path"]), str(e["device_id"]), str(e["inode"]), e.get("fingerprint"), int(e["offset"]), e.get("updated", ""))
+                self.entries[key] = Entry(str(e["path"]), str(e["device_id"]), str(e["inode"]), e.get("fingerprint"), int(e["offset"]), e.get("updated", ""),
+                                          str(e.get("tail") or ""))
             except (KeyError, TypeError, ValueError):
                 log.warning("skipping malformed registry entry", extra={"key": key})
 
     def get(self, key: str) -> Entry | None:
         return self.entries.get(key)
 
-    def set(self, key: str, path: str, fingerprint: str | None, offset: int) -> None:
+    def set(self, key: str, path: str, fingerprint: str | None, offset: int, tail: bytes | None = None) -> None:
+        """`tail`: the bytes before `offset` (kept from the entry when not given and the offset is unchanged)."""
         e = self.entries.get(key)
-        if e is not None and e.offset == offset and e.fingerprint == fingerprint and e.path == path:
+        if e is not None and e.offset == offset and e.fingerprint == fingerprint and e.path == path \
+                and (tail is None or tail.hex() == e.tail):
             return
         dev, _, ino = key.partition(":")
-        self.entries[key] = Entry(path, dev, ino, fingerprint, offset, now_iso())
+        keep = e.tail if e is not None and e.offset == offset and e.fingerprint == fingerprint else ""
+        self.entries[key] = Entry(path, dev, ino, fingerprint, offset, now_iso(), tail.hex() if tail is not None else keep)
         self._dirty = True
 
     def remove(self, key: str) -> None:

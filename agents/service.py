@@ -116,6 +116,7 @@ class Agent:
     # -- discovery -------------------------------------------------------------------------
     def scan(self) -> None:
         seen: set[str] = set()
+        found: list[tuple[FileSource, str, str, int]] = []
         for source in self.sources:
             for path in matches(source):
                 try:
@@ -126,7 +127,12 @@ class Agent:
                 seen.add(key)
                 if key in self.harvesters or any(h.key == key for h in self.closing):
                     continue
-                self._open(source, path, key, st.st_size)
+                found.append((source, path, key, st.st_size))
+        # Files the registry knows are opened before new ones: an original truncated while the
+        # agent was not running leaves its handoff (in _open) before its copy is looked at.
+        found.sort(key=lambda f: self.registry.get(f[2]) is None)
+        for source, path, key, size in found:
+            self._open(source, path, key, size)
         self._first_scan = False
         if self.acfg.clean_removed:
             open_keys = set(self.harvesters) | {h.key for h in self.closing}
@@ -162,6 +168,10 @@ class Agent:
         elif entry is not None:
             log.info("file identity reused or file truncated, reading from 0", extra={"path": path, "file_key": key, "registry_offset": entry.offset, "size": size})
             offset = 0
+            if entry.fingerprint and entry.offset and entry.tail:
+                # Truncated while the agent was not running (copytruncate during a restart): its
+                # copy, if one appears, continues where this file's acknowledged reading ended.
+                self._remember(Handoff(entry.fingerprint, entry.offset, bytes.fromhex(entry.tail)))
         elif self._first_scan and source.start_at == "end":
             offset = size
         else:
@@ -243,10 +253,13 @@ class Agent:
     def _keep_handoff(self, h: Harvester) -> None:
         ho, h.handoff = h.handoff, None
         if ho is not None:
-            self.handoffs[ho.fingerprint] = ho
-            self.handoffs.move_to_end(ho.fingerprint)
-            while len(self.handoffs) > HANDOFFS_KEPT:
-                self.handoffs.popitem(last=False)
+            self._remember(ho)
+
+    def _remember(self, ho: Handoff) -> None:
+        self.handoffs[ho.fingerprint] = ho
+        self.handoffs.move_to_end(ho.fingerprint)
+        while len(self.handoffs) > HANDOFFS_KEPT:
+            self.handoffs.popitem(last=False)
 
     # -- reading ---------------------------------------------------------------------------
     def _template(self, h: Harvester, fingerprint: str | None = None) -> EnvelopeTemplate:
@@ -351,8 +364,11 @@ class Agent:
 
     def commit(self, force: bool = False) -> None:
         for h in list(self.harvesters.values()) + self.closing:
-            if h.fingerprint is not None or h.tracker.committed:
-                self.registry.set(h.key, h.path, h.fingerprint, h.tracker.committed)
+            offset = h.tracker.committed
+            if h.fingerprint is not None or offset:
+                e = self.registry.get(h.key)
+                moved = e is None or e.offset != offset or e.fingerprint != h.fingerprint
+                self.registry.set(h.key, h.path, h.fingerprint, offset, h.bytes_before(offset) if moved else None)
         self.closing = [h for h in self.closing if h.tracker.pending]
         self.registry.flush(force)
         metrics.publish(self.stats)

@@ -241,3 +241,29 @@ def test_copytruncate_copy_found_while_still_empty_is_still_held_as_a_copy(tmp_p
     r.stop()
     msgs = sorted(d["message"] for d in shipped(tmp_path))
     assert msgs == sorted([f"first {i}" for i in range(100)] + [f"after {i}" for i in range(20)])
+
+
+@pytest.mark.parametrize("copy_name", ["app.log.1", "0-app.log"])  # the copy listed after, then before, its original
+def test_copytruncate_while_the_agent_is_stopped_ships_each_line_once(tmp_path, run_agent, copy_name):
+    # Regression: the handoff from a truncated original to its copy lived only in memory. With
+    # the agent stopped (or restarted by the supervisor) across logrotate's copytruncate, the
+    # copy was read from 0 and every line the agent had already shipped went out again under
+    # the copy's identity (100 duplicates here; one generation was doubled in a chaos run).
+    log = tmp_path / "app.log"
+    write(log, [f"before {i}" for i in range(100)], "w")
+    glob = [str(tmp_path / "*app.log*")]
+    r = run_agent(agent(tmp_path, glob))
+    assert wait_until(lambda: r.agent.stats.spooled == 100)
+    r.stop()
+    shutil.copy(log, tmp_path / copy_name)
+    with open(log, "r+") as f:
+        f.truncate(0)
+    write(tmp_path / copy_name, [f"before {i}" for i in range(100, 110)])  # written to the copy's
+    write(log, [f"after {i}" for i in range(20)])                          # content after the copy
+    r = run_agent(agent(tmp_path, glob))
+    assert wait_until(lambda: r.agent.stats.spooled >= 30)
+    wait_until(lambda: r.agent.stats.spooled > 30, timeout=2.0)  # give a wrong re-read time to show
+    r.stop()
+    assert r.agent.stats.spooled == 30, f"{r.agent.stats.spooled} records shipped after the restart, 30 expected"
+    messages = sorted(d["message"] for d in shipped(tmp_path))
+    assert messages == sorted([f"before {i}" for i in range(110)] + [f"after {i}" for i in range(20)])
