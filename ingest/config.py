@@ -22,9 +22,10 @@ class IngestConfig(Model):
     syslog_tcp: Listen | None = Field(None, description="HOST:PORT for syslog over TCP (octet counting or newline framing); off when empty.")
     syslog_tls: Listen | None = Field(None, description="HOST:PORT for syslog over TLS (RFC 5425; same framing as TCP); needs tls_cert_file and tls_key_file.")
     http: Listen | None = Field(None, description="HOST:PORT for HTTP NDJSON (POST /ingest) and the Elasticsearch _bulk API; off when empty.")
-    tls_cert_file: str | None = Field(None, description="PEM certificate (chain) of the TLS syslog listener.")
-    tls_key_file: str | None = Field(None, description="PEM private key of the TLS syslog listener.")
-    tls_client_ca_file: str | None = Field(None, description="When set, TLS syslog clients must present a certificate signed by this CA.")
+    http_tls: bool = Field(False, description="Serve HTTP ingest (`http`) over HTTPS with tls_cert_file/tls_key_file (and client certificates when tls_client_ca_file is set).")
+    tls_cert_file: str | None = Field(None, description="PEM certificate (chain) of the TLS listeners (syslog_tls, and http with http_tls).")
+    tls_key_file: str | None = Field(None, description="PEM private key of the TLS listeners.")
+    tls_client_ca_file: str | None = Field(None, description="When set, clients of the TLS listeners must present a certificate signed by this CA.")
     syslog_format: str = Field("syslog", description="fields.log_format of syslog messages (the parser that reads RFC 3164/5424).")
     syslog_max_message_bytes: int = Field(65536, ge=480, description="Longer syslog messages are cut and flagged log.flags ['truncated'] (RFC 5425 asks receivers to take at least 2048 bytes).")
     tokens: list[IngestToken] = Field(default_factory=list, description="Accepted HTTP tokens; when empty, HTTP ingest needs no authentication (bind it to loopback).")
@@ -39,6 +40,8 @@ class IngestConfig(Model):
     def _check(self) -> "IngestConfig":
         if self.syslog_tls and not (self.tls_cert_file and self.tls_key_file):
             raise ValueError("syslog_tls needs tls_cert_file and tls_key_file")
+        if self.http_tls and not (self.tls_cert_file and self.tls_key_file):
+            raise ValueError("http_tls needs tls_cert_file and tls_key_file")
         names = [t.name for t in self.tokens]
         if len(set(names)) != len(names):
             raise ValueError("token names must be unique")

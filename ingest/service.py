@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import socket
+import ssl
 import uuid
 from typing import Any
 
@@ -84,6 +85,9 @@ class Ingest:
             self._closers.append(s.close)
         if ic.http:
             host, port = parse_hostport(ic.http)
+            if not ic.http_tls and host not in ("127.0.0.1", "::1", "localhost"):
+                log.warning("HTTP ingest on a non-loopback address without TLS: tokens and events cross the network "
+                            "in clear text; set ingest.http_tls", extra={"listen": ic.http})
             if not ic.tokens and host not in ("127.0.0.1", "::1", "localhost"):
                 log.warning("HTTP ingest accepts events without a token on a non-loopback address: "
                             "add ingest.tokens or listen on 127.0.0.1", extra={"listen": ic.http})
@@ -92,7 +96,11 @@ class Ingest:
             sock.bind((host, port))
             sock.listen(1024)
             self.addresses["http"] = sock.getsockname()[:2]
-            config = uvicorn.Config(self.http.app, log_config=None, access_log=False, lifespan="off")
+            tls = {}
+            if ic.http_tls:  # the same certificate as the TLS syslog listener; TLS 1.2 at least
+                tls = {"ssl_certfile": ic.tls_cert_file, "ssl_keyfile": ic.tls_key_file, "ssl_ca_certs": ic.tls_client_ca_file,
+                       "ssl_cert_reqs": ssl.CERT_REQUIRED if ic.tls_client_ca_file else ssl.CERT_NONE}
+            config = uvicorn.Config(self.http.app, log_config=None, access_log=False, lifespan="off", **tls)
             self._uvicorn = _Server(config)
             self._uvicorn_task = asyncio.get_running_loop().create_task(self._uvicorn.serve(sockets=[sock]))
             while not self._uvicorn.started and not self._uvicorn_task.done():

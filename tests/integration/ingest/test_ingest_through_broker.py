@@ -169,6 +169,33 @@ def test_syslog_tls_requires_client_certificates_when_configured(tmp_path, broke
     assert [d["message"] for d in docs] == ["<13>with a client cert"]
 
 
+
+@pytest.mark.parametrize("client_certs", [False, True])
+def test_http_ingest_over_tls(tmp_path, broker, run_ingest, client_certs):
+    # HTTP ingest (NDJSON and _bulk) had no TLS: tokens and events crossed the network in clear.
+    ca = trustme.CA()
+    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    r = run_ingest(base_cfg(broker, tmp_path, syslog_udp=None, syslog_tcp=None, http_tls=True,
+                            tls_cert_file=str(tmp_path / "server.pem"), tls_key_file=str(tmp_path / "server.pem"),
+                            tls_client_ca_file=str(tmp_path / "ca.pem") if client_certs else None))
+    host, port = r.addr("http")
+    url, auth = f"https://localhost:{port}/ingest", {"Authorization": f"Bearer {TOKEN}"}
+    trusted = ssl.create_default_context()
+    ca.configure_trust(trusted)
+    if client_certs:
+        with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):  # no client certificate
+            httpx.post(url, content=b"refused\n", headers=auth, verify=trusted, timeout=10)
+        ca.issue_cert("client.example").configure_cert(trusted)
+    with pytest.raises(httpx.ConnectError):  # a certificate the client does not trust
+        httpx.post(url, content=b"untrusted\n", headers=auth, verify=ssl.create_default_context(), timeout=10)
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError)):  # plain HTTP to the TLS port
+        httpx.post(f"http://{host}:{port}/ingest", content=b"plain\n", headers=auth, timeout=10)
+    ok = httpx.post(url, content=b"over tls one\nover tls two\n", headers=auth, verify=trusted, timeout=30)
+    assert ok.status_code == 200 and ok.json() == {"accepted": 2, "errors": False}
+    docs = consume(broker.bootstrap, "logs.raw", 2)
+    assert sorted(d["message"] for d in docs) == ["over tls one", "over tls two"]
+
 RSYSLOG_FORWARDER = """
 global(workDirectory="{work}")
 module(load="imtcp")
