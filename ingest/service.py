@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 
 import logwarden
+from logwarden import exposure
 from logwarden.config import Config
 from logwarden.kafka import producer_settings
 from logwarden.model import parse_hostport
@@ -85,12 +86,8 @@ class Ingest:
             self._closers.append(s.close)
         if ic.http:
             host, port = parse_hostport(ic.http)
-            if not ic.http_tls and host not in ("127.0.0.1", "::1", "localhost"):
-                log.warning("HTTP ingest on a non-loopback address without TLS: tokens and events cross the network "
-                            "in clear text; set ingest.http_tls", extra={"listen": ic.http})
-            if not ic.tokens and host not in ("127.0.0.1", "::1", "localhost"):
-                log.warning("HTTP ingest accepts events without a token on a non-loopback address: "
-                            "add ingest.tokens or listen on 127.0.0.1", extra={"listen": ic.http})
+            for warning in exposure.warnings(self.cfg, "ingest.http"):
+                log.warning(warning, extra={"listen": ic.http})
             sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))

@@ -240,11 +240,18 @@ def config() -> None:
 @config.command("check")
 @click.argument("file", type=click.Path(dir_okay=False))
 def config_check(file: str) -> None:
-    """Validate FILE exactly as start-up does; exit 2 with file:line: key: problem."""
+    """Validate FILE exactly as start-up does; exit 2 with file:line: key: problem.
+
+    A valid file whose listeners are reachable from the network without TLS or
+    authentication is still ok (exit 0), with a warning for each on stderr."""
     if not Path(file).exists():
         click.echo(f"error: {file}: no such file", err=True)
         sys.exit(2)
-    resolve(file)
+    cfg = resolve(file)
+    from logwarden import exposure
+
+    for warning in exposure.warnings(cfg):
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"{file}: ok")
 
 

@@ -23,7 +23,9 @@ Logwarden reads one YAML file (`-c FILE`); every key is optional and command-lin
 override the file. `${ENV_VAR}` is replaced by the variable's value (`${ENV_VAR:-default}`
 gives a default); a reference to an unset variable without a default is an error. Unknown
 keys are errors, with a did-you-mean. `logwarden config check FILE` runs the same validation
-as start-up and exits 2 with `file:line: key: problem` for each problem.
+as start-up and exits 2 with `file:line: key: problem` for each problem; a valid file whose
+listeners are reachable from the network without TLS or authentication passes with a
+`warning:` line for each (also logged by `logwarden up` at start).
 Addresses (type HOST:PORT) are checked there too: the host is a name, an IPv4 address or
 an IPv6 address in brackets (`[::1]:9092`), the port 1-65535 - or 0 for a listener, which
 then binds any free port.

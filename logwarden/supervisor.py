@@ -194,6 +194,10 @@ class Supervisor:
             if child.name == "broker" and not self._wait_port(self.cfg.broker.listen):
                 log.error("broker did not open its port", extra={"listen": self.cfg.broker.listen})
         print(startup_banner(self.cfg, [c.name for c in self.children], self.login), flush=True)
+        from logwarden import exposure
+
+        for warning in exposure.warnings(self.cfg):  # what `config check` warns about, once more at start
+            log.warning(warning)
         try:
             while not self.stopping:
                 self._tick()
