@@ -24,6 +24,9 @@ _STD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message
 FORMATS = ("auto", "json", "text")
 # Libraries whose info records are routine chatter (uvicorn's start/stop banner, file events).
 NOISY = ("uvicorn.access", "uvicorn.error", "watchdog", "asyncio")
+# HTTP client libraries log every request's full URL at info/debug; a webhook URL (Slack's,
+# say) is itself the credential, so these stay at WARNING even with --log-level debug.
+URL_LOGGING = ("httpx", "httpcore", "urllib3", "elastic_transport", "opensearch")
 
 _COLOURS = {"DEBUG": "\x1b[2m", "WARNING": "\x1b[33m", "ERROR": "\x1b[1;31m", "CRITICAL": "\x1b[1;31m"}
 _RESET = "\x1b[0m"
@@ -104,3 +107,5 @@ def setup(component: str, level: str = "info", fmt: str = "auto") -> None:
     if level.lower() != "debug":
         for noisy in NOISY:
             logging.getLogger(noisy).setLevel("WARNING")
+    for name in URL_LOGGING:
+        logging.getLogger(name).setLevel("WARNING")

@@ -83,6 +83,14 @@ class NotifyError(Exception):
     pass
 
 
+def redacted(url: str | None) -> str:
+    """A webhook URL as errors may show it: scheme, host and port only. Slack-style incoming
+    webhook URLs carry their credential in the path, and user:password may sit in the authority."""
+    u = httpx.URL(url or "")
+    port = f":{u.port}" if u.port else ""
+    return f"{u.scheme}://{u.host}{port}/..." if u.host else "(no url)"
+
+
 def _post_with_retries(cfg: NotifierConfig, client: httpx.Client, content: bytes, headers: dict[str, str]) -> None:
     delay = BACKOFF_S
     last = ""
@@ -93,13 +101,13 @@ def _post_with_retries(cfg: NotifierConfig, client: httpx.Client, content: bytes
                 return
             last = f"HTTP {r.status_code}"
             if r.status_code != 429 and r.status_code < 500:
-                raise NotifyError(f"{cfg.url}: {last} (not retried)")
+                raise NotifyError(f"{redacted(cfg.url)}: {last} (not retried)")
         except httpx.HTTPError as exc:
-            last = str(exc) or type(exc).__name__
+            last = (str(exc) or type(exc).__name__).replace(cfg.url or "\0", redacted(cfg.url))
         if attempt < cfg.retries:
             time.sleep(delay)
             delay *= 2
-    raise NotifyError(f"{cfg.url}: gave up after {cfg.retries + 1} attempts: {last}")
+    raise NotifyError(f"{redacted(cfg.url)}: gave up after {cfg.retries + 1} attempts: {last}")
 
 
 class WebhookNotifier:

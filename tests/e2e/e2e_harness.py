@@ -86,6 +86,10 @@ class Appliance:
     def output(self) -> str:
         return "".join((self.tmp / f"up-{i}.log").read_text(errors="replace")[-4000:] for i in range(1, self.runs + 1))
 
+    def output_all(self) -> str:
+        """Everything every run printed (stdout and stderr), not only the tail `output()` keeps."""
+        return "".join((self.tmp / f"up-{i}.log").read_text(errors="replace") for i in range(1, self.runs + 1))
+
     def sigkill(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
