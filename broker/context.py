@@ -27,7 +27,7 @@ class BrokerContext:
     def __init__(self, logs: Any, *, host: str, port: int, auto_create_topics: bool = True,
                  default_partitions: int = 1, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
                  sasl_users: dict[str, Any] | None = None, sasl_mechanisms: list[str] | None = None,
-                 connections_max_idle_ms: int = 600_000):
+                 connections_max_idle_ms: int = 600_000, authorizer: Any = None):
         self.logs = logs
         self.host, self.port = host, port
         self.auto_create_topics = auto_create_topics
@@ -36,12 +36,28 @@ class BrokerContext:
         self.connections_max_idle_ms = connections_max_idle_ms
         self.sasl_users = sasl_users or {}
         self.sasl_mechanisms = sasl_mechanisms or []
+        from .security.acl import Authorizer
+
+        self.authorizer = authorizer or Authorizer()  # no entries: authorization off
         self.connections: set[Any] = set()
         self.producers = ProducerStateTable()
         self.coordinator = GroupCoordinator(logs)
         # (topic, partition) -> futures of delayed fetches waiting for new data there
         self.waiters: dict[tuple[str, int], list[asyncio.Future[None]]] = {}
         self._pid_counter = 0
+
+    # -- authorization (security/acl.py) --------------------------------------------------
+    def allowed(self, session: Any, operation: str, resource_type: str, name: str = "kafka-cluster") -> bool:
+        """Whether the connection's principal may do `operation` on the resource."""
+        if not self.authorizer.enabled:
+            return True
+        from .security.acl import principal_of
+
+        return self.authorizer.allowed(principal_of(session.principal), operation, resource_type, name)  # type: ignore[arg-type]
+
+    def may_create(self, session: Any, topic: str) -> bool:
+        """Auto-creating or creating `topic` needs Create on the cluster or on the topic (Kafka)."""
+        return self.allowed(session, "Create", "cluster") or self.allowed(session, "Create", "topic", topic)
 
     # -- topics ------------------------------------------------------------------------
     def topic_exists(self, name: str, allow_create: bool) -> bool:

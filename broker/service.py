@@ -50,7 +50,16 @@ def build_context(cfg: Any, host: str, port: int) -> BrokerContext:
         default_partitions=b.default_partitions, max_frame_bytes=b.max_request_bytes,
         sasl_users={u: c.model_dump(exclude_none=True) for u, c in b.sasl_users.items()},
         sasl_mechanisms=list(b.sasl_mechanisms) if b.security_protocol.startswith("SASL") else [],
-        connections_max_idle_ms=b.connections_max_idle_ms)
+        connections_max_idle_ms=b.connections_max_idle_ms, authorizer=authorizer(b))
+
+
+def authorizer(b: Any) -> Any:
+    """The ACLs of `broker.acls` / `broker.super_users` as the handlers ask them."""
+    from .security.acl import Authorizer, Entry
+
+    entries = [Entry(a.principal, tuple(a.operations), "topic" if a.topic is not None else "group" if a.group is not None else "cluster",
+                     a.topic or a.group or "kafka-cluster", a.permission == "allow") for a in b.acls]
+    return Authorizer(entries, b.super_users)
 
 
 async def main(cfg: Any, ready: asyncio.Future[int] | None = None) -> None:

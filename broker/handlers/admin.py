@@ -57,7 +57,9 @@ def handle_create_topics(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
         name, n = t["name"], t["num_partitions"]
         entry = {"name": name, "error_code": E.NONE, "error_message": None}
         out.append(entry)
-        refused = (E.INVALID_REQUEST, "duplicate topic name") if name in twice else _topic_request_error(ctx, t)
+        refused = (E.INVALID_REQUEST, "duplicate topic name") if name in twice else \
+            (E.TOPIC_AUTHORIZATION_FAILED, "not authorized to create this topic") if not ctx.may_create(session, name) else \
+            _topic_request_error(ctx, t)
         if refused is not None:
             entry.update(error_code=refused[0], error_message=refused[1])
             continue
@@ -83,6 +85,9 @@ def handle_delete_topics(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
         code = E.NONE
         if name in twice:
             out.append({"name": name, "error_code": E.INVALID_REQUEST})  # Kafka: "Duplicate topic name."
+            continue
+        if not ctx.allowed(session, "Delete", "topic", name):
+            out.append({"name": name, "error_code": E.TOPIC_AUTHORIZATION_FAILED})
             continue
         if is_internal_topic(name) and name in ctx.logs.topics():
             out.append({"name": name, "error_code": E.INVALID_TOPIC_EXCEPTION})  # internal topics stay
@@ -147,6 +152,9 @@ def handle_describe_configs(ctx: Any, session: Any, hdr: Any, req: dict[str, Any
                "resource_name": r["resource_name"], "configs": []}
         results.append(res)
         keys = set(r["configuration_keys"] or ())  # null or empty: every config, as Kafka
+        if not _may_configs(ctx, session, "DescribeConfigs", r):
+            res.update(error_code=_denied_code(r), error_message="not authorized to describe these configs")
+            continue
         try:
             if r["resource_type"] == TOPIC_RESOURCE:
                 res["configs"] = _describe_topic(ctx, r["resource_name"], keys, bool(req.get("include_synonyms")))
@@ -172,6 +180,9 @@ def handle_create_partitions(ctx: Any, session: Any, hdr: Any, req: dict[str, An
     for t in req["topics"]:
         entry = {"name": t["name"], "error_code": E.NONE, "error_message": None}
         results.append(entry)
+        if not ctx.allowed(session, "Alter", "topic", t["name"]):
+            entry.update(error_code=E.TOPIC_AUTHORIZATION_FAILED, error_message="not authorized to alter this topic")
+            continue
         try:
             ctx.logs.create_partitions(t["name"], t["count"], validate_only=req["validate_only"])
             if not req["validate_only"]:
@@ -185,12 +196,26 @@ def handle_create_partitions(ctx: Any, session: Any, hdr: Any, req: dict[str, An
 SET, DELETE = 0, 1
 
 
-def _alter(ctx: Any, req: dict[str, Any], incremental: bool) -> dict[str, Any]:
+def _may_configs(ctx: Any, session: Any, operation: str, r: dict[str, Any]) -> bool:
+    """DescribeConfigs/AlterConfigs on the topic, or on the cluster for the broker resource."""
+    if r["resource_type"] == TOPIC_RESOURCE:
+        return ctx.allowed(session, operation, "topic", r["resource_name"])
+    return ctx.allowed(session, operation, "cluster")
+
+
+def _denied_code(r: dict[str, Any]) -> int:
+    return E.TOPIC_AUTHORIZATION_FAILED if r["resource_type"] == TOPIC_RESOURCE else E.CLUSTER_AUTHORIZATION_FAILED
+
+
+def _alter(ctx: Any, session: Any, req: dict[str, Any], incremental: bool) -> dict[str, Any]:
     out = []
     for r in req["resources"]:
         res = {"error_code": E.NONE, "error_message": None, "resource_type": r["resource_type"],
                "resource_name": r["resource_name"]}
         out.append(res)
+        if not _may_configs(ctx, session, "AlterConfigs", r):
+            res.update(error_code=_denied_code(r), error_message="not authorized to alter these configs")
+            continue
         if r["resource_type"] != TOPIC_RESOURCE:
             res.update(error_code=E.INVALID_REQUEST, error_message="only topic configs can be altered")
             continue
@@ -232,8 +257,8 @@ class _Internal(Exception):
 
 def handle_alter_configs(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
     # AlterConfigs replaces all of a topic's overrides with the ones given (Kafka semantics).
-    return _alter(ctx, req, incremental=False)
+    return _alter(ctx, session, req, incremental=False)
 
 
 def handle_incremental_alter_configs(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
-    return _alter(ctx, req, incremental=True)
+    return _alter(ctx, session, req, incremental=True)

@@ -27,7 +27,8 @@ from logwarden.broker.storage.errors import StorageError
 SENDFILE_MIN_BYTES = 256 * 1024
 
 
-def _read(ctx: Any, req: dict[str, Any], sendfile: bool = False) -> tuple[dict[str, Any], int, bool]:
+def _read(ctx: Any, req: dict[str, Any], sendfile: bool = False, denied: frozenset[str] = frozenset()) -> tuple[dict[str, Any], int, bool]:
+    """`denied`: topics the connection may not Read (answered TOPIC_AUTHORIZATION_FAILED, at once)."""
     budget = req.get("max_bytes", 0x7FFFFFFF)
     if budget <= 0:
         budget = 0x7FFFFFFF
@@ -43,6 +44,10 @@ def _read(ctx: Any, req: dict[str, Any], sendfile: bool = False) -> tuple[dict[s
                                      "last_stable_offset": -1, "log_start_offset": -1,
                                      "aborted_transactions": None, "preferred_read_replica": -1, "records": b""}
             parts.append(entry)
+            if topic in denied:
+                entry["error_code"] = E.TOPIC_AUTHORIZATION_FAILED
+                error = True
+                continue
             try:
                 plog = ctx.logs.get(topic, idx)
                 hw = plog.log_end_offset
@@ -111,7 +116,8 @@ async def _delayed(ctx: Any, req: dict[str, Any], sendfile: bool, keys: list[tup
 
 
 def handle_fetch(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> Any:
-    resp, total, error = _read(ctx, req, session.sendfile)
+    denied = frozenset(t["topic"] for t in req["topics"] if not ctx.allowed(session, "Read", "topic", t["topic"]))
+    resp, total, error = _read(ctx, req, session.sendfile, denied)
     if total >= req["min_bytes"] or error or req["max_wait_ms"] <= 0 or not req["topics"]:
         metrics.STATS.fetched_bytes += total
         return resp

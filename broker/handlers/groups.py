@@ -26,23 +26,39 @@ def handle_find_coordinator(ctx: Any, session: Any, hdr: Any, req: dict[str, Any
                 "error_message": NO_TRANSACTIONS, "node_id": -1, "host": "", "port": -1}
     if key_type != 0:
         return {"error_code": E.INVALID_REQUEST, "error_message": "unknown key_type", "node_id": -1, "host": "", "port": -1}
+    if not ctx.allowed(session, "Describe", "group", req["key"]):
+        return {"throttle_time_ms": 0, "error_code": E.GROUP_AUTHORIZATION_FAILED, "error_message": None,
+                "node_id": -1, "host": "", "port": -1}
     return {"throttle_time_ms": 0, "error_code": E.NONE, "error_message": None, "node_id": NODE_ID, "host": host, "port": port}
 
 
+def _group_denied(ctx: Any, session: Any, group_id: str, operation: str = "Read") -> bool:
+    return not ctx.allowed(session, operation, "group", group_id)
+
+
 def handle_join_group(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> Any:
+    if _group_denied(ctx, session, req["group_id"]):
+        return {"throttle_time_ms": 0, "error_code": E.GROUP_AUTHORIZATION_FAILED, "generation_id": -1,
+                "protocol_name": "", "leader": "", "member_id": req["member_id"], "members": []}
     host = str(session.peer[0]) if session.peer else ""
     return ctx.coordinator.join(req, hdr.api_version, hdr.client_id or "", "/" + host)
 
 
 def handle_sync_group(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> Any:
+    if _group_denied(ctx, session, req["group_id"]):
+        return {"throttle_time_ms": 0, "error_code": E.GROUP_AUTHORIZATION_FAILED, "assignment": b""}
     return ctx.coordinator.sync(req)
 
 
 def handle_heartbeat(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    if _group_denied(ctx, session, req["group_id"]):
+        return {"throttle_time_ms": 0, "error_code": E.GROUP_AUTHORIZATION_FAILED}
     return ctx.coordinator.heartbeat(req)
 
 
 def handle_leave_group(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    if _group_denied(ctx, session, req["group_id"]):
+        return {"throttle_time_ms": 0, "error_code": E.GROUP_AUTHORIZATION_FAILED, "members": []}
     if hdr.api_version >= 3:
         who = [(m["member_id"], m["group_instance_id"]) for m in req["members"]]
         codes = ctx.coordinator.leave(req["group_id"], who)
@@ -61,6 +77,11 @@ def handle_offset_commit(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
     UNKNOWN_TOPIC_OR_PARTITION before any group check (an offset stored for it would be
     where a consumer starts once the partition is created); then the group's verdict; then
     the metadata size. An empty group id is accepted, as Kafka does for old clients."""
+    if _group_denied(ctx, session, req["group_id"]):
+        # Kafka answers every partition with the group's refusal
+        return {"throttle_time_ms": 0, "topics": [
+            {"name": t["name"], "partitions": [{"partition_index": p["partition_index"], "error_code": E.GROUP_AUTHORIZATION_FAILED}
+                                               for p in t["partitions"]]} for t in req["topics"]]}
     err = ctx.coordinator.commit_error(req)
     counts = ctx.logs.topics()
     entries = []
@@ -69,7 +90,9 @@ def handle_offset_commit(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
         parts = []
         for p in t["partitions"]:
             code = err
-            if not 0 <= p["partition_index"] < counts.get(t["name"], 0):
+            if not ctx.allowed(session, "Read", "topic", t["name"]):
+                code = E.TOPIC_AUTHORIZATION_FAILED
+            elif not 0 <= p["partition_index"] < counts.get(t["name"], 0):
                 code = E.UNKNOWN_TOPIC_OR_PARTITION
             elif not code and len(p["committed_metadata"] or "") > OFFSET_METADATA_MAX_BYTES:
                 code = E.OFFSET_METADATA_TOO_LARGE
@@ -84,16 +107,25 @@ def handle_offset_commit(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) 
 
 
 def handle_offset_fetch(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
+    if _group_denied(ctx, session, req["group_id"], "Describe"):
+        return {"throttle_time_ms": 0, "topics": [], "error_code": E.GROUP_AUTHORIZATION_FAILED}
     committed = ctx.coordinator.offsets.fetch(req["group_id"])
     wanted = req["topics"]
     if wanted is None:
         by_topic: dict[str, list[int]] = {}
         for (topic, part) in committed:
             by_topic.setdefault(topic, []).append(part)
-        wanted = [{"name": t, "partition_indexes": sorted(ps)} for t, ps in sorted(by_topic.items())]
+        # all of the group's offsets: only those of topics the principal may Describe (Kafka)
+        wanted = [{"name": t, "partition_indexes": sorted(ps)} for t, ps in sorted(by_topic.items())
+                  if ctx.allowed(session, "Describe", "topic", t)]
     topics = []
     for t in wanted:
         parts = []
+        if not ctx.allowed(session, "Describe", "topic", t["name"]):
+            topics.append({"name": t["name"], "partitions": [
+                {"partition_index": i, "committed_offset": -1, "committed_leader_epoch": -1, "metadata": "",
+                 "error_code": E.TOPIC_AUTHORIZATION_FAILED} for i in t["partition_indexes"]]})
+            continue
         for idx in t["partition_indexes"]:
             c = committed.get((t["name"], idx))
             parts.append({"partition_index": idx, "committed_offset": c.offset if c else -1,
@@ -104,14 +136,19 @@ def handle_offset_fetch(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -
 
 
 def handle_describe_groups(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
-    return {"throttle_time_ms": 0, "groups": [ctx.coordinator.describe(g) for g in req["groups"]]}
+    return {"throttle_time_ms": 0, "groups": [
+        ctx.coordinator.describe(g) if not _group_denied(ctx, session, g, "Describe") else
+        {"error_code": E.GROUP_AUTHORIZATION_FAILED, "group_id": g, "group_state": "", "protocol_type": "",
+         "protocol_data": "", "members": []} for g in req["groups"]]}
 
 
 def handle_list_groups(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
     return {"throttle_time_ms": 0, "error_code": E.NONE,
-            "groups": [{"group_id": g, "protocol_type": t} for g, t in ctx.coordinator.list_groups()]}
+            "groups": [{"group_id": g, "protocol_type": t} for g, t in ctx.coordinator.list_groups()
+                       if not _group_denied(ctx, session, g, "Describe")]}  # Kafka lists only those
 
 
 def handle_delete_groups(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dict[str, Any]:
     return {"throttle_time_ms": 0,
-            "results": [{"group_id": g, "error_code": ctx.coordinator.delete(g)} for g in req["groups_names"]]}
+            "results": [{"group_id": g, "error_code": E.GROUP_AUTHORIZATION_FAILED if _group_denied(ctx, session, g, "Delete")
+                         else ctx.coordinator.delete(g)} for g in req["groups_names"]]}

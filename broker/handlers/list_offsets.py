@@ -17,6 +17,10 @@ def handle_list_offsets(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -
             # leader epoch -1 unless an offset is answered (Kafka); this single node's epoch is 0
             entry = {"partition_index": p["partition_index"], "error_code": E.NONE, "timestamp": -1,
                      "offset": -1, "leader_epoch": -1}
+            if not ctx.allowed(session, "Describe", "topic", t["name"]):
+                entry["error_code"] = E.TOPIC_AUTHORIZATION_FAILED
+                parts.append(entry)
+                continue
             try:
                 plog = ctx.logs.get(t["name"], p["partition_index"])
                 ts = p["timestamp"]

@@ -33,7 +33,8 @@ def handle_metadata(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> di
     host, port = advertised(ctx, session)
     wanted = req["topics"]
     if wanted is None or (hdr.api_version == 0 and not wanted):
-        topics = [topic_entry(n, c) for n, c in sorted(ctx.logs.topics().items())]
+        # every topic the principal may Describe; the others are left out, as Kafka does
+        topics = [topic_entry(n, c) for n, c in sorted(ctx.logs.topics().items()) if ctx.allowed(session, "Describe", "topic", n)]
     else:
         allow = req.get("allow_auto_topic_creation", True)
         topics = []
@@ -46,7 +47,10 @@ def handle_metadata(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> di
                 # message timeout (librdkafka: 5 minutes) instead of failing at once.
                 topics.append({"error_code": E.INVALID_TOPIC_EXCEPTION, "name": name, "partitions": []})
                 continue
-            topics.append(topic_entry(name, ctx.ensure_topic(name, allow)))
+            if not ctx.allowed(session, "Describe", "topic", name):
+                topics.append({"error_code": E.TOPIC_AUTHORIZATION_FAILED, "name": name, "is_internal": False, "partitions": []})
+                continue
+            topics.append(topic_entry(name, ctx.ensure_topic(name, allow and ctx.may_create(session, name))))
     return {"throttle_time_ms": 0,
             "brokers": [{"node_id": NODE_ID, "host": host, "port": port, "rack": None}],
             "cluster_id": CLUSTER_ID, "controller_id": NODE_ID, "topics": topics}

@@ -111,10 +111,13 @@ def handle_produce(ctx: Any, session: Any, hdr: Any, req: dict[str, Any]) -> dic
     for t in req["topics"]:
         name = t["name"]
         internal = is_internal_topic(name)  # __consumer_offsets is written by the coordinator only
-        exists = not internal and ctx.topic_exists(name, allow_create=True)
+        authorized = ctx.allowed(session, "Write", "topic", name)
+        exists = authorized and not internal and ctx.topic_exists(name, allow_create=ctx.may_create(session, name))
         parts = []
         for p in t["partitions"]:
-            if internal:
+            if not authorized:
+                parts.append({"index": p["index"], "error_code": E.TOPIC_AUTHORIZATION_FAILED, "base_offset": -1})
+            elif internal:
                 parts.append({"index": p["index"], "error_code": E.INVALID_TOPIC_EXCEPTION, "base_offset": -1,
                               "error_message": f"{name} is an internal topic"})
             elif not exists:
@@ -143,4 +146,10 @@ def handle_init_producer_id(ctx: Any, session: Any, hdr: Any, req: dict[str, Any
     if req.get("transactional_id") is not None:
         return {"throttle_time_ms": 0, "error_code": E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
                 "producer_id": -1, "producer_epoch": -1}
+    if ctx.authorizer.enabled:
+        from logwarden.broker.security.acl import principal_of
+
+        who = principal_of(session.principal)
+        if not (ctx.allowed(session, "IdempotentWrite", "cluster") or ctx.authorizer.may_write_some_topic(who)):
+            return {"throttle_time_ms": 0, "error_code": E.CLUSTER_AUTHORIZATION_FAILED, "producer_id": -1, "producer_epoch": -1}
     return {"throttle_time_ms": 0, "error_code": E.NONE, "producer_id": ctx.next_producer_id(), "producer_epoch": 0}
