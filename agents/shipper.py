@@ -27,10 +27,11 @@ from typing import Any, Callable
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from logwarden.spool import Replay, Spool
+
 from . import metrics
 from .metrics import Stats
 from .registry import AckTracker
-from .spool import Replay, Spool
 
 log = logging.getLogger(__name__)
 Ack = Callable[[], Any]

@@ -5,9 +5,9 @@ librdkafka only invokes from poll) run there too and may touch futures directly.
 request produces its records as one batch and awaits one future that resolves when the
 last of them is reported (the sender learns of failures and retries); syslog senders
 cannot be told, so their records are fire-and-forget: a record the broker did not take
-within `delivery_timeout_ms` goes to a bounded disk spool (<data_dir>/ingest/spool, the
-agent's spool format) and is replayed with exponential backoff; only when the spool is
-full or disabled is it lost, counted and logged.
+within `delivery_timeout_ms` goes to a bounded disk spool (<data_dir>/ingest/spool;
+logwarden.spool, the agent's too) and is replayed with exponential backoff; only when the
+spool is full or disabled is it lost, counted and logged.
 
 Counting is done in plain integers on the hot path and published to Prometheus once a
 second by the poll task (a labelled Prometheus `inc()` costs microseconds per record).
@@ -24,7 +24,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from prometheus_client import Counter
 
 from logwarden import metrics as core
-from logwarden.agents.spool import Replay, Spool
+from logwarden.spool import Replay, Spool
 
 log = logging.getLogger(__name__)
 SENT = Counter("logwarden_ingest_sent_events_total", "Records the broker acknowledged.", ["input"])
