@@ -24,6 +24,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from prometheus_client import Counter
 
 from logwarden import metrics as core
+from logwarden.produce import produce_waiting
 from logwarden.spool import Replay, Spool
 
 log = logging.getLogger(__name__)
@@ -102,21 +103,20 @@ class AsyncProducer:
             self._published_spooled = self.spooled
 
     def _produce(self, value: bytes, cb: Any) -> bool:
-        for _ in range(1000):
-            try:
-                self._producer.produce(self.topic, value, on_delivery=cb)
-                if not self.inflight:
-                    self._work.set()
-                self.inflight += 1
-                if self.inflight >= MAX_INFLIGHT:
-                    self._room.clear()
-                return True
-            except BufferError:
-                self._producer.poll(0.01)
-            except KafkaException as exc:
-                log.error("record refused by the producer", extra={"error": str(exc), "bytes": len(value)})
+        # A full queue is waited out on the event loop thread, but for 1000 x 10 ms at most:
+        # a record still not queued then counts as not taken (its sender is told, or it is lost).
+        try:
+            if not produce_waiting(self._producer, self.topic, value, on_delivery=cb, poll_s=0.01, attempts=1000):
                 return False
-        return False
+        except KafkaException as exc:
+            log.error("record refused by the producer", extra={"error": str(exc), "bytes": len(value)})
+            return False
+        if not self.inflight:
+            self._work.set()
+        self.inflight += 1
+        if self.inflight >= MAX_INFLIGHT:
+            self._room.clear()
+        return True
 
     def _done(self) -> None:
         self.inflight -= 1
