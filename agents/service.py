@@ -39,6 +39,7 @@ import logwarden
 from logwarden.config import Config
 from logwarden.events import now_iso
 from logwarden.kafka import producer_settings
+from logwarden.spool import Spool
 
 from . import metrics
 from .config import AgentConfig, FileSource
@@ -51,7 +52,6 @@ from .metrics import Stats
 from .monitor import MonitorServer
 from .registry import Registry
 from .shipper import Shipper
-from .spool import Spool
 from .watch import Wakeup, start_observer
 
 log = logging.getLogger("logwarden.agent")

@@ -27,10 +27,12 @@ from typing import Any, Callable
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from logwarden.produce import produce_waiting
+from logwarden.spool import Replay, Spool
+
 from . import metrics
 from .metrics import Stats
 from .registry import AckTracker
-from .spool import Replay, Spool
 
 log = logging.getLogger(__name__)
 Ack = Callable[[], Any]
@@ -104,17 +106,13 @@ class Shipper:
 
     def _produce(self, value: bytes, ack: Ack) -> None:
         cb = functools.partial(self._on_delivery, ack)  # a C-level partial: cheaper than a closure
-        while True:
-            try:
-                self._producer.produce(self.topic, value, on_delivery=cb)
-                break
-            except BufferError:  # librdkafka's queue is full: serve delivery reports, try again
-                self._producer.poll(0.05)
-            except KafkaException as exc:  # refused locally (larger than message.max.bytes)
-                self.stats.dropped += 1
-                log.error("record refused by the producer, dropping it", extra={"error": str(exc), "bytes": len(value)})
-                ack()
-                return
+        try:  # a full queue: serve delivery reports until it fits (backpressure on the loop)
+            produce_waiting(self._producer, self.topic, value, on_delivery=cb)
+        except KafkaException as exc:  # refused locally (larger than message.max.bytes)
+            self.stats.dropped += 1
+            log.error("record refused by the producer, dropping it", extra={"error": str(exc), "bytes": len(value)})
+            ack()
+            return
         self.inflight += 1
 
     def _on_delivery(self, ack: Ack, err: KafkaError | None, msg: Any) -> None:
@@ -196,18 +194,15 @@ class Shipper:
             self._backoff = self._backoff_min  # the broker is back: retries start afresh too
 
     def _produce_replayed(self, value: bytes) -> bool:
-        while True:
-            try:
-                self._producer.produce(self.topic, value, on_delivery=self._replayed)
-                self.inflight += 1
-                self._replay_inflight += 1
-                return True
-            except BufferError:
-                self._producer.poll(0.05)
-            except KafkaException as exc:
-                self.stats.dropped += 1
-                log.error("spooled record refused by the producer, dropping it", extra={"error": str(exc)})
-                return False
+        try:
+            produce_waiting(self._producer, self.topic, value, on_delivery=self._replayed)
+        except KafkaException as exc:
+            self.stats.dropped += 1
+            log.error("spooled record refused by the producer, dropping it", extra={"error": str(exc)})
+            return False
+        self.inflight += 1
+        self._replay_inflight += 1
+        return True
 
     def _recreate(self) -> None:
         """A fatal idempotence error: purged records fail over to the spool; start a fresh producer."""

@@ -5,9 +5,9 @@ librdkafka only invokes from poll) run there too and may touch futures directly.
 request produces its records as one batch and awaits one future that resolves when the
 last of them is reported (the sender learns of failures and retries); syslog senders
 cannot be told, so their records are fire-and-forget: a record the broker did not take
-within `delivery_timeout_ms` goes to a bounded disk spool (<data_dir>/ingest/spool, the
-agent's spool format) and is replayed with exponential backoff; only when the spool is
-full or disabled is it lost, counted and logged.
+within `delivery_timeout_ms` goes to a bounded disk spool (<data_dir>/ingest/spool;
+logwarden.spool, the agent's too) and is replayed with exponential backoff; only when the
+spool is full or disabled is it lost, counted and logged.
 
 Counting is done in plain integers on the hot path and published to Prometheus once a
 second by the poll task (a labelled Prometheus `inc()` costs microseconds per record).
@@ -24,7 +24,8 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from prometheus_client import Counter
 
 from logwarden import metrics as core
-from logwarden.agents.spool import Replay, Spool
+from logwarden.produce import produce_waiting
+from logwarden.spool import Replay, Spool
 
 log = logging.getLogger(__name__)
 SENT = Counter("logwarden_ingest_sent_events_total", "Records the broker acknowledged.", ["input"])
@@ -102,21 +103,20 @@ class AsyncProducer:
             self._published_spooled = self.spooled
 
     def _produce(self, value: bytes, cb: Any) -> bool:
-        for _ in range(1000):
-            try:
-                self._producer.produce(self.topic, value, on_delivery=cb)
-                if not self.inflight:
-                    self._work.set()
-                self.inflight += 1
-                if self.inflight >= MAX_INFLIGHT:
-                    self._room.clear()
-                return True
-            except BufferError:
-                self._producer.poll(0.01)
-            except KafkaException as exc:
-                log.error("record refused by the producer", extra={"error": str(exc), "bytes": len(value)})
+        # A full queue is waited out on the event loop thread, but for 1000 x 10 ms at most:
+        # a record still not queued then counts as not taken (its sender is told, or it is lost).
+        try:
+            if not produce_waiting(self._producer, self.topic, value, on_delivery=cb, poll_s=0.01, attempts=1000):
                 return False
-        return False
+        except KafkaException as exc:
+            log.error("record refused by the producer", extra={"error": str(exc), "bytes": len(value)})
+            return False
+        if not self.inflight:
+            self._work.set()
+        self.inflight += 1
+        if self.inflight >= MAX_INFLIGHT:
+            self._room.clear()
+        return True
 
     def _done(self) -> None:
         self.inflight -= 1

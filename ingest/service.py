@@ -23,8 +23,7 @@ from logwarden import exposure
 from logwarden.config import Config
 from logwarden.kafka import producer_settings
 from logwarden.model import parse_hostport
-
-from logwarden.agents.spool import Spool
+from logwarden.spool import Spool
 
 from .config import IngestConfig
 from .envelope import Envelopes

@@ -12,8 +12,23 @@ Three topics carry three shapes:
 
 * `logs.ecs` – Elastic Common Schema documents (nested objects) carrying `event.original`,
   `event.ingested` and a deterministic `event.id`.
-* `logs.dlq` – what could not be parsed: `error.message`, `error.type` (the parser), and the
-  original envelope under `event.original`.
+* `logs.dlq` – what a stage could not take (a line no parser understands, a record that is
+  not a JSON object, a document the index rejects for good), built by `dead_letter()` below
+  for every stage, so the shape is one::
+
+      {"@timestamp": <when it failed>,
+       "event": {"id": ..., "original": <the log line>, "kind": "pipeline_error"},
+       "error": {"message": <the reason>, "type": <who refused it: the parser, "envelope",
+                 "engine", "<pipeline>/<processor>", "index" or "rules">},
+       "raw": <the input record>}
+
+  `raw` is the record as the refusing stage consumed it: its decoded JSON object when it is
+  one, else its bytes as UTF-8 text (invalid bytes replaced). Producing `raw` (re-encoded if
+  an object) back to the stage's input topic replays the record. `event.original` is the
+  log line when the stage can tell (a raw envelope's `message`; null when it has none),
+  else the record's text. `event.id` is the record's own id when it carries one (a raw
+  envelope's identity, an ECS document's `event.id`), else one derived from where it was
+  read, so a dead letter written twice is one document downstream.
 
 `event.id` is a hash of the event's *identity*, not its content: host, file identity and byte
 offset for tailed lines, or the ingest request id and position for network input. Writing the
@@ -74,6 +89,25 @@ def raw_event_id(raw: dict[str, Any]) -> str:
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_RECORD_TEXT: Any = object()  # dead_letter's default `original`: the record's text
+
+
+def dead_letter(value: bytes | str | None, reason: str, error_type: str, *, eid: str,
+                decoded: Any = None, original: str | None = _RECORD_TEXT) -> dict[str, Any]:
+    """The logs.dlq document (shape above) for one record a stage refused.
+
+    `value` is the record as consumed (bytes, or text already decoded); `decoded` its JSON
+    decoding when the stage got that far, which becomes `raw` when it is an object. Only the
+    stage knows whether the record carries a log line, so it may pass `original`."""
+    text = value if isinstance(value, str) else (value or b"").decode("utf-8", "replace")
+    return {
+        "@timestamp": now_iso(),
+        "event": {"id": eid, "original": text if original is _RECORD_TEXT else original, "kind": "pipeline_error"},
+        "error": {"message": reason, "type": error_type},
+        "raw": decoded if isinstance(decoded, dict) else text,
+    }
 
 
 def get_path(doc: dict[str, Any], dotted: str, default: Any = None) -> Any:

@@ -27,6 +27,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from logwarden import metrics, stages
 from logwarden.events import Output  # noqa: F401 - stages import it from here too
 from logwarden.kafka import consumer_settings, ensure_topics, producer_settings
+from logwarden.produce import produce_waiting
 
 if TYPE_CHECKING:
     from confluent_kafka import Message
@@ -180,12 +181,8 @@ class _Shell:
             self.consumer.close()
 
     def _produce(self, out: Output) -> None:
-        while True:
-            try:
-                self.producer.produce(out.topic, out.value, out.key, on_delivery=self._delivered)
-                return
-            except BufferError:
-                self.producer.poll(0.05)
+        # A full queue blocks the stage until reports free room; a refused record raises.
+        produce_waiting(self.producer, out.topic, out.value, out.key, on_delivery=self._delivered)
 
 
 def run_stage(cfg: "Config", stage: Stage, *, group_id: str | None = None, batch_size: int = 5000,

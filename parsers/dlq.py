@@ -1,17 +1,18 @@
-"""Dead-letter documents: what could not be parsed, why, and everything needed to replay it.
+"""The parsers' dead letters: a ParseFailure and the envelope it failed on, as a logs.dlq
+document (the one shape every stage writes, logwarden.events.dead_letter).
 
-    {"@timestamp": <when it failed>, "event": {"id", "original": <line>, "kind": "pipeline_error"},
-     "error": {"message": <reason>, "type": <parser>}, "raw": <the whole original envelope>}
-
-`raw` keeps the envelope exactly as it arrived (or its undecodable bytes as text), so an
-operator can fix a pipeline and produce the `raw` values back to logs.raw unchanged; the
-deterministic event.id means the replayed events replace nothing twice in the index.
+What is the parsers' own here: `error.type` is the failing parser, `event.original` the
+envelope's `message` (the log line), and `event.id` the envelope's identity
+(`raw_event_id`), so an operator who fixes a pipeline and produces the `raw` values back to
+logs.raw unchanged gets events whose ids replace nothing twice in the index.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from logwarden.events import event_id, now_iso, raw_event_id
+import orjson
+
+from logwarden.events import dead_letter, event_id, raw_event_id
 
 from .core import ParseFailure
 
@@ -19,14 +20,10 @@ from .core import ParseFailure
 def dlq_document(raw: Any, failure: ParseFailure, *, fallback_id: tuple[Any, ...] = ()) -> dict[str, Any]:
     """The DLQ doc for `raw` (a decoded envelope, or the undecodable text of one)."""
     if isinstance(raw, dict):
-        eid = raw_event_id(raw)
-        original = raw.get("message")
-    else:
-        eid = event_id("dlq", *fallback_id) if fallback_id else event_id("dlq", raw)
-        original = raw
-    return {
-        "@timestamp": now_iso(),
-        "event": {"id": eid, "original": original if isinstance(original, str) else None, "kind": "pipeline_error"},
-        "error": {"message": failure.reason, "type": failure.parser},
-        "raw": raw,
-    }
+        line = raw.get("message")
+        return dead_letter(None, failure.reason, failure.parser, eid=raw_event_id(raw), decoded=raw,
+                           original=line if isinstance(line, str) else None)
+    eid = event_id("dlq", *fallback_id) if fallback_id else event_id("dlq", raw)
+    # Not an envelope: undecodable text, or JSON that is not an object (its text again).
+    text = raw if isinstance(raw, str) else "" if raw is None else orjson.dumps(raw).decode()
+    return dead_letter(text, failure.reason, failure.parser, eid=eid)

@@ -34,7 +34,7 @@ import orjson
 from prometheus_client import Counter, Gauge
 
 from logwarden.durations import parse_duration
-from logwarden.events import event_id, now_iso
+from logwarden.events import dead_letter, event_id
 from logwarden.stages import BY_NAME, TopicsConfig
 
 from .alerts import AlertPolicy, build_alert
@@ -311,13 +311,14 @@ class RulesStage:
 
     @staticmethod
     def _dead_letter(value: bytes | None, reason: str, m: Any) -> bytes:
-        text = (value or b"").decode("utf-8", "replace")
-        return orjson.dumps({
-            "@timestamp": now_iso(),
-            "event": {"id": event_id("rules-dlq", m.topic(), m.partition(), m.offset()), "original": text, "kind": "pipeline_error"},
-            "error": {"message": reason, "type": "rules"},
-            "raw": text,
-        })
+        """The logs.dlq record (logwarden.events shape), identified by where it was read.
+        `raw` is decoded again here: evaluation may have added fields to the first copy."""
+        try:
+            decoded = orjson.loads(value) if value else None
+        except orjson.JSONDecodeError:
+            decoded = None
+        eid = event_id("rules-dlq", m.topic(), m.partition(), m.offset())
+        return orjson.dumps(dead_letter(value, reason, "rules", eid=eid, decoded=decoded))
 
 
 def run(cfg: "Config") -> None:

@@ -6,7 +6,8 @@ event always lands in the same index) and alerts to `<prefix>-alerts`, with `_id
 delivery look exactly-once in the index.
 
 `_bulk` can succeed as a request and still fail some of its items (Vector's "success reply
-with item errors"); each item is judged on its own status:
+with item errors"); each item is judged on its own status by `bulk_retry.py`, which holds
+the whole table (sans-IO, unit-tested apart from any cluster):
 
     2xx                 written
     429, 5xx            retried (only those items), with exponential backoff
@@ -14,7 +15,8 @@ with item errors"); each item is judged on its own status:
 
 A whole request that fails with a connection error, 429 or 5xx is retried the same way.
 When retries run out the batch raises: the worker process exits without committing
-offsets, the supervisor restarts it and the batch is delivered again.
+offsets, the supervisor restarts it and the batch is delivered again. This module does the
+sending and the waiting between attempts.
 
 Uses the official `elasticsearch` client. The 9.x client speaks only to Elasticsearch 9
 (it sends `compatible-with=9`); for an 8.x cluster install `elasticsearch>=8.12,<9`, the
@@ -35,12 +37,12 @@ import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from logwarden.events import event_id
+from logwarden.sinks.bulk_retry import Action, Verdict, judge_reply, judge_request_error
 from logwarden.sinks.config import IndexConfig
 from logwarden.sinks.es_template import templates
 
 log = logging.getLogger("logwarden.sinks.elasticsearch")
 
-RETRYABLE = frozenset({429, 500, 502, 503, 504})
 RETENTION_CHECK_S = 3600   # how often daily indices past index.retention_days are deleted
 
 
@@ -76,17 +78,6 @@ def doc_id(doc: dict[str, Any], source: bytes) -> str:
     ev = doc.get("event")
     eid = ev.get("id") if isinstance(ev, dict) else None
     return str(eid) if eid else event_id("source", source)
-
-
-def _reason(item: dict[str, Any], engine: str = "elasticsearch") -> str:
-    err = item.get("error")
-    if isinstance(err, dict):
-        text = f"{err.get('type', 'error')}: {err.get('reason', '')}"
-        cause = err.get("caused_by")
-        if isinstance(cause, dict) and cause.get("reason"):
-            text += f" (caused by {cause.get('type')}: {cause['reason']})"
-        return f"{engine} {item.get('status')}: {text}"
-    return f"{engine} {item.get('status')}: {err}"
 
 
 def status(exc: Exception) -> int | None:
@@ -141,30 +132,24 @@ class ElasticsearchBackend:
         """One pre-serialised bulk item: sources are sent as received."""
         return orjson.dumps({"index": {"_index": index, "_id": id_}}) + b"\n" + source.rstrip(b"\n") + b"\n"
 
-    def _send(self, todo: list[tuple[int, Any]]) -> Iterator[tuple[int, Any, bool, str]]:
-        """Send `todo` as _bulk requests; yield (position, item, retryable, reason) of every
-        item that failed. A whole request failing for good raises."""
+    def _send(self, todo: list[tuple[int, Any]]) -> Iterator[tuple[int, Any, Verdict]]:
+        """Send `todo` as _bulk requests; yield (position, item, verdict) of every item that
+        was not written (to retry or to reject). A whole request failing for good raises."""
         for chunk in self._chunks(todo):
             body = b"".join(line for _, line in chunk)
             try:
                 resp = self.es.bulk(operations=body)
             except self.errors as exc:
-                code = self.status(exc)
-                if code is not None and code not in RETRYABLE:
+                verdict = judge_request_error(self.status(exc), exc)
+                if verdict.action is Action.FAIL:
                     raise
-                reason = f"bulk request: HTTP {code}" if code is not None else f"bulk request: {exc}"
-                yield from ((pos, line, True, reason) for pos, line in chunk)
+                yield from ((pos, line, verdict) for pos, line in chunk)
                 continue
-            items = resp.get("items", [])
-            if len(items) != len(chunk):
-                raise BulkFailed(f"_bulk answered {len(items)} items for {len(chunk)} actions")
-            if not resp.get("errors"):
-                continue
-            for (pos, line), item in zip(chunk, items):
-                result = next(iter(item.values()))
-                code = int(result.get("status", 500))
-                if code >= 300:
-                    yield pos, line, code in RETRYABLE, _reason(result, self.engine)
+            for (pos, line), verdict in zip(chunk, judge_reply(resp, len(chunk), self.engine)):
+                if verdict.action is Action.FAIL:
+                    raise BulkFailed(verdict.reason)
+                if verdict.action is not Action.WRITTEN:
+                    yield pos, line, verdict
 
     # -- the engine-neutral part ---------------------------------------------------------
     def ensure_templates(self) -> None:
@@ -181,7 +166,7 @@ class ElasticsearchBackend:
                 return call()
             except self.errors as exc:
                 code = self.status(exc)
-                if (code is not None and code not in RETRYABLE) or attempt == self.cfg.bulk_max_retries:
+                if judge_request_error(code, exc).action is Action.FAIL or attempt == self.cfg.bulk_max_retries:
                     raise
                 if code is not None:
                     log.warning(f"{self.engine} request failed, retrying", extra={"status": code, "attempt": attempt + 1})
@@ -214,12 +199,12 @@ class ElasticsearchBackend:
         for attempt in range(self.cfg.bulk_max_retries + 1):
             retry: list[tuple[int, Any]] = []
             last_reason = ""
-            for pos, item, retryable, reason in self._send(todo):
-                if retryable:
+            for pos, item, verdict in self._send(todo):
+                if verdict.retry:
                     retry.append((pos, item))
-                    last_reason = reason
+                    last_reason = verdict.reason
                 else:
-                    rejected.append((pos, reason))
+                    rejected.append((pos, verdict.reason))
             if not retry:
                 return sorted(rejected)
             if attempt == self.cfg.bulk_max_retries:

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Protocol
 import orjson
 from prometheus_client import Counter
 
-from logwarden import metrics
-from logwarden.events import DLQ_TOPIC, event_id, now_iso
+from logwarden import events, metrics
+from logwarden.events import DLQ_TOPIC, event_id
 from logwarden.worker import Output
 
 if TYPE_CHECKING:
@@ -58,17 +58,12 @@ class Backend(Protocol):
 
 
 def dead_letter(value: bytes, reason: str, doc: dict[str, Any] | None = None, *, topic: str = DLQ_TOPIC) -> Output:
-    """The logs.dlq document for a record the index could not take (contracts.md shape)."""
+    """The logs.dlq record for a record the index could not take (logwarden.events shape):
+    `error.type` index, `event.original` the record's text, `raw` the document when it
+    decoded as one, and the document's own `event.id` when it has one."""
     ev = doc.get("event") if isinstance(doc, dict) else None
     eid = (ev or {}).get("id") if isinstance(ev, dict) else None
-    body = {
-        "@timestamp": now_iso(),
-        "event": {"id": eid or event_id("index-dlq", value), "original": value.decode("utf-8", "replace"),
-                  "kind": "pipeline_error"},
-        "error": {"message": reason, "type": "index"},
-    }
-    if isinstance(doc, dict):
-        body["raw"] = doc
+    body = events.dead_letter(value, reason, "index", eid=eid or event_id("index-dlq", value), decoded=doc)
     return Output(topic, orjson.dumps(body), key=None)
 
 

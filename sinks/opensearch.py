@@ -25,8 +25,9 @@ from typing import Any, Iterator
 from opensearchpy import OpenSearch, TransportError
 from opensearchpy.helpers import streaming_bulk
 
+from logwarden.sinks.bulk_retry import Action, Verdict, judge_item, judge_request_error
 from logwarden.sinks.config import IndexConfig
-from logwarden.sinks.elasticsearch import RETRYABLE, BulkFailed, ElasticsearchBackend, _reason
+from logwarden.sinks.elasticsearch import BulkFailed, ElasticsearchBackend
 
 ERRORS = (TransportError,)   # ConnectionError is a TransportError whose status_code is "N/A"
 
@@ -83,7 +84,7 @@ class OpenSearchBackend(ElasticsearchBackend):
         # source as text: the helper's serializer passes strings through unparsed.
         return {"index": {"_index": index, "_id": id_}}, source.rstrip(b"\n").decode("utf-8", "replace")
 
-    def _send(self, todo: list[tuple[int, Any]]) -> Iterator[tuple[int, Any, bool, str]]:
+    def _send(self, todo: list[tuple[int, Any]]) -> Iterator[tuple[int, Any, Verdict]]:
         results = streaming_bulk(self.es, [item for _, item in todo], chunk_size=self.cfg.bulk_max_actions,
                                  max_chunk_bytes=self.cfg.bulk_max_bytes, raise_on_error=False,
                                  raise_on_exception=False, max_retries=0, yield_ok=True,
@@ -94,15 +95,16 @@ class OpenSearchBackend(ElasticsearchBackend):
             if ok:
                 continue
             info = next(iter(result.values()))
-            code = info.get("status")
             exc = info.get("exception")
-            if exc is not None:
-                # The whole request failed: a connection error or 429/5xx is retried, anything
-                # else (401, 403, 400 on the request itself) is not the documents' fault.
-                if isinstance(code, int) and code not in RETRYABLE:
-                    raise exc
-                yield pos, item, True, f"bulk request: HTTP {code}" if isinstance(code, int) else f"bulk request: {exc}"
+            if exc is None:
+                yield pos, item, judge_item(info, self.engine)
                 continue
-            yield pos, item, int(code or 500) in RETRYABLE, _reason(info, self.engine)
+            # The whole request failed; the helper reports it on each of its items, with the
+            # status "N/A" when no cluster answered.
+            code = info.get("status")
+            verdict = judge_request_error(code if isinstance(code, int) else None, exc)
+            if verdict.action is Action.FAIL:
+                raise exc
+            yield pos, item, verdict
         if answered != len(todo):
             raise BulkFailed(f"_bulk answered {answered} items for {len(todo)} actions")

@@ -5,7 +5,7 @@ import pytest
 from logwarden.agents.config import AgentConfig, FileSource
 from logwarden.agents.registry import Registry
 from logwarden.agents.service import Agent
-from logwarden.agents.spool import Spool
+from logwarden.spool import Spool
 from logwarden.config import Config
 
 from shiptest import free_port, wait_until

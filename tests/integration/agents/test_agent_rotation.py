@@ -14,7 +14,7 @@ from logwarden.agents.config import AgentConfig, FileSource, MultilineConfig
 from logwarden.agents.identity import file_key
 from logwarden.agents.registry import Registry
 from logwarden.agents.service import Agent
-from logwarden.agents.spool import read_all
+from logwarden.spool import read_all
 from logwarden.config import Config
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,10 @@ the agent stops reading files (backpressure) until the broker drains it: nothing
 read is dropped, but lines of files that are rotated away *and deleted* while the agent is
 paused are lost, exactly as with Filebeat's full queue.
 
-Directory `<data_dir>/agent/spool/`, segment files `<20-digit sequence>.spool`, each a run
+The agent (agents/shipper.py) and the ingest producer (ingest/producer.py, for syslog
+records, which have no sender to tell) both spool this way, so it lives in the core rather
+than in one of them. Directory `<data_dir>/agent/spool/` (the agent's) or
+`<data_dir>/ingest/spool/` (the ingest's), segment files `<20-digit sequence>.spool`, each a run
 of records::
 
     u32 big-endian  length of payload

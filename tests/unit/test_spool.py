@@ -1,6 +1,6 @@
 import os
 
-from logwarden.agents.spool import Spool
+from logwarden.spool import Spool
 
 
 def test_append_replay_remove(tmp_path):
@@ -54,7 +54,7 @@ def test_torn_tail_is_ignored(tmp_path):
 
 
 def test_replay_keeps_a_segment_until_every_record_is_acknowledged(tmp_path):
-    from logwarden.agents.spool import Replay
+    from logwarden.spool import Replay
 
     sp = Spool(tmp_path, 1 << 20, 1 << 20)
     sp.append([b"a", b"b", b"c"])
