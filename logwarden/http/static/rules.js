@@ -18,6 +18,7 @@ function matches(r, q) {
   return q.toLowerCase().split(/\s+/).filter(Boolean).every((w) => hay.includes(w));
 }
 
+const plural = (n, word) => `${n ?? "?"} ${word}${n === 1 ? "" : "s"}`;
 const where = (r) => `${r.file}:${r.line}`;
 
 export const list = {
@@ -66,8 +67,8 @@ export const list = {
       el("td", { class: `matches${r.matches_24h ? " warn" : ""}` }, r.matches_24h == null ? "-" : String(r.matches_24h)),
       el("td", { class: "where" }, where(r)))));
     const s = b.summary || {};
-    $("#rules-status").textContent = `${rows.length} of ${b.rules.length} shown: ${s.rules ?? "?"} rules, ` +
-      `${s.correlations ?? "?"} correlations, ${b.errors.length} load error${b.errors.length === 1 ? "" : "s"}` +
+    $("#rules-status").textContent = `${rows.length} of ${b.rules.length} shown: ${plural(s.rules, "rule")}, ` +
+      `${plural(s.correlations, "correlation")}, ${plural(b.errors.length, "load error")}` +
       (b.matches_error ? ` (alert counts unavailable: ${b.matches_error})` : "");
     $("#rules-status").className = b.matches_error ? "error" : "";
     $("#rule-errors-card").hidden = !b.errors.length;
