@@ -8,9 +8,11 @@ One snapshot gathers what an operator asks first, from the places that already k
                this process took (at least RATE_MIN_S earlier, so two quick calls do not
                divide by almost nothing);
 * lag, topics  the broker itself, asked as any Kafka admin client asks (ListGroups,
-               OffsetFetch, ListOffsets, Metadata), so the same answer comes from the
-               built-in broker and from a Kafka cluster;
-* dead letters the newest record of each `logs.dlq` partition, for its reason;
+               OffsetFetch, ListOffsets latest and earliest, Metadata, DescribeConfigs for
+               each topic's retention), so the same answer comes from the built-in broker
+               and from a Kafka cluster; a topic's bytes on disk only for the built-in
+               broker (its partition folders), as this client has no DescribeLogDirs;
+* dead letters the newest DLQ_RECENT records of `logs.dlq`, for their reasons and samples;
 * alerts       the search index, last hour by level;
 * disk         the broker's log directory and the embedded index on the data directory.
 
@@ -131,13 +133,19 @@ def _kafka(cfg: Config) -> dict[str, Any]:
     md = admin.list_topics(timeout=ADMIN_TIMEOUT_S)
     tps = [TopicPartition(t, p) for t, tm in md.topics.items() if not t.startswith("__") for p in tm.partitions]
     ends: dict[tuple[str, int], int] = {}
+    starts: dict[tuple[str, int], int] = {}
     if tps:
-        for tp, fut in admin.list_offsets({tp: OffsetSpec.latest() for tp in tps},
-                                          request_timeout=ADMIN_TIMEOUT_S).items():
-            ends[(tp.topic, tp.partition)] = fut.result().offset
-    topics = {t: {"partitions": len(tm.partitions),
-                  "end_offsets": sum(ends.get((t, p), 0) for p in tm.partitions)}
-              for t, tm in sorted(md.topics.items()) if not t.startswith("__")}
+        for spec, into in ((OffsetSpec.latest(), ends), (OffsetSpec.earliest(), starts)):
+            for tp, fut in admin.list_offsets({tp: spec for tp in tps}, request_timeout=ADMIN_TIMEOUT_S).items():
+                into[(tp.topic, tp.partition)] = fut.result().offset
+    names = sorted(t for t in md.topics if not t.startswith("__"))
+    configs = _topic_configs(admin, names)
+    topics = {t: {"partitions": len(md.topics[t].partitions),
+                  "end_offsets": sum(ends.get((t, p), 0) for p in md.topics[t].partitions),
+                  # what retention has left on the broker: end minus earliest offset, summed
+                  "retained_records": sum(max(0, ends.get((t, p), 0) - starts.get((t, p), 0)) for p in md.topics[t].partitions),
+                  **configs.get(t, {})}
+              for t in names}
     listing = admin.list_consumer_groups(request_timeout=ADMIN_TIMEOUT_S).result()
     names = sorted(g.group_id for g in listing.valid if g.group_id.startswith(GROUP_PREFIX))
     groups: dict[str, Any] = {}
@@ -154,40 +162,104 @@ def _kafka(cfg: Config) -> dict[str, Any]:
             row["partitions"][str(tp.partition)] = lag
         groups[gid] = {"stage": gid[len(GROUP_PREFIX):], "lag": sum(r["lag"] for r in per_topic.values()),
                        "topics": per_topic}
-    return {"topics": topics, "groups": groups, "_ends": ends}
+    return {"topics": topics, "groups": groups, "_ends": ends, "_starts": starts}
 
 
-def _dead_letters(cfg: Config, ends: dict[tuple[str, int], int]) -> dict[str, Any]:
-    """Count on the dead-letter topic (`topics.dlq`) and the reason of its newest record."""
+# The topic configs the pipeline page shows, as any Kafka admin client reads them (DescribeConfigs).
+TOPIC_CONFIGS = {"retention.ms": "retention_ms", "retention.bytes": "retention_bytes", "cleanup.policy": "cleanup_policy"}
+
+
+def _topic_configs(admin: Any, names: list[str]) -> dict[str, dict[str, Any]]:
+    """{topic: {retention_ms, retention_bytes, cleanup_policy}} (-1 = unlimited, as Kafka says);
+    a topic whose configs cannot be read gets `config_error` instead (e.g. no DescribeConfigs ACL)."""
+    from confluent_kafka.admin import ConfigResource
+
+    if not names:
+        return {}
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in names]
+    out: dict[str, dict[str, Any]] = {}
+    for res, fut in admin.describe_configs(resources, request_timeout=ADMIN_TIMEOUT_S).items():
+        try:
+            entries = fut.result()
+        except Exception as exc:   # one topic's refusal must not hide the others
+            out[res.name] = {"config_error": str(exc)}
+            continue
+        row: dict[str, Any] = {}
+        for key, name in TOPIC_CONFIGS.items():
+            e = entries.get(key)
+            v = e.value if e is not None else None
+            row[name] = int(v) if v is not None and name != "cleanup_policy" and v.lstrip("-").isdigit() else v
+        out[res.name] = row
+    return out
+
+
+def _topic_bytes(cfg: Config, topics: dict[str, Any]) -> None:
+    """Each topic's size on disk, for the built-in broker (its partition folders
+    <data_dir>/broker/<topic>-<partition>); a Kafka cluster's sizes are not read (None)."""
+    for name, row in topics.items():
+        if cfg.kafka.bootstrap_servers:
+            row["bytes"] = None
+            continue
+        row["bytes"] = sum(_du(cfg.data_path / "broker" / f"{name}-{p}") for p in range(int(row.get("partitions") or 0)))
+
+
+DLQ_RECENT = 5        # dead letters listed with their reason and a sample of the input
+DLQ_SAMPLE_CHARS = 200
+
+
+def _sample(doc: dict[str, Any]) -> str | None:
+    """A short piece of what failed: the original line (event.original), else the raw input."""
+    ev = doc.get("event") if isinstance(doc.get("event"), dict) else {}
+    raw = ev.get("original")
+    if not isinstance(raw, str) or not raw:
+        raw = doc.get("raw")
+        if raw is not None and not isinstance(raw, str):
+            raw = orjson.dumps(raw).decode()
+    if not raw:
+        return None
+    return raw if len(raw) <= DLQ_SAMPLE_CHARS else raw[:DLQ_SAMPLE_CHARS] + "…"
+
+
+def _dead_letters(cfg: Config, ends: dict[tuple[str, int], int], starts: dict[tuple[str, int], int] | None = None) -> dict[str, Any]:
+    """Count on the dead-letter topic (`topics.dlq`), the reason of its newest record, and the
+    newest DLQ_RECENT records (of all partitions) with their reason and a sample of the input."""
     from confluent_kafka import Consumer, TopicPartition
 
     from logwarden.kafka import client_settings
 
-    parts = [(p, end) for (t, p), end in ends.items() if t == cfg.topics.dlq and end > 0]
-    out: dict[str, Any] = {"count": sum(end for (t, _), end in ends.items() if t == cfg.topics.dlq), "latest": None}
+    starts = starts or {}
+    parts = [(p, end) for (t, p), end in ends.items() if t == cfg.topics.dlq and end > starts.get((t, p), 0)]
+    out: dict[str, Any] = {"count": sum(end for (t, _), end in ends.items() if t == cfg.topics.dlq), "latest": None, "recent": []}
     if not parts:
         return out
     c = Consumer({**client_settings(cfg), "group.id": "logwarden-status-reader", "enable.auto.commit": False,
                   "client.id": "logwarden-status"})
     try:
-        c.assign([TopicPartition(cfg.topics.dlq, p, end - 1) for p, end in parts])
-        newest: tuple[int, dict[str, Any]] | None = None
+        c.assign([TopicPartition(cfg.topics.dlq, p, max(starts.get((cfg.topics.dlq, p), 0), end - DLQ_RECENT)) for p, end in parts])
+        pending = {p: end - 1 for p, end in parts}   # the last offset still to read, per partition
+        records: list[tuple[int, int, int, dict[str, Any]]] = []
         deadline = time.monotonic() + ADMIN_TIMEOUT_S
-        seen = 0
-        while seen < len(parts) and time.monotonic() < deadline:
+        while pending and time.monotonic() < deadline:
             msg = c.poll(0.5)
             if msg is None or msg.error():
                 continue
-            seen += 1
+            if msg.offset() >= pending.get(msg.partition(), -1):
+                pending.pop(msg.partition(), None)
             try:
                 doc = orjson.loads(msg.value())
             except orjson.JSONDecodeError:
                 doc = {}
+            doc = doc if isinstance(doc, dict) else {}
+            err = doc.get("error") if isinstance(doc.get("error"), dict) else {}
             ts = msg.timestamp()[1]
-            if newest is None or ts > newest[0]:
-                err = doc.get("error") or {}
-                newest = (ts, {"time_ms": ts, "type": err.get("type"), "reason": err.get("message")})
-        out["latest"] = newest[1] if newest else None
+            records.append((ts, msg.partition(), msg.offset(), {
+                "time_ms": ts, "type": err.get("type"), "reason": err.get("message"),
+                "partition": msg.partition(), "offset": msg.offset(), "sample": _sample(doc)}))
+        records.sort(key=lambda r: (r[0], r[1], r[2]), reverse=True)
+        out["recent"] = [r[3] for r in records[:DLQ_RECENT]]
+        if records:
+            newest = records[0][3]
+            out["latest"] = {"time_ms": newest["time_ms"], "type": newest["type"], "reason": newest["reason"]}
     finally:
         c.close()
     return out
@@ -242,6 +314,9 @@ def collect(cfg: Config, rates: Rates, search: Any | None = None) -> dict[str, A
     per_s = rates.update(totals) if "error" not in totals else {}
     kafka = _part(lambda: _kafka(cfg))
     ends = kafka.pop("_ends", {}) if "error" not in kafka else {}
+    starts = kafka.pop("_starts", {}) if "error" not in kafka else {}
+    if "error" not in kafka:
+        _topic_bytes(cfg, kafka["topics"])
     groups = kafka.get("groups", {}) if "error" not in kafka else {}
     stages: dict[str, Any] = {}
     for name in sorted(set(processes) | set(totals if "error" not in totals else {}) | {g["stage"] for g in groups.values()}):
@@ -262,8 +337,9 @@ def collect(cfg: Config, rates: Rates, search: Any | None = None) -> dict[str, A
         "processes": processes,
         "topics": kafka.get("topics") if "error" not in kafka else kafka,
         "consumer_groups": groups if "error" not in kafka else kafka,
-        "dead_letters": _part(lambda: _dead_letters(cfg, ends)) if ends else {"count": 0, "latest": None},
+        "dead_letters": _part(lambda: _dead_letters(cfg, ends, starts)) if ends else {"count": 0, "latest": None, "recent": []},
         "alerts_last_hour": _part(lambda: _alerts(search)) if search is not None else None,
         "disk": _part(lambda: _disk(cfg)),
         "alerts_topic": cfg.topics.alerts,
+        "dlq_topic": cfg.topics.dlq,
     }

@@ -28,6 +28,8 @@ from logwarden.sinks.query.timerange import Window, query_bounds
 
 __all__ = ["SearchService", "QueryError", "BackendUnavailable", "BadParameter"]
 
+INDICES = ("events", "alerts")   # what top() counts over
+
 
 class BackendUnavailable(RuntimeError):
     """Elasticsearch or OpenSearch could not be reached or failed (the HTTP app should answer 503)."""
@@ -85,12 +87,18 @@ class SearchService:
             return self._es_histogram(node, since, buckets, interval_ms, split)
         return self._events.histogram(node, since, buckets, interval_ms=interval_ms, split=split)
 
-    def top(self, q: str, field: str, size: int = 10, since: timedelta | Window | None = None) -> dict[str, Any]:
-        """{"field", "total", "values": [{"value", "count"}], "other": n, "missing": n}."""
+    def top(self, q: str, field: str, size: int = 10, since: timedelta | Window | None = None,
+            index: str = "events") -> dict[str, Any]:
+        """{"field", "total", "values": [{"value", "count"}], "other": n, "missing": n}.
+
+        `index` is "events" or "alerts": the rules page counts alerts by `rule.id` with the
+        same one aggregation the Discover sidebar uses for events."""
         node = parse(q or "")
+        if index not in INDICES:
+            raise BadParameter(f"index: expected one of {', '.join(INDICES)}, got {index!r}")
         if self._es is not None:
-            return self._es_top(node, field, size, since)
-        return self._events.top(node, field, size, since)
+            return self._es_top(node, field, size, since, index)
+        return (self._alerts if index == "alerts" else self._events).top(node, field, size, since)
 
     def stats(self, q: str, field: str, since: timedelta | Window | None = None) -> dict[str, Any]:
         """{"field", "count", "min", "max", "avg", "sum", "p50", "p95", "p99"} of a numeric field."""
@@ -191,9 +199,10 @@ class SearchService:
                   for b in got.get("s", {}).get("buckets", [])]
         return split_result(interval, total, series)
 
-    def _es_top(self, node, field, size, since) -> dict[str, Any]:
+    def _es_top(self, node, field, size, since, index: str = "events") -> dict[str, Any]:
         field = keyword_field(field)
-        resp = self._es_call(f"{self._prefix}-events-*", {
+        name = f"{self._prefix}-alerts" if index == "alerts" else f"{self._prefix}-events-*"
+        resp = self._es_call(name, {
             "query": self._es_query(node, since, datetime.now(timezone.utc)), "size": 0, "track_total_hits": True,
             "aggs": {"t": {"terms": {"field": field, "size": size}}, "m": {"missing": {"field": field}}}})
         hits = resp["hits"]

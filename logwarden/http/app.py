@@ -12,10 +12,11 @@ since= or from=/to= (ISO 8601 or date math):
   GET /api/status                                    the pipeline at a glance (logwarden/status.py)
   POST /api/login, POST /api/logout, GET /api/session   browser sessions (logwarden/http/auth.py)
   GET /api/alerts/{id}, POST /api/alerts/{id}/triage, GET /api/triage   alert page (alert_routes.py)
+  GET /api/rules, GET /api/rules/{id}                 loaded rules, load errors, one rule (rule_routes.py)
   GET /api/openapi.json                              the OpenAPI description of all of these (openapi.py)
   GET /health                                200 when every supervised child runs, else 503
   GET /metrics                               Prometheus text for all processes
-  GET / /discover /tail /alerts /pipeline    the web UI (one page, routed in the browser)
+  GET / /discover /tail /alerts /rules /pipeline   the web UI (one page, routed in the browser)
 
 Every /api/* route needs a session or an API token (logwarden/http/auth.py); /health and
 /metrics are open unless http.auth.open_paths says otherwise.
@@ -68,7 +69,7 @@ def disk_full(data: Path) -> str | None:
             f"new records (KAFKA_STORAGE_ERROR) and the agent waits with its offsets held until space is freed")
 MAX_LIMIT = 10_000
 # the page's own paths (one page, routed in the browser): a link to any of them opens that view
-PAGES = ("/", "/login", "/discover", "/tail", "/alerts", "/alerts/{alert_id}", "/pipeline")
+PAGES = ("/", "/login", "/discover", "/tail", "/alerts", "/alerts/{alert_id}", "/rules", "/rules/{rule_id}", "/pipeline")
 
 
 MAX_QUERY_CHARS = 10_000      # a query longer than this is refused (400), not parsed
@@ -271,11 +272,13 @@ def build_app(cfg: Config) -> Starlette:
 
     from logwarden.http.alert_routes import AlertRoutes
     from logwarden.http.openapi import spec
+    from logwarden.http.rule_routes import RuleRoutes
 
     api = Api(cfg)
     auth = Auth(cfg)
     sessions = AuthRoutes(auth)
     alert_routes = AlertRoutes(api)
+    rule_routes = RuleRoutes(api)
     openapi = spec()
 
     async def openapi_json(request: Request) -> Response:
@@ -289,6 +292,8 @@ def build_app(cfg: Config) -> Starlette:
         Route("/api/alerts/{alert_id}", alert_routes.detail),
         Route("/api/alerts/{alert_id}/triage", alert_routes.triage, methods=["POST"]),
         Route("/api/triage", alert_routes.current),
+        Route("/api/rules", rule_routes.list),
+        Route("/api/rules/{rule_id}", rule_routes.detail),
         Route("/api/openapi.json", openapi_json),
         *(Route(path, api.index) for path in PAGES),
         # -- search and pipeline --

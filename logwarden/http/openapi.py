@@ -78,6 +78,20 @@ PATHS: dict[str, dict[str, Any]] = {
                       "404": _json("No such alert"), **_ERR}}},
     "/api/triage": _get("The newest triage record of every triaged alert", [],
                         _json("By alert id", {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Triage"}})),
+    "/api/rules": _get("Every loaded rule and correlation with its alerts in the last 24 h, and the load errors", [],
+                       _json("The rule set", {"type": "object", "properties": {
+                           "rules": {"type": "array", "items": {"$ref": "#/components/schemas/Rule"}},
+                           "errors": {"type": "array", "items": {"$ref": "#/components/schemas/LoadError"}},
+                           "summary": {"type": "object"}, "matches_since": {"type": "string"},
+                           "matches_error": {"type": ["string", "null"]}}})),
+    "/api/rules/{rule_id}": {"get": {
+        "summary": "One loaded rule: its metadata, the YAML of its document and its recent alerts",
+        "parameters": [{"name": "rule_id", "in": "path", "required": True, "schema": {"type": "string"},
+                        "description": "The rule's id (its Sigma `id`)."}],
+        "responses": {"200": _json("The rule", {"type": "object", "properties": {
+                          "rule": {"$ref": "#/components/schemas/Rule"}, "yaml": {"type": "string"},
+                          "alerts_query": {"type": "string"}, "alerts": _HITS, "alerts_error": {"type": ["string", "null"]}}}),
+                      "404": _json("No loaded rule has this id", {"$ref": "#/components/schemas/Error"}), **_ERR}}},
     "/api/openapi.json": _get("This description", [], _json("OpenAPI 3.1")),
 }
 
@@ -100,6 +114,15 @@ def spec() -> dict[str, Any]:
                                                           "next": {"type": "string"}}},
                 "Session": {"type": "object", "properties": {"user": {"type": "string"}, "role": {"enum": ["viewer", "admin"]},
                                                              "kind": {"enum": ["session", "token"]}, "csrf": {"type": ["string", "null"]}}},
+                "Rule": {"type": "object", "properties": {
+                    "id": {"type": "string"}, "title": {"type": "string"}, "name": {"type": ["string", "null"]},
+                    "kind": {"enum": ["rule", "correlation"]},
+                    "level": {"enum": ["informational", "low", "medium", "high", "critical"]},
+                    "tags": {"type": "array", "items": {"type": "string"}}, "status": {"type": ["string", "null"]},
+                    "author": {"type": ["string", "null"]}, "file": {"type": "string"}, "line": {"type": "integer"},
+                    "matches_24h": {"type": ["integer", "null"], "description": "Alerts of this rule in the last 24 h (list only)."}}},
+                "LoadError": {"type": "object", "properties": {"file": {"type": "string"}, "line": {"type": "integer"},
+                                                               "reason": {"type": "string"}}},
                 "Triage": {"type": "object", "properties": {"alert_id": {"type": "string"},
                                                             "state": {"enum": ["open", "acknowledged", "closed"]},
                                                             "note": {"type": "string"}, "user": {"type": "string"},

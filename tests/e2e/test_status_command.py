@@ -47,7 +47,10 @@ def test_status_numbers_move_when_lines_are_written(app):
     assert st["broker"]["running"] == 1 and st["broker"]["restarts"] == 0
     assert after["topics"]["logs.ecs"]["end_offsets"] >= 306 and after["topics"]["logs.ecs"]["partitions"] == 4
     assert after["consumer_groups"]["logwarden-index"]["topics"]["logs.ecs"]["lag"] == 0
-    assert after["dead_letters"] == {"count": 0, "latest": None}
+    assert after["dead_letters"] == {"count": 0, "latest": None, "recent": []}
+    ecs = after["topics"]["logs.ecs"]   # retention as DescribeConfigs gives it, size from the partition folders
+    assert ecs["retained_records"] >= 306 and ecs["bytes"] > 0 and ecs["cleanup_policy"] == "delete"
+    assert ecs["retention_ms"] > 0 and isinstance(ecs["retention_bytes"], int)
     assert after["disk"]["broker_log_bytes"] > 0 and after["disk"]["index_bytes"] > 0
     wait_for("the brute-force alert counted", lambda: _status(app)["alerts_last_hour"].get("high", 0) >= 1, app, timeout=60)
 

@@ -1,7 +1,9 @@
 """The analyst's pages in a real headless Chromium against one running `logwarden up`: refused
 without a session, the error column of a bad query, zoom by dragging across the histogram,
 filtering by a value from the field sidebar, an expanded event, an alert acknowledged and
-still acknowledged after a reload, lag on the pipeline page, live tail receiving a new line.
+still acknowledged after a reload, the rules with their alert counts and a broken file's
+file:line, a rule's own YAML and its alert, lag, a dead letter and topic retention on the
+pipeline page, live tail receiving a new line.
 
 Screenshots of each page go to $LOGWARDEN_SCREENSHOTS when set (docs/screenshots is made so),
 else to the test's temporary folder."""
@@ -13,6 +15,7 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from e2e_harness import SSHD_FAIL, Appliance, wait_for
@@ -23,6 +26,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 # one line a minute from 10:00 to 10:59 on 1 Dec 2026: even minutes 200, odd minutes 404
 ZOOM = '198.51.100.{h} - - [01/Dec/2026:10:{m:02d}:00 +0000] "GET /zoom/{m} HTTP/1.1" {status} 512 "-" "curl/8.5.0"'
 ZOOM_Q = "url.path:/zoom/*"
+BRUTE_ID = "5d2c8a7e-3f61-4c1b-9a0e-6f4b2d7c9e11"   # the bundled SSH brute-force correlation
+# a rule file the stage cannot load (line 7: the level): the rules page names its file and line
+BROKEN_RULE = """title: Broken on purpose
+id: 0badc0de-0000-4000-8000-000000000000
+logsource: {product: linux}
+detection:
+  selection: {process.name: nothing-runs-this}
+  condition: selection
+level: severe
+"""
+NOT_AN_ENVELOPE = b"{this is not json, so the parsers dead-letter it"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +50,10 @@ def shots(tmp_path_factory) -> Path:
 def ui(tmp_path_factory):
     if not CHROMIUM:
         pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does)")
-    app = Appliance(tmp_path_factory.mktemp("ui"))
+    tmp = tmp_path_factory.mktemp("ui")
+    (tmp / "rules").mkdir()
+    (tmp / "rules" / "broken.yml").write_text(BROKEN_RULE)
+    app = Appliance(tmp, config={"rules": {"paths": [str(tmp / "rules")]}})
     app.start()
     app.append([ZOOM.format(h=m % 7 + 1, m=m, status=200 if m % 2 == 0 else 404) for m in range(60)]
                + [SSHD_FAIL.format(s=s, port=51000 + s) for s in range(8)])
@@ -225,6 +242,88 @@ def test_open_an_alert_and_acknowledge_it(page, ui, shots):
     page.select_option("#alerts-state", "open")
     page.wait_for_function("document.querySelector('#alerts-status').textContent.includes('(open)')", timeout=15000)
     assert "acknowledged" not in page.text_content("#alert-list tbody")
+
+
+def _brute_matches(ui) -> int | None:
+    rules = {r["id"]: r for r in ui.api("/api/rules").get("rules", [])}
+    return (rules.get(BRUTE_ID) or {}).get("matches_24h") or None
+
+
+def test_rules_api_needs_credentials_and_a_viewer_may_read_it(ui):
+    from logwarden.auth.store import Tokens
+
+    assert httpx.get(ui.url + "/api/rules", timeout=30).status_code == 401
+    assert httpx.get(ui.url + f"/api/rules/{BRUTE_ID}", timeout=30).status_code == 401
+    _, token = Tokens(ui.data).create("viewer", "rules page test")
+    h = {"Authorization": f"Bearer {token}"}
+    r = httpx.get(ui.url + "/api/rules", headers=h, timeout=30)
+    assert r.status_code == 200 and BRUTE_ID in {x["id"] for x in r.json()["rules"]}
+    assert httpx.get(ui.url + f"/api/rules/{BRUTE_ID}", headers=h, timeout=30).json()["rule"]["kind"] == "correlation"
+    assert httpx.get(ui.url + "/api/rules/no-such-rule", headers=h, timeout=30).status_code == 404
+
+
+def test_rules_page_lists_rules_with_alert_counts_and_load_errors(page, ui, shots):
+    n = wait_for("the brute-force alert counted for its rule", lambda: _brute_matches(ui), ui, timeout=60)
+    page.goto(ui.url + "/rules")
+    row = page.locator(f'#rule-list tbody tr[data-id="{BRUTE_ID}"]')
+    row.wait_for(timeout=15000)
+    cells = row.locator("td").all_text_contents()
+    assert cells[0] == "SSH brute force from one source address" and cells[1:3] == ["high", "correlation"]
+    assert "attack.t1110.001" in cells[3] and cells[4] == "stable" and cells[5] == str(n)
+    assert cells[6].endswith("ssh_bruteforce.yml:5")
+    broken = str(ui.tmp / "rules" / "broken.yml")
+    errors = page.locator("#rule-errors li").all_text_contents()
+    assert len(errors) == 1 and errors[0].startswith(f"{broken}:7: ") and "level 'severe'" in errors[0]
+    assert "1 load error" in page.text_content("#rules-status")
+    page.click("#rule-list th[data-sort=matches]")    # the rule with the most alerts first
+    assert page.locator("#rule-list tbody tr").first.get_attribute("data-id") == BRUTE_ID
+    assert parse_qs(urlsplit(page.url).query)["sort"] == ["matches"]
+    page.screenshot(path=str(shots / "rules.png"))
+    page.fill("#rules-filter", "t1110 high")
+    page.wait_for_function("document.querySelectorAll('#rule-list tbody tr').length === 1", timeout=5000)
+    assert page.locator("#rule-list tbody tr").first.get_attribute("data-id") == BRUTE_ID
+
+
+def test_a_rule_page_shows_its_yaml_and_its_alerts(page, ui, shots):
+    page.goto(ui.url + "/rules")
+    page.locator(f'#rule-list tbody tr[data-id="{BRUTE_ID}"] a').click()
+    page.wait_for_selector("#view-rule:not([hidden])", timeout=15000)
+    page.wait_for_function("document.querySelector('#rule-title').textContent === 'SSH brute force from one source address'",
+                           timeout=15000)
+    assert page.url.endswith(f"/rules/{BRUTE_ID}")
+    yaml_text = page.text_content("#rule-yaml")   # only this document of the two-document file
+    assert yaml_text.startswith("title: SSH brute force") and "timespan: 1m" in yaml_text and yaml_text.endswith("level: high")
+    assert "SSH failed authentication" not in yaml_text
+    assert "Logwarden project" in page.text_content("#rule-meta") and "attack.t1110.001" in page.text_content("#rule-meta")
+    link = page.locator("#rule-alerts tbody a.alert-link").first
+    link.wait_for(timeout=15000)
+    page.screenshot(path=str(shots / "rule.png"))
+    discover = page.locator("#rule-alerts tbody a.discover-link").first.get_attribute("href")
+    link.click()
+    page.wait_for_selector("#view-alert:not([hidden])", timeout=15000)
+    page.wait_for_function("document.querySelector('#alert-title').textContent.startsWith('SSH brute force')", timeout=15000)
+    page.goto(ui.url + discover)     # the alert's events in Discover
+    page.wait_for_function("document.querySelector('#total').textContent !== ''", timeout=15000)
+    assert page.input_value("#q").startswith("event.id:") and _total(page) >= 5
+    assert "Failed password for invalid user admin" in page.text_content("#hits tbody")
+
+
+def test_pipeline_shows_a_dead_letter_and_topic_retention(page, ui, shots):
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": f"127.0.0.1:{ui.broker_port}"})
+    p.produce("logs.raw", NOT_AN_ENVELOPE)
+    assert p.flush(30) == 0
+    page.goto(ui.url + "/pipeline")
+    letter = page.locator("#dlq-recent li.dead-letter", has_text="this is not json")
+    letter.first.wait_for(timeout=60000)   # the page asks /api/status every 2 s
+    assert letter.first.locator(".dlq-type").text_content() == "envelope"
+    assert "not valid JSON" in letter.first.locator(".dlq-reason").text_content()
+    assert letter.first.locator(".dlq-sample").text_content() == NOT_AN_ENVELOPE.decode()
+    ecs = page.locator('#topics tbody tr[data-topic="logs.ecs"]')
+    assert ecs.locator("td.retention").text_content() == "7 d"   # the built-in broker's default, from DescribeConfigs
+    assert re.fullmatch(r"[0-9.]+ (B|KiB|MiB)", ecs.locator("td.size").text_content())
+    assert page.locator('#topics tbody tr[data-topic="rules.state"] td.retention').text_content().startswith("compact")
 
 
 def test_pipeline_shows_lag(page, ui, shots):

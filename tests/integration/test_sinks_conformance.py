@@ -76,7 +76,7 @@ def test_index_contract(backend):
     docs = recent(corpus(120))
     stage = IndexStage(backend)
     alert = {"@timestamp": docs[0]["@timestamp"], "event": {"kind": "alert", "id": "al-1", "severity": 73},
-             "rule": {"name": "SSH brute force"}, "alert": {"level": "high", "count": 5, "events": docs[:2]}}
+             "rule": {"id": "r-ssh", "name": "SSH brute force"}, "alert": {"level": "high", "count": 5, "events": docs[:2]}}
     outs = list(stage.process(msgs(docs + [b"{oops", b"[]"]) + msgs([alert], ALERTS_TOPIC)))
     assert [o.topic for o in outs] == [DLQ_TOPIC, DLQ_TOPIC]
     stage.checkpoint()
@@ -105,6 +105,10 @@ def test_index_contract(backend):
 
     assert svc.alerts(limit=10)["hits"] == [alert]
     assert svc.alerts(limit=10, q="alert.level:low")["total"] == 0
+    # the rules page's one aggregation: alerts by rule.id (and the events index has no rule.id)
+    by_rule = svc.top("", "rule.id", since=timedelta(hours=24), index="alerts")
+    assert (by_rule["total"], by_rule["values"], by_rule["missing"]) == (1, [{"value": "r-ssh", "count": 1}], 0)
+    assert svc.top("", "rule.id", index="events")["values"] == []
 
     hist = svc.histogram("process.name:sshd", since=timedelta(hours=2), buckets=24)
     assert 24 <= len(hist) <= 25 and {b["interval_ms"] for b in hist} == {300_000}

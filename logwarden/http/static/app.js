@@ -3,6 +3,7 @@
 //   /            Discover (the whole search state in the URL: q, since or from/to, cols, split, page)
 //   /tail        Live tail (server-sent events), pause/resume
 //   /alerts      Alerts by time, level, rule and triage state; /alerts/ID one alert
+//   /rules       Loaded rules with alerts in the last 24 h and load errors; /rules/ID one rule
 //   /pipeline    Stages, consumer lag, topics, dead letters (GET /api/status)
 // Any 401 shows the login form in place; after the login the same URL opens.
 import { $, api, navigate, post, session } from "./util.js";
@@ -10,14 +11,16 @@ import * as discover from "./discover.js";
 import * as tail from "./tail.js";
 import * as alerts from "./alerts.js";
 import * as pipeline from "./pipeline.js";
+import * as rules from "./rules.js";
 
-const VIEWS = ["login", "discover", "tail", "alerts", "alert", "pipeline"];
+const VIEWS = ["login", "discover", "tail", "alerts", "alert", "rules", "rule", "pipeline"];
+const PARENT = { alert: "alerts", rule: "rules" };   // the nav entry a detail page belongs to
 let current = null;
 
 function showView(name) {
   for (const v of VIEWS) $(`#view-${v}`).hidden = v !== name;
   for (const a of document.querySelectorAll("#nav a")) {
-    a.classList.toggle("active", a.dataset.view === name || (name === "alert" && a.dataset.view === "alerts"));
+    a.classList.toggle("active", a.dataset.view === name || a.dataset.view === PARENT[name]);
   }
 }
 
@@ -33,6 +36,8 @@ function route() {
   else if (path === "/pipeline") { showView("pipeline"); current = pipeline; }
   else if ((m = path.match(/^\/alerts\/(.+)$/))) { showView("alert"); current = alerts.detail; current.enter(decodeURIComponent(m[1])); return; }
   else if (path === "/alerts") { showView("alerts"); current = alerts.list; }
+  else if ((m = path.match(/^\/rules\/(.+)$/))) { showView("rule"); current = rules.detail; current.enter(decodeURIComponent(m[1])); return; }
+  else if (path === "/rules") { showView("rules"); current = rules.list; }
   else { showView("discover"); current = discover; }
   current.enter();
 }
