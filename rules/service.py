@@ -41,10 +41,9 @@ from .alerts import AlertPolicy, build_alert
 from .episodes import ACTIVE, RECOVERED, Episodes, suppress_entries
 from .config import RulesConfig
 from .engine import Engine, event_time
-from .loader import iter_rule_files
 from .mapping import PipelineError
 from .notify import Dispatcher, build as build_notifier
-from .ruleset import load, rule_paths
+from .ruleset import load, rule_paths, signature
 
 if TYPE_CHECKING:
     from logwarden.config import Config
@@ -60,18 +59,6 @@ UPDATES = Counter("logwarden_rules_alert_versions_total", "Alert versions produc
 REPLAYED = Counter("logwarden_rules_replayed_skipped_total", "Messages skipped after a restart because the restored state already counted them.")
 SNAPSHOT_BYTES = Gauge("logwarden_rules_state_bytes", "Size of the last correlation/alert state snapshot.", multiprocess_mode="max")
 STATE_VERSION = 1  # the snapshot's layout; another version is not restored
-
-
-def _signature(paths: list[str]) -> tuple:
-    files, _ = iter_rule_files(paths)
-    out = []
-    for f in files:
-        try:
-            st = f.stat()
-            out.append((str(f), st.st_mtime_ns, st.st_size))
-        except OSError:
-            continue
-    return tuple(out)
 
 
 # A quiet stream for this long lets the watermark follow the wall clock (see idle()).
@@ -95,7 +82,7 @@ class RulesStage:
         self.dispatcher = Dispatcher([build_notifier(n) for n in cfg.notifiers])
         self.episodes = self._new_episodes()
         self.engine = self._compile()
-        self.signature = _signature(self.paths)
+        self.signature = signature(self.paths)
         self.next_reload = time.monotonic() + cfg.reload_interval_ms / 1000
         self.watermark = 0.0
         self.last_event_at = time.monotonic()
@@ -127,7 +114,7 @@ class RulesStage:
         if now < self.next_reload:
             return False
         self.next_reload = now + self.cfg.reload_interval_ms / 1000
-        sig = _signature(self.paths)
+        sig = signature(self.paths)
         if sig == self.signature:
             return False
         self.signature = sig

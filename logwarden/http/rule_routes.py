@@ -35,21 +35,6 @@ def _quote(v: str) -> str:
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def signature(paths: list[str]) -> tuple:
-    """(path, mtime_ns, size) of every rule file under `paths`, plus the errors for missing paths."""
-    from logwarden.rules.loader import iter_rule_files
-
-    files, errors = iter_rule_files(paths)
-    out: list[tuple[str, int, int]] = []
-    for f in files:
-        try:
-            st = f.stat()
-        except OSError:
-            continue
-        out.append((str(f), st.st_mtime_ns, st.st_size))
-    return tuple(out), tuple(str(e) for e in errors)
-
-
 def document_text(doc: Any) -> str:
     """The YAML text of one document of its file: only that document of a multi-document file
     (its lines, from the node tree's start and end marks), as the file has it now."""
@@ -91,7 +76,7 @@ class RuleCatalog:
 
     def current(self) -> tuple[dict[str, tuple[Any, str]], list[dict[str, Any]], dict[str, int]]:
         """({rule id: (SigmaDoc, kind)}, load errors, summary), loading again after a file changed."""
-        from logwarden.rules.ruleset import load
+        from logwarden.rules.ruleset import load, signature
 
         sig = signature(self.paths)
         with self._lock:
