@@ -60,9 +60,9 @@ def stack(tmp_path, request):
 
     yield bootstrap, start_worker, wait_topics
     for p in reversed(procs):
-        if p.p.poll() is None:
-            p.p.kill()
-            p.p.wait(10)
+        if p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait(10)
 
 
 def _read(bootstrap: str, topic: str, want: set[str], key=lambda d: d["event"]["id"], timeout: float = 60) -> dict[str, dict]:
@@ -160,8 +160,8 @@ def test_sigkilled_worker_loses_nothing(stack):
         if i == 199:
             assert p.flush(30) == 0
             _read(bootstrap, "logs.ecs", {raw_event_id(r) for r in raws[:50]})  # the stage is running
-            workers[0].p.kill()
-            workers[0].p.wait(10)
+            workers[0].proc.kill()
+            workers[0].proc.wait(10)
     assert p.flush(30) == 0
     got = _read(bootstrap, "logs.ecs", {raw_event_id(r) for r in raws}, timeout=90)
     assert set(got) == {raw_event_id(r) for r in raws}

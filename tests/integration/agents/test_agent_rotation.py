@@ -8,7 +8,7 @@ import shutil
 
 import orjson
 import pytest
-from shiptest import free_port, wait_until
+from lwtest import free_port, wait_until
 
 from logwarden.agents.config import AgentConfig, FileSource, MultilineConfig
 from logwarden.agents.identity import file_key

@@ -80,9 +80,9 @@ def stack(tmp_path):
     procs.append(worker)
     yield bootstrap, worker, rules_dir, hook
     for p in reversed(procs):
-        if p.p.poll() is None:
-            p.p.kill()
-            p.p.wait(10)
+        if p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait(10)
     hook.shutdown()
     hook.server_close()
 
