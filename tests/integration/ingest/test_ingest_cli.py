@@ -38,5 +38,5 @@ ingest:
     assert sorted(d["message"] for d in docs) == ["<34>Nov 26 10:00:00 fw01 kernel: DROP IN=eth0 SRC=192.0.2.1", "hello over http"]
     assert {d["input"]["type"] for d in docs} == {"syslog", "http"}
     assert len({raw_event_id(d) for d in docs}) == 2
-    stderr = (tmp_path / "ingest.stderr").read_text()
+    stderr = p.log()   # stdout and stderr: the JSON log records go to stderr
     assert '"ingest started"' in stderr and '"ingest stopped"' in stderr
