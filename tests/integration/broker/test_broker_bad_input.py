@@ -153,7 +153,7 @@ _STRATEGY = _codec_tests().strategy
 
 
 @pytest.fixture(scope="module")
-def fuzz_broker(tmp_path_factory):
+def broker_without_auto_create(tmp_path_factory):
     # no auto-creation: random topic names in Metadata/Produce would each create a topic (fsyncs)
     b = Broker(tmp_path_factory.mktemp("fuzz"), {"auto_create_topics": False}).start()
     yield b
@@ -165,8 +165,8 @@ FUZZ_APIS = [(a, v) for a in APIS.values() for v in range(a.min_version, a.max_v
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                                   HealthCheck.function_scoped_fixture])
 @given(st.data())
-def test_random_but_well_formed_requests_never_break_the_broker(fuzz_broker, data):
-    broker = fuzz_broker
+def test_random_but_well_formed_requests_never_break_the_broker(broker_without_auto_create, data):
+    broker = broker_without_auto_create
     strategy = _STRATEGY
     api, version = data.draw(st.sampled_from(FUZZ_APIS))
     body = data.draw(strategy(api.request, version))
