@@ -17,7 +17,7 @@ real process against a real built-in broker (`fresh_broker`) and put through the
   the counters), and when outputs cannot become durable no offset moves at all;
 * SIGTERM - the process exits 0 within a deadline, with every consumed offset committed.
 
-A new stage in logwarden.cli.WORKERS must get a `Spec` here: test_every_worker_stage_is_covered
+A new stage in logwarden.stages.WORKERS must get a `Spec` here: test_every_worker_stage_is_covered
 fails until it does.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from logwarden.cli import WORKERS
+from logwarden.stages import WORKERS
 from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC, ECS_TOPIC, RAW_TOPIC
 from lwtest import Broker, Proc, Stack, fill, wait_until
 

@@ -171,12 +171,12 @@ def test_syslog_tls_requires_client_certificates_when_configured(tmp_path, fresh
 
 
 @pytest.mark.parametrize("client_certs", [False, True])
-def test_http_ingest_over_tls(tmp_path, broker, run_ingest, client_certs):
+def test_http_ingest_over_tls(tmp_path, fresh_broker, run_ingest, client_certs):
     # HTTP ingest (NDJSON and _bulk) had no TLS: tokens and events crossed the network in clear.
     ca = trustme.CA()
     ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    r = run_ingest(base_cfg(broker, tmp_path, syslog_udp=None, syslog_tcp=None, http_tls=True,
+    r = run_ingest(base_cfg(fresh_broker, tmp_path, syslog_udp=None, syslog_tcp=None, http_tls=True,
                             tls_cert_file=str(tmp_path / "server.pem"), tls_key_file=str(tmp_path / "server.pem"),
                             tls_client_ca_file=str(tmp_path / "ca.pem") if client_certs else None))
     host, port = r.addr("http")
@@ -193,7 +193,7 @@ def test_http_ingest_over_tls(tmp_path, broker, run_ingest, client_certs):
         httpx.post(f"http://{host}:{port}/ingest", content=b"plain\n", headers=auth, timeout=10)
     ok = httpx.post(url, content=b"over tls one\nover tls two\n", headers=auth, verify=trusted, timeout=30)
     assert ok.status_code == 200 and ok.json() == {"accepted": 2, "errors": False}
-    docs = consume(broker.bootstrap, "logs.raw", 2)
+    docs = consume(fresh_broker.bootstrap, "logs.raw", 2)
     assert sorted(d["message"] for d in docs) == ["over tls one", "over tls two"]
 
 RSYSLOG_FORWARDER = """
