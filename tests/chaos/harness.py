@@ -58,7 +58,7 @@ for _p in (_TESTS, _TESTS / "e2e"):
         sys.path.insert(0, str(_p))
 
 from e2e_harness import Appliance  # noqa: E402
-from lwtest import Proc, free_port, logwarden_cmd, wait_listening  # noqa: E402
+from lwtest import Proc, free_port, logwarden_cmd, wait_listening, wait_until  # noqa: E402
 
 BASE = datetime(2025, 1, 1, tzinfo=timezone.utc)
 BRUTE_RULE = "5d2c8a7e-3f61-4c1b-9a0e-6f4b2d7c9e11"  # rules/bundled/ssh_bruteforce.yml, the correlation
@@ -371,13 +371,7 @@ class ChaosRun:
         return f"{seg.parent.name}/{seg.name} cut from {size} to {cut} bytes (its last batch starts at {last})"
 
     def _wait(self, what: str, check: Callable[[], Any], timeout: float) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            v = check()
-            if v:
-                return v
-            time.sleep(0.5)
-        raise AssertionError(f"{what}: not within {timeout:.0f} s{self.output()}")
+        return wait_until(check, what, timeout, 0.5, self.output)
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> Result:

@@ -55,7 +55,7 @@ class Stages:
 
     def stop(self) -> None:
         for p in reversed(list(self.procs.values())):
-            if p.p.poll() is None:
+            if p.proc.poll() is None:
                 p.stop()
 
 
@@ -149,7 +149,7 @@ def test_scaled_out_stages_survive_sigkill_and_index_every_line_once(peer, opens
         hits = os_client.search(index="logwarden-alerts", body={"query": {"match_all": {}}})["hits"]["hits"]
         assert any("203.0.113.5" in orjson.dumps(h["_source"]).decode() for h in hits)
         for name in ("rules", "index-1", "parsers-1", "agent"):
-            assert stages.procs[name].p.poll() is None, f"{name} died:{stages.output()}"
+            assert stages.procs[name].proc.poll() is None, f"{name} died:{stages.output()}"
     finally:
         stages.stop()
         os_client.close()

@@ -19,8 +19,6 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker_proc import BrokerProcess
-
 pytestmark = pytest.mark.integration
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "broker.py"
@@ -44,13 +42,6 @@ def rdkload(tmp_path_factory) -> Path:
             pytest.fail(f"rdkload must build in CI: {why}")
         pytest.skip(why)
     return binary
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    b = BrokerProcess(tmp_path_factory.mktemp("broker")).start()
-    yield b
-    assert b.stop() == 0, b.log()
 
 
 def new_topic(broker, partitions: int, config: dict[str, str] | None = None) -> str:

@@ -7,12 +7,11 @@ import time
 
 import orjson
 import pytest
-import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from logwarden.events import raw_event_id
-from lwtest import Proc, free_port, logwarden_cmd, wait_listening
+from lwtest import Proc, Stack, free_port, wait_listening
 
 pytestmark = pytest.mark.integration
 
@@ -38,19 +37,13 @@ def stack(tmp_path, request):
     cfg = {"data_dir": str(tmp_path / "data"), "broker": {"listen": f"127.0.0.1:{port}", "default_partitions": 2, "auto_create_topics": False},
            "parsers": {"timezone": "UTC", "batch_size": 500,
                        "routes": [{"name": "auth", "when": {"equals": {"event.category": "authentication"}}, "topic": "logs.auth"}] if routes else []}}
-    path = tmp_path / "logwarden.yml"
-    path.write_text(yaml.safe_dump(cfg))
-    procs: list[Proc] = []
-    broker = Proc(logwarden_cmd("broker", "-c", str(path)), tmp_path / "broker.log")
-    procs.append(broker)
-    wait_listening(port, broker)
+    stack = Stack(tmp_path, cfg)
+    wait_listening(port, stack.start("broker"))
     bootstrap = f"127.0.0.1:{port}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
 
     def start_worker(i: int) -> Proc:
-        w = Proc(logwarden_cmd("worker", "parsers", "-c", str(path)), tmp_path / f"parsers-{i}.log")
-        procs.append(w)
-        return w
+        return stack.start("worker", "parsers")
 
     def wait_topics(names: set[str]) -> None:
         deadline = time.monotonic() + 30
@@ -59,10 +52,7 @@ def stack(tmp_path, request):
             time.sleep(0.2)
 
     yield bootstrap, start_worker, wait_topics
-    for p in reversed(procs):
-        if p.p.poll() is None:
-            p.p.kill()
-            p.p.wait(10)
+    stack.kill_all()
 
 
 def _read(bootstrap: str, topic: str, want: set[str], key=lambda d: d["event"]["id"], timeout: float = 60) -> dict[str, dict]:
@@ -160,8 +150,8 @@ def test_sigkilled_worker_loses_nothing(stack):
         if i == 199:
             assert p.flush(30) == 0
             _read(bootstrap, "logs.ecs", {raw_event_id(r) for r in raws[:50]})  # the stage is running
-            workers[0].p.kill()
-            workers[0].p.wait(10)
+            workers[0].proc.kill()
+            workers[0].proc.wait(10)
     assert p.flush(30) == 0
     got = _read(bootstrap, "logs.ecs", {raw_event_id(r) for r in raws}, timeout=90)
     assert set(got) == {raw_event_id(r) for r in raws}

@@ -44,16 +44,16 @@ def test_supervisor_survives_enospc_on_its_status_file_and_recovers(tmp_path):
     up = Proc(logwarden_cmd("up", "--data-dir", str(data), "--broker-listen", f"127.0.0.1:{free_port()}",
                             "--http-listen", f"127.0.0.1:{http_port}"), tmp_path / "up.log")
     try:
-        wait_until(lambda: "cannot write the status file" in up.output(100_000) or up.p.poll() is not None,
+        wait_until(lambda: "cannot write the status file" in up.output(100_000) or up.proc.poll() is not None,
                    "the status write fails", 60, detail=up.output)
         wait_listening(http_port, up, 90)  # fails with the output if the supervisor died
-        assert up.p.poll() is None, "the supervisor died on its status file:\n" + up.output()
+        assert up.proc.poll() is None, "the supervisor died on its status file:\n" + up.output()
         assert not (run / "status.json").exists()
 
         # still supervising while the status file cannot be written: a killed stage comes back
-        (http_pid,) = [p for p in children_of(up.p.pid) if b"http" in cmdline(p)]
+        (http_pid,) = [p for p in children_of(up.proc.pid) if b"http" in cmdline(p)]
         os.kill(http_pid, signal.SIGKILL)
-        wait_until(lambda: [p for p in children_of(up.p.pid) if b"http" in cmdline(p) and p != http_pid],
+        wait_until(lambda: [p for p in children_of(up.proc.pid) if b"http" in cmdline(p) and p != http_pid],
                    "the http stage restarted", 60, detail=up.output)
         wait_listening(http_port, up, 90)
         assert up.output(100_000).count("cannot write the status file") == 1  # once per outage, not per tick
@@ -61,7 +61,7 @@ def test_supervisor_survives_enospc_on_its_status_file_and_recovers(tmp_path):
         (run / "status.json.tmp").unlink()  # space is back
         status = wait_until(lambda: (run / "status.json").exists() and orjson.loads((run / "status.json").read_bytes()),
                             "status.json written again", 30, detail=up.output)
-        assert status["pid"] == up.p.pid
+        assert status["pid"] == up.proc.pid
         assert status["children"]["http"]["restarts"] == 1
         assert all(c["running"] for c in status["children"].values()), status
         assert "status file written again" in up.output(100_000)
@@ -90,13 +90,13 @@ def test_supervisor_survives_a_full_run_directory_and_restarts_everything_after(
         wait_listening(http_port, up, 90)
         wait_until(lambda: (run / "status.json").exists(), "status.json written", 30, detail=up.output)
         filler = fill(run)
-        wait_until(lambda: "cannot write the status file" in up.output(100_000) or up.p.poll() is not None,
+        wait_until(lambda: "cannot write the status file" in up.output(100_000) or up.proc.poll() is not None,
                    "the status write fails", 30, detail=up.output)
-        assert up.p.poll() is None, "the supervisor died on its status file:\n" + up.output()
-        (http_pid,) = [p for p in children_of(up.p.pid) if b"http" in cmdline(p)]
+        assert up.proc.poll() is None, "the supervisor died on its status file:\n" + up.output()
+        (http_pid,) = [p for p in children_of(up.proc.pid) if b"http" in cmdline(p)]
         os.kill(http_pid, signal.SIGKILL)  # a stage dying while the disk is full
         wait_until(lambda: "child exited; restarting" in up.output(100_000), "the supervisor saw it", 30, detail=up.output)
-        assert up.p.poll() is None, up.output()
+        assert up.proc.poll() is None, up.output()
 
         filler.unlink()  # space is back: everything runs again without a person acting
         wait_until(lambda: "status file written again" in up.output(100_000), "status.json written again", 30, detail=up.output)

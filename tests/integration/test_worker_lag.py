@@ -13,10 +13,10 @@ import time
 import pytest
 from confluent_kafka import Producer
 
-from broker_proc import BrokerProcess
 from logwarden import metrics
 from logwarden.config import Config
 from logwarden.worker import StopFlag, run_stage
+from lwtest import Broker
 
 pytestmark = [pytest.mark.integration]
 
@@ -45,7 +45,7 @@ class SlowStage:
 
 
 def test_the_worker_shell_sets_the_lag_gauge_from_its_partitions(tmp_path):
-    broker = BrokerProcess(tmp_path).start()
+    broker = Broker(tmp_path).start()
     try:
         p = Producer({"bootstrap.servers": broker.bootstrap})
         for i in range(TOTAL):

@@ -1,8 +1,23 @@
+"""Agent tests run the agent in-process (a thread), against `fresh_broker` (tests/integration/conftest.py)."""
+import threading
+
 import pytest
 
-from shiptest import Running
-
 from logwarden.agents.service import Agent
+
+
+class Running:
+    """An Agent's run_forever on a daemon thread; stop() must end it."""
+
+    def __init__(self, agent: Agent):
+        self.agent = agent
+        self.thread = threading.Thread(target=agent.run_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.agent.stop()
+        self.thread.join(30)
+        assert not self.thread.is_alive()
 
 
 @pytest.fixture
@@ -18,13 +33,3 @@ def run_agent():
     for r in started:
         if r.thread.is_alive():
             r.stop()
-
-
-@pytest.fixture
-def broker(tmp_path):
-    from shiptest import Broker
-
-    (tmp_path / "broker").mkdir()
-    b = Broker(tmp_path / "broker")
-    yield b
-    b.stop()

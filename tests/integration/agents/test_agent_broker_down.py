@@ -8,7 +8,7 @@ from logwarden.agents.service import Agent
 from logwarden.spool import Spool
 from logwarden.config import Config
 
-from shiptest import free_port, wait_until
+from lwtest import free_port, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,7 @@ from logwarden.agents.registry import Registry
 from logwarden.agents.service import Agent
 from logwarden.config import Config
 from logwarden.events import raw_event_id
-from shiptest import consume, wait_until
+from lwtest import consume, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +38,8 @@ GENERATIONS = 4  # files rotated away while the broker is frozen
 LINES_PER_FILE = 400  # more than max_inflight_records: no file can be read to its end before the stall ends
 
 
-def make_agent(tmp_path, broker, **acfg):
-    cfg = Config(data_dir=str(tmp_path / "data"), kafka={"bootstrap_servers": broker.bootstrap},
+def make_agent(tmp_path, fresh_broker, **acfg):
+    cfg = Config(data_dir=str(tmp_path / "data"), kafka={"bootstrap_servers": fresh_broker.bootstrap},
                  sources=[FileSource(paths=[str(tmp_path / "logs" / "app.log*")], format="syslog")])
     settings = dict(delivery_timeout_ms=DELIVERY_TIMEOUT_MS, max_inflight_records=100, registry_flush_ms=100,
                     poll_interval_ms=50, scan_interval_ms=100, retry_backoff_ms=50, retry_backoff_max_ms=500)
@@ -99,19 +99,19 @@ def noticed_rotation(agent, mode, live, rotated):
     return harvester_of(agent, rotated) is not None and h is not None and h.position <= os.stat(live).st_size
 
 
-def freeze(broker):
-    os.kill(broker.proc.pid, signal.SIGSTOP)
+def freeze(fresh_broker):
+    os.kill(fresh_broker.proc.pid, signal.SIGSTOP)
 
 
-def thaw(broker):
-    os.kill(broker.proc.pid, signal.SIGCONT)
+def thaw(fresh_broker):
+    os.kill(fresh_broker.proc.pid, signal.SIGCONT)
 
 
-def rotate_during_stall(agent, broker, w, mode):
+def rotate_during_stall(agent, fresh_broker, w, mode):
     """Rotate GENERATIONS times while the broker is frozen, each generation opened by the agent at
     app.log before it is rotated away; returns once the stall is well past the delivery timeout."""
     stopped_at = time.monotonic()
-    freeze(broker)
+    freeze(fresh_broker)
     for g in range(GENERATIONS):
         w.write(LINES_PER_FILE)
         assert wait_until(lambda: harvester_of(agent, w.log) is not None), "the agent must open every generation"
@@ -136,27 +136,27 @@ def assert_every_line_once(docs, total):
 
 
 @pytest.fixture
-def thawed(broker):
+def thawed(fresh_broker):
     """Whatever happens in the test, the broker is not left stopped (its teardown would hang)."""
-    yield broker
-    if broker.proc is not None and broker.proc.poll() is None:
-        thaw(broker)
+    yield fresh_broker
+    if fresh_broker.proc is not None and fresh_broker.proc.poll() is None:
+        thaw(fresh_broker)
 
 
 @pytest.mark.parametrize("mode", ["rename", "copytruncate"])
 def test_rotation_while_the_broker_is_frozen_ships_every_line_once(tmp_path, thawed, run_agent, mode):
-    broker = thawed
+    fresh_broker = thawed
     (tmp_path / "logs").mkdir()
     w = Writer(tmp_path / "logs", mode)
-    r = run_agent(make_agent(tmp_path, broker))
+    r = run_agent(make_agent(tmp_path, fresh_broker))
     w.write(200)
-    assert wait_until(lambda: r.agent.stats.sent >= 200, 60)
-    rotate_during_stall(r.agent, broker, w, mode)
-    thaw(broker)
+    assert wait_until(lambda: r.agent.stats.sent >= 200, timeout=60)
+    rotate_during_stall(r.agent, fresh_broker, w, mode)
+    thaw(fresh_broker)
     w.write(200)
     w.close()
     total = w.n
-    docs = consume(broker.bootstrap, "logs.raw", total, timeout=60)
+    docs = consume(fresh_broker.bootstrap, "logs.raw", total, timeout=60)
     r.stop()
     assert r.agent.stats.lines_read == total, "every line read once, the copies' included"
     assert_every_line_once(docs, total)
@@ -165,15 +165,15 @@ def test_rotation_while_the_broker_is_frozen_ships_every_line_once(tmp_path, tha
 
 @pytest.mark.parametrize("mode", ["rename", "copytruncate"])
 def test_full_spool_holds_offsets_and_waits_for_the_broker(tmp_path, thawed, run_agent, mode):
-    broker = thawed
+    fresh_broker = thawed
     (tmp_path / "logs").mkdir()
     w = Writer(tmp_path / "logs", mode)
     spool_max = 64 * 1024  # ~130 envelopes: far less than the lines written during the stall
-    r = run_agent(make_agent(tmp_path, broker, spool_max_bytes=spool_max, spool_segment_bytes=16 * 1024))
+    r = run_agent(make_agent(tmp_path, fresh_broker, spool_max_bytes=spool_max, spool_segment_bytes=16 * 1024))
     agent = r.agent
     w.write(200)
-    assert wait_until(lambda: agent.stats.sent >= 200, 60)
-    rotate_during_stall(agent, broker, w, mode)
+    assert wait_until(lambda: agent.stats.sent >= 200, timeout=60)
+    rotate_during_stall(agent, fresh_broker, w, mode)
     spool = agent.shipper.spool
     assert wait_until(lambda: spool.size_bytes > spool_max // 2 and agent.shipper.busy), "the spool must fill"
     read = agent.stats.lines_read
@@ -191,12 +191,12 @@ def test_full_spool_holds_offsets_and_waits_for_the_broker(tmp_path, thawed, run
     assert agent.stats.dropped == 0
     time.sleep(0.5)
     assert agent.stats.lines_read == read and agent.shipper.busy  # still waiting, nothing read past the full spool
-    thaw(broker)
+    thaw(fresh_broker)
     w.write(200)
     w.close()
     total = w.n
-    docs = consume(broker.bootstrap, "logs.raw", total, timeout=90)
-    assert wait_until(lambda: spool.empty, 30)
+    docs = consume(fresh_broker.bootstrap, "logs.raw", total, timeout=90)
+    assert wait_until(lambda: spool.empty, timeout=30)
     r.stop()
     assert agent.stats.lines_read == total and agent.stats.dropped == 0
     assert_every_line_once(docs, total)

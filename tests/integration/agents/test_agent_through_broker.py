@@ -1,8 +1,4 @@
 """The agent against a real broker, read back with a confluent-kafka consumer."""
-import os
-import signal
-import subprocess
-import sys
 import threading
 from collections import defaultdict
 
@@ -13,7 +9,7 @@ from logwarden.agents.registry import Registry
 from logwarden.agents.service import Agent
 from logwarden.config import Config
 from logwarden.events import raw_event_id
-from shiptest import consume, wait_until
+from lwtest import Proc, consume, logwarden_cmd, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -23,18 +19,18 @@ def write(path, lines):
         f.write("".join(x + "\n" for x in lines))
 
 
-def test_lines_arrive_as_envelopes_and_offsets_follow_acks(tmp_path, broker, run_agent):
+def test_lines_arrive_as_envelopes_and_offsets_follow_acks(tmp_path, fresh_broker, run_agent):
     log = tmp_path / "app.log"
     lines = [f"127.0.0.1 - - [26/Nov/2026:10:00:{i % 60:02d} +0000] \"GET /p/{i} HTTP/1.1\" 200 {i}" for i in range(2000)]
     write(log, lines)
-    cfg = Config(data_dir=str(tmp_path / "data"), kafka={"bootstrap_servers": broker.bootstrap},
+    cfg = Config(data_dir=str(tmp_path / "data"), kafka={"bootstrap_servers": fresh_broker.bootstrap},
                  sources=[FileSource(paths=[str(log)], format="nginx", tags=["web"])])
     r = run_agent(Agent(cfg, AgentConfig(registry_flush_ms=50, host_name="web-1")))
-    assert wait_until(lambda: r.agent.stats.sent == 2000, 60)
+    assert wait_until(lambda: r.agent.stats.sent == 2000, timeout=60)
     write(log, ["one more"])
-    assert wait_until(lambda: r.agent.stats.sent == 2001, 30)
+    assert wait_until(lambda: r.agent.stats.sent == 2001, timeout=30)
     r.stop()
-    docs = consume(broker.bootstrap, "logs.raw", 2001)
+    docs = consume(fresh_broker.bootstrap, "logs.raw", 2001)
     assert sorted(d["message"] for d in docs) == sorted(lines + ["one more"])
     by_msg = {d["message"]: d for d in docs}
     first = by_msg[lines[0]]
@@ -47,14 +43,12 @@ def test_lines_arrive_as_envelopes_and_offsets_follow_acks(tmp_path, broker, run
     assert entry.offset == log.stat().st_size
 
 
-def agent_proc(tmp_path, broker, log):
-    env = {**os.environ, "PYTHONSAFEPATH": "1"}
-    return subprocess.Popen([sys.executable, "-m", "logwarden", "agent", "--tail", f"{log}:syslog", "--broker", broker.bootstrap,
-                             "--data-dir", str(tmp_path / "data")], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=open(tmp_path / "agent.stderr", "ab"), env=env, cwd="/")
+def agent_proc(tmp_path, fresh_broker, log) -> Proc:
+    return Proc(logwarden_cmd("agent", "--tail", f"{log}:syslog", "--broker", fresh_broker.bootstrap,
+                              "--data-dir", str(tmp_path / "data")), tmp_path / "agent.log")
 
 
-def test_sigkill_and_restart_loses_nothing_and_duplicates_share_ids(tmp_path, broker):
+def test_sigkill_and_restart_loses_nothing_and_duplicates_share_ids(tmp_path, fresh_broker):
     log = tmp_path / "auth.log"
     log.write_text("")
     expected: list[str] = []
@@ -69,23 +63,21 @@ def test_sigkill_and_restart_loses_nothing_and_duplicates_share_ids(tmp_path, br
             i += 50
             stop_writing.wait(0.005)
 
-    p = agent_proc(tmp_path, broker, log)
+    p = agent_proc(tmp_path, fresh_broker, log)
     try:
         t = threading.Thread(target=writer)
         t.start()
-        assert wait_until(lambda: len(expected) >= 3000, 60)
-        assert wait_until(lambda: (tmp_path / "data" / "agent" / "registry.json").exists(), 30)
-        os.kill(p.pid, signal.SIGKILL)  # mid-flight: lines in the producer queue, registry behind
-        p.wait()
+        assert wait_until(lambda: len(expected) >= 3000, timeout=60)
+        assert wait_until(lambda: (tmp_path / "data" / "agent" / "registry.json").exists(), timeout=30)
+        p.kill()  # mid-flight: lines in the producer queue, registry behind
         stop_writing.set()
         t.join()
         write(log, [f"after restart {k}" for k in range(100)])
         expected.extend(f"after restart {k}" for k in range(100))
-        p = agent_proc(tmp_path, broker, log)
-        docs = consume(broker.bootstrap, "logs.raw", len(expected), timeout=90)
+        p = agent_proc(tmp_path, fresh_broker, log)
+        docs = consume(fresh_broker.bootstrap, "logs.raw", len(expected), timeout=90)
     finally:
-        p.terminate()
-        p.wait(30)
+        p.stop()
     messages = [d["message"] for d in docs]
     assert set(messages) == set(expected), "no line may be lost"
     ids = defaultdict(set)
@@ -95,45 +87,43 @@ def test_sigkill_and_restart_loses_nothing_and_duplicates_share_ids(tmp_path, br
     assert len({raw_event_id(d) for d in docs}) == len(expected)
 
 
-def test_broker_outage_spools_then_replays(tmp_path, broker, run_agent):
-    if not broker.durable:
+def test_broker_outage_spools_then_replays(tmp_path, fresh_broker, run_agent):
+    if not fresh_broker.durable:
         pytest.skip("needs a broker that keeps its data across a restart")
     log = tmp_path / "app.log"
     write(log, [f"before {i}" for i in range(100)])
-    cfg = Config(data_dir=str(tmp_path / "data"), kafka={"bootstrap_servers": broker.bootstrap}, sources=[FileSource(paths=[str(log)])])
+    cfg = Config(data_dir=str(tmp_path / "data"), kafka={"bootstrap_servers": fresh_broker.bootstrap}, sources=[FileSource(paths=[str(log)])])
     r = run_agent(Agent(cfg, AgentConfig(registry_flush_ms=50, delivery_timeout_ms=1500, retry_backoff_ms=100, retry_backoff_max_ms=500)))
-    assert wait_until(lambda: r.agent.stats.sent == 100, 60)
-    broker.stop()
+    assert wait_until(lambda: r.agent.stats.sent == 100, timeout=60)
+    fresh_broker.stop()
     write(log, [f"during {i}" for i in range(300)])
-    assert wait_until(lambda: r.agent.stats.spooled >= 300, 60)
+    assert wait_until(lambda: r.agent.stats.spooled >= 300, timeout=60)
     key = next(iter(r.agent.harvesters))
     # spooled lines count as durable: the registry moves to the end while the broker is away
-    assert wait_until(lambda: Registry(tmp_path / "data" / "agent" / "registry.json").get(key).offset == log.stat().st_size, 10)
-    broker.start()
+    assert wait_until(lambda: Registry(tmp_path / "data" / "agent" / "registry.json").get(key).offset == log.stat().st_size, timeout=10)
+    fresh_broker.start()
     write(log, [f"after {i}" for i in range(50)])
-    assert wait_until(lambda: r.agent.stats.sent >= 450 and r.agent.shipper.spool.empty, 90)
+    assert wait_until(lambda: r.agent.stats.sent >= 450 and r.agent.shipper.spool.empty, timeout=90)
     r.stop()
-    docs = consume(broker.bootstrap, "logs.raw", 450)
+    docs = consume(fresh_broker.bootstrap, "logs.raw", 450)
     expected = [f"before {i}" for i in range(100)] + [f"during {i}" for i in range(300)] + [f"after {i}" for i in range(50)]
     assert set(d["message"] for d in docs) == set(expected)
     assert len({raw_event_id(d) for d in docs}) == 450
 
 
-def test_agent_process_stops_cleanly_on_sigterm_and_resumes(tmp_path, broker):
+def test_agent_process_stops_cleanly_on_sigterm_and_resumes(tmp_path, fresh_broker):
     log = tmp_path / "app.log"
     write(log, [f"first run {i}" for i in range(500)])
-    p = agent_proc(tmp_path, broker, log)
-    assert wait_until(lambda: len(consume(broker.bootstrap, "logs.raw", 500, timeout=2)) >= 500, 60)
-    p.send_signal(signal.SIGTERM)
-    assert p.wait(30) == 0
+    p = agent_proc(tmp_path, fresh_broker, log)
+    assert wait_until(lambda: len(consume(fresh_broker.bootstrap, "logs.raw", 500, timeout=2)) >= 500, timeout=60)
+    assert p.stop() == 0, p.output()
     (entry,) = Registry(tmp_path / "data" / "agent" / "registry.json").entries.values()
     assert entry.offset == log.stat().st_size  # the final flush wrote the registry
     write(log, [f"second run {i}" for i in range(10)])
-    p = agent_proc(tmp_path, broker, log)
+    p = agent_proc(tmp_path, fresh_broker, log)
     try:
-        docs = consume(broker.bootstrap, "logs.raw", 510)
+        docs = consume(fresh_broker.bootstrap, "logs.raw", 510)
     finally:
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(30) == 0
+        assert p.stop() == 0, p.output()
     assert len(docs) == 510  # a clean stop re-ships nothing
     assert all(d["fields"]["log_format"] == "syslog" for d in docs)

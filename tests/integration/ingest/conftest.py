@@ -16,12 +16,3 @@ def run_ingest():
     for r in started:
         r.stop()
 
-
-@pytest.fixture
-def broker(tmp_path):
-    from shiptest import Broker
-
-    (tmp_path / "broker").mkdir()
-    b = Broker(tmp_path / "broker")
-    yield b
-    b.stop()

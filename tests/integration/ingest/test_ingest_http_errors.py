@@ -8,7 +8,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from logwarden.config import Config
-from shiptest import free_port
+from lwtest import free_port
 
 pytestmark = pytest.mark.integration
 TOKEN = "tok-for-tests-123"

@@ -13,17 +13,17 @@ from elasticsearch import Elasticsearch, helpers
 
 from logwarden.config import Config
 from logwarden.events import raw_event_id
-from shiptest import consume
+from lwtest import consume
 
 pytestmark = pytest.mark.integration
 TOKEN = "tok-for-tests-123"
 
 
-def base_cfg(broker, tmp_path, **ingest):
+def base_cfg(fresh_broker, tmp_path, **ingest):
     ing = {"syslog_udp": "127.0.0.1:0", "syslog_tcp": "127.0.0.1:0", "http": "127.0.0.1:0",
            "tokens": [{"name": "web", "token": TOKEN, "format": "nginx", "tags": ["edge"]}]}
     ing.update(ingest)
-    return Config(data_dir=str(tmp_path / "data"), kafka={"bootstrap_servers": broker.bootstrap}, ingest=ing)
+    return Config(data_dir=str(tmp_path / "data"), kafka={"bootstrap_servers": fresh_broker.bootstrap}, ingest=ing)
 
 
 def send_with_handler(address, socktype, messages):
@@ -40,8 +40,8 @@ def send_with_handler(address, socktype, messages):
         handler.close()
 
 
-def test_syslog_udp_tcp_raw_and_logger(tmp_path, broker, run_ingest):
-    r = run_ingest(base_cfg(broker, tmp_path))
+def test_syslog_udp_tcp_raw_and_logger(tmp_path, fresh_broker, run_ingest):
+    r = run_ingest(base_cfg(fresh_broker, tmp_path))
     udp, tcp = r.addr("syslog_udp"), r.addr("syslog_tcp")
     send_with_handler(udp, socket.SOCK_DGRAM, [f"udp message {i}" for i in range(20)])
     send_with_handler(tcp, socket.SOCK_STREAM, [f"tcp message {i}" for i in range(20)])
@@ -53,7 +53,7 @@ def test_syslog_udp_tcp_raw_and_logger(tmp_path, broker, run_ingest):
         subprocess.run(["logger", "--server", tcp[0], "--port", str(tcp[1]), "--tcp", "--octet-count", "--rfc5424", "-t", "utiltest", "from util-linux tcp"], check=True)
         subprocess.run(["logger", "--server", udp[0], "--port", str(udp[1]), "--udp", "--rfc3164", "-t", "utiltest", "from util-linux udp"], check=True)
         expected += 2
-    docs = consume(broker.bootstrap, "logs.raw", expected)
+    docs = consume(fresh_broker.bootstrap, "logs.raw", expected)
     msgs = [d["message"] for d in docs]
     assert len(docs) == expected
     for i in range(20):
@@ -69,11 +69,11 @@ def test_syslog_udp_tcp_raw_and_logger(tmp_path, broker, run_ingest):
     assert len({raw_event_id(x) for x in docs}) == expected
 
 
-def test_syslog_over_tls(tmp_path, broker, run_ingest):
+def test_syslog_over_tls(tmp_path, fresh_broker, run_ingest):
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
     cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
-    r = run_ingest(base_cfg(broker, tmp_path, syslog_udp=None, syslog_tcp=None, http=None, syslog_tls="127.0.0.1:0",
+    r = run_ingest(base_cfg(fresh_broker, tmp_path, syslog_udp=None, syslog_tcp=None, http=None, syslog_tls="127.0.0.1:0",
                             tls_cert_file=str(tmp_path / "server.pem"), tls_key_file=str(tmp_path / "server.pem")))
     ctx = ssl.create_default_context()
     ca.configure_trust(ctx)
@@ -81,7 +81,7 @@ def test_syslog_over_tls(tmp_path, broker, run_ingest):
     msgs = [b"<86>1 2026-11-26T10:00:00Z h sudo 7 - - tls %d" % i for i in range(10)]
     with socket.create_connection((host, port)) as raw, ctx.wrap_socket(raw, server_hostname="localhost") as s:
         s.sendall(b"".join(b"%d %s" % (len(m), m) for m in msgs))
-    docs = consume(broker.bootstrap, "logs.raw", 10)
+    docs = consume(fresh_broker.bootstrap, "logs.raw", 10)
     assert sorted(d["message"] for d in docs) == sorted(m.decode() for m in msgs)
     assert all(d["log"]["syslog"]["transport"] == "tls" for d in docs)
     with socket.create_connection((host, port)) as raw:  # plain TCP to a TLS port: refused, no event
@@ -89,8 +89,8 @@ def test_syslog_over_tls(tmp_path, broker, run_ingest):
         raw.recv(100)
 
 
-def test_http_ingest_and_retry_dedupe(tmp_path, broker, run_ingest):
-    r = run_ingest(base_cfg(broker, tmp_path))
+def test_http_ingest_and_retry_dedupe(tmp_path, fresh_broker, run_ingest):
+    r = run_ingest(base_cfg(fresh_broker, tmp_path))
     auth = {"Authorization": f"Bearer {TOKEN}"}
     body = b'plain line one\n{"message": "json line", "service": {"name": "api"}}\n\n{"level": "warn"}\n'
     first = httpx.post(r.url() + "/ingest", content=body, headers=auth, timeout=30)
@@ -99,7 +99,7 @@ def test_http_ingest_and_retry_dedupe(tmp_path, broker, run_ingest):
     assert again.status_code == 200
     keyed = httpx.post(r.url() + "/ingest?format=json", content=b"plain line one\n", headers={**auth, "Idempotency-Key": "req-7"}, timeout=30)
     assert keyed.status_code == 200
-    docs = consume(broker.bootstrap, "logs.raw", 7)
+    docs = consume(fresh_broker.bootstrap, "logs.raw", 7)
     assert len(docs) == 7
     ids = {}
     for d in docs:
@@ -113,8 +113,8 @@ def test_http_ingest_and_retry_dedupe(tmp_path, broker, run_ingest):
     assert any(d.get("level") == "warn" and d["message"] == '{"level": "warn"}' for d in docs)
 
 
-def test_elasticsearch_helpers_bulk(tmp_path, broker, run_ingest):
-    r = run_ingest(base_cfg(broker, tmp_path))
+def test_elasticsearch_helpers_bulk(tmp_path, fresh_broker, run_ingest):
+    r = run_ingest(base_cfg(fresh_broker, tmp_path))
     es = Elasticsearch(r.url(), api_key=TOKEN, request_timeout=30)
     actions = [{"_index": "filebeat-8", "_source": {"message": f"bulk {i}", "log": {"file": {"path": "/var/log/x.log"}, "offset": i * 10},
                                                      "event": {"dataset": "nginx.access", "module": "nginx"}}} for i in range(300)]
@@ -134,7 +134,7 @@ def test_elasticsearch_helpers_bulk(tmp_path, broker, run_ingest):
                                                  "Content-Type": "application/x-ndjson"}, timeout=30,
                     content=gzip.compress(b'{"index":{"_index":"fb"}}\n{"message":"gzipped like Filebeat sends"}\n'))
     assert gz.status_code == 200 and gz.json()["errors"] is False
-    docs = consume(broker.bootstrap, "logs.raw", 304)
+    docs = consume(fresh_broker.bootstrap, "logs.raw", 304)
     assert len(docs) == 304
     assert any(x["message"] == "gzipped like Filebeat sends" for x in docs)
     d = next(x for x in docs if x["message"] == "bulk 5")
@@ -144,11 +144,11 @@ def test_elasticsearch_helpers_bulk(tmp_path, broker, run_ingest):
     assert len({raw_event_id(x) for x in docs}) == 303
 
 
-def test_syslog_tls_requires_client_certificates_when_configured(tmp_path, broker, run_ingest):
+def test_syslog_tls_requires_client_certificates_when_configured(tmp_path, fresh_broker, run_ingest):
     ca = trustme.CA()
     ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    r = run_ingest(base_cfg(broker, tmp_path, syslog_udp=None, syslog_tcp=None, http=None, syslog_tls="127.0.0.1:0",
+    r = run_ingest(base_cfg(fresh_broker, tmp_path, syslog_udp=None, syslog_tcp=None, http=None, syslog_tls="127.0.0.1:0",
                             tls_cert_file=str(tmp_path / "server.pem"), tls_key_file=str(tmp_path / "server.pem"),
                             tls_client_ca_file=str(tmp_path / "ca.pem")))
     host, port = r.addr("syslog_tls")
@@ -165,18 +165,18 @@ def test_syslog_tls_requires_client_certificates_when_configured(tmp_path, broke
     ca.issue_cert("client.example").configure_cert(client)
     with socket.create_connection((host, port)) as raw, client.wrap_socket(raw, server_hostname="localhost") as s:
         s.sendall(b"<13>with a client cert\n")
-    docs = consume(broker.bootstrap, "logs.raw", 1)
+    docs = consume(fresh_broker.bootstrap, "logs.raw", 1)
     assert [d["message"] for d in docs] == ["<13>with a client cert"]
 
 
 
 @pytest.mark.parametrize("client_certs", [False, True])
-def test_http_ingest_over_tls(tmp_path, broker, run_ingest, client_certs):
+def test_http_ingest_over_tls(tmp_path, fresh_broker, run_ingest, client_certs):
     # HTTP ingest (NDJSON and _bulk) had no TLS: tokens and events crossed the network in clear.
     ca = trustme.CA()
     ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    r = run_ingest(base_cfg(broker, tmp_path, syslog_udp=None, syslog_tcp=None, http_tls=True,
+    r = run_ingest(base_cfg(fresh_broker, tmp_path, syslog_udp=None, syslog_tcp=None, http_tls=True,
                             tls_cert_file=str(tmp_path / "server.pem"), tls_key_file=str(tmp_path / "server.pem"),
                             tls_client_ca_file=str(tmp_path / "ca.pem") if client_certs else None))
     host, port = r.addr("http")
@@ -193,7 +193,7 @@ def test_http_ingest_over_tls(tmp_path, broker, run_ingest, client_certs):
         httpx.post(f"http://{host}:{port}/ingest", content=b"plain\n", headers=auth, timeout=10)
     ok = httpx.post(url, content=b"over tls one\nover tls two\n", headers=auth, verify=trusted, timeout=30)
     assert ok.status_code == 200 and ok.json() == {"accepted": 2, "errors": False}
-    docs = consume(broker.bootstrap, "logs.raw", 2)
+    docs = consume(fresh_broker.bootstrap, "logs.raw", 2)
     assert sorted(d["message"] for d in docs) == ["over tls one", "over tls two"]
 
 RSYSLOG_FORWARDER = """
@@ -208,20 +208,20 @@ ruleset(name="fwd") {{
 
 
 @pytest.mark.skipif(shutil.which("rsyslogd") is None, reason="rsyslog is not installed")
-def test_rsyslog_forwards_octet_counted_tcp_and_udp(tmp_path, broker, run_ingest):
-    from shiptest import free_port, port_open, wait_until
+def test_rsyslog_forwards_octet_counted_tcp_and_udp(tmp_path, fresh_broker, run_ingest):
+    from lwtest import free_port, port_open, wait_until
 
-    r = run_ingest(base_cfg(broker, tmp_path))
+    r = run_ingest(base_cfg(fresh_broker, tmp_path))
     (tmp_path / "rs").mkdir()
     inport = free_port()
     conf = tmp_path / "rsyslog.conf"
     conf.write_text(RSYSLOG_FORWARDER.format(work=tmp_path / "rs", inport=inport, tcp=r.addr("syslog_tcp")[1], udp=r.addr("syslog_udp")[1]))
     proc = subprocess.Popen(["rsyslogd", "-n", "-f", str(conf), "-i", str(tmp_path / "rs.pid")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert wait_until(lambda: port_open("127.0.0.1", inport) or proc.poll() is not None, 20) and proc.poll() is None
+        assert wait_until(lambda: port_open("127.0.0.1", inport) or proc.poll() is not None, timeout=20) and proc.poll() is None
         with socket.create_connection(("127.0.0.1", inport)) as s:
             s.sendall(b"".join(b"<86>Nov 26 10:00:%02d gw sudo[7]: relayed %d with a\ttab\n" % (i, i) for i in range(25)))
-        docs = consume(broker.bootstrap, "logs.raw", 50)
+        docs = consume(fresh_broker.bootstrap, "logs.raw", 50)
     finally:
         proc.terminate()
         proc.wait(20)
@@ -234,12 +234,12 @@ def test_rsyslog_forwards_octet_counted_tcp_and_udp(tmp_path, broker, run_ingest
     assert all(d["message"].startswith("<86>Nov 26") and "relayed" in d["message"] for d in udp)
 
 
-def test_syslog_is_spooled_while_the_broker_is_away_and_replayed(tmp_path, broker, run_ingest):
-    from shiptest import wait_until
+def test_syslog_is_spooled_while_the_broker_is_away_and_replayed(tmp_path, fresh_broker, run_ingest):
+    from lwtest import wait_until
 
-    if not broker.durable:
+    if not fresh_broker.durable:
         pytest.skip("needs a broker that keeps its data across a restart")
-    r = run_ingest(base_cfg(broker, tmp_path, delivery_timeout_ms=500, retry_backoff_ms=100, retry_backoff_max_ms=300))
+    r = run_ingest(base_cfg(fresh_broker, tmp_path, delivery_timeout_ms=500, retry_backoff_ms=100, retry_backoff_max_ms=300))
     tcp = r.addr("syslog_tcp")
 
     def send(lines):
@@ -247,13 +247,13 @@ def test_syslog_is_spooled_while_the_broker_is_away_and_replayed(tmp_path, broke
             s.sendall(b"".join(b"<13>%s\n" % x.encode() for x in lines))
 
     send([f"before {i}" for i in range(10)])
-    assert len(consume(broker.bootstrap, "logs.raw", 10)) == 10
-    broker.stop()
+    assert len(consume(fresh_broker.bootstrap, "logs.raw", 10)) == 10
+    fresh_broker.stop()
     send([f"during {i}" for i in range(20)])
     producer = r.ingest.producer
-    assert wait_until(lambda: producer.spooled >= 20, 30)
-    broker.start()
-    assert wait_until(lambda: producer.spool.empty, 60)
-    docs = consume(broker.bootstrap, "logs.raw", 30)
+    assert wait_until(lambda: producer.spooled >= 20, timeout=30)
+    fresh_broker.start()
+    assert wait_until(lambda: producer.spool.empty, timeout=60)
+    docs = consume(fresh_broker.bootstrap, "logs.raw", 30)
     assert {d["message"] for d in docs} == {f"<13>before {i}" for i in range(10)} | {f"<13>during {i}" for i in range(20)}
     assert producer.counts["syslog"][2] == 0  # nothing lost

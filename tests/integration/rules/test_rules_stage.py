@@ -11,11 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 import pytest
-import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from lwtest import Proc, free_port, logwarden_cmd, wait_listening
+from lwtest import Stack, free_port, wait_listening
 
 pytestmark = pytest.mark.integration
 
@@ -66,23 +65,15 @@ def stack(tmp_path):
     cfg = {"data_dir": str(tmp_path / "data"), "broker": {"listen": f"127.0.0.1:{port}"},
            "rules": {"paths": [str(rules_dir)], "reload_interval_ms": 200,
                      "notifiers": [{"type": "webhook", "url": f"http://127.0.0.1:{hook.server_address[1]}/hook", "min_level": "high"}]}}
-    path = tmp_path / "logwarden.yml"
-    path.write_text(yaml.safe_dump(cfg))
-    procs: list[Proc] = []
-    broker = Proc(logwarden_cmd("broker", "-c", str(path)), tmp_path / "broker.log")
-    procs.append(broker)
-    wait_listening(port, broker)
+    stack = Stack(tmp_path, cfg)
+    wait_listening(port, stack.start("broker"))
     bootstrap = f"127.0.0.1:{port}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for f in admin.create_topics([NewTopic(t, 1, 1) for t in ("logs.ecs", "logs.dlq", "alerts")]).values():
         f.result(15)
-    worker = Proc(logwarden_cmd("worker", "rules", "-c", str(path)), tmp_path / "rules.log")
-    procs.append(worker)
+    worker = stack.start("worker", "rules")
     yield bootstrap, worker, rules_dir, hook
-    for p in reversed(procs):
-        if p.p.poll() is None:
-            p.p.kill()
-            p.p.wait(10)
+    stack.kill_all()
     hook.shutdown()
     hook.server_close()
 

@@ -1,4 +1,4 @@
-"""The query side of the local Elasticsearch test server (tests/integration/es_server.py):
+"""The query side of the local Elasticsearch test server (tests/integration/sinks/es_server.py):
 evaluation of the query DSL Logwarden emits and the date_histogram aggregation, typed by
 the index template's mapping and its `default` analyzer, as the Elasticsearch reference
 describes them.

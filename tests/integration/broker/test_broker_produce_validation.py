@@ -20,7 +20,7 @@ import time
 import pytest
 from crc32c import crc32c
 
-from broker_proc import kafka_call, module_broker
+from broker_wire import kafka_call
 from logwarden.broker.protocol import errors as E
 from logwarden.broker.protocol.batches import build_batch
 from logwarden.broker.protocol.frames import encode_request
@@ -29,11 +29,6 @@ pytestmark = pytest.mark.integration
 
 PRODUCE, LIST_OFFSETS, METADATA, CREATE_TOPICS, INIT_PRODUCER_ID = 0, 2, 3, 19, 22
 NOW = int(time.time() * 1000)
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    yield from module_broker(tmp_path_factory, "produce-validation")
 
 
 def create(s: socket.socket, topic: str, configs: dict[str, str] | None = None) -> None:

@@ -12,21 +12,14 @@ import time
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from broker_proc import BrokerProcess, kafka_call
+from broker_wire import kafka_call
 from logwarden.broker.protocol.batches import build_batch, iter_batches
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker_config(default_partitions=1)]
 
 # Record timestamps must be recent: retention.ms (7 days) deletes older segments at any
 # maintenance pass, which would race these tests.
 NOW = int(time.time() * 1000)
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    b = BrokerProcess(tmp_path_factory.mktemp("fetch"), {"default_partitions": 1}).start()
-    yield b
-    assert b.stop() == 0, b.log()
 
 
 def call(port: int, api: int, version: int, body: dict) -> dict:

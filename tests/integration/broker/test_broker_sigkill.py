@@ -9,7 +9,7 @@ import time
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from broker_proc import BrokerProcess
+from lwtest import Broker
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ out.close()
 
 
 def test_sigkill_during_acks_all_produce_loses_and_duplicates_nothing(tmp_path):
-    broker = BrokerProcess(tmp_path).start()
+    broker = Broker(tmp_path).start()
     acked_path = tmp_path / "acked.txt"
     try:
         from confluent_kafka.admin import AdminClient, NewTopic

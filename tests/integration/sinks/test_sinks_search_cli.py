@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 
 import httpx
 import orjson
@@ -12,7 +11,7 @@ import yaml
 
 from logwarden.sinks.embedded import IndexWriter
 
-from lwtest import free_port, logwarden_cmd, run_cli
+from lwtest import Proc, free_port, logwarden_cmd, run_cli, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -39,33 +38,25 @@ def api(tmp_path_factory):
     port = free_port()
     cfg = data / "logwarden.yml"
     cfg.write_text(yaml.safe_dump({"data_dir": str(data), "http": {"listen": f"127.0.0.1:{port}"}}))
-    log = open(data / "http.log", "w+b")   # a file, not an unread pipe
-    proc = subprocess.Popen(logwarden_cmd("http", "-c", str(cfg)), stdout=subprocess.DEVNULL, stderr=log,
-                            env={**os.environ, "PYTHONSAFEPATH": "1"}, cwd="/")
+    proc = Proc(logwarden_cmd("http", "-c", str(cfg)), data / "http.log")
     url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            httpx.get(url + "/api/search", params={"q": "*"}, timeout=2)
+            return True
+        except httpx.HTTPError:
+            return False
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url + "/api/search", params={"q": "*"}, timeout=2)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError((data / "http.log").read_text() if proc.poll() is not None else "http did not start")
-                time.sleep(0.1)
+        wait_until(answers, "logwarden http answering", 30, procs=[proc])
         yield {"url": url, "config": str(cfg), "auth": {"Authorization": f"Bearer {token}"}}
     finally:
         if saved is None:
             os.environ.pop("LOGWARDEN_TOKEN", None)
         else:
             os.environ["LOGWARDEN_TOKEN"] = saved
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        proc.stop()
 
 
 def test_api_shape(api):

@@ -8,16 +8,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker_proc import BrokerProcess
-
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def broker(tmp_path):
-    b = BrokerProcess(tmp_path).start()
-    yield b
-    assert b.stop() == 0, b.log()
 
 
 def produce(bootstrap: str, topic: str, n: int, start: int = 0, **extra) -> None:
@@ -50,13 +41,13 @@ def consume(bootstrap: str, topic: str, group: str, n: int, commit: bool = True,
     return got
 
 
-def test_idempotent_lz4_produce_then_group_consume_commit_and_resume_across_restart(broker, tmp_path):
+def test_idempotent_lz4_produce_then_group_consume_commit_and_resume_across_restart(fresh_broker, tmp_path):
     topic = f"orders-{uuid.uuid4().hex[:6]}"
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin = AdminClient({"bootstrap.servers": fresh_broker.bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(10)
 
-    produce(broker.bootstrap, topic, 3000)
-    first = consume(broker.bootstrap, topic, "g1", 3000)
+    produce(fresh_broker.bootstrap, topic, 3000)
+    first = consume(fresh_broker.bootstrap, topic, "g1", 3000)
     assert sorted(int(k) for _, _, k, _ in first) == list(range(3000))
     # per partition, offsets are dense and in order
     for part in range(3):
@@ -64,34 +55,34 @@ def test_idempotent_lz4_produce_then_group_consume_commit_and_resume_across_rest
         assert offs == list(range(len(offs)))
 
     # committed offsets survive a broker restart; the group resumes after them
-    broker.stop()
-    broker.start()
-    produce(broker.bootstrap, topic, 1000, start=3000)
-    rest = consume(broker.bootstrap, topic, "g1", 1000)
+    fresh_broker.stop()
+    fresh_broker.start()
+    produce(fresh_broker.bootstrap, topic, 1000, start=3000)
+    rest = consume(fresh_broker.bootstrap, topic, "g1", 1000)
     assert sorted(int(k) for _, _, k, _ in rest) == list(range(3000, 4000))
     # nothing left for the group
-    assert consume(broker.bootstrap, topic, "g1", 1, timeout=3) == []
+    assert consume(fresh_broker.bootstrap, topic, "g1", 1, timeout=3) == []
 
-    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "g1"})
+    c = Consumer({"bootstrap.servers": fresh_broker.bootstrap, "group.id": "g1"})
     committed = c.committed([TopicPartition(topic, p) for p in range(3)], timeout=10)
     c.close()
     assert sum(tp.offset for tp in committed) == 4000
 
 
-def test_a_consumer_group_carries_on_across_a_broker_restart(broker):
+def test_a_consumer_group_carries_on_across_a_broker_restart(fresh_broker):
     """Membership is persisted with the offsets: after a restart the member's heartbeats and
     commits keep working without a rebalance, so nothing is lost and nothing is read twice."""
     import threading
 
     topic = f"live-{uuid.uuid4().hex[:6]}"
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin = AdminClient({"bootstrap.servers": fresh_broker.bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])[topic].result(10)
     seen: list[int] = []
     commit_errors: list[str] = []
     stop = threading.Event()
 
     def consume_loop():
-        c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "live", "auto.offset.reset": "earliest",
+        c = Consumer({"bootstrap.servers": fresh_broker.bootstrap, "group.id": "live", "auto.offset.reset": "earliest",
                       "enable.auto.commit": False, "session.timeout.ms": 30000, "heartbeat.interval.ms": 1000})
         c.subscribe([topic])
         while not stop.is_set():
@@ -107,15 +98,15 @@ def test_a_consumer_group_carries_on_across_a_broker_restart(broker):
     t = threading.Thread(target=consume_loop)
     t.start()
     try:
-        p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5})
+        p = Producer({"bootstrap.servers": fresh_broker.bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5})
         for i in range(5000):
             p.produce(topic, str(i).encode(), partition=i % 2)
         assert p.flush(20) == 0
         deadline = time.monotonic() + 30
         while len(seen) < 5000 and time.monotonic() < deadline:
             time.sleep(0.1)
-        broker.stop()
-        broker.start()
+        fresh_broker.stop()
+        fresh_broker.start()
         for i in range(5000, 10000):
             p.produce(topic, str(i).encode(), partition=i % 2)
         assert p.flush(30) == 0
@@ -127,4 +118,4 @@ def test_a_consumer_group_carries_on_across_a_broker_restart(broker):
         t.join(30)
     assert sorted(set(seen)) == list(range(10000))
     assert len(seen) == 10000, f"{len(seen) - 10000} records read twice"
-    assert "restored: generation" in broker.log()
+    assert "restored: generation" in fresh_broker.log()

@@ -16,17 +16,12 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, ConsumerGroupState, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker_proc import kafka_call, module_broker
+from broker_wire import kafka_call
 from logwarden.broker.protocol import errors as E
 
 pytestmark = pytest.mark.integration
 
 METADATA, OFFSET_COMMIT, OFFSET_FETCH = 3, 8, 9
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    yield from module_broker(tmp_path_factory, "offsets-topics")
 
 
 def create(admin: AdminClient, topic: str, partitions: int = 1) -> None:

@@ -16,25 +16,17 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker_proc import BrokerProcess, kafka_call
+from broker_wire import kafka_call
+from lwtest import Broker
 from logwarden.broker.protocol.batches import iter_batches
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", params=["builtin", "kafka"])
-def broker(request, tmp_path_factory):
-    if request.param == "kafka":
-        yield request.getfixturevalue("kafka_engine")   # .bootstrap and .port, as BrokerProcess
-        return
-    b = BrokerProcess(tmp_path_factory.mktemp("broker")).start()
-    yield b
-    assert b.stop() == 0, b.log()
+# every scenario against the built-in broker and against the real Kafka (the `broker` fixture)
+pytestmark = [pytest.mark.integration, pytest.mark.parametrize("broker", ["builtin", "kafka"], indirect=True, scope="module")]
 
 
 def builtin_only(broker, why: str) -> None:
     """For a scenario that pins a choice of the built-in broker where Kafka does otherwise."""
-    if not isinstance(broker, BrokerProcess):
+    if not isinstance(broker, Broker):
         pytest.skip(f"built-in broker only: {why}")
 
 
@@ -233,7 +225,7 @@ ruleset(name="tokafka") {{
 @pytest.mark.skipif(shutil.which("rsyslogd") is None or not __import__("os").path.exists(
     "/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so"), reason="Debian packages rsyslog and rsyslog-kafka are not installed")
 def test_rsyslog_omkafka_ships_into_a_topic(broker, tmp_path):
-    from broker_proc import free_port
+    from lwtest import free_port
 
     topic = new_topic(broker, 2)
     tcp_port = free_port()

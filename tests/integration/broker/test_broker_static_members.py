@@ -19,7 +19,7 @@ import pytest
 from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker_proc import BrokerProcess, module_broker
+from lwtest import Broker
 from lwtest import wait_until
 
 pytestmark = pytest.mark.integration
@@ -46,13 +46,8 @@ c.close()
 """
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    yield from module_broker(tmp_path_factory, "static")
-
-
 class Member:
-    def __init__(self, broker: BrokerProcess, topic: str, group: str, instance: str, tmp: Path, n: int) -> None:
+    def __init__(self, broker: Broker, topic: str, group: str, instance: str, tmp: Path, n: int) -> None:
         self.events, self.stop_file = tmp / f"{instance}.{n}.events", tmp / f"{instance}.{n}.stop"
         self.proc = subprocess.Popen([sys.executable, "-c", MEMBER, broker.bootstrap, topic, group, instance,
                                       str(self.events), str(self.stop_file)])

@@ -10,7 +10,8 @@ import trustme
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
-from broker_proc import BrokerProcess, kafka_call
+from broker_wire import kafka_call
+from lwtest import Broker
 from logwarden.broker.security.scram import hash_password
 
 pytestmark = pytest.mark.integration
@@ -33,11 +34,11 @@ def certs(tmp_path_factory):
 USERS = {"alice": hash_password("wonderland"), "bob": hash_password("builder")}
 
 
-def start(tmp_path, protocol: str, certs=None) -> BrokerProcess:
+def start(tmp_path, protocol: str, certs=None) -> Broker:
     broker = {"security_protocol": protocol, "sasl_users": USERS}
     if certs is not None:
         broker.update(tls_certfile=str(certs / "cert.pem"), tls_keyfile=str(certs / "key.pem"))
-    return BrokerProcess(tmp_path, broker).start()
+    return Broker(tmp_path, broker).start()
 
 
 def round_trip(settings: dict) -> None:
@@ -117,7 +118,7 @@ def test_sasl_handshake_v0_with_bare_plain_tokens(tmp_path):
 
     from logwarden.broker.protocol.frames import decode_response, encode_request
 
-    from broker_proc import recv_exact
+    from broker_wire import recv_exact
 
     def handshake(s):
         s.sendall(encode_request(17, 0, 1, "old", {"mechanism": "PLAIN"}))
@@ -210,7 +211,7 @@ def test_sasl_failures_close_the_connection_as_kafka_does(tmp_path):
 
 def test_sasl_handshake_on_a_listener_without_sasl_is_illegal_state(tmp_path):
     """Kafka: ILLEGAL_SASL_STATE (librdkafka then points at the protocol, not at the mechanism)."""
-    b = BrokerProcess(tmp_path).start()
+    b = Broker(tmp_path).start()
     try:
         with b.connect() as s:
             assert kafka_call(s, 17, 1, {"mechanism": "PLAIN"})["error_code"] == 34

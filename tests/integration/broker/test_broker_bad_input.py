@@ -7,21 +7,15 @@ import struct
 
 import pytest
 
-from broker_proc import BrokerProcess, kafka_call, recv_exact
+from broker_wire import kafka_call, recv_exact
+from lwtest import Broker
 from logwarden.broker.protocol.batches import build_batch
 from logwarden.broker.protocol.frames import decode_response, encode_request
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker_config(max_request_bytes=1024 * 1024)]
 
 # Recent record timestamps: retention.ms (7 days) may delete older segments at any time.
 NOW = int(__import__("time").time() * 1000)
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    b = BrokerProcess(tmp_path_factory.mktemp("badinput"), {"max_request_bytes": 1024 * 1024}).start()
-    yield b
-    assert b.stop() == 0, b.log()
 
 
 def connect(broker) -> socket.socket:
@@ -148,7 +142,7 @@ def _codec_tests():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "unit" / "test_broker_codec.py"
+    path = Path(__file__).resolve().parents[2] / "unit" / "test_broker_codec.py"
     spec = importlib.util.spec_from_file_location("broker_codec_strategies", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -159,9 +153,9 @@ _STRATEGY = _codec_tests().strategy
 
 
 @pytest.fixture(scope="module")
-def fuzz_broker(tmp_path_factory):
+def broker_without_auto_create(tmp_path_factory):
     # no auto-creation: random topic names in Metadata/Produce would each create a topic (fsyncs)
-    b = BrokerProcess(tmp_path_factory.mktemp("fuzz"), {"auto_create_topics": False}).start()
+    b = Broker(tmp_path_factory.mktemp("fuzz"), {"auto_create_topics": False}).start()
     yield b
     assert b.stop() == 0, b.log()
 FUZZ_APIS = [(a, v) for a in APIS.values() for v in range(a.min_version, a.max_version + 1)
@@ -171,8 +165,8 @@ FUZZ_APIS = [(a, v) for a in APIS.values() for v in range(a.min_version, a.max_v
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                                   HealthCheck.function_scoped_fixture])
 @given(st.data())
-def test_random_but_well_formed_requests_never_break_the_broker(fuzz_broker, data):
-    broker = fuzz_broker
+def test_random_but_well_formed_requests_never_break_the_broker(broker_without_auto_create, data):
+    broker = broker_without_auto_create
     strategy = _STRATEGY
     api, version = data.draw(st.sampled_from(FUZZ_APIS))
     body = data.draw(strategy(api.request, version))
@@ -252,7 +246,7 @@ def test_a_client_that_does_not_read_its_answers_cannot_grow_broker_memory(broke
 def test_idle_connections_are_closed(tmp_path):
     import time
 
-    b = BrokerProcess(tmp_path, {"connections_max_idle_ms": 500}).start()
+    b = Broker(tmp_path, {"connections_max_idle_ms": 500}).start()
     try:
         with connect(b) as idle, connect(b) as chatty:
             call(idle, 18, 2, {})

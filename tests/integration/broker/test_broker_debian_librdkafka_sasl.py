@@ -16,11 +16,11 @@ import uuid
 import pytest
 from confluent_kafka import Consumer
 
-from broker_proc import BrokerProcess, free_port
 from logwarden.broker.security.scram import hash_password
-from lwtest import wait_until
+from lwtest import Broker, free_port, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.broker_config(
+    security_protocol="SASL_PLAINTEXT", sasl_users={"alice": hash_password("wonderland")})]
 
 MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 WORKS = {"PLAIN": True, "SCRAM-SHA-256": False, "SCRAM-SHA-512": False}
@@ -29,20 +29,12 @@ OMKAFKA = next((p for p in ("/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so", "/us
                 if os.path.exists(p)), None)
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    b = BrokerProcess(tmp_path_factory.mktemp("sasl-broker"), {
-        "security_protocol": "SASL_PLAINTEXT", "sasl_users": {"alice": hash_password("wonderland")}}).start()
-    yield b
-    assert b.stop() == 0, b.log()
-
-
 def sasl(mechanism: str) -> dict[str, str]:
     return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": mechanism,
             "sasl.username": "alice", "sasl.password": "wonderland"}
 
 
-def read_back(broker: BrokerProcess, topic: str, n: int, timeout: float = 30) -> list[str]:
+def read_back(broker: Broker, topic: str, n: int, timeout: float = 30) -> list[str]:
     """What landed in `topic`, read with confluent-kafka (librdkafka 2.16, whose SCRAM is right)."""
     c = Consumer({"bootstrap.servers": broker.bootstrap, **sasl("SCRAM-SHA-512"),
                   "group.id": f"check-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "earliest"})

@@ -25,20 +25,13 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker_proc import BrokerProcess, kafka_call, recv_exact
+from broker_wire import kafka_call, recv_exact
 from logwarden.broker.protocol import errors as E
 from logwarden.broker.protocol.frames import decode_response, encode_request
 
 pytestmark = pytest.mark.integration
 
 JOIN, SYNC, HEARTBEAT, LEAVE, OFFSET_COMMIT, OFFSET_FETCH = 11, 14, 12, 13, 8, 9
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    b = BrokerProcess(tmp_path_factory.mktemp("groups")).start()
-    yield b
-    assert b.stop() == 0, b.log()
 
 
 def join_body(group: str, member_id: str = "") -> dict:

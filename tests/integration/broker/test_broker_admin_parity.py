@@ -17,17 +17,12 @@ import uuid
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource
 
-from broker_proc import kafka_call, module_broker
+from broker_wire import kafka_call
 from logwarden.broker.protocol import errors as E
 
 pytestmark = pytest.mark.integration
 
 CREATE_TOPICS, DELETE_TOPICS, DESCRIBE_CONFIGS, ALTER_CONFIGS = 19, 20, 32, 33
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    yield from module_broker(tmp_path_factory, "admin")
 
 
 def topic(name: str, partitions: int = 1, rf: int = 1, assignments=(), **configs) -> dict:

@@ -12,10 +12,8 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker_proc import BrokerProcess
 from logwarden.broker.security.scram import hash_password
-
-pytestmark = pytest.mark.integration
+from lwtest import Broker
 
 PASSWORDS = {"agent": "agent-pw", "parsers": "parsers-pw", "admin": "admin-pw"}
 ACLS = [
@@ -24,20 +22,20 @@ ACLS = [
     {"principal": "User:parsers", "operations": ["Read"], "group": "logwarden-parsers"},
 ]
 
+pytestmark = [pytest.mark.integration, pytest.mark.broker_config(
+    security_protocol="SASL_PLAINTEXT", sasl_users={u: hash_password(p) for u, p in PASSWORDS.items()},
+    acls=ACLS, super_users=["User:admin"])]
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    b = BrokerProcess(tmp_path_factory.mktemp("acl-broker"), {
-        "security_protocol": "SASL_PLAINTEXT", "sasl_users": {u: hash_password(p) for u, p in PASSWORDS.items()},
-        "acls": ACLS, "super_users": ["User:admin"]}).start()
-    admin = AdminClient(client("admin", b))
+
+@pytest.fixture(scope="module", autouse=True)
+def topics(broker):
+    """logs.raw (2 partitions) and other, created by the super user before any test."""
+    admin = AdminClient(client("admin", broker))
     for fut in admin.create_topics([NewTopic("logs.raw", 2), NewTopic("other", 1)]).values():
         fut.result(30)
-    yield b
-    assert b.stop() == 0, b.log()
 
 
-def client(user: str, b: BrokerProcess, **extra) -> dict:
+def client(user: str, b: Broker, **extra) -> dict:
     return {"bootstrap.servers": b.bootstrap, "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
             "sasl.username": user, "sasl.password": PASSWORDS[user], **extra}
 

@@ -10,17 +10,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from broker_proc import BrokerProcess
-
 pytestmark = pytest.mark.integration
 WAIT_S = 30  # maintenance runs every second; generous for a loaded CI machine
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    b = BrokerProcess(tmp_path_factory.mktemp("storage-broker")).start()
-    yield b
-    assert b.stop() == 0, b.log()
 
 
 def create(broker, config: dict[str, str]) -> str:

@@ -2,11 +2,7 @@
 restart leave each event in the index exactly once, SIGTERM exits 0 after the final commit."""
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import time
 
 import orjson
@@ -19,71 +15,22 @@ from logwarden.sinks.embedded import IndexReader, index_path
 from logwarden.sinks.search import SearchService
 from logwarden.config import load
 
-from lwtest import free_port, logwarden_cmd
+from lwtest import Stack, free_port, wait_listening, wait_until
 
 pytestmark = [pytest.mark.integration]
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _wait(what, check, procs=(), timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        for p in procs:
-            if p.poll() is not None:
-                raise AssertionError(f"{what}: process exited {p.returncode}: {_tail(p)}")
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _tail(p) -> str:
-    p.log.flush()
-    p.log.seek(0)
-    return p.log.read().decode(errors="replace")[-3000:]
-
-
-class Procs:
-    def __init__(self, cfg_path):
-        self.cfg_path = cfg_path
-        self.env = {**os.environ, "PYTHONSAFEPATH": "1"}
-        self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        self.all: list[subprocess.Popen] = []
-
-    def start(self, *args):
-        # stderr to a file, never an unread pipe (a full pipe would block the process)
-        log = open(self.cfg_path.parent / f"{args[-1]}-{len(self.all)}.log", "w+b")
-        p = subprocess.Popen(logwarden_cmd(*args, "-c", str(self.cfg_path)), stdout=subprocess.DEVNULL,
-                             stderr=log, env=self.env, cwd="/")
-        p.log = log
-        self.all.append(p)
-        return p
-
-    def stop_all(self):
-        for p in self.all:
-            if p.poll() is None:
-                p.kill()
-            p.wait(10)
-            p.log.close()
 
 
 @pytest.fixture
 def appliance(tmp_path):
     port = free_port()
-    cfg_path = tmp_path / "logwarden.yml"
-    cfg_path.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data"), "broker": {"listen": f"127.0.0.1:{port}"},
-                                        "index": {"commit_interval_ms": 200, "writer_heap_bytes": 32_000_000}}))
-    procs = Procs(cfg_path)
-    broker = procs.start("broker")
-    _wait("broker listening", lambda: _listening(port), [broker])
-    yield load(cfg_path), procs
-    procs.stop_all()
+    # PROMETHEUS_MULTIPROC_DIR unset: the metrics worker must count in-process and serve that
+    stack = Stack(tmp_path, {"data_dir": str(tmp_path / "data"), "broker": {"listen": f"127.0.0.1:{port}"},
+                             "index": {"commit_interval_ms": 200, "writer_heap_bytes": 32_000_000}},
+                  env={"PROMETHEUS_MULTIPROC_DIR": None})
+    broker = stack.start("broker")
+    wait_listening(port, broker)
+    yield load(stack.cfg_path), stack
+    stack.kill_all()
 
 
 def ecs(i: int) -> dict:
@@ -110,33 +57,31 @@ def produce(cfg, topic, docs):
 
 
 def test_index_worker_exactly_once_across_sigkill(appliance):
-    cfg, procs = appliance
+    cfg, stack = appliance
     events = IndexReader(index_path(cfg.data_path, "events"))
     # The worker starts before either topic exists: it must create and pick them up.
-    worker = procs.start("worker", "index")
-    _wait("index worker created its input topics", lambda: (cfg.data_path / "index" / "alerts").exists(), [worker])
+    worker = stack.start("worker", "index")
+    wait_until(lambda: (cfg.data_path / "index" / "alerts").exists(), "index worker created its input topics", 60, procs=[worker])
     time.sleep(1)
     produce(cfg, ECS_TOPIC, [ecs(i) for i in range(3000)])
     produce(cfg, ALERTS_TOPIC, [{"@timestamp": "2024-05-01T10:00:00Z", "event": {"kind": "alert", "id": "al-1"},
                                  "rule": {"name": "SSH brute force"}}])
-    _wait("first 3000 events indexed", lambda: events.count() == 3000, [worker])
-    _wait("the alert indexed", lambda: SearchService(cfg).alerts(limit=1)["total"] == 1, [worker])
+    wait_until(lambda: events.count() == 3000, "first 3000 events indexed", 60, procs=[worker])
+    wait_until(lambda: SearchService(cfg).alerts(limit=1)["total"] == 1, "the alert indexed", 60, procs=[worker])
     svc = SearchService(cfg)
     assert svc.search("process.name:sshd", limit=1)["total"] == 1500
     assert svc.alerts(limit=5)["hits"][0]["rule"]["name"] == "SSH brute force"
 
     # More events, a SIGKILL while they are being indexed, and a replay of some old ones.
     produce(cfg, ECS_TOPIC, [ecs(i) for i in range(3000, 12000)])
-    _wait("indexing under way", lambda: events.count() > 3000, [worker])
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(10)
+    wait_until(lambda: events.count() > 3000, "indexing under way", 60, procs=[worker])
+    worker.kill()
     # duplicates by event.id, with a changed message so that their arrival is visible
     produce(cfg, ECS_TOPIC, [{**ecs(i), "message": f"replayed {i}"} for i in range(2500, 3500)])
-    worker = procs.start("worker", "index")
-    _wait("all 12000 events indexed", lambda: events.count() >= 12000, [worker], timeout=120)
-    _wait("the replayed copies indexed", lambda: svc.search("replayed", limit=1)["total"] == 1000, [worker], timeout=120)
-    worker.send_signal(signal.SIGTERM)
-    assert worker.wait(30) == 0, _tail(worker)
+    worker = stack.start("worker", "index")
+    wait_until(lambda: events.count() >= 12000, "all 12000 events indexed", 120, procs=[worker])
+    wait_until(lambda: svc.search("replayed", limit=1)["total"] == 1000, "the replayed copies indexed", 120, procs=[worker])
+    assert worker.stop(30) == 0, worker.output()
     res = events.search("*", limit=10_000)
     assert events.count() == 12000
     assert res["total"] == 12000
@@ -149,24 +94,23 @@ def test_index_worker_exactly_once_across_sigkill(appliance):
         if not index_path(cfg.data_path, "events").exists():
             break
         time.sleep(0.1)
-    worker = procs.start("worker", "index")
+    worker = stack.start("worker", "index")
     rebuilt = IndexReader(index_path(cfg.data_path, "events"))
-    _wait("the index rebuilt", lambda: rebuilt.count() >= 12000, [worker], timeout=120)
-    worker.send_signal(signal.SIGTERM)
-    assert worker.wait(30) == 0, _tail(worker)
+    wait_until(lambda: rebuilt.count() >= 12000, "the index rebuilt", 120, procs=[worker])
+    assert worker.stop(30) == 0, worker.output()
     assert rebuilt.search("*", limit=1)["total"] == 12000
 
 
 def test_metrics_worker_serves_counters(appliance, tmp_path):
     import httpx
 
-    cfg, procs = appliance
+    cfg, stack = appliance
     port = free_port()
-    cfg_path = procs.cfg_path
+    cfg_path = stack.cfg_path
     doc = yaml.safe_load(cfg_path.read_text())
     doc["index"]["metrics_listen"] = f"127.0.0.1:{port}"
     cfg_path.write_text(yaml.safe_dump(doc))
-    worker = procs.start("worker", "metrics")
+    worker = stack.start("worker", "metrics")
     produce(cfg, ECS_TOPIC, [ecs(i) for i in range(40)])
     produce(cfg, "logs.dlq", [{"error": {"type": "sshd", "message": "no pattern matched"}}] * 3)
 
@@ -179,7 +123,6 @@ def test_metrics_worker_serves_counters(appliance, tmp_path):
         dlq = 'logwarden_dead_letters_total{type="sshd"} 3.0' in text
         return text if ok and dlq else None
 
-    text = _wait("counters on /metrics", scrape, [worker])
+    text = wait_until(scrape, "counters on /metrics", 60, procs=[worker])
     assert "logwarden_component_received_events_total" in text
-    worker.send_signal(signal.SIGTERM)
-    assert worker.wait(30) == 0, _tail(worker)
+    assert worker.stop(30) == 0, worker.output()

@@ -19,16 +19,9 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker_proc import module_broker
-
 pytestmark = pytest.mark.integration
 
 RECORDS = 20_000
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    yield from module_broker(tmp_path_factory, "coop")
 
 
 def test_cooperative_sticky_members_joining_and_leaving_read_every_record_once(broker):
