@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import orjson
 from prometheus_client import Counter, Gauge
 
+from logwarden import metrics
 from logwarden.durations import parse_duration
 from logwarden.events import dead_letter, event_id
 from logwarden.stages import BY_NAME, TopicsConfig
@@ -296,10 +297,11 @@ class RulesStage:
         if self.store is not None:
             self.store.close()
 
-    @staticmethod
-    def _dead_letter(value: bytes | None, reason: str, m: Any) -> bytes:
-        """The logs.dlq record (logwarden.events shape), identified by where it was read.
+    def _dead_letter(self, value: bytes | None, reason: str, m: Any) -> bytes:
+        """The logs.dlq record (logwarden.events shape), identified by where it was read, and
+        counted as every stage counts its dead letters (logwarden_component_errors_total).
         `raw` is decoded again here: evaluation may have added fields to the first copy."""
+        metrics.ERRORS.labels(self.name, "dead_letter").inc()
         try:
             decoded = orjson.loads(value) if value else None
         except orjson.JSONDecodeError:

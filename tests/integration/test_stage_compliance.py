@@ -309,9 +309,7 @@ def test_a_bad_record_becomes_one_documented_dead_letter_and_the_stage_carries_o
     s.wait(lambda: s.durable(s) >= 1, "the good record after the bad one durable")
 
 
-ERROR_SPECS = [pytest.param(s, id=s.name, marks=[pytest.mark.xfail(
-    strict=True, reason="rules/service.py dead-letters without counting logwarden_component_errors_total")]
-    if s.name == "rules" else []) for s in SPECS.values() if s.bad is not None]
+ERROR_SPECS = [pytest.param(s, id=s.name) for s in SPECS.values() if s.bad is not None]
 
 
 @pytest.mark.parametrize("spec", ERROR_SPECS)
