@@ -1,0 +1,158 @@
+"""GeoIP/ASN enrichment: the geoip processor and parsers.geoip's default step, over MaxMind
+databases written by the tests (tests/geodb.py) with known IPv4 and IPv6 ranges."""
+import ipaddress
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from logwarden.config import ConfigError, validate
+from logwarden.parsers.config import ParsersConfig
+from logwarden.parsers.engine import Engine
+from logwarden.parsers.geoip import SKIPPED, GeoDatabases, not_routable
+from logwarden.rules.compiler import ruleset_from_text
+from logwarden.rules.engine import Engine as RulesEngine
+
+from geodb import write_databases
+from parsers_testlib import NOW, envelope
+
+LONDON = {"country_iso_code": "GB", "country_name": "United Kingdom", "continent_name": "Europe", "region_name": "England",
+          "region_iso_code": "GB-ENG", "city_name": "London", "location": {"lat": 51.5142, "lon": -0.0931},
+          "timezone": "Europe/London"}
+AAISP = {"number": 20712, "organization": {"name": "Andrews & Arnold Ltd"}}
+GOOGLE = {"number": 15169, "organization": {"name": "Google LLC"}}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return list(write_databases(tmp_path_factory.mktemp("geo")))
+
+
+def access(ip: str) -> dict:
+    return envelope(f'{ip} - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 5 "-" "curl"', fields={"log_format": "nginx"})
+
+
+def engine(files, **geoip) -> Engine:
+    return Engine(ParsersConfig.model_validate({"timezone": "UTC", "geoip": {"databases": files, **geoip}}), now=NOW)
+
+
+def test_lookup_field_by_field(files):
+    geo = GeoDatabases(files)
+    assert geo.lookup("81.2.69.160") == (LONDON, AAISP)
+    assert geo.lookup("8.8.8.8") == (None, GOOGLE)  # ASN database only
+    g, a = geo.lookup("2001:4860:4860::8888")  # IPv6: a country-level record, no city or region
+    assert g == {"country_iso_code": "US", "country_name": "United States", "continent_name": "North America",
+                 "location": {"lat": 37.751, "lon": -97.822}, "timezone": "Europe/London"} and a == GOOGLE
+    assert geo.lookup("::ffff:81.2.69.1") == (LONDON, AAISP)  # IPv4-mapped: the IPv4 tree
+    s, _ = geo.lookup("89.160.20.128")
+    assert s["region_name"] == "Östergötland County" and s["city_name"] == "Linköping"
+    assert geo.lookup("9.9.9.9") is None  # in no database
+    assert geo.lookup("not-an-ip") is None and geo.lookup("") is None
+
+
+@pytest.mark.parametrize("ip", ["10.0.0.1", "172.16.5.4", "192.168.1.1", "127.0.0.1", "169.254.1.1", "100.64.0.1",
+                                "192.0.2.1", "198.51.100.7", "203.0.113.9", "224.0.0.1", "0.0.0.0", "255.255.255.255",
+                                "::1", "fe80::1", "fd00::1", "2001:db8::1", "ff02::1", "::", "::ffff:10.0.0.1", "198.18.0.1"])
+def test_non_routable_addresses_are_skipped(files, ip):
+    assert GeoDatabases(files).lookup(ip) is SKIPPED
+
+
+def test_default_step_on_source_destination_client(files):
+    e = engine(files)
+    doc = e.parse(access("81.2.69.160"))
+    assert doc["source"] == {"address": "81.2.69.160", "ip": "81.2.69.160", "geo": LONDON, "as": AAISP}
+    assert "tags" not in doc
+    doc = e.parse(envelope('{"source":{"ip":"1.2.3.4"},"destination":{"ip":"2001:4860::1"},"client":{"ip":"8.8.8.4"}}',
+                           fields={"log_format": "json"}))
+    assert doc["source"]["geo"]["country_iso_code"] == "CN" and "as" not in doc["source"]
+    assert doc["destination"]["geo"]["country_iso_code"] == "US" and doc["destination"]["as"] == GOOGLE
+    assert doc["client"] == {"ip": "8.8.8.4", "as": GOOGLE}
+    # copies: editing one event's geo edits no other, nor the cache
+    doc["destination"]["geo"]["location"]["lat"] = 0
+    assert e.parse(access("2001:4860::2"))["source"]["geo"]["location"]["lat"] == 37.751
+
+
+def test_private_tagged_not_looked_up(files):
+    doc = engine(files).parse(access("192.168.1.10"))
+    assert doc["tags"] == ["_geoip_private"] and "geo" not in doc["source"]
+    doc = engine(files, private_tag=None).parse(access("10.0.0.1"))
+    assert "tags" not in doc and "geo" not in doc["source"]
+    doc = engine(files).parse(access("9.9.9.9"))  # public, in no database: nothing, no tag (as Elasticsearch's)
+    assert "tags" not in doc and "geo" not in doc["source"]
+
+
+def test_existing_geo_kept_and_default_step_off(files):
+    doc = engine(files).parse(envelope('{"source":{"ip":"81.2.69.1","geo":{"country_iso_code":"FR"}}}', fields={"log_format": "json"}))
+    assert doc["source"]["geo"] == {"country_iso_code": "FR"}
+    assert "geo" not in engine(files, default_step=False).parse(access("81.2.69.160"))["source"]
+    assert "geo" not in Engine(ParsersConfig(timezone="UTC")).parse(access("81.2.69.160"))["source"]  # no database: off
+
+
+def test_geoip_processor_in_a_pipeline(files):
+    e = Engine(ParsersConfig.model_validate({"timezone": "UTC", "pipelines": [{
+        "name": "fw", "format": "json", "processors": [
+            {"type": "geoip", "field": "fw.src", "target_field": "source", "databases": files},
+            {"type": "geoip", "field": "fw.dst", "target_field": "destination", "databases": [files[1]]},
+            {"type": "geoip", "field": "fw.nat", "databases": files, "private_tag": "internal",
+             "when": {"equals": {"fw.kind": "nat"}}}]}]}), now=NOW)
+    doc, trace = e.explain(envelope('{"fw":{"src":"81.2.69.160","dst":"2001:4860::8","nat":"10.0.0.1","kind":"nat"}}'))
+    assert doc["source"] == {"geo": LONDON, "as": AAISP}
+    assert doc["destination"] == {"as": GOOGLE}  # only the ASN file given
+    assert doc["tags"] == ["internal"] and "geo" not in doc["fw"]
+    assert ("source.geo.country_iso_code", "pipeline fw processors[0] geoip") in trace
+
+
+def test_config_errors_say_what(files, tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        validate({"parsers": {"geoip": {"databases": [str(tmp_path / "missing.mmdb")]}}})
+    junk = tmp_path / "junk.mmdb"
+    junk.write_bytes(b"not a database" * 100)
+    with pytest.raises(ConfigError, match="MaxMind"):
+        validate({"parsers": {"geoip": {"databases": [str(junk)]}}})
+    with pytest.raises(ConfigError, match="no databases"):
+        validate({"parsers": {"pipelines": [{"name": "p", "processors": [{"type": "geoip"}]}]}})
+
+
+def test_sigma_rule_matches_an_enriched_field(files):
+    """The rules stage reads the ECS event the parsers wrote, enrichment included."""
+    rs = ruleset_from_text("""
+title: Login from a watched country
+id: 5a4e1f2c-0000-4000-8000-000000000022
+logsource: {category: webserver}
+detection:
+  sel: {source.geo.country_iso_code: CN, source.as.number|exists: false}
+  condition: sel
+level: high
+""", mapping="ecs")
+    assert not rs.errors, [str(e) for e in rs.errors]
+    rules = RulesEngine(rs)
+    e = engine(files)
+    assert rules.match(e.parse(access("1.2.3.4")))[1]
+    assert not rules.match(e.parse(access("81.2.69.160")))[1]
+    assert not rules.match(e.parse(access("10.0.0.1")))[1]
+
+
+_ODD_IPS = st.one_of(
+    st.ip_addresses().map(str), st.ip_addresses(v=6).map(lambda ip: ip.exploded),
+    st.text(max_size=70), st.sampled_from(["1.2.3.4/24", "::ffff:1.2.3.4", "fe80::1%eth0", "1.2.3", "01.2.3.4", " 1.2.3.4",
+                                           "1.2.3.4\n", "[::1]", "x" * 100, "１.２.３.４"]))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(ip=st.one_of(_ODD_IPS, st.integers(), st.none(), st.lists(st.text(max_size=3), max_size=2), st.floats()))
+def test_never_raises_on_odd_addresses(files, ip):
+    e = engine(files)
+    doc = e.parse(envelope("{}", fields={"log_format": "json"}))
+    for value in (ip, {"ip": ip}):
+        doc = {"source": {"ip": value}, "client": value, "destination": {"ip": ip}}
+        for step in e.enrich:
+            step(doc)
+    if isinstance(ip, str):
+        ans = GeoDatabases(files).lookup(ip)
+        assert ans is None or ans is SKIPPED or isinstance(ans, tuple)
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return
+        mapped = getattr(addr, "ipv4_mapped", None)
+        assert (ans is SKIPPED) == not_routable(mapped or addr)
