@@ -65,8 +65,7 @@ class RouteConfig(Model):
 
 
 class GeoipSettings(Model):
-    """GeoIP/ASN enrichment of every event (docs/parsers.md, Enrichment). No database ships with
-    Logwarden: enrichment is off until `databases` names GeoLite2 or DB-IP Lite files."""
+    """GeoIP/ASN enrichment of every event (docs/parsers.md, Enrichment); off until `databases` names GeoLite2 or DB-IP Lite files (none ships with Logwarden)."""
 
     databases: list[str] = Field(default_factory=list, description="MaxMind-format files read with maxminddb, e.g. [GeoLite2-City.mmdb, GeoLite2-ASN.mmdb] or DB-IP Lite's city and ASN files; every file is asked and the answers merged. Empty: no GeoIP enrichment.")
     fields: list[str] = Field(default_factory=lambda: ["source.ip", "destination.ip", "client.ip"], description="IP fields the default step enriches on every event, after the pipelines (source.ip -> source.geo, source.as). An event that already has the target's geo or as keeps it.")

@@ -28,8 +28,9 @@ def files(tmp_path_factory):
     return list(write_databases(tmp_path_factory.mktemp("geo")))
 
 
-def access(ip: str) -> dict:
-    return envelope(f'{ip} - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 5 "-" "curl"', fields={"log_format": "nginx"})
+def access(ip: str, offset: int = 100) -> dict:
+    return envelope(f'{ip} - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 5 "-" "curl"', fields={"log_format": "nginx"},
+                    log={"file": {"path": "/var/log/nginx/access.log"}, "offset": offset})  # the offset makes event.id
 
 
 def engine(files, **geoip) -> Engine:
@@ -156,3 +157,26 @@ def test_never_raises_on_odd_addresses(files, ip):
             return
         mapped = getattr(addr, "ipv4_mapped", None)
         assert (ans is SKIPPED) == not_routable(mapped or addr)
+
+
+def test_search_filters_on_enriched_fields(files, tmp_path):
+    """The embedded index keeps every keyword/number leaf under its ECS path (sinks/tantivy_schema.py),
+    so the geo and as fields are searchable as they are: no schema change."""
+    from logwarden.sinks.embedded import IndexReader, IndexWriter
+
+    e = engine(files)
+    w = IndexWriter(tmp_path / "events", heap_bytes=16_000_000)
+    for i, ip in enumerate(("1.2.3.4", "1.2.3.5", "81.2.69.160", "2001:4860::1", "10.0.0.1")):
+        w.add(e.parse(access(ip, i * 100)))
+    assert w.commit() == 5
+    w.close()
+    r = IndexReader(tmp_path / "events")
+
+    def hits(q: str) -> set[str]:
+        return {h["source"]["ip"] for h in r.search(q, limit=100)["hits"]}
+    assert hits("source.geo.country_iso_code:CN") == {"1.2.3.4", "1.2.3.5"}
+    assert hits("NOT source.geo.country_iso_code:CN AND _exists_:source.geo") == {"81.2.69.160", "2001:4860::1"}
+    assert hits('source.as.organization.name:"Google LLC"') == {"2001:4860::1"}
+    assert hits("source.as.number:>20000") == {"81.2.69.160"}
+    assert hits('source.geo.city_name:"London"') == {"81.2.69.160"}
+    assert hits("tags:_geoip_private") == {"10.0.0.1"}
