@@ -163,8 +163,7 @@ class Engine:
         gcfg = cfg.geoip
         # the default enrichment step (parsers.geoip), run on every event after the pipelines
         self.geoip = self.geo_databases(tuple(gcfg.databases)) if gcfg.databases and gcfg.default_step else None
-        self.enrich = [processors.geo_writer(f, None, self.geoip, gcfg.private_tag, keep_existing=True)
-                       for f in gcfg.fields] if self.geoip is not None else []
+        self.enrich = [processors.default_geo_step(gcfg.fields, self.geoip, gcfg.private_tag)] if self.geoip is not None else []
         self.pipelines: list[_Pipeline] = []
         for pc in cfg.pipelines:
             ctx = {"tz": zone(pc.timezone) if pc.timezone else self.tz, "patterns": patterns,

@@ -397,6 +397,44 @@ def geo_writer(field: str, target: str | None, geo: GeoDatabases, private_tag: s
     return step
 
 
+def default_geo_step(fields: list[str], geo: GeoDatabases, private_tag: str | None) -> Step:
+    """parsers.geoip's default step: every field in one function (it runs on every event).
+
+    Unlike the processor it does not copy the cached answer: it runs after every pipeline, so
+    nothing edits the document before it is serialised, and sharing saves ~0.4 us per event.
+    An event whose target already has geo or as (the shipper's, or a pipeline's geoip) keeps it."""
+    lookup = geo.lookup
+    nested = [tuple(f.split(".")) + (f,) for f in fields if f.count(".") == 1]
+    others = [geo_writer(f, None, geo, private_tag, keep_existing=True) for f in fields if f.count(".") != 1]
+    flat = [f for _t, _l, f in nested]
+
+    def step(doc: dict[str, Any]) -> None:
+        for top, leaf, dotted in nested:
+            p = doc.get(top)
+            if p.__class__ is not dict:
+                if p is None and dotted in doc:  # a flat dotted key, as Filebeat's JSON may have
+                    geo_writer(dotted, None, geo, private_tag, keep_existing=True)(doc)
+                continue
+            v = p.get(leaf)
+            if v.__class__ is not str:
+                continue
+            ans = lookup(v)
+            if ans.__class__ is tuple:
+                if "geo" in p or "as" in p:
+                    continue
+                g, a = ans
+                if g is not None:
+                    p["geo"] = g
+                if a is not None:
+                    p["as"] = a
+            elif ans is SKIPPED and private_tag:
+                _tag(doc, private_tag)
+        for other in others:
+            other(doc)
+    step.fields = flat  # type: ignore[attr-defined]
+    return step
+
+
 def build_geoip(c: GeoipConfig, ctx: dict[str, Any]) -> Step:
     paths = c.databases or ctx.get("geoip_databases") or []
     if not paths:
