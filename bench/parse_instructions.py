@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Parser stage vs the bare-regex ceiling in CPU instructions per event (valgrind callgrind).
 
-    python bench/parse_instructions.py            # ceiling, stage, stage on the Python twins
+    python bench/parse_instructions.py            # ceiling, stage, Python twins, generic; each with parsers.geoip
     python bench/parse_instructions.py --events 2000
 
 bench/parse.py measures seconds, which move with the machine's load and clock; callgrind
@@ -27,6 +27,9 @@ MODES = {
     "ceiling": "bare ACCESS.match loop over the lines",
     "stage": "ParserStage.process (fast path, C accelerator when built)",
     "python": "ParserStage.process on the accelerator's Python twins",
+    "geo": "the stage with parsers.geoip (City + ASN, every address placed)",
+    "generic": "ParserStage.process with fast_path off",
+    "generic-geo": "the same with parsers.geoip",
 }
 
 
@@ -38,9 +41,17 @@ def child(mode: str, passes: int, events: int) -> None:
     from logwarden.parsers import fastpath
     from logwarden.parsers.formats.access import ACCESS
 
+    import tempfile
+
     lines = P.nginx_lines(events)
     msgs = P.messages(P.envelopes(lines, "/var/log/nginx/access.log", "nginx"))
-    stage = P._stage()
+    geo = None
+    if mode in ("geo", "generic-geo"):
+        files = P.geo_databases(lines, Path(tempfile.mkdtemp(prefix="bench-geo-")))
+        if files is None:
+            raise SystemExit("mmdb-writer is not installed (pip install -e '.[bench]')")
+        geo = {"databases": files}
+    stage = P._stage(fast_path=not mode.startswith("generic"), geoip=geo)
     P.stage_loop(stage, msgs[:500])
     P.python_stage_loop(stage, msgs[:500])
     match = ACCESS.match
@@ -48,10 +59,10 @@ def child(mode: str, passes: int, events: int) -> None:
         if mode == "ceiling":
             for line in lines:
                 match(line)
-        elif mode == "stage":
-            P.stage_loop(stage, msgs)
-        else:
+        elif mode == "python":
             P.python_stage_loop(stage, msgs)
+        else:
+            P.stage_loop(stage, msgs)
     if mode == "stage" and not fastpath.ACCELERATED:
         print("note: the C accelerator is not built; 'stage' ran on the Python twins", file=sys.stderr)
 
@@ -79,7 +90,9 @@ def main() -> None:
     print(f"{args.events} nginx access events per pass, valgrind callgrind, python {sys.version.split()[0]}")
     for mode, what in MODES.items():
         ratio = per_event["ceiling"] / per_event[mode]
-        print(f"{mode:<8} {per_event[mode]:>9,.0f} instructions/event   ceiling/this {ratio:.2f}   ({what})")
+        print(f"{mode:<11} {per_event[mode]:>9,.0f} instructions/event   ceiling/this {ratio:.2f}   ({what})")
+    print(f"parsers.geoip adds {per_event['geo'] - per_event['stage']:,.0f} instructions/event on the fast path, "
+          f"{per_event['generic-geo'] - per_event['generic']:,.0f} on the generic path")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ import os
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from logwarden.config import ConfigError, validate
 from logwarden.parsers.config import ParsersConfig
@@ -126,3 +128,14 @@ def test_lookup_processor_enriches_and_tags(tmp_path):
     doc["host"]["asset"]["tags"].append("edited")  # nested values are copies, the table is untouched
     again = e.parse(envelope(line, fields={"log_format": "nginx"}, host={"name": "web-1"}))
     assert again["host"]["asset"]["tags"] == ["pci"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(value=st.one_of(st.text(max_size=40), st.ip_addresses().map(str), st.integers(), st.floats(), st.booleans(), st.none(),
+                       st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2)))
+def test_never_raises_on_odd_values(tmp_path, value):
+    p = tmp_path / "intel.csv"
+    if not p.exists():
+        write(p, INTEL_CSV + "[x-,bad,wild,unbalanced\n")
+    rec = LookupTable(str(p), "indicator").get(value)
+    assert rec is None or isinstance(rec, dict)
