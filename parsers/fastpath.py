@@ -173,7 +173,7 @@ class _Tagged(bytes):
 
 # the fields the default geoip step may name while the fast path stays on: the fast path's
 # documents hold source.ip only, so the others are absent there as in the slow path
-_GEO_FIELDS_OK = frozenset(("source.ip", "destination.ip", "client.ip", "server.ip", "host.ip"))
+_GEO_FIELDS_OK = frozenset(("source.ip", "destination.ip", "client.ip", "server.ip"))  # not host.ip: carried from the envelope
 
 
 class _SshdPlan:

@@ -371,8 +371,9 @@ def test_geoip_default_step_fast_equals_slow(geo_files, private_tag):
 
 
 def test_geoip_on_other_fields_turns_the_fast_path_off(geo_files):
-    engine = Engine(ParsersConfig(geoip={"databases": geo_files, "fields": ["source.address"]}))
-    assert not FastPath(engine).enabled
+    for other in (["source.address"], ["source.ip", "host.ip"]):  # fields the fast path's documents hold
+        engine = Engine(ParsersConfig(geoip={"databases": geo_files, "fields": other}))
+        assert not FastPath(engine).enabled
     engine = Engine(ParsersConfig(geoip={"databases": geo_files, "fields": ["destination.ip"]}))
     fast = FastPath(engine)
     assert fast.enabled and fast.geo is None
