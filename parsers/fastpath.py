@@ -32,7 +32,9 @@ stage can read them the same way:
    verbatim (the slow path copies those objects unchanged; for sshd host.hostname is
    spliced into the host object), event.id the envelope's own (raw_event_id returns it),
    the time from the parsers' own converters (days cached), event.ingested read by the
-   stage once per batch. For access lines the layout and the tail check of 1. are done by
+   stage once per batch. With parsers.geoip, source's `geo`/`as` members come from the
+   per-address cache as bytes (`_ip`), and a skipped (private...) address adds its tag to the
+   carried tags (`_with_tag`), as the engine's default step would. For access lines the layout and the tail check of 1. are done by
    the C accelerator (_accel.c) when it was built, else by their Python twins here
    (_access_doc, _envelope_tail): the same bytes either way, at about 1.6x the speed.
 
