@@ -71,6 +71,7 @@ class GeoipSettings(Model):
     fields: list[str] = Field(default_factory=lambda: ["source.ip", "destination.ip", "client.ip"], description="IP fields the default step enriches on every event, after the pipelines (source.ip -> source.geo, source.as). An event that already has the target's geo or as keeps it.")
     default_step: bool = Field(True, description="Run the default step on every event when databases are given; false: only pipelines' geoip processors use the databases.")
     cache_size: int = Field(65536, ge=0, le=10_000_000, description="Addresses whose answer is kept (LRU) per parser process.")
+    reload_seconds: float = Field(60.0, ge=1, le=86400, description="How often the stage checks the files for a change (geoipupdate replaces them) and opens them again; a file that does not open keeps the previous one.")
     private_tag: str | None = Field("_geoip_private", description="Tag for an address that is private, loopback, link-local, documentation, CGNAT or multicast (not looked up); null: no tag.")
 
 

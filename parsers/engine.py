@@ -187,8 +187,13 @@ class Engine:
         step and every geoip processor naming the same files."""
         dbs = self._geo.get(paths)
         if dbs is None:
-            dbs = self._geo[paths] = GeoDatabases(list(paths), self.cfg.geoip.cache_size)
+            dbs = self._geo[paths] = GeoDatabases(list(paths), self.cfg.geoip.cache_size, self.cfg.geoip.reload_seconds)
         return dbs
+
+    def reload_enrichment(self) -> None:
+        """Reopen GeoIP files that changed (the stage calls this once per batch)."""
+        for dbs in self._geo.values():
+            dbs.maybe_reload()
 
     def parser(self, name: str, tz_name: str | None = None) -> FormatParser | None:
         key = (name, tz_name)

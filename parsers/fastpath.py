@@ -221,6 +221,7 @@ class FastPath:
         gcfg = engine.cfg.geoip
         self.geo = engine.geoip if engine.enrich and "source.ip" in gcfg.fields else None
         self.geo_tag = gcfg.private_tag if self.geo is not None else None
+        self._geo_generation = self.geo.generation if self.geo is not None else 0
         if engine.enrich and not set(gcfg.fields) <= _GEO_FIELDS_OK:
             self.enabled = False  # a field the fast path writes (source.address...): let the engine do it
 
@@ -279,7 +280,11 @@ class FastPath:
     def new_batch(self) -> None:
         """Called by the stage per batch: RFC 3164 days carry an inferred year, which depends on
         today's date, so their cache is dropped every hour (as the converter's own per-timestamp
-        cache is, by size, on a busy stream)."""
+        cache is, by size, on a busy stream). After parsers.geoip reopened its files the cached
+        source members (with their geo bytes) are dropped."""
+        if self.geo is not None and self.geo.generation != self._geo_generation:
+            self._geo_generation = self.geo.generation  # the databases were reloaded: new answers
+            self._ips.clear()
         hour = int(time.time() // 3600)
         if hour != self._hour:
             self._hour = hour

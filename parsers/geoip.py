@@ -18,8 +18,13 @@ addresses endlessly: a hit costs one dict probe instead of a tree walk and recor
 from __future__ import annotations
 
 import ipaddress
+import logging
+import os
+import time
 from functools import lru_cache
 from typing import Any
+
+log = logging.getLogger("logwarden.parsers.geoip")
 
 SKIPPED = "skipped"  # the address is not routable on the internet: not looked up
 
@@ -92,12 +97,57 @@ def ecs_as(rec: dict[str, Any]) -> As | None:
 class GeoDatabases:
     """Readers for the configured files and the cached address -> (geo, as) answer."""
 
-    def __init__(self, paths: list[str], cache_size: int = 65536):
+    def __init__(self, paths: list[str], cache_size: int = 65536, reload_seconds: float = 60.0):
+        self.paths = list(paths)
+        self.reload_seconds = reload_seconds
+        self.generation = 0  # bumped by each reload: the fast path drops its bytes cache then
+        self._stamps = self._stat()
+        self.readers = self._open()
+        self._next_check = time.monotonic() + reload_seconds
+        self._bad: tuple[Any, ...] | None = None
+        self.lookup = lru_cache(maxsize=cache_size)(self._lookup)
+
+    def _open(self) -> list[Any]:
         import maxminddb
 
-        self.paths = list(paths)
-        self.readers = [maxminddb.open_database(p) for p in paths]
-        self.lookup = lru_cache(maxsize=cache_size)(self._lookup)
+        return [maxminddb.open_database(p) for p in self.paths]
+
+    def _stat(self) -> tuple[Any, ...]:
+        out = []
+        for p in self.paths:
+            try:
+                st = os.stat(p)
+                out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+            except OSError:
+                out.append(None)
+        return tuple(out)
+
+    def maybe_reload(self, now: float | None = None) -> bool:
+        """Open the files again when one changed (geoipupdate replaces them weekly); checked at
+        most every reload_seconds, called by the stage once per batch, never per event. A file
+        that is missing or does not open keeps the previous readers (warned once)."""
+        now = time.monotonic() if now is None else now
+        if now < self._next_check:
+            return False
+        self._next_check = now + self.reload_seconds
+        stamps = self._stat()
+        if stamps == self._stamps or stamps == self._bad:
+            return False
+        if None in stamps:
+            return False  # a file is being replaced: try again at the next check
+        try:
+            readers = self._open()
+        except (OSError, RuntimeError, ValueError) as exc:  # maxminddb.InvalidDatabaseError is a RuntimeError
+            self._bad = stamps
+            log.warning("GeoIP databases not reloaded, keeping the previous ones", extra={"error": str(exc)})
+            return False
+        old, self.readers, self._stamps, self._bad = self.readers, readers, stamps, None
+        self.lookup.cache_clear()
+        self.generation += 1
+        for r in old:
+            r.close()
+        log.info("GeoIP databases reloaded", extra={"databases": self.metadata()})
+        return True
 
     def metadata(self) -> list[dict[str, Any]]:
         """Each file's type and build time (for `logwarden parse --explain` and the stage log)."""

@@ -73,6 +73,8 @@ class ParserStage:
         self.fast = fast if fast.enabled and cfg.parsers.fast_path else None
 
     def process(self, msgs: list["Message"]) -> Iterable[Output]:
+        if self.engine._geo:
+            self.engine.reload_enrichment()  # a stat per file at most every parsers.geoip.reload_seconds
         if self.fast is None:
             return self._slow(msgs)
         self.fast.new_batch()

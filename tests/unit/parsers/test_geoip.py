@@ -1,6 +1,8 @@
 """GeoIP/ASN enrichment: the geoip processor and parsers.geoip's default step, over MaxMind
 databases written by the tests (tests/geodb.py) with known IPv4 and IPv6 ranges."""
 import ipaddress
+import os
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -183,3 +185,53 @@ def test_search_filters_on_enriched_fields(files, tmp_path):
     assert hits("source.as.number:>20000") == {"81.2.69.160"}
     assert hits('source.geo.city_name:"London"') == {"81.2.69.160"}
     assert hits("tags:_geoip_private") == {"10.0.0.1"}
+
+
+def test_databases_reopened_when_replaced(tmp_path):
+    from geodb import CITY, city
+
+    cp, ap = write_databases(tmp_path / "a")
+    geo = GeoDatabases([cp, ap], reload_seconds=60)
+    assert geo.lookup("81.2.69.160")[0]["country_iso_code"] == "GB"
+    assert geo.maybe_reload() is False  # not yet time to look
+    new_city, _ = write_databases(tmp_path / "b", {**CITY, "81.2.69.0/24": city("FR", "France", None, None, None, 48.86, 2.35)})
+    os.replace(new_city, cp)  # as geoipupdate does: a new file renamed over the old
+    assert geo.maybe_reload(now=time.monotonic() + 61) is True and geo.generation == 1
+    assert geo.lookup("81.2.69.160")[0]["country_iso_code"] == "FR"  # the LRU was dropped
+    (tmp_path / "junk").write_bytes(b"junk" * 100)
+    os.replace(tmp_path / "junk", cp)  # a broken file: keep the readers that work
+    assert geo.maybe_reload(now=time.monotonic() + 200) is False
+    geo.lookup.cache_clear()
+    assert geo.lookup("81.2.69.160")[0]["country_iso_code"] == "FR"
+
+
+def test_stage_picks_up_a_replaced_database(tmp_path):
+    """A running stage (its fast path and its engine) answers from the new file after reload_seconds."""
+    from confluent_kafka import Message
+
+    from geodb import CITY, city
+    from logwarden.agents.envelope import EnvelopeTemplate
+    from logwarden.agents.splitter import Line
+    from logwarden.config import Config
+    from logwarden.parsers.service import ParserStage
+
+    import orjson
+
+    cp, ap = write_databases(tmp_path / "a")
+    stage = ParserStage(Config.model_validate({"parsers": {"timezone": "UTC", "geoip": {"databases": [cp, ap], "reload_seconds": 1}}}))
+    assert stage.fast is not None
+    tpl = EnvelopeTemplate(path="/var/log/nginx/access.log", device_id="1", inode="2", fingerprint="f", host={"name": "w"},
+                           agent={"type": "logwarden", "version": "0.1.0", "id": "a", "name": "w"}, fields={"log_format": "nginx"})
+    line = b'81.2.69.160 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 5 "-" "curl"'
+    fast_msg = Message(topic="logs.raw", partition=0, offset=0, key=None, value=tpl.build(Line(0, len(line) + 1, line), b"2026-11-26T10:00:00.000Z"))
+    slow_msg = Message(topic="logs.raw", partition=0, offset=1, key=None, value=orjson.dumps(access("81.2.69.160")))
+
+    def countries() -> list[str]:
+        return [orjson.loads(o.value)["source"]["geo"]["country_iso_code"] for o in stage.process([fast_msg, slow_msg])]
+    assert countries() == ["GB", "GB"]
+    new_city, _ = write_databases(tmp_path / "b", {**CITY, "81.2.69.0/24": city("FR", "France", None, None, None, 48.86, 2.35)})
+    os.replace(new_city, cp)
+    deadline = time.monotonic() + 30
+    while (got := countries()) != ["FR", "FR"]:
+        assert got in (["GB", "GB"], ["FR", "FR"]) and time.monotonic() < deadline, got
+        time.sleep(0.2)
