@@ -25,6 +25,9 @@ and interleaved so machine load hits all of them alike:
              what the compiled fast path must at least do in Python
   stage, Python (nginx) the stage with the fast path's Python twins of the C accelerator
              (parsers/_accel.c), i.e. an install without a C compiler
+  enrichment (nginx) parse, stage and generic again with parsers.geoip on (a City and an ASN
+             database written here with mmdb-writer, every public address of the sample in
+             both), reported as the added microseconds per event
 
 and prints events/s, MiB/s of input lines, and the ratio of stage and parse to the ceiling.
 Best-of-N timing (not mean) is reported, as the least disturbed run. A rich progress bar
@@ -37,6 +40,7 @@ import multiprocessing as mp
 import os
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -137,12 +141,27 @@ def bytes_floor(envs: list[bytes]) -> None:
              referrer or b"", version or b"", status, size, agent or b"")
 
 
-def _engine() -> Engine:
-    return Engine(ParsersConfig(timezone="UTC"))
+def _engine(geoip: dict | None = None) -> Engine:
+    return Engine(ParsersConfig.model_validate({"timezone": "UTC", "geoip": geoip or {}}))
 
 
-def _stage(fast_path: bool = True) -> ParserStage:
-    return ParserStage(Config.model_validate({"parsers": {"timezone": "UTC", "fast_path": fast_path}}))
+def _stage(fast_path: bool = True, geoip: dict | None = None) -> ParserStage:
+    return ParserStage(Config.model_validate({"parsers": {"timezone": "UTC", "fast_path": fast_path, "geoip": geoip or {}}}))
+
+
+def geo_databases(lines: list[str], directory: Path) -> list[str] | None:
+    """A City and an ASN database placing every address of `lines` (its /16s, countries in turn),
+    written with the test helper (tests/geodb.py, mmdb-writer); None without mmdb-writer."""
+    sys.path.insert(0, str(ROOT / "tests"))  # the writer is test code, not shipped
+    try:
+        from geodb import city, write_databases
+    except ImportError:
+        return None
+    nets = sorted({".".join(a.split(".")[:2]) + ".0.0/16" for a in (line.split(" ", 1)[0] for line in lines) if a.count(".") == 3})
+    places = [city("DE", "Germany", "Berlin", "BE", "Berlin", 52.52, 13.40), city("US", "United States", "California", "CA", "San Jose", 37.33, -121.89),
+              city("CN", "China", "Beijing", "BJ", "Beijing", 39.91, 116.39, "Asia"), city("FR", "France", None, None, None, 48.86, 2.35)]
+    return list(write_databases(directory, {n: places[i % len(places)] for i, n in enumerate(nets)},
+                                {n: (64512 + i, f"Example Networks {i}") for i, n in enumerate(nets)}))
 
 
 def messages(envs: list[bytes]) -> list[Message]:
@@ -174,8 +193,18 @@ def _worker(args: tuple[list[bytes], int]) -> float:
     return time.perf_counter() - t
 
 
+def same_output(a_stage: ParserStage, b_stage: ParserStage, msgs: list[Message]) -> bool:
+    """The two stages write the same documents (event.ingested aside)."""
+    for a, b in zip(a_stage.process(msgs), b_stage.process(msgs)):
+        da, db = orjson.loads(a.value), orjson.loads(b.value)
+        da["event"].pop("ingested"), db["event"].pop("ingested")
+        if da != db:
+            return False
+    return True
+
+
 def measure(sets: dict[str, tuple[list[str], list[bytes], Any]], repeat: int, procs: int,
-            progress: Callable[[str], None]) -> dict[str, dict[str, float]]:
+            progress: Callable[[str], None], geo_files: list[str] | None = None) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     for name, (lines, envs, pattern) in sets.items():
         engine = _engine()
@@ -197,6 +226,17 @@ def measure(sets: dict[str, tuple[list[str], list[bytes], Any]], repeat: int, pr
             if da != db:
                 raise SystemExit(f"{name}: fast path output differs from the generic path's")
         best = {"ceiling": 1e9, "parse": 1e9, "stage": 1e9, "generic": 1e9}
+        geo = {"databases": geo_files} if geo_files and name == "nginx" else None
+        if geo:
+            engine_geo, stage_geo, generic_geo = _engine(geo), _stage(geoip=geo), _stage(fast_path=False, geoip=geo)
+            if stage_geo.fast is None or not same_output(stage_geo, generic_geo, msgs[:2000]):
+                raise SystemExit(f"{name}: with parsers.geoip the fast path is off or differs from the generic path")
+            enriched = sum(1 for o in stage_geo.process(msgs[:2000]) if b'"geo":' in o.value)
+            if enriched < 1900:
+                raise SystemExit(f"{name}: only {enriched} of 2000 events enriched: the bench database misses the sample")
+            for r in raws[:2000]:
+                engine_geo.parse(r)
+            best.update(parse_geo=1e9, stage_geo=1e9, generic_geo=1e9)
         if name == "nginx":
             best["dict_floor"] = 1e9
             best["bytes_floor"] = 1e9
@@ -226,6 +266,17 @@ def measure(sets: dict[str, tuple[list[str], list[bytes], Any]], repeat: int, pr
             t = time.perf_counter()
             stage_loop(generic, msgs)
             best["generic"] = min(best["generic"], time.perf_counter() - t)
+            if geo:
+                t = time.perf_counter()
+                for r in raws:
+                    engine_geo.parse(r)
+                best["parse_geo"] = min(best["parse_geo"], time.perf_counter() - t)
+                t = time.perf_counter()
+                stage_loop(stage_geo, msgs)
+                best["stage_geo"] = min(best["stage_geo"], time.perf_counter() - t)
+                t = time.perf_counter()
+                stage_loop(generic_geo, msgs)
+                best["generic_geo"] = min(best["generic_geo"], time.perf_counter() - t)
             progress(name)
         n = len(lines)
         mib = sum(len(x) + 1 for x in lines) / 2**20
@@ -243,6 +294,9 @@ def measure(sets: dict[str, tuple[list[str], list[bytes], Any]], repeat: int, pr
             res["ratio_dict_floor"] = res["dict_floor"] / res["ceiling"]
             res["ratio_bytes_floor"] = res["bytes_floor"] / res["ceiling"]
             res["ratio_stage_python"] = res["stage_python"] / res["ceiling"]
+        if geo:  # microseconds each event gains from the default geoip step, per path
+            for k in ("parse", "stage", "generic"):
+                res[f"geo_us_{k}"] = (best[f"{k}_geo"] - best[k]) / n * 1e6
         results[name] = res
     return results
 
@@ -262,6 +316,10 @@ def table(results: dict[str, dict[str, float]], procs: int) -> str:
                         f"{r['ratio_bytes_floor']:.2f} of the ceiling")
             rows.append(f"{name} stage with the Python fallback (no C accelerator): {r['stage_python']:,.0f}/s = "
                         f"{r['ratio_stage_python']:.2f} of the ceiling")
+        if "geo_us_stage" in r:
+            rows.append(f"{name} enrichment (parsers.geoip, City + ASN, every address placed): stage {r['stage_geo']:,.0f}/s "
+                        f"= {r['geo_us_stage']:+.2f} us/event; generic {r['generic_geo']:,.0f}/s = {r['geo_us_generic']:+.2f} us/event; "
+                        f"parse {r['parse_geo']:,.0f}/s = {r['geo_us_parse']:+.2f} us/event")
     return "\n".join(rows)
 
 
@@ -271,6 +329,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="measurements per figure; the best is reported")
     ap.add_argument("--procs", type=int, default=2, help="processes for the multi-core figure (1 to skip)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--no-geo", action="store_true", help="leave out the enrichment (parsers.geoip) measurement")
     args = ap.parse_args()
 
     nginx = nginx_lines(args.events)
@@ -283,14 +342,18 @@ def main() -> None:
         "sshd-login": (logins, envelopes(logins, "/var/log/auth.log", "sshd"), RFC3164),
     }
     steps = len(sets) * (args.repeat + 1)
-    if sys.stdout.isatty() and not args.json:
-        from rich.progress import Progress
+    with tempfile.TemporaryDirectory(prefix="bench-geo-") as tmp:
+        geo_files = None if args.no_geo else geo_databases(nginx, Path(tmp))
+        if geo_files is None and not args.no_geo:
+            print("no mmdb-writer (pip install -e '.[bench]'): the enrichment row is left out", file=sys.stderr)
+        if sys.stdout.isatty() and not args.json:
+            from rich.progress import Progress
 
-        with Progress(transient=True) as bar:
-            task = bar.add_task("measuring", total=steps)
-            results = measure(sets, args.repeat, args.procs, lambda name: bar.update(task, advance=1, description=name))
-    else:
-        results = measure(sets, args.repeat, args.procs, lambda name: None)
+            with Progress(transient=True) as bar:
+                task = bar.add_task("measuring", total=steps)
+                results = measure(sets, args.repeat, args.procs, lambda name: bar.update(task, advance=1, description=name), geo_files)
+        else:
+            results = measure(sets, args.repeat, args.procs, lambda name: None, geo_files)
     if args.json:
         print(orjson.dumps({"events": args.events, "repeat": args.repeat, "procs": args.procs, "loadavg": os.getloadavg(),
                             "accelerated": fastpath.ACCELERATED, "results": results}, option=orjson.OPT_INDENT_2).decode())

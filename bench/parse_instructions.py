@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Parser stage vs the bare-regex ceiling in CPU instructions per event (valgrind callgrind).
 
-    python bench/parse_instructions.py            # ceiling, stage, stage on the Python twins
+    python bench/parse_instructions.py            # ceiling, stage, Python twins, generic; each with parsers.geoip
     python bench/parse_instructions.py --events 2000
 
 bench/parse.py measures seconds, which move with the machine's load and clock; callgrind
 counts the instructions the same code executes, the same whatever else runs (it is ~50x
 slower, so this uses fewer events). Each figure is (instructions of a run that measures 2
 passes) - (instructions of a run that only sets up), / (2 x events): interpreter start-up,
-imports, data generation and warm-up cancel out. Same data and code paths as bench/parse.py
+imports, data generation and warm-up (one pass over all the events, so every cache is warm
+as in a running stage) cancel out. Same data and code paths as bench/parse.py
 (nginx access envelopes built by the agent's template; the ceiling is the access pattern's
 bare `match` loop; the stage is ParserStage.process over confluent_kafka Messages).
 Needs Debian's `valgrind`.
@@ -27,6 +28,9 @@ MODES = {
     "ceiling": "bare ACCESS.match loop over the lines",
     "stage": "ParserStage.process (fast path, C accelerator when built)",
     "python": "ParserStage.process on the accelerator's Python twins",
+    "geo": "the stage with parsers.geoip (City + ASN, every address placed)",
+    "generic": "ParserStage.process with fast_path off",
+    "generic-geo": "the same with parsers.geoip",
 }
 
 
@@ -38,20 +42,30 @@ def child(mode: str, passes: int, events: int) -> None:
     from logwarden.parsers import fastpath
     from logwarden.parsers.formats.access import ACCESS
 
+    import tempfile
+
     lines = P.nginx_lines(events)
     msgs = P.messages(P.envelopes(lines, "/var/log/nginx/access.log", "nginx"))
-    stage = P._stage()
-    P.stage_loop(stage, msgs[:500])
-    P.python_stage_loop(stage, msgs[:500])
+    geo = None
+    if mode in ("geo", "generic-geo"):
+        files = P.geo_databases(lines, Path(tempfile.mkdtemp(prefix="bench-geo-")))
+        if files is None:
+            raise SystemExit("mmdb-writer is not installed (pip install -e '.[bench]')")
+        geo = {"databases": files}
+    stage = P._stage(fast_path=not mode.startswith("generic"), geoip=geo)
+    # warm every cache on all the events (a running stage has seen its addresses, days and
+    # files): the figures are the steady state, not first sightings
+    P.stage_loop(stage, msgs)
+    P.python_stage_loop(stage, msgs)
     match = ACCESS.match
     for _ in range(passes):
         if mode == "ceiling":
             for line in lines:
                 match(line)
-        elif mode == "stage":
-            P.stage_loop(stage, msgs)
-        else:
+        elif mode == "python":
             P.python_stage_loop(stage, msgs)
+        else:
+            P.stage_loop(stage, msgs)
     if mode == "stage" and not fastpath.ACCELERATED:
         print("note: the C accelerator is not built; 'stage' ran on the Python twins", file=sys.stderr)
 
@@ -79,7 +93,9 @@ def main() -> None:
     print(f"{args.events} nginx access events per pass, valgrind callgrind, python {sys.version.split()[0]}")
     for mode, what in MODES.items():
         ratio = per_event["ceiling"] / per_event[mode]
-        print(f"{mode:<8} {per_event[mode]:>9,.0f} instructions/event   ceiling/this {ratio:.2f}   ({what})")
+        print(f"{mode:<11} {per_event[mode]:>9,.0f} instructions/event   ceiling/this {ratio:.2f}   ({what})")
+    print(f"parsers.geoip adds {per_event['geo'] - per_event['stage']:,.0f} instructions/event on the fast path, "
+          f"{per_event['generic-geo'] - per_event['generic']:,.0f} on the generic path")
 
 
 if __name__ == "__main__":

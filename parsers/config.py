@@ -64,6 +64,17 @@ class RouteConfig(Model):
     keep_in_default: bool = Field(True, description="Also write matching events to the default output topic, so the index and the rules still see them.")
 
 
+class GeoipSettings(Model):
+    """GeoIP/ASN enrichment of every event (docs/parsers.md, Enrichment); off until `databases` names GeoLite2 or DB-IP Lite files (none ships with Logwarden)."""
+
+    databases: list[str] = Field(default_factory=list, description="MaxMind-format files read with maxminddb, e.g. [GeoLite2-City.mmdb, GeoLite2-ASN.mmdb] or DB-IP Lite's city and ASN files; every file is asked and the answers merged. Empty: no GeoIP enrichment.")
+    fields: list[str] = Field(default_factory=lambda: ["source.ip", "destination.ip", "client.ip"], description="IP fields the default step enriches on every event, after the pipelines (source.ip -> source.geo, source.as). An event that already has the target's geo or as keeps it.")
+    default_step: bool = Field(True, description="Run the default step on every event when databases are given; false: only pipelines' geoip processors use the databases.")
+    cache_size: int = Field(65536, ge=0, le=10_000_000, description="Addresses whose answer is kept (LRU) per parser process.")
+    reload_seconds: float = Field(60.0, ge=1, le=86400, description="How often the stage checks the files for a change (geoipupdate replaces them) and opens them again; a file that does not open keeps the previous one.")
+    private_tag: str | None = Field("_geoip_private", description="Tag for an address that is private, loopback, link-local, documentation, CGNAT or multicast (not looked up); null: no tag.")
+
+
 class ParsersConfig(Model):
     workers: int = Field(0, ge=0, le=64, description="Parser processes `logwarden up` starts in the consumer group; 0 means one per core.")
 
@@ -90,6 +101,7 @@ class ParsersConfig(Model):
     pipelines: list[PipelineConfig] = Field(default_factory=list, description="Pipelines, first match wins (program-matched ones are checked after parsing).")
     routes: list[RouteConfig] = Field(default_factory=list, description="Routes: condition -> extra topic; every matching route applies.")
     fast_path: bool = Field(True, description="Let the stage write ECS documents of agent-shipped access lines (nginx/apache formats) and sshd login lines (syslog/auth/sshd formats) straight from the envelope bytes when no pipeline or route applies; off sends every event through the generic engine. The output is the same either way.")
+    geoip: GeoipSettings = Field(default_factory=GeoipSettings, description="GeoIP and ASN enrichment from MaxMind-format databases.")
     auditd_join: bool = Field(True, description="Merge consecutive auditd records of one serial (SYSCALL, EXECVE, PATH...) into one event; records never wait past the end of a batch.")
 
     @model_validator(mode="after")
@@ -98,7 +110,7 @@ class ParsersConfig(Model):
         format names are checked by `logwarden config check`, not at the first event."""
         import re
 
-        if not (self.pipelines or self.routes or self.patterns or self.pattern_files):
+        if not (self.pipelines or self.routes or self.patterns or self.pattern_files or self.geoip.databases):
             from .formats import FORMATS  # nothing to compile: keep every CLI start fast
 
             if self.default_format not in FORMATS:
@@ -113,6 +125,8 @@ class ParsersConfig(Model):
             raise ValueError(f"bad regular expression {exc.pattern!r}: {exc}") from None
         except OSError as exc:
             raise ValueError(f"cannot read {exc.filename}: {exc.strerror}") from None
+        except RuntimeError as exc:  # maxminddb.InvalidDatabaseError: not a MaxMind-format file
+            raise ValueError(f"not a MaxMind-format database: {exc}") from None
         except (GrokError, ValueError) as exc:
             raise ValueError(str(exc)) from None
         return self

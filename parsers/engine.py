@@ -27,6 +27,7 @@ from .conditions import compile_condition
 from .config import ParsersConfig, PipelineConfig
 from .core import FormatOptions, FormatParser, Marks, ParseFailure, dig
 from .formats import DATASETS, FORMATS
+from .geoip import GeoDatabases
 from .grok import load_definitions
 from .ids import fast_raw_event_id
 from .timefmt import find_time, iso, zone
@@ -158,9 +159,15 @@ class Engine:
         patterns.update(cfg.patterns)
         self.patterns = patterns
         self._parsers: dict[tuple[str, str | None], FormatParser] = {}
+        self._geo: dict[tuple[str, ...], GeoDatabases] = {}
+        gcfg = cfg.geoip
+        # the default enrichment step (parsers.geoip), run on every event after the pipelines
+        self.geoip = self.geo_databases(tuple(gcfg.databases)) if gcfg.databases and gcfg.default_step else None
+        self.enrich = [processors.default_geo_step(gcfg.fields, self.geoip, gcfg.private_tag)] if self.geoip is not None else []
         self.pipelines: list[_Pipeline] = []
         for pc in cfg.pipelines:
-            ctx = {"tz": zone(pc.timezone) if pc.timezone else self.tz, "patterns": patterns}
+            ctx = {"tz": zone(pc.timezone) if pc.timezone else self.tz, "patterns": patterns,
+                   "geo": self.geo_databases, "geoip_databases": gcfg.databases}
             pipe = _Pipeline(pc.name, pc, _pre_selector(pc), pc.match.program)
             pipe.steps = [(p.type, processors.build(p, ctx)) for p in pc.processors]
             self.pipelines.append(pipe)
@@ -175,6 +182,19 @@ class Engine:
                 raise ValueError(f"unknown format {name!r}; known: {', '.join(sorted(FORMATS))}")
 
     # -- building blocks -----------------------------------------------------------------
+    def geo_databases(self, paths: tuple[str, ...]) -> GeoDatabases:
+        """One set of readers (and one LRU) per distinct list of files, shared by the default
+        step and every geoip processor naming the same files."""
+        dbs = self._geo.get(paths)
+        if dbs is None:
+            dbs = self._geo[paths] = GeoDatabases(list(paths), self.cfg.geoip.cache_size, self.cfg.geoip.reload_seconds)
+        return dbs
+
+    def reload_enrichment(self) -> None:
+        """Reopen GeoIP files that changed (the stage calls this once per batch)."""
+        for dbs in self._geo.values():
+            dbs.maybe_reload()
+
     def parser(self, name: str, tz_name: str | None = None) -> FormatParser | None:
         key = (name, tz_name)
         p = self._parsers.get(key)
@@ -308,6 +328,8 @@ class Engine:
                 before, envelope = snap, False
             _attribute(trace, before, doc, f"{parser.name}:{result}", envelope=envelope)
         if pipe is None and not self._post:
+            if self.enrich:
+                self._enrich(doc, trace)
             return doc
         for p in (pipe, self._post_pipeline(doc)):
             if p is None:
@@ -322,7 +344,17 @@ class Engine:
                         return ParseFailure(out.reason, f"{p.name}/{out.parser}")
                 if trace is not None:
                     _attribute(trace, snap, doc, f"pipeline {p.name} processors[{i}] {kind}")
+        if self.enrich:
+            self._enrich(doc, trace)
         return doc
+
+    def _enrich(self, doc: dict[str, Any], trace: list[tuple[str, str]] | None) -> None:
+        """The default step (parsers.geoip): geo and as of the standard IP fields."""
+        snap = flatten(doc) if trace is not None else None
+        for step in self.enrich:
+            step(doc)
+        if trace is not None:
+            _attribute(trace, snap, doc, "parsers.geoip default step")
 
     def _unparsed(self, raw: dict[str, Any], msg: str, parser: FormatParser) -> dict[str, Any]:
         """A line `auto` recognised as nothing, indexed as it is (parsers.unrecognized: index):

@@ -32,7 +32,9 @@ stage can read them the same way:
    verbatim (the slow path copies those objects unchanged; for sshd host.hostname is
    spliced into the host object), event.id the envelope's own (raw_event_id returns it),
    the time from the parsers' own converters (days cached), event.ingested read by the
-   stage once per batch. For access lines the layout and the tail check of 1. are done by
+   stage once per batch. With parsers.geoip, source's `geo`/`as` members come from the
+   per-address cache as bytes (`_ip`), and a skipped (private...) address adds its tag to the
+   carried tags (`_with_tag`), as the engine's default step would. For access lines the layout and the tail check of 1. are done by
    the C accelerator (_accel.c) when it was built, else by their Python twins here
    (_access_doc, _envelope_tail): the same bytes either way, at about 1.6x the speed.
 
@@ -57,6 +59,7 @@ import orjson
 from logwarden.events import Output
 
 from .core import is_ip
+from .geoip import SKIPPED
 from .formats.access import AccessParser
 from .formats.syslog import SyslogParser
 from .timefmt import UTC, ClfConverter
@@ -164,6 +167,17 @@ _IPS_MAX = 65536  # client addresses remembered (as core.is_ip does)
 _NEVER = object()  # plan: this file's envelopes always take the slow path
 
 
+class _Tagged(bytes):
+    """A source member whose address parsers.geoip skipped (private...): the event gets the tag."""
+
+    __slots__ = ()
+
+
+# the fields the default geoip step may name while the fast path stays on: the fast path's
+# documents hold source.ip only, so the others are absent there as in the slow path
+_GEO_FIELDS_OK = frozenset(("source.ip", "destination.ip", "client.ip", "server.ip"))  # not host.ip: carried from the envelope
+
+
 class _SshdPlan:
     __slots__ = ("bsd", "before", "after")
 
@@ -202,6 +216,14 @@ class FastPath:
         self._bsd_days: dict[bytes, bytes] = {}  # b"Nov 26" -> b"2026-11-26T" (UTC only; b"": no such day)
         self._ips: dict[bytes, bytes] = {}  # client address -> its source.ip member (or b"")
         self.enabled = not engine.routes and engine.format_override is None
+        # parsers.geoip's default step: its answer per address is spliced into `source` as bytes,
+        # cached with the ip member, so enrichment costs a dict probe per event here
+        gcfg = engine.cfg.geoip
+        self.geo = engine.geoip if engine.enrich and "source.ip" in gcfg.fields else None
+        self.geo_tag = gcfg.private_tag if self.geo is not None else None
+        self._geo_generation = self.geo.generation if self.geo is not None else 0
+        if engine.enrich and not set(gcfg.fields) <= _GEO_FIELDS_OK:
+            self.enabled = False  # a field the fast path writes (source.address...): let the engine do it
 
     def _plan(self, value: bytes, mid: bytes) -> Any:
         """Decide once per file whether its envelopes may take the fast path (see module doc)."""
@@ -227,6 +249,8 @@ class FastPath:
             return _NEVER
         if "tags" in raw and (tags.__class__ is not list or not tags):  # slow path drops [] and wraps scalars
             return _NEVER
+        if self.geo_tag and tags and (self.geo_tag in tags or any(t.__class__ is not str for t in tags)):
+            return _NEVER  # the geoip tag is spliced into a list of plain strings that lacks it
         rest = {k: raw[k] for k in _CARRIED if k in raw}
         canonical = b',"file":' + orjson.dumps(log["file"]) + b"}," + orjson.dumps(rest)[1:-1]
         if canonical != mid or list(raw) != [k for k in _ENVELOPE_KEYS if k in raw]:
@@ -256,18 +280,44 @@ class FastPath:
     def new_batch(self) -> None:
         """Called by the stage per batch: RFC 3164 days carry an inferred year, which depends on
         today's date, so their cache is dropped every hour (as the converter's own per-timestamp
-        cache is, by size, on a busy stream)."""
+        cache is, by size, on a busy stream). After parsers.geoip reopened its files the cached
+        source members (with their geo bytes) are dropped."""
+        if self.geo is not None and self.geo.generation != self._geo_generation:
+            self._geo_generation = self.geo.generation  # the databases were reloaded: new answers
+            self._ips.clear()
         hour = int(time.time() // 3600)
         if hour != self._hour:
             self._hour = hour
             self._bsd_days.clear()
 
     def _ip(self, addr: bytes) -> bytes:
-        """The `,"ip":...` member of source when the address is an IP (core.is_ip decides)."""
+        """The `,"ip":...` member of source when the address is an IP (core.is_ip decides), with
+        `,"geo":..,"as":..` when parsers.geoip knows it (a _Tagged member when it skipped it)."""
         if len(self._ips) >= _IPS_MAX:
             self._ips.clear()
-        out = self._ips[addr] = b',"ip":"%s"' % addr if is_ip(addr.decode()) else b""
+        text = addr.decode()
+        out = self._ips[addr] = b',"ip":"%s"' % addr + self._geo_member(text) if is_ip(text) else b""
+        if self.geo_tag and self.geo is not None and self.geo.lookup(text) is SKIPPED and out:
+            out = self._ips[addr] = _Tagged(out)
         return out
+
+    def _geo_member(self, text: str) -> bytes:
+        """`,"geo":{...},"as":{...}` of the default step's answer for an IP, or b""."""
+        if self.geo is None:
+            return b""
+        ans = self.geo.lookup(text)
+        if ans is None or ans is SKIPPED:
+            return b""
+        g, a = ans
+        return (b',"geo":' + orjson.dumps(g) if g else b"") + (b',"as":' + orjson.dumps(a) if a else b"")
+
+    def _with_tag(self, body: bytes, at: int) -> bytes:
+        """`body` with the geoip tag added to the carried tags ending right before `at` (or a
+        tags member there when the envelope had none): what the slow path's _tag does."""
+        tag = orjson.dumps(self.geo_tag)
+        if body[at - 1:at] == b"]":  # tags is the last carried member, a list of strings without the tag
+            return body[:at - 1] + b"," + tag + body[at - 1:]
+        return body[:at] + b',"tags":[' + tag + b"]" + body[at:]
 
     def _date(self, date: bytes) -> bytes | None:
         """The ISO date of a CLF day, as the access parser's converter writes it (None: no such day)."""
@@ -343,8 +393,10 @@ class FastPath:
                         if ip is None:
                             ip = self._ip(g[1])
                         # value[m.end(1) + 2:j]: "log":{...},"host":...,"tags":[...], as the slow path copies them
-                        append(Output(topic, access_doc(g, value, m.end(1) + 2, e + len(last_mid), day, ingested, last_plan, ip),
-                                      msg.key()))
+                        body = access_doc(g, value, m.end(1) + 2, e + len(last_mid), day, ingested, last_plan, ip)
+                        if ip.__class__ is _Tagged:  # carried tags end right before source (no bare quote in a value)
+                            body = self._with_tag(body, body.rfind(b',"source":{"address":"'))
+                        append(Output(topic, body, msg.key()))
                         continue
             elif last_plan.__class__ is _SshdPlan:
                 m = match_sshd(value)
@@ -393,10 +445,18 @@ class FastPath:
         else:
             rel = b',"related":{"ip":["%s"]}' % addr if ip else b""
         src = b'"address":"%s","%s":"%s","port":%d' % (addr, b"ip" if ip else b"domain", addr, int(port))
+        after = plan.after
+        if ip and self.geo is not None:
+            member = self._ips.get(addr)
+            if member is None:
+                member = self._ip(addr)
+            src += member[len(addr) + 8:]  # the geo/as part after `,"ip":"<addr>"`
+            if member.__class__ is _Tagged:
+                after = self._with_tag(after, len(after))
         ssh = b'"event":"%s","method":"%s"%s%s' % (verb, method, b',"signature":"%s"' % sig if sig else b"",
                                                   b',"invalid_user":true' if invalid else b"")
         return (b'{"@timestamp":"%s","message":"%s","event":{"id":"%s","original":"%s","ingested":"%s","kind":"event",%s,'
                 b'"type":["info"],"module":"system","dataset":"system.auth"},%s%s%s%s,"process":{"name":"sshd","pid":%d}%s,'
                 b'"source":{%s},"system":{"auth":{"ssh":{%s}}}}'
-                % (iso, msg, eid, original, ingested, ev, value[m.end(1) + 2:m.end() - 9], plan.before, hostname, plan.after,
+                % (iso, msg, eid, original, ingested, ev, value[m.end(1) + 2:m.end() - 9], plan.before, hostname, after,
                    int(pid), rel, src, ssh))

@@ -137,8 +137,35 @@ class ParseConfig(Model):
         return v
 
 
+class GeoipConfig(Model):
+    """Add geo.* (country, region, city, location) and as.* (AS number and organisation) for an IP field."""
+
+    type: Literal["geoip"] = Field(description="`geoip`")
+    field: str = Field("source.ip", description="Field holding the IP address.")
+    target_field: str | None = Field(None, description="Object that gets `geo` and `as` (default: the field's parent, so source.ip gives source.geo and source.as).")
+    databases: list[str] = Field(default_factory=list, description="MaxMind-format files (GeoLite2/DB-IP City or Country, and ASN); empty: parsers.geoip.databases.")
+    private_tag: str | None = Field("_geoip_private", description="Tag for a private, loopback, link-local, documentation, CGNAT or multicast address, which is not looked up; null: no tag.")
+    when: ConditionConfig | None = Field(None, description="Only for events matching this condition.")
+
+
+class LookupConfig(Model):
+    """Enrich from a CSV/JSON table keyed by a field (asset inventory, user directory, threat-intel list); reloaded when the file changes."""
+
+    type: Literal["lookup"] = Field(description="`lookup`")
+    file: str = Field(description="Table file: .csv (header row), .json (object of key -> fields, or list of objects) or .jsonl.")
+    field: str = Field(description="Event field whose value is looked up, e.g. host.name, user.name, source.ip.")
+    key_column: str = Field("key", description="Column (CSV) or member (JSON) holding the key. Keys are exact (web-1), CIDR (10.0.0.0/8: the longest prefix wins) or wildcard (db-*: first in file order); exact beats CIDR beats wildcard.")
+    target: str = Field("", description="Prefix for the table's other columns, e.g. 'host.asset.'; '' when the columns are ECS paths themselves (threat.indicator.type).")
+    override: bool = Field(True, description="Replace fields the event already has.")
+    tag: str | None = Field(None, description="Tag added when a key matched, e.g. threat_intel.")
+    case_sensitive: bool = Field(True, description="Compare keys case-sensitively (false for host and user names from mixed sources).")
+    reload_seconds: float = Field(1.0, ge=0.05, le=3600, description="How often the file's mtime and size are checked; a changed file is read again, a broken one keeps the previous table.")
+    cache_size: int = Field(16384, ge=0, le=10_000_000, description="Answers kept (LRU), dropped on reload.")
+    when: ConditionConfig | None = Field(None, description="Only for events matching this condition.")
+
+
 ProcessorConfig = Annotated[
     Union[RenameConfig, SetConfig, RemoveConfig, DropConfig, TimestampConfig, DissectConfig, KvConfig,
-          UserAgentConfig, ConvertConfig, TruncateConfig, GrokConfig, ParseConfig],
+          UserAgentConfig, ConvertConfig, TruncateConfig, GrokConfig, ParseConfig, GeoipConfig, LookupConfig],
     Field(discriminator="type"),
 ]

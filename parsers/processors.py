@@ -22,8 +22,11 @@ from logwarden.events import get_path, set_path
 from .conditions import ConditionConfig, compile_condition
 from .core import ParseFailure, long_or_none
 from .grok import Grok
-from .processor_config import (ConvertConfig, DissectConfig, DropConfig, GrokConfig, KvConfig, ParseConfig,
-                               RemoveConfig, RenameConfig, SetConfig, TimestampConfig, TruncateConfig, UserAgentConfig)
+from .geoip import SKIPPED, GeoDatabases
+from .lookup import LookupTable
+from .processor_config import (ConvertConfig, DissectConfig, DropConfig, GeoipConfig, GrokConfig, KvConfig, LookupConfig,
+                               ParseConfig, RemoveConfig, RenameConfig, SetConfig, TimestampConfig, TruncateConfig,
+                               UserAgentConfig)
 from .timefmt import ClfConverter, IsoConverter, epoch_iso, iso, zone
 
 DROP = object()
@@ -346,6 +349,125 @@ def build_parse(c: ParseConfig, ctx: dict[str, Any]) -> Step:
     return step
 
 
+def geo_writer(field: str, target: str | None, geo: GeoDatabases, private_tag: str | None,
+               keep_existing: bool = False) -> Step:
+    """The step that writes `<target>.geo` and `<target>.as` for the address in `field`
+    (shared by the geoip processor and the engine's default step). The cached answer is
+    copied into each event, so a later processor that edits one event's geo edits no other."""
+    target = target if target is not None else field.rpartition(".")[0]
+    lookup = geo.lookup
+    parts = field.split(".")
+    if len(parts) == 2 and target == parts[0]:  # source.ip -> source: two dict probes, per event
+        top, leaf = parts
+
+        def read(doc: dict[str, Any]) -> tuple[Any, Any]:
+            p = doc.get(top)
+            if p.__class__ is dict:
+                return p.get(leaf), p
+            return (doc.get(field), None) if field in doc else (None, None)
+    else:
+        def read(doc: dict[str, Any]) -> tuple[Any, Any]:
+            return get_path(doc, field), None
+
+    def step(doc: dict[str, Any]) -> None:
+        v, parent = read(doc)
+        if v.__class__ is not str:
+            return
+        ans = lookup(v)
+        if ans is None:
+            return
+        if ans is SKIPPED:
+            if private_tag:
+                _tag(doc, private_tag)
+            return
+        if parent is None:
+            parent = get_path(doc, target) if target else doc
+            if parent.__class__ is not dict:
+                if parent is not None:
+                    return  # a scalar where the object belongs: leave the event as it is
+                parent = {}
+                set_path(doc, target, parent)
+        if keep_existing and ("geo" in parent or "as" in parent):
+            return
+        g, a = ans
+        if g is not None:
+            parent["geo"] = {**g, "location": dict(g["location"])} if "location" in g else dict(g)
+        if a is not None:
+            parent["as"] = {**a, "organization": dict(a["organization"])} if "organization" in a else dict(a)
+    return step
+
+
+def default_geo_step(fields: list[str], geo: GeoDatabases, private_tag: str | None) -> Step:
+    """parsers.geoip's default step: every field in one function (it runs on every event).
+
+    Unlike the processor it does not copy the cached answer: it runs after every pipeline, so
+    nothing edits the document before it is serialised, and sharing saves ~0.4 us per event.
+    An event whose target already has geo or as (the shipper's, or a pipeline's geoip) keeps it."""
+    lookup = geo.lookup
+    nested = [tuple(f.split(".")) + (f,) for f in fields if f.count(".") == 1]
+    others = [geo_writer(f, None, geo, private_tag, keep_existing=True) for f in fields if f.count(".") != 1]
+    flat = [f for _t, _l, f in nested]
+
+    def step(doc: dict[str, Any]) -> None:
+        for top, leaf, dotted in nested:
+            p = doc.get(top)
+            if p.__class__ is not dict:
+                if p is None and dotted in doc:  # a flat dotted key, as Filebeat's JSON may have
+                    geo_writer(dotted, None, geo, private_tag, keep_existing=True)(doc)
+                continue
+            v = p.get(leaf)
+            if v.__class__ is not str:
+                continue
+            ans = lookup(v)
+            if ans.__class__ is tuple:
+                if "geo" in p or "as" in p:
+                    continue
+                g, a = ans
+                if g is not None:
+                    p["geo"] = g
+                if a is not None:
+                    p["as"] = a
+            elif ans is SKIPPED and private_tag:
+                _tag(doc, private_tag)
+        for other in others:
+            other(doc)
+    step.fields = flat  # type: ignore[attr-defined]
+    return step
+
+
+def build_geoip(c: GeoipConfig, ctx: dict[str, Any]) -> Step:
+    paths = c.databases or ctx.get("geoip_databases") or []
+    if not paths:
+        raise ValueError(f"geoip processor on {c.field}: no databases (set its `databases` or parsers.geoip.databases)")
+    return _guard(c.when, geo_writer(c.field, c.target_field, ctx["geo"](tuple(paths)), c.private_tag))
+
+
+def build_lookup(c: LookupConfig, ctx: dict[str, Any]) -> Step:
+    table = LookupTable(c.file, c.key_column, case_sensitive=c.case_sensitive, reload_seconds=c.reload_seconds,
+                        cache_size=c.cache_size)
+    prefix, override, tag = c.target, c.override, c.tag
+
+    def step(doc: dict[str, Any]) -> None:
+        rec = table.get(get_path(doc, c.field))
+        if rec is None:
+            return
+        for k, v in rec.items():
+            path = prefix + k
+            if override or get_path(doc, path, _MISSING) is _MISSING:
+                set_path(doc, path, v if v.__class__ not in (dict, list) else orjson_copy(v))
+        if tag:
+            _tag(doc, tag)
+    step.table = table  # type: ignore[attr-defined]  # tests and --explain read reloads
+    return _guard(c.when, step)
+
+
+def orjson_copy(v: Any) -> Any:
+    """A deep copy of a JSON value (a table's nested member must not be shared between events)."""
+    import orjson
+
+    return orjson.loads(orjson.dumps(v))
+
+
 PROCESSORS: dict[str, Callable[[Any, dict[str, Any]], Step]] = {
     "rename": build_rename,
     "set": build_set,
@@ -359,6 +481,8 @@ PROCESSORS: dict[str, Callable[[Any, dict[str, Any]], Step]] = {
     "truncate": build_truncate,
     "grok": build_grok,
     "parse": build_parse,
+    "geoip": build_geoip,
+    "lookup": build_lookup,
 }
 
 

@@ -73,6 +73,8 @@ class ParserStage:
         self.fast = fast if fast.enabled and cfg.parsers.fast_path else None
 
     def process(self, msgs: list["Message"]) -> Iterable[Output]:
+        if self.engine._geo:
+            self.engine.reload_enrichment()  # a stat per file at most every parsers.geoip.reload_seconds
         if self.fast is None:
             return self._slow(msgs)
         self.fast.new_batch()
@@ -190,7 +192,8 @@ def run(cfg: "Config") -> None:
     log.info("parser stage ready", extra={"pipelines": [p.name for p in stage.engine.pipelines],
                                           "routes": [r.name for r in stage.engine.routes],
                                           "default_format": cfg.parsers.default_format,
-                                          "fast_path": "off" if stage.fast is None else "C" if ACCELERATED else "Python"})
+                                          "fast_path": "off" if stage.fast is None else "C" if ACCELERATED else "Python",
+                                          "geoip": stage.engine.geoip.metadata() if stage.engine.geoip is not None else "off"})
     # Output topics too: a Kafka cluster with auto.create.topics.enable=false would refuse the
     # first produce, and a failed delivery stops the stage (offsets must not pass it).
     ensure_topics(cfg, BY_NAME["parsers"].outputs(cfg))

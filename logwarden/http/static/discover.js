@@ -2,7 +2,7 @@
 // an events-over-time histogram (stack by a field; drag to zoom), the hits with chosen
 // columns expanding to the whole ECS document, a field sidebar with top values (click to
 // filter in or out), paging. The whole state lives in the URL, so a link can be shared.
-import { $, api, el, flatten, get, literal, navigate, show, sourceOf } from "./util.js";
+import { $, api, el, flatten, geoBadge, get, literal, navigate, show, sourceOf } from "./util.js";
 import { drawHistogram } from "./chart.js";
 
 const PAGE = 100;
@@ -87,6 +87,12 @@ function columns() {
 
 function cell(h, path) {
   if (path === null) return sourceOf(h);   // the default "source" column
+  const badge = geoBadge(h, path);   // an address column: its country and AS beside it
+  if (badge) return [show(get(h, path)), " ", badge];
+  if (path === "message") {   // the client address leads an access line: say where it is from
+    const src = geoBadge(h, "source.ip");
+    if (src) return [src, " ", show(get(h, path))];
+  }
   return show(get(h, path));
 }
 
@@ -142,7 +148,7 @@ function toggleDetail(tr, doc, span) {
   const pre = el("pre", { class: "json" }, json);
   const rows = flatten(doc).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => el("tr", {},
     el("th", {}, k),
-    el("td", {}, show(v)),
+    el("td", {}, show(v), ...[geoBadge(doc, k)].filter(Boolean).map((b) => [" ", b])),
     el("td", { class: "act" },
       el("button", { type: "button", title: `filter for ${k}`, onclick: (e) => { e.stopPropagation(); addFilter(k, v, false); } }, "+"),
       el("button", { type: "button", title: `filter out ${k}`, onclick: (e) => { e.stopPropagation(); addFilter(k, v, true); } }, "−"),

@@ -29,6 +29,21 @@ export function sourceOf(h) {
   return get(h, "process.name") || get(h, "event.dataset") || show(get(h, "event.category"));
 }
 
+// The enrichment beside an address (parsers.geoip writes source.geo / source.as next to
+// source.ip): a badge "GB · Andrews & Arnold Ltd", with the country, city and AS number as its
+// title; null when the event has neither. `ipPath` is source.ip, destination.ip, client.ip...
+export function geoBadge(doc, ipPath) {
+  const parent = ipPath.endsWith(".ip") ? ipPath.slice(0, -3) : null;
+  if (!parent) return null;
+  const cc = get(doc, `${parent}.geo.country_iso_code`);
+  const org = get(doc, `${parent}.as.organization.name`);
+  if (cc == null && org == null) return null;
+  const asn = get(doc, `${parent}.as.number`);
+  const title = [get(doc, `${parent}.geo.city_name`), get(doc, `${parent}.geo.country_name`), asn != null ? `AS${asn}` : null]
+    .filter((x) => x != null).join(", ");
+  return el("span", { class: "badge geo", title: title || null }, [cc, org].filter((x) => x != null).join(" · "));
+}
+
 export function show(v) {
   if (v == null) return "";
   if (Array.isArray(v)) return v.map(show).join(", ");

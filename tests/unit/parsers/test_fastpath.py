@@ -329,3 +329,66 @@ def test_property_sshd_clean_lines_fast_and_equal(line, fmt):
 def test_property_sshd_fast_equals_slow(line, fmt, tz):
     engine = Engine(ParsersConfig(timezone=tz))
     pair(engine, FastPath(engine), env(line, template(fmt, path="/var/log/auth.log")))
+
+
+# parsers.geoip's default step: its answer spliced into `source` as bytes ---------------------
+GEO_LINES = [
+    LINE.replace("203.0.113.9", "81.2.69.160"),  # City and ASN records
+    LINE.replace("203.0.113.9", "8.8.8.8"),  # ASN only
+    LINE.replace("203.0.113.9", "2001:4860:4860::8888"),  # IPv6
+    LINE.replace("203.0.113.9", "9.9.9.9"),  # in no database
+    LINE,  # documentation range: skipped and tagged
+    LINE.replace("203.0.113.9", "10.1.2.3"),  # private: skipped and tagged
+    LINE.replace("203.0.113.9", "web.example.com"),  # no address at all
+]
+
+
+@pytest.fixture(scope="module")
+def geo_files(tmp_path_factory):
+    from geodb import write_databases
+
+    return list(write_databases(tmp_path_factory.mktemp("geo")))
+
+
+@pytest.mark.parametrize("private_tag", ["_geoip_private", None])
+def test_geoip_default_step_fast_equals_slow(geo_files, private_tag):
+    engine = Engine(ParsersConfig(timezone="UTC", geoip={"databases": geo_files, "private_tag": private_tag}))
+    fast = FastPath(engine)
+    assert fast.enabled and fast.geo is not None
+    for tags in (None, ["web"], ["a", "b"]):
+        tpl = template(tags=tags)
+        assert all(pair(engine, fast, env(line, tpl)) for line in GEO_LINES), tags
+    doc = orjson.loads(fast(env(GEO_LINES[0]), b"t"))
+    assert doc["source"]["geo"]["country_iso_code"] == "GB" and doc["source"]["as"]["number"] == 20712
+    doc = orjson.loads(fast(env(GEO_LINES[5], template(tags=["web"])), b"t"))
+    assert doc["tags"] == (["web", "_geoip_private"] if private_tag else ["web"])
+    for line in SSHD_EDGE[:5]:
+        for line2 in (line, line.replace("203.0.113.5", "81.2.69.160").replace("1.2.3.4", "1.2.3.5")):
+            for tags in (None, ["x"]):
+                assert pair(engine, fast, env(line2, template("sshd", path="/var/log/auth.log", tags=tags))), line2
+    if private_tag:  # an envelope already carrying the tag: the slow path (which does not add it twice)
+        assert fast(env(GEO_LINES[5], template(tags=["_geoip_private"])), b"t") is None
+
+
+def test_geoip_on_other_fields_turns_the_fast_path_off(geo_files):
+    for other in (["source.address"], ["source.ip", "host.ip"]):  # fields the fast path's documents hold
+        engine = Engine(ParsersConfig(geoip={"databases": geo_files, "fields": other}))
+        assert not FastPath(engine).enabled
+    engine = Engine(ParsersConfig(geoip={"databases": geo_files, "fields": ["destination.ip"]}))
+    fast = FastPath(engine)
+    assert fast.enabled and fast.geo is None
+
+
+def test_geoip_real_apache_log_identical(geo_files, tmp_path):
+    """The sample's own addresses, half of their /16s in a database (City for some, ASN for others)."""
+    from geodb import city, write_databases
+
+    addrs = sorted({line.split(" ", 1)[0] for line in SAMPLE.read_text(encoding="utf-8").splitlines()})
+    nets = sorted({".".join(a.split(".")[:2]) + ".0.0/16" for a in addrs if a.count(".") == 3})[::2]
+    files = write_databases(tmp_path, {n: city("DE", "Germany", "Berlin", "BE", "Berlin", 52.5, 13.4) for n in nets[::2]},
+                            {n: (64500 + i, f"AS {i}") for i, n in enumerate(nets[1::2])})
+    engine = Engine(ParsersConfig(timezone="UTC", geoip={"databases": list(files)}))
+    fast = FastPath(engine)
+    tpl = template(tags=["web"])
+    hits = sum(pair(engine, fast, env(line, tpl)) for line in SAMPLE.read_bytes().splitlines())
+    assert hits >= 9996
