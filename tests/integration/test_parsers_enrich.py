@@ -116,9 +116,9 @@ def test_geoip_and_lookup_reload_in_a_running_stage(tmp_path):
             assert proc.stop() == 0
     finally:
         for proc in reversed(procs):
-            if proc.p.poll() is None:
-                proc.p.kill()
-                proc.p.wait(10)
+            if proc.proc.poll() is None:
+                proc.proc.kill()
+                proc.proc.wait(10)
 
 
 def test_agent_envelopes_take_the_fast_path_with_geo(tmp_path):
@@ -170,6 +170,6 @@ def test_agent_envelopes_take_the_fast_path_with_geo(tmp_path):
         assert worker.stop() == 0
     finally:
         for proc in reversed(procs):
-            if proc.p.poll() is None:
-                proc.p.kill()
-                proc.p.wait(10)
+            if proc.proc.poll() is None:
+                proc.proc.kill()
+                proc.proc.wait(10)
