@@ -123,6 +123,8 @@ def test_a_new_rule_over_history_alerts_through_a_rules_replay(app, tmp_path):
         (("--topic", "nosuch", "--into", "rules"), "--topic nosuch: no such topic"),
         (("--topic", "logs.ecs", "--from", "last tuesday", "--into", "rules"), "--from: expected an offset"),
         (("--topic", "logs.ecs", "--to", "17", "--into", "rules"), "--to: expected a date"),
+        # the embedded index has one writer, the appliance's index worker
+        (("--data-dir", str(app.data), "--topic", "logs.ecs", "--into", "index"), "has a writer already"),
     ]:
         r = run_cli("replay", "-c", str(app.tmp / "logwarden.yml"), *args)
         assert r.returncode == 2 and message in r.stderr, (args, r.returncode, r.stderr)
