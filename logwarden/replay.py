@@ -20,7 +20,9 @@ not do is what would disturb the live stage:
   it never writes `topics.rules_state`, which holds the live worker's checkpoint, and it
   sends no notifications unless `--notify` is given (its alerts go to the alerts topic and
   the index as the live worker's do; an alert id is the rule, key and episode start, so an
-  alert the live worker already raised for the same events is updated, not doubled);
+  alert the live worker already raised for the same events is updated, not doubled; at the
+  end of the slice `RulesStage.settle()` decides the windows and recovers the alerts whose
+  time is over, which nothing would do after this process exits);
 * the parsers instance writes logs.ecs (and routes) like the live parsers: every consumer of
   logs.ecs sees the events again - the index collapses them by `event.id`, the rules stage
   skips ids it counted within `rules.dedup_window`, the metrics stage counts them again.
@@ -181,6 +183,10 @@ class ReplayShell(_Shell):
                 if time.monotonic() - last >= self.interval:
                     self.checkpoint()
                     last = time.monotonic()
+            settle = getattr(self.stage, "settle", None)  # rules: decide what is over (see RulesStage.settle)
+            if cursor.done and settle is not None:
+                for out in settle():
+                    self._emit(out)
             self.checkpoint()
             on_progress(cursor.progress)
         finally:
