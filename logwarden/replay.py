@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import click
 
 from logwarden.cli import config_option, resolve
-from logwarden.worker import _Shell
 from logwarden.replay_plan import Cursor, Plan, PlanError, Target, parse_from, parse_to, plan, resolve_target
+from logwarden.worker import _Shell
 
 if TYPE_CHECKING:
     from confluent_kafka import Message
@@ -107,6 +107,9 @@ def build_stage(cfg: "Config", name: str, *, notify: bool = False) -> Any:
     if name == "index":
         from logwarden.sinks.index_service import IndexStage
 
+        where = cfg.data_path / "index"
+        if cfg.index.type == "embedded" and not where.is_dir():  # a wrong data dir would start a new index
+            raise PlanError(f"--into index: no embedded index under {where}: give the appliance's -c file or --data-dir")
         try:
             return IndexStage(cfg)
         except ValueError as exc:  # tantivy: the writer's lock file is held
@@ -122,7 +125,12 @@ def build_stage(cfg: "Config", name: str, *, notify: bool = False) -> Any:
         update: dict[str, Any] = {} if notify else {"notifiers": []}
         if not cfg.rules.base_url:  # alert links lead to this appliance's web UI, as the worker's do
             update["base_url"] = listen_url(cfg.http.listen)
-        return RulesStage(cfg.rules.model_copy(update=update), topics=cfg.topics, store=None)
+        from logwarden.rules.mapping import PipelineError
+
+        try:
+            return RulesStage(cfg.rules.model_copy(update=update), topics=cfg.topics, store=None)
+        except PipelineError as exc:  # a broken custom mapping pipeline, as the worker reports it
+            raise PlanError(f"--into rules: {exc}") from None
     raise PlanError(f"cannot replay into {name}")
 
 

@@ -1,6 +1,6 @@
-"""`logwarden replay --into TOPIC` against the built-in broker: a time slice (--from/--to
-resolved by the broker's ListOffsets by timestamp) copied with keys, headers and timestamps,
-and the progress bar drawn only on a terminal."""
+"""`logwarden replay` against the built-in broker: a time slice (--from/--to resolved by the
+broker's ListOffsets by timestamp) copied with keys, headers and timestamps; the progress bar
+drawn only on a terminal; --into index writing an embedded index no worker holds."""
 from __future__ import annotations
 
 import os
@@ -97,3 +97,32 @@ def test_progress_is_drawn_on_a_terminal_only(broker):
     assert proc.returncode == 0
     assert b"src -> dst" in drawn and b"30/30" in drawn, drawn[-2000:]
     assert out.decode().startswith("replayed 30 of 30 records of src into dst") and out.count(b"\n") == 1
+
+
+def test_into_the_embedded_index_while_no_worker_holds_it(broker):
+    """With the index worker stopped (or never started) a replay writes the embedded index
+    itself, collapsing by event.id; without an index at the data dir it refuses rather than
+    start a new one somewhere else."""
+    import orjson
+
+    from logwarden.config import load
+    from logwarden.sinks.embedded import IndexReader, index_path
+    from logwarden.sinks.index_service import IndexStage
+
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in [*range(10), 3, 7]:  # two of them twice: at-least-once delivery, as after a crash
+        p.produce("logs.ecs", orjson.dumps({"@timestamp": iso(T0 + i * 1000), "message": f"line {i}",
+                                            "event": {"id": f"id-{i}"}}))
+    assert p.flush(30) == 0
+    args = ("replay", "-c", str(broker.config_path), "--topic", "logs.ecs", "--into", "index")
+
+    r = run_cli(*args)
+    assert r.returncode == 2 and "no embedded index under" in r.stderr, (r.returncode, r.stderr)
+
+    cfg = load(str(broker.config_path))
+    IndexStage(cfg).close()  # what the appliance's index worker leaves behind: an index, no writer
+    r = run_cli(*args)
+    assert r.returncode == 0 and r.stdout.startswith("replayed 12 of 12 records of logs.ecs into the index stage: 0 outputs"), \
+        (r.stdout, r.stderr)
+    res = IndexReader(index_path(cfg.data_path, "events")).search("*", limit=100)
+    assert res["total"] == 10 and sorted(h["event"]["id"] for h in res["hits"]) == sorted(f"id-{i}" for i in range(10))
