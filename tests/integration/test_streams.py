@@ -129,7 +129,7 @@ def test_shippers_documents_parse_and_the_example_processor_derives_failed_login
         try:
             tps = [TopicPartition("logs.ecs", p) for p in c.list_topics("logs.ecs", timeout=10).topics["logs.ecs"].partitions]
             ends = [c.get_watermark_offsets(tp, timeout=10)[1] for tp in tps]
-            assert [tp.offset for tp in c.committed(tps, timeout=10)] == ends
+            assert [max(tp.offset, 0) for tp in c.committed(tps, timeout=10)] == ends  # an empty partition: none
         finally:
             c.close()
     finally:
