@@ -13,7 +13,10 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker_proc import BrokerProcess
+try:  # the shared test harness's broker (tests/lwtest.py), where the harness has it
+    from lwtest import Broker
+except ImportError:
+    from broker_proc import BrokerProcess as Broker
 from lwtest import logwarden_cmd, run_cli
 
 pytestmark = pytest.mark.integration
@@ -29,7 +32,7 @@ def iso(ms: int) -> str:
 
 @pytest.fixture
 def broker(tmp_path):
-    b = BrokerProcess(tmp_path).start()
+    b = Broker(tmp_path).start()
     admin = AdminClient({"bootstrap.servers": b.bootstrap})
     for fut in admin.create_topics([NewTopic("src", 3, 1), NewTopic("dst", 2, 1)]).values():
         fut.result()
