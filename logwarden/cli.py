@@ -28,6 +28,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "deploy": ("logwarden.deploy.cli:deploy", "Render systemd, compose, k8s or agent-install files."),
     "status": ("logwarden.status_cli:status", "Stages, lag, topics, dead letters, alerts and disk of a running appliance."),
     "user": ("logwarden.auth.cli:user", "Add, change, list and remove the web UI's local users."),
+    "replay": ("logwarden.replay:replay", "Re-run a topic's history through a stage (parsers, index, rules) or into a topic."),
     "token": ("logwarden.auth.cli:token", "Create, list and revoke API tokens for scripts and the CLI."),
 }
 

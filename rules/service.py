@@ -231,6 +231,13 @@ class RulesStage:
         self.watermark = max(self.watermark, self.clock() - IDLE_GRACE_S)
         return self._close_windows()
 
+    def settle(self) -> Iterable["Output"]:
+        """The end of a `logwarden replay` slice: the watermark moves on to the wall clock, as
+        idle() lets it after a quiet spell, so windows and alerts whose time is over are decided
+        and recovered rather than left open by an instance that is about to exit."""
+        self.watermark = max(self.watermark, self.clock() - IDLE_GRACE_S)
+        return self._close_windows()
+
     # --- state that outlives the process -------------------------------------------------
 
     def _state(self) -> dict[str, Any]:
