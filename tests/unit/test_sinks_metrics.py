@@ -83,3 +83,60 @@ def test_dead_letters_by_type():
     assert value("logwarden_dead_letters_total", type="sshd") - before["sshd"] == 3
     assert value("logwarden_dead_letters_total", type="index") - before["index"] == 1
     assert value("logwarden_dead_letters_total", type="unknown") - before["unknown"] == 2
+
+
+def test_bulk_histogram_update_equals_one_observe_per_value():
+    from prometheus_client import Histogram
+
+    from logwarden.sinks.metrics_service import DELAY_BUCKETS, observe_many
+
+    registry = CollectorRegistry()
+    one = Histogram("one_by_one", "x", buckets=DELAY_BUCKETS, registry=registry)
+    bulk = Histogram("bulk", "x", buckets=DELAY_BUCKETS, registry=registry)
+    values = [0.0, 0.1, 0.1000001, 0.5, 2, 2.5, 59.9, 60, 86400, 86401, 1e9, 3.25]
+    for v in values:
+        one.observe(v)
+    observe_many(bulk, values)
+    for suffix in ("_count", "_sum"):
+        assert registry.get_sample_value("bulk" + suffix) == registry.get_sample_value("one_by_one" + suffix)
+    for le in [*(str(float(b)) for b in DELAY_BUCKETS), "+Inf"]:
+        assert registry.get_sample_value("bulk_bucket", {"le": le}) == registry.get_sample_value("one_by_one_bucket", {"le": le})
+
+
+def test_the_index_stage_counts_events_and_the_metrics_worker_then_reads_only_dead_letters(tmp_path):
+    from logwarden.sinks.index_service import IndexStage
+
+    cfg = Config.model_validate({"data_dir": str(tmp_path), "index": {"writer_heap_bytes": 16_000_000}})
+    assert MetricsStage(cfg).topics == [cfg.topics.dlq]
+    assert MetricsStage(Config.model_validate({"index": {"count_events": False}})).topics == [cfg.topics.ecs, cfg.topics.dlq]
+    events = [dict(d, event={**d.get("event", {}), "id": f"m-{i}"}) for i, d in enumerate(docs())]
+    before = {k: value("logwarden_events_total", dataset="test.web", outcome=k) for k in ("success", "failure")}
+    s404 = value("logwarden_http_responses_total", dataset="test.web", status_code="404")
+    delay_n = value("logwarden_event_delay_seconds_count", dataset="test.web")
+    stage = IndexStage(cfg)
+    try:
+        msgs = [Message(topic=cfg.topics.ecs, partition=0, offset=i, value=orjson.dumps(d)) for i, d in enumerate(events)]
+        list(stage.process(msgs))
+    finally:
+        stage.close()
+    assert value("logwarden_events_total", dataset="test.web", outcome="success") - before["success"] == 8
+    assert value("logwarden_events_total", dataset="test.web", outcome="failure") - before["failure"] == 2
+    assert value("logwarden_http_responses_total", dataset="test.web", status_code="404") - s404 == 2
+    assert value("logwarden_event_delay_seconds_count", dataset="test.web") - delay_n == 10
+
+
+def test_events_are_counted_once_when_the_index_stage_does_not_count(tmp_path):
+    from logwarden.sinks.index_service import IndexStage
+
+    cfg = Config.model_validate({"data_dir": str(tmp_path), "index": {"writer_heap_bytes": 16_000_000, "count_events": False}})
+    before = value("logwarden_events_total", dataset="test.solo", outcome="none")
+    stage = IndexStage(cfg)
+    try:
+        list(stage.process([Message(topic=cfg.topics.ecs, partition=0, offset=0,
+                                    value=orjson.dumps({"event": {"id": "solo-1", "dataset": "test.solo"}}))]))
+    finally:
+        stage.close()
+    assert value("logwarden_events_total", dataset="test.solo", outcome="none") == before
+    list(MetricsStage(cfg).process([Message(topic=cfg.topics.ecs, partition=0, offset=0,
+                                            value=orjson.dumps({"event": {"dataset": "test.solo"}}))]))
+    assert value("logwarden_events_total", dataset="test.solo", outcome="none") - before == 1
