@@ -16,13 +16,14 @@ which keeps the per-event cost to a few dict lookups. Label values are bounded
 (MAX_DATASETS; status codes outside 100-599 become "other") so a noisy source cannot
 explode the series count.
 
-Who counts the events: by default (`index.count_events: true`) the index stage, which
-decodes every logs.ecs record anyway, calls `EventCounter.observe` on its decoded batch,
-and this worker reads only logs.dlq. A separate consumer that decodes every event again
-only to count it measured 17-21 µs of CPU per event under bench/e2e.py (consume, decode,
-the shell's per-message work), more than the parsers; counting inside the index stage
-costs about 1 µs. With `index.count_events: false` this worker reads logs.ecs too and
-counts as before (for a deployment whose index stage is not Logwarden's).
+Who counts the events: under `logwarden up` (`index.count_events` true, which the
+supervisor sets when it is left empty) the index stage, which decodes every logs.ecs record
+anyway, calls `EventCounter.observe` on its decoded batch, and this worker reads only
+logs.dlq. A separate consumer that decodes every event again only to count it measured
+14-21 µs of CPU per event under bench/e2e.py (consume, decode, the shell's per-message
+work), more than the parsers; counting inside the index stage costs 1-2 µs. Workers run
+on their own (compose, Kubernetes) keep the separate count unless `index.count_events:
+true` is set, because there only this worker serves /metrics.
 
 Multiprocess: under `logwarden up` PROMETHEUS_MULTIPROC_DIR is set and the HTTP app's
 /metrics aggregates this process with the others. Run on its own, set `index.metrics_listen`

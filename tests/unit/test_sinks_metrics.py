@@ -106,9 +106,10 @@ def test_bulk_histogram_update_equals_one_observe_per_value():
 def test_the_index_stage_counts_events_and_the_metrics_worker_then_reads_only_dead_letters(tmp_path):
     from logwarden.sinks.index_service import IndexStage
 
-    cfg = Config.model_validate({"data_dir": str(tmp_path), "index": {"writer_heap_bytes": 16_000_000}})
+    cfg = Config.model_validate({"data_dir": str(tmp_path), "index": {"writer_heap_bytes": 16_000_000, "count_events": True}})
     assert MetricsStage(cfg).topics == [cfg.topics.dlq]
-    assert MetricsStage(Config.model_validate({"index": {"count_events": False}})).topics == [cfg.topics.ecs, cfg.topics.dlq]
+    for standalone in (Config(), Config.model_validate({"index": {"count_events": False}})):
+        assert MetricsStage(standalone).topics == [cfg.topics.ecs, cfg.topics.dlq]
     events = [dict(d, event={**d.get("event", {}), "id": f"m-{i}"}) for i, d in enumerate(docs())]
     before = {k: value("logwarden_events_total", dataset="test.web", outcome=k) for k in ("success", "failure")}
     s404 = value("logwarden_http_responses_total", dataset="test.web", status_code="404")
@@ -140,3 +141,16 @@ def test_events_are_counted_once_when_the_index_stage_does_not_count(tmp_path):
     list(MetricsStage(cfg).process([Message(topic=cfg.topics.ecs, partition=0, offset=0,
                                             value=orjson.dumps({"event": {"dataset": "test.solo"}}))]))
     assert value("logwarden_events_total", dataset="test.solo", outcome="none") - before == 1
+
+
+def test_logwarden_up_hands_the_counting_to_the_index_stage(tmp_path, monkeypatch):
+    import yaml
+
+    from logwarden.supervisor import Supervisor
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))   # _prepare sets it: restored after the test
+
+    effective = Supervisor(Config.model_validate({"data_dir": str(tmp_path)}))._prepare()
+    assert yaml.safe_load(effective.read_text())["index"]["count_events"] is True
+    kept = Supervisor(Config.model_validate({"data_dir": str(tmp_path / "b"), "index": {"count_events": False}}))._prepare()
+    assert yaml.safe_load(kept.read_text())["index"]["count_events"] is False
