@@ -163,7 +163,12 @@ def _run_stage(name: str, cfg: Config) -> None:
     from logwarden import logs
 
     logs.setup(name, cfg.log_level, cfg.log_format)
-    _import(BY_NAME[name].module + ":run")(cfg)
+    run = _import(BY_NAME[name].module + ":run")
+    if name in WORKERS:
+        from logwarden import gcpolicy
+
+        gcpolicy.for_batch_worker()   # batch-decoding stages: collect rarely (see gcpolicy)
+    run(cfg)
 
 
 @cli.command()

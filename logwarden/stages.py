@@ -30,7 +30,7 @@ class TopicsConfig(Model):
     """`topics:` in logwarden.yml: the name of every topic the stages meet on."""
 
     raw: str = Field(RAW_TOPIC, min_length=1, description="Raw envelopes: written by the agent and ingest, read by the parsers.")
-    ecs: str = Field(ECS_TOPIC, min_length=1, description="ECS events: written by the parsers, read by the index, rules and metrics stages.")
+    ecs: str = Field(ECS_TOPIC, min_length=1, description="ECS events: written by the parsers, read by the index and rules stages (and the metrics stage when it counts them itself: index.count_events).")
     dlq: str = Field(DLQ_TOPIC, min_length=1, description="Dead letters (what a stage could not take, with the reason): written by the parsers, index and rules stages, counted by the metrics stage.")
     alerts: str = Field(ALERTS_TOPIC, min_length=1, description="Alerts: written by the rules stage, read by the index stage.")
     rules_state: str = Field(RULES_STATE_TOPIC, min_length=1, description="The rules stage's checkpoint of correlation windows and open alerts (compacted, one partition): written and read back only by the rules stage.")

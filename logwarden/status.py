@@ -148,13 +148,17 @@ def _kafka(cfg: Config) -> dict[str, Any]:
               for t in names}
     listing = admin.list_consumer_groups(request_timeout=ADMIN_TIMEOUT_S).result()
     names = sorted(g.group_id for g in listing.valid if g.group_id.startswith(GROUP_PREFIX))
+    # Offsets a group committed on a topic its stage no longer reads (the metrics stage on
+    # logs.ecs once the index stage counts the events, index.count_events; see MetricsStage)
+    # are not lag: they would only grow, as nothing consumes there any more.
+    unread = {f"{GROUP_PREFIX}metrics": {cfg.topics.ecs}} if cfg.index.count_events else {}
     groups: dict[str, Any] = {}
     for gid in names:
         res = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(gid)],
                                                 request_timeout=ADMIN_TIMEOUT_S)[gid].result()
         per_topic: dict[str, dict[str, Any]] = {}
         for tp in res.topic_partitions or []:
-            if tp.offset < 0:
+            if tp.offset < 0 or tp.topic in unread.get(gid, ()):
                 continue
             lag = max(0, ends.get((tp.topic, tp.partition), tp.offset) - tp.offset)
             row = per_topic.setdefault(tp.topic, {"lag": 0, "partitions": {}})

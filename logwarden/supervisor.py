@@ -126,6 +126,10 @@ class Supervisor:
         from logwarden.auth.store import Users
 
         self.login = banner_line(ensure_first_admin(self.cfg.data_path), Users(self.cfg.data_path).path)
+        if self.cfg.index.count_events is None:
+            # One box, one /metrics over every process: the index stage counts the events it
+            # decodes anyway, and the metrics worker only reads logs.dlq (sinks.metrics_service).
+            self.cfg.index.count_events = True
         effective = self.run_dir / "effective.yml"
         effective.write_text(dump(self.cfg))
         return effective

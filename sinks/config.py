@@ -27,5 +27,6 @@ class IndexConfig(Model):
     bulk_max_bytes: int = Field(10_000_000, ge=10_000, description="Largest _bulk request body in bytes.")
     bulk_max_retries: int = Field(5, ge=0, le=100, description="Retries of 429/5xx items (and whole failed requests) before the batch fails and is redelivered.")
     bulk_retry_backoff_ms: int = Field(200, ge=1, description="First retry delay; doubles per retry.")
+    count_events: bool | None = Field(None, description="Which process counts the metrics feed's per-event metrics (logwarden_events_total, HTTP status, delay). true: the index stage, from the events it decodes anyway, and `logwarden worker metrics` reads only logs.dlq; false: the metrics worker reads logs.ecs as well. Empty: true under `logwarden up` (its /metrics aggregates every process), false for workers run on their own (there only the metrics worker serves /metrics).")
     metrics_listen: Listen | None = Field(None, description="HOST:PORT where `logwarden worker metrics` serves /metrics when run on its own; under `logwarden up` the HTTP app aggregates every process instead.")
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig, description="Compressed NDJSON archive of the ECS events.")

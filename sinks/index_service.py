@@ -82,6 +82,13 @@ class IndexStage:
 
             self.archive = Archive(cfg.data_path / "archive")
         self._errors = metrics.ERRORS
+        self.counter = None
+        if cfg.index.count_events:
+            # The metrics feed's per-event counts, from the events decoded here anyway
+            # (sinks.metrics_service: a separate decode only to count cost more than indexing's share).
+            from logwarden.sinks.metrics_service import EventCounter
+
+            self.counter = EventCounter()
 
     def process(self, msgs: list["Message"]) -> Iterator[Output]:
         batches: dict[str, list[tuple[dict[str, Any], bytes]]] = {"events": [], "alerts": []}
@@ -110,6 +117,8 @@ class IndexStage:
             if self.archive is not None and kind == "events":
                 bad = {i for i, _ in rejected}
                 self.archive.write(d for i, d in enumerate(docs) if i not in bad)
+        if self.counter is not None and batches["events"]:
+            self.counter.observe(doc for doc, _ in batches["events"])
 
     def _dead_letter(self, value: bytes, reason: str, doc: dict[str, Any] | None = None) -> Output:
         return dead_letter(value, reason, doc, topic=self.dlq_topic)

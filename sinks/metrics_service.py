@@ -11,9 +11,19 @@ For every ECS event it counts
 
 so `rate(logwarden_events_total{outcome="failure"}[5m])` is a failed-login or error rate
 without a search. Counts are aggregated per batch in a dict and added to the Prometheus
-metrics once per label set, which keeps the per-event cost to a JSON decode and a few
-dict lookups. Label values are bounded (MAX_DATASETS; status codes outside 100-599 become
-"other") so a noisy source cannot explode the series count.
+metrics once per label set (the delay histogram too: its buckets are tallied per batch),
+which keeps the per-event cost to a few dict lookups. Label values are bounded
+(MAX_DATASETS; status codes outside 100-599 become "other") so a noisy source cannot
+explode the series count.
+
+Who counts the events: under `logwarden up` (`index.count_events` true, which the
+supervisor sets when it is left empty) the index stage, which decodes every logs.ecs record
+anyway, calls `EventCounter.observe` on its decoded batch, and this worker reads only
+logs.dlq. A separate consumer that decodes every event again only to count it measured
+14-21 µs of CPU per event under bench/e2e.py (consume, decode, the shell's per-message
+work), more than the parsers; counting inside the index stage costs 1-2 µs. Workers run
+on their own (compose, Kubernetes) keep the separate count unless `index.count_events:
+true` is set, because there only this worker serves /metrics.
 
 Multiprocess: under `logwarden up` PROMETHEUS_MULTIPROC_DIR is set and the HTTP app's
 /metrics aggregates this process with the others. Run on its own, set `index.metrics_listen`
@@ -23,9 +33,10 @@ pipeline: a crash between a batch and the offset commit counts that batch twice.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections import Counter as Tally
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import orjson
 from prometheus_client import Counter, Histogram
@@ -47,8 +58,9 @@ HTTP_RESPONSES = Counter("logwarden_http_responses_total", "HTTP responses in ac
 HTTP_BYTES = Counter("logwarden_http_response_bytes_total", "Response body bytes in access logs.", ["dataset"])
 DEAD_LETTERS = Counter("logwarden_dead_letters_total", "Records on logs.dlq by error.type (the refusing parser or stage).", ["type"])
 MAX_DLQ_TYPES = 50
+DELAY_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86400)
 DELAY = Histogram("logwarden_event_delay_seconds", "Delay from the event's @timestamp to its ingestion.", ["dataset"],
-                  buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86400))
+                  buckets=DELAY_BUCKETS)
 
 
 def _ts(value: Any) -> float | None:
@@ -60,14 +72,31 @@ def _ts(value: Any) -> float | None:
         return None
 
 
-class MetricsStage:
-    name = "metrics"
+def observe_many(child: Any, values: list[float]) -> None:
+    """`child.observe(v)` for every v, with one increment per bucket touched.
 
-    def __init__(self, cfg: "Config"):
-        self.topics = BY_NAME["metrics"].inputs(cfg.topics)  # the registry says what a stage reads
-        self.dlq_topic = cfg.topics.dlq
+    Uses prometheus_client's Histogram internals (`_upper_bounds`, `_buckets` holding
+    per-bucket, non-cumulative counts, `_sum`), as `observe` does: an observe per event
+    cost a lock and an mmap write each under the multiprocess collector. Falls back to
+    `observe` if a client version lays them out otherwise."""
+    bounds = getattr(child, "_upper_bounds", None)
+    buckets = getattr(child, "_buckets", None)
+    total = getattr(child, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for v in values:
+            child.observe(v)
+        return
+    counts = Tally(bisect_left(bounds, v) for v in values)   # the first bucket with v <= bound, as observe()
+    total.inc(sum(values))
+    for i, n in counts.items():
+        buckets[i].inc(n)
+
+
+class EventCounter:
+    """The per-event metrics of logs.ecs, counted over decoded batches; label values bounded."""
+
+    def __init__(self) -> None:
         self._datasets: set[str] = set()
-        self._dlq_types: set[str] = set()
 
     def _dataset(self, value: Any) -> str:
         name = value if isinstance(value, str) and value else "unknown"
@@ -78,15 +107,18 @@ class MetricsStage:
         self._datasets.add(name)
         return name
 
-    def observe(self, docs: list[dict[str, Any]]) -> None:
+    def observe(self, docs: Iterable[dict[str, Any]]) -> None:
         events: Tally[tuple[str, str]] = Tally()
         statuses: Tally[tuple[str, str]] = Tally()
         body_bytes: Tally[str] = Tally()
-        delays: list[tuple[str, float]] = []
+        delays: dict[str, list[float]] = {}
+        stamps: dict[Any, float | None] = {}   # @timestamp repeats within a second: parse each once
+        known = self._datasets
         for doc in docs:
             ev = doc.get("event")
             ev = ev if isinstance(ev, dict) else {}
-            dataset = self._dataset(ev.get("dataset"))
+            name = ev.get("dataset")
+            dataset = name if name.__class__ is str and name in known else self._dataset(name)
             outcome = ev.get("outcome")
             events[(dataset, outcome if outcome in ("success", "failure", "unknown") else "none")] += 1
             http = doc.get("http")
@@ -100,17 +132,43 @@ class MetricsStage:
                     n = body.get("bytes") if isinstance(body, dict) else None
                     if isinstance(n, int) and not isinstance(n, bool) and n >= 0:
                         body_bytes[dataset] += n
-            t0, t1 = _ts(doc.get("@timestamp")), _ts(ev.get("ingested"))
-            if t0 is not None and t1 is not None and t1 >= t0:
-                delays.append((dataset, t1 - t0))
+            ingested = ev.get("ingested")
+            if ingested is None:
+                continue
+            ts = doc.get("@timestamp")
+            try:
+                t0 = stamps[ts]
+            except KeyError:
+                t0 = stamps[ts] = _ts(ts)
+            except TypeError:        # an unhashable @timestamp (a list, an object): not a date
+                t0 = None
+            t1 = _ts(ingested) if t0 is not None else None
+            if t1 is not None and t1 >= t0:
+                delays.setdefault(dataset, []).append(t1 - t0)
         for (dataset, outcome), n in events.items():
             EVENTS.labels(dataset, outcome).inc(n)
         for (dataset, code), n in statuses.items():
             HTTP_RESPONSES.labels(dataset, code).inc(n)
         for dataset, n in body_bytes.items():
             HTTP_BYTES.labels(dataset).inc(n)
-        for dataset, d in delays:
-            DELAY.labels(dataset).observe(d)
+        for dataset, values in delays.items():
+            observe_many(DELAY.labels(dataset), values)
+
+
+class MetricsStage:
+    name = "metrics"
+
+    def __init__(self, cfg: "Config"):
+        # What the registry says it reads, less logs.ecs when the index stage counts the
+        # events (index.count_events)
+        inputs = BY_NAME["metrics"].inputs(cfg.topics)
+        self.topics = [t for t in inputs if t != cfg.topics.ecs] if cfg.index.count_events else inputs
+        self.dlq_topic = cfg.topics.dlq
+        self.counter = EventCounter()
+        self._dlq_types: set[str] = set()
+
+    def observe(self, docs: list[dict[str, Any]]) -> None:
+        self.counter.observe(docs)
 
     def observe_dead_letters(self, docs: list[dict[str, Any]]) -> None:
         counts: Tally[str] = Tally()

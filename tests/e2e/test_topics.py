@@ -42,7 +42,8 @@ def test_renamed_topics_still_reach_the_index_the_rules_and_the_metrics(app):
     assert any("203.0.113.5" in str(a) for a in alerts)
 
     # A record that is not an envelope is dead-lettered by the parsers on the renamed DLQ
-    # topic, where the metrics stage (which also reads the renamed events topic) counts it.
+    # topic, where the metrics stage counts it; the events on the renamed events topic are
+    # counted by the index stage under `logwarden up` (index.count_events).
     bootstrap = f"127.0.0.1:{app.broker_port}"
     p = Producer({"bootstrap.servers": bootstrap})
     p.produce(RENAMED["raw"], b"{not json")
@@ -60,7 +61,7 @@ def test_renamed_topics_still_reach_the_index_the_rules_and_the_metrics(app):
                       lambda: (s := app.api("/api/status")) and s["dead_letters"].get("count") and s, app)
     assert status["dead_letters"]["count"] >= 1 and status["alerts_topic"] == RENAMED["alerts"], status["dead_letters"]
     events = [l for l in httpx.get(app.url + "/metrics", timeout=5).text.splitlines() if l.startswith("logwarden_events_total{")]
-    assert events, "the metrics stage counted no events"
+    assert events, "the index stage counted no events"
 
     topics = set(AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics)
     assert set(RENAMED.values()) <= topics

@@ -105,6 +105,30 @@ def test_rewrites_by_event_id_keep_one_copy(tmp_path):
     assert r.search("first OR second", limit=10)["total"] == 0
 
 
+def test_a_batch_replaces_committed_copies_and_keeps_the_last_copy_within_itself(tmp_path):
+    path = tmp_path / "events"
+    w = IndexWriter(path, heap_bytes=16_000_000)
+
+    def doc(i, msg):
+        d = {"@timestamp": f"2024-05-01T10:00:{i:02d}Z", "message": msg, "event": {"id": f"id-{i}"}}
+        return d, orjson.dumps(d)
+
+    assert w.add_batch([doc(i, "old") for i in range(5)]) == []
+    w.commit()
+    assert w.committed_ids(["id-1", "id-3", "id-9"]) == {"id-1", "id-3"}
+    batch = [doc(3, "new"), doc(7, "first"), doc(1, "new"), doc(7, "second"), doc(3, "newest")]
+    nameless = {"@timestamp": "2024-05-01T10:01:00Z", "message": "no id"}
+    batch += [(nameless, orjson.dumps(nameless))] * 2          # keyed by content: one copy
+    assert w.add_batch(batch) == []
+    w.commit()
+    w.close()
+    res = IndexReader(path).search("*", limit=20)
+    by_id = {h.get("event", {}).get("id"): h["message"] for h in res["hits"]}
+    assert res["total"] == 7
+    assert by_id == {"id-0": "old", "id-1": "new", "id-2": "old", "id-3": "newest", "id-4": "old",
+                     "id-7": "second", None: "no id"}
+
+
 def test_missing_index_reads_empty(tmp_path):
     r = IndexReader(tmp_path / "nothing-yet")
     assert r.search("*") == {"total": 0, "hits": []}

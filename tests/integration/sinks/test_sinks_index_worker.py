@@ -126,3 +126,25 @@ def test_metrics_worker_serves_counters(appliance, tmp_path):
     text = wait_until(scrape, "counters on /metrics", 60, procs=[worker])
     assert "logwarden_component_received_events_total" in text
     assert worker.stop(30) == 0, worker.output()
+
+
+def test_status_lag_leaves_out_logs_ecs_for_the_metrics_group_once_the_index_stage_counts(appliance):
+    """An appliance upgraded from before index.count_events: the metrics group still has
+    offsets committed on logs.ecs, which nothing advances any more; that is not lag."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from logwarden import status
+    from logwarden.kafka import consumer_settings
+
+    cfg, _ = appliance
+    produce(cfg, ECS_TOPIC, [ecs(i) for i in range(10)])
+    c = Consumer(consumer_settings(cfg, "logwarden-metrics"))
+    try:
+        parts = c.list_topics(ECS_TOPIC, timeout=15).topics[ECS_TOPIC].partitions
+        c.commit(offsets=[TopicPartition(ECS_TOPIC, p, 0) for p in parts], asynchronous=False)
+    finally:
+        c.close()
+    for count_events, lag in ((False, 10), (True, 0)):
+        conf = cfg.model_copy(deep=True)
+        conf.index.count_events = count_events
+        assert status._kafka(conf)["groups"]["logwarden-metrics"]["lag"] == lag
