@@ -149,6 +149,14 @@ def _sort(request: Request) -> Any:
     return parse_sort(request.query_params.get("sort"))
 
 
+def _index(request: Request) -> str:
+    """`index=events` (the default) or `alerts`: which index an aggregation counts over."""
+    index = request.query_params.get("index") or "events"
+    if index not in ("events", "alerts"):
+        raise BadRequest(f"index: events or alerts, got {index[:40]!r}")
+    return index
+
+
 def _required(request: Request, name: str) -> str:
     v = request.query_params.get(name)
     if not v:
@@ -218,7 +226,8 @@ class Api:
         from logwarden.sinks.aggregations import MAX_TOP
 
         return await self._call(lambda: self.service.top(
-            _q(request), _required(request, "field"), size=_int(request, "size", 10, 1, MAX_TOP), since=_window(request)))
+            _q(request), _required(request, "field"), size=_int(request, "size", 10, 1, MAX_TOP), since=_window(request),
+            index=_index(request)))
 
     async def stats(self, request: Request) -> Response:
         return await self._call(lambda: self.service.stats(_q(request), _required(request, "field"), since=_window(request)))

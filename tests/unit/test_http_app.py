@@ -84,6 +84,7 @@ def test_metrics_and_ui(client):
     ("/api/top", {"field": "@timestamp"}, "use /api/histogram"),
     ("/api/top", {"field": "x;drop"}, "not a field name"),
     ("/api/stats", {"field": "source.ip"}, "stats need a numeric field"),
+    ("/api/top", {"field": "rule.id", "index": "dlq"}, "index: events or alerts"),
     ("/api/stats", {}, "field: required"),
     ("/api/fields", {"sample": "0"}, "sample: expected 1..5000"),
     ("/api/histogram", {"interval": "fortnight"}, "interval: expected a duration"),
@@ -103,6 +104,21 @@ def test_new_endpoints_refuse_bad_parameters(tmp_path, path, params, fragment):
     r = client.get(path, params=params)
     assert r.status_code == 400, r.text
     assert fragment in r.json()["error"], r.json()
+
+
+def test_top_counts_alerts_by_rule_with_index_alerts(tmp_path):
+    # /api/top had no index parameter: only the rules page's service call could count alerts
+    from logwarden.sinks.embedded import IndexWriter
+
+    for name, docs in (("events", [{"rule": {"id": "not-an-alert"}}]), ("alerts", [{"rule": {"id": "r1"}}, {"rule": {"id": "r1"}}])):
+        w = IndexWriter(tmp_path / "index" / name, heap_bytes=16_000_000)
+        for i, d in enumerate(docs):
+            w.add({"@timestamp": "2026-12-07T13:00:00Z", "message": "m", "event": {"id": f"{name}{i}"}, **d})
+        w.close()
+    client = viewer(Config(data_dir=str(tmp_path)))
+    alerts = client.get("/api/top", params={"field": "rule.id", "index": "alerts"}).json()
+    assert alerts["values"] == [{"value": "r1", "count": 2}], alerts
+    assert client.get("/api/top", params={"field": "rule.id"}).json()["values"] == [{"value": "not-an-alert", "count": 1}]
 
 
 def test_new_endpoints_on_an_empty_index(client):
