@@ -22,7 +22,10 @@ count only, for searches; `rg -o` piped into Python for aggregations; `tail` for
 the NDJSON, then per question Logwarden's p50/p99 over --runs runs, the peers' p50 over
 --peer-runs runs, and the ratios.
 
-    python bench/search.py [--docs 1000000] [--ten-million] [--runs 30] [--peer-runs 5]
+    python bench/search.py [--docs 1000000] [--ten-million] [--runs 30] [--peer-runs 5] [--opensearch]
+
+With --opensearch the same run goes on to the embedded index against a real OpenSearch
+(bench/search_opensearch.py, which tests/engines starts), so both peers print in one run.
 """
 from __future__ import annotations
 
@@ -118,6 +121,10 @@ def main() -> None:
     ap.add_argument("--ten-million", action="store_true", help="10,000,000 events (the figure for the docs; slow)")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--peer-runs", type=int, default=5)
+    ap.add_argument("--opensearch", action="store_true",
+                    help="then the embedded index against a real OpenSearch 2.19 (bench/search_opensearch.py: indexing "
+                         "docs/s and CPU, the query mix through both backends; needs java/mvn for tests/engines)")
+    ap.add_argument("--opensearch-docs", type=int, default=200_000, help="documents for the OpenSearch comparison")
     args = ap.parse_args()
     n = 10_000_000 if args.ten_million else args.docs
     if shutil.which("rg") is None:
@@ -246,6 +253,12 @@ def main() -> None:
             sys.exit(1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if args.opensearch:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import search_opensearch
+
+        print(f"\nthe embedded index against real OpenSearch, {args.opensearch_docs:,} documents (bench/search_opensearch.py):", flush=True)
+        search_opensearch.main(["--docs", str(args.opensearch_docs), "--runs", str(args.runs)])
 
 
 if __name__ == "__main__":

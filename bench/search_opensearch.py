@@ -83,12 +83,12 @@ def index_opensearch(cfg: Config, docs: list[bytes], pid: int | None) -> tuple[f
     return wall, (cpu_seconds(pid) - j0) if pid else None, client
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--docs", type=int, default=200_000)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--opensearch-url", default=None, help="an OpenSearch to use instead of starting one")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     docs = make_docs(args.docs)
     tmp = Path(tempfile.mkdtemp(prefix="lw-bench-search-"))
     node = None
