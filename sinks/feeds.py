@@ -54,18 +54,37 @@ class UnsupportedQuery(ValueError):
 
 
 def getter(path: str) -> Callable[[dict[str, Any]], Any]:
-    """A function returning the value at a dotted ECS path (nested objects; a flat dotted key too)."""
+    """A function returning the value at a dotted ECS path (nested objects; a flat dotted key too).
+
+    Unrolled per depth with one try: this runs per event and per feed."""
     parts = path.split(".")
     if len(parts) == 1:
         return lambda doc: doc.get(path)
+    if len(parts) == 2:
+        a, b = parts
+
+        def get2(doc: dict[str, Any]) -> Any:
+            try:
+                return doc[a][b]
+            except (KeyError, TypeError, IndexError):
+                return doc.get(path)
+        return get2
+    if len(parts) == 3:
+        a, b, c = parts
+
+        def get3(doc: dict[str, Any]) -> Any:
+            try:
+                return doc[a][b][c]
+            except (KeyError, TypeError, IndexError):
+                return doc.get(path)
+        return get3
 
     def get(doc: dict[str, Any]) -> Any:
         v: Any = doc
-        for p in parts:
-            if not isinstance(v, dict):
-                return None
-            v = v.get(p)
-        if v is None:
+        try:
+            for p in parts:
+                v = v[p]
+        except (KeyError, TypeError, IndexError):
             return doc.get(path)
         return v
     return get
@@ -117,9 +136,15 @@ def compile_matcher(node: Node) -> Matcher:
         return lambda doc: True
     if isinstance(node, And):
         parts = [compile_matcher(c) for c in node.children]
+        if len(parts) == 2:
+            a, b = parts
+            return lambda doc: a(doc) and b(doc)
         return lambda doc: all(p(doc) for p in parts)
     if isinstance(node, Or):
         parts = [compile_matcher(c) for c in node.children]
+        if len(parts) == 2:
+            a, b = parts
+            return lambda doc: a(doc) or b(doc)
         return lambda doc: any(p(doc) for p in parts)
     if isinstance(node, Not):
         inner = compile_matcher(node.child)
@@ -148,9 +173,13 @@ def compile_matcher(node: Node) -> Matcher:
                 return False
             return ip_eq
         want, num = node.value, _number(node.value)
+        get = getter(node.field)  # type: ignore[arg-type]
 
         def eq(doc: dict[str, Any]) -> bool:
-            for v in values(doc):
+            v = get(doc)
+            if v.__class__ is str:   # the common case: one keyword value
+                return v == want
+            for v in (v if isinstance(v, list) else () if v is None else (v,)):
                 if v.__class__ is str:
                     if v == want:
                         return True
@@ -189,8 +218,13 @@ def compile_matcher(node: Node) -> Matcher:
             nlo = None if lo is None else _number(lo)
             nhi = None if hi is None else _number(hi)
 
+            get = getter(node.field)
+
             def in_range(doc: dict[str, Any]) -> bool:
-                for v in values(doc):
+                v = get(doc)
+                if v.__class__ is int or v.__class__ is float:   # one number: no list
+                    return (nlo is None or v > nlo or (v == nlo and inc_lo)) and (nhi is None or v < nhi or (v == nhi and inc_hi))
+                for v in (v if isinstance(v, list) else ()):
                     if isinstance(v, bool) or not isinstance(v, (int, float)):
                         continue
                     if nlo is not None and (v < nlo or (v == nlo and not inc_lo)):
@@ -281,7 +315,12 @@ class Feed:
         self.totals: dict[tuple[str, ...], list[float]] = {}
 
     def _key(self, doc: dict[str, Any]) -> tuple[str, ...]:
-        key = tuple(_label(g(doc)) for g in self.label_getters)
+        getters = self.label_getters
+        if len(getters) == 1:
+            v = getters[0](doc)
+            key: tuple[str, ...] = (v if v.__class__ is str else _label(v),)
+        else:
+            key = tuple(_label(g(doc)) for g in getters)
         if key in self.seen:
             return key
         if len(self.seen) >= self.max_series:
