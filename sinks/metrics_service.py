@@ -25,6 +25,10 @@ work), more than the parsers; counting inside the index stage costs 1-2 µs. Wor
 on their own (compose, Kubernetes) keep the separate count unless `index.count_events:
 true` is set, because there only this worker serves /metrics.
 
+The log-to-metric feeds of `metrics.feeds` (sinks.feeds: logwarden_feed_<name>, and
+JSON samples on topics.metrics) are evaluated inside `EventCounter.observe`, so they run
+wherever the events are counted, in the index stage or here, by one code path.
+
 Multiprocess: under `logwarden up` PROMETHEUS_MULTIPROC_DIR is set and the HTTP app's
 /metrics aggregates this process with the others. Run on its own, set `index.metrics_listen`
 to serve /metrics from this process. Counters are at-least-once like the rest of the
