@@ -135,3 +135,34 @@ def test_no_feeds_no_samples():
     c = EventCounter(Config())
     c.observe([web(200, 1)])
     assert c.feeds is None and c.samples() == []
+
+
+@pytest.mark.parametrize("count_events", [True, False])
+def test_feeds_run_where_the_events_are_counted_and_only_there(tmp_path, count_events):
+    """One code path: the index stage's counter when it counts the events, else the metrics worker's."""
+    from confluent_kafka import Message
+
+    from logwarden.sinks.index_service import IndexStage
+    from logwarden.sinks.metrics_service import MetricsStage
+
+    feed = f"t_where_{str(count_events).lower()}"
+    cfg = Config.model_validate({"data_dir": str(tmp_path), "index": {"writer_heap_bytes": 16_000_000, "count_events": count_events},
+                                 "metrics": {"feeds": [{"name": feed, "query": "process.name:sshd"}], "sample_interval_ms": 3_600_000}})
+    msgs = [Message(topic=cfg.topics.ecs, partition=0, offset=i,
+                    value=orjson.dumps({"event": {"id": f"{feed}-{i}"}, "process": {"name": "sshd"}})) for i in range(3)]
+    index = IndexStage(cfg)
+    try:
+        index_out = list(index.process(msgs))
+    finally:
+        index.close()
+    metrics = MetricsStage(cfg)
+    metrics_out = list(metrics.process(msgs))
+    assert value(f"logwarden_feed_{feed}_total") == 3          # counted once, by one of them
+    assert (index.counter is not None and index.counter.feeds is not None) is count_events
+    assert (metrics.counter.feeds is not None) is not count_events
+    counter = index.counter if count_events else metrics.counter
+    counter.feeds.last -= 7200                                   # the interval has passed: idle() produces the samples
+    stage = index if count_events else metrics
+    samples = [orjson.loads(o.value) for o in stage.idle()]
+    assert [(s["metric"]["name"], s["value"]) for s in samples] == [(f"logwarden_feed_{feed}", 3.0)]
+    assert index_out == metrics_out == []                        # not due within the hour
