@@ -75,7 +75,7 @@ def web(status: int, body: int, dataset: str = "nginx.access") -> dict:
 
 
 def counter(feeds: list[dict]) -> EventCounter:
-    return EventCounter(Config.model_validate({"metrics": {"feeds": feeds, "sample_interval_ms": 100}}))
+    return EventCounter(Config.model_validate({"metrics": {"feeds": feeds, "sample_interval_ms": 3_600_000}}))
 
 
 def test_a_counter_feed_counts_matching_events_by_label():
@@ -117,7 +117,7 @@ def test_samples_for_the_metrics_topic_fall_due_once_per_interval():
     c = counter([{"name": "t_samples", "labels": ["event.dataset"]},
                  {"name": "t_samples_h", "type": "histogram", "field": "http.response.body.bytes", "buckets": [100]}])
     c.observe([web(200, 50), web(200, 500), web(200, 7, "b")])
-    c.feeds.last -= 1
+    c.feeds.last -= 7200                          # the hour has passed
     out = c.samples()
     assert c.samples() == []                       # not due again yet
     assert {o.topic for o in out} == {"metrics"}
