@@ -59,6 +59,8 @@ class FeedConfig(Model):
     def _name(cls, v: str) -> str:
         if not _FEED_NAME.fullmatch(v):
             raise ValueError(f"a metric name is letters, digits and underscores, not starting with a digit; got {v!r}")
+        if v.removesuffix("_total") == "overflow_events":
+            raise ValueError("overflow_events is taken: logwarden_feed_overflow_events_total counts the events beyond max_series")
         return v
 
     @field_validator("labels")
@@ -99,7 +101,7 @@ class MetricsConfig(Model):
     @field_validator("feeds")
     @classmethod
     def _unique(cls, v: list[FeedConfig]) -> list[FeedConfig]:
-        names = [f.name for f in v]
+        names = [f.name.removesuffix("_total") for f in v]   # a counter `x` is exported as x_total
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"feed names must be unique: {dup}")

@@ -54,7 +54,7 @@ def test_the_config_check_names_the_feed_and_the_refusal(tmp_path):
 
 
 @pytest.mark.parametrize("feed, reason", [
-    ({"name": "bad-name"}, "metric name"), ({"name": "1x"}, "metric name"),
+    ({"name": "bad-name"}, "metric name"), ({"name": "1x"}, "metric name"), ({"name": "overflow_events"}, "is taken"),
     ({"name": "h", "type": "histogram"}, "needs field"),
     ({"name": "h", "type": "histogram", "field": "http.response.body.bytes", "buckets": [10, 5]}, "ascending"),
     ({"name": "c", "field": "http.response.body.bytes"}, "field is for histogram"),
