@@ -28,7 +28,7 @@ from logwarden.ingest.config import IngestConfig
 from logwarden.model import Endpoints, Listen, Model, parse_hostport
 from logwarden.parsers.config import ParsersConfig
 from logwarden.rules.config import RulesConfig
-from logwarden.sinks.config import IndexConfig
+from logwarden.sinks.config import IndexConfig, MetricsConfig
 from logwarden.stages import MOVED_TOPIC_KEYS, TopicsConfig
 
 
@@ -105,6 +105,7 @@ class Config(Model):
     parsers: ParsersConfig = Field(default_factory=ParsersConfig, description="Parser stage.")
     index: IndexConfig = Field(default_factory=IndexConfig, description="Search index sink.")
     rules: RulesConfig = Field(default_factory=RulesConfig, description="Sigma rules stage.")
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="Log-to-metric feeds: counters and histograms of events on /metrics and topics.metrics.")
     demo: DemoConfig = Field(default_factory=DemoConfig, description="Demo log generator.")
 
     @property

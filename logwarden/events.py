@@ -51,6 +51,10 @@ ALERTS_TOPIC = "alerts"
 # The rules stage's own checkpoint (rules/state.py): compacted, keyed by the input partitions
 # a snapshot covers, never read by another stage.
 RULES_STATE_TOPIC = "rules.state"
+# JSON samples of the metrics feeds (`metrics.feeds`): one document per series per
+# metrics.sample_interval_ms, {"@timestamp", "metric": {name, type, feed}, "labels", and
+# "value" (counter) or "count", "sum", "buckets" (histogram, cumulative by upper bound)}.
+METRICS_TOPIC = "metrics"
 
 
 @dataclass(slots=True)

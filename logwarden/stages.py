@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable
 
 from pydantic import Field
 
-from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC, ECS_TOPIC, RAW_TOPIC, RULES_STATE_TOPIC
+from logwarden.events import ALERTS_TOPIC, DLQ_TOPIC, ECS_TOPIC, METRICS_TOPIC, RAW_TOPIC, RULES_STATE_TOPIC
 from logwarden.model import Model
 
 
@@ -34,6 +34,7 @@ class TopicsConfig(Model):
     dlq: str = Field(DLQ_TOPIC, min_length=1, description="Dead letters (what a stage could not take, with the reason): written by the parsers, index and rules stages, counted by the metrics stage.")
     alerts: str = Field(ALERTS_TOPIC, min_length=1, description="Alerts: written by the rules stage, read by the index stage.")
     rules_state: str = Field(RULES_STATE_TOPIC, min_length=1, description="The rules stage's checkpoint of correlation windows and open alerts (compacted, one partition): written and read back only by the rules stage.")
+    metrics: str = Field(METRICS_TOPIC, min_length=1, description="JSON samples of the metrics feeds (metrics.feeds): written by whichever stage counts the events (the index stage under `logwarden up`, the metrics stage otherwise: index.count_events); read by whatever the operator points at it.")
 
 
 # Keys that named a topic before the `topics:` section existed, and where each name lives now.
@@ -114,11 +115,11 @@ STAGES: tuple[Stage, ...] = (
           worker=True, numbered=True, extra_writes=lambda cfg: [r.topic for r in cfg.parsers.routes],
           when="`parsers.workers` of them (0: one per core)"),
     Stage("index", "logwarden.sinks.index_service", "events and alerts -> the search index (embedded, Elasticsearch or OpenSearch)",
-          ("worker", "index"), _one, reads=("ecs", "alerts"), writes=("dlq",), worker=True),
+          ("worker", "index"), _one, reads=("ecs", "alerts"), writes=("dlq", "metrics"), worker=True),
     Stage("rules", "logwarden.rules.service", "Sigma rules and correlations over events -> alerts, notifications",
           ("worker", "rules"), _one, reads=("ecs",), writes=("alerts", "dlq", "rules_state"), worker=True),
     Stage("metrics", "logwarden.sinks.metrics_service", "counts of events and dead letters -> Prometheus metrics",
-          ("worker", "metrics"), _one, reads=("ecs", "dlq"), worker=True),
+          ("worker", "metrics"), _one, reads=("ecs", "dlq"), writes=("metrics",), worker=True),
     Stage("http", "logwarden.http.server", "the web UI and HTTP API (search, alerts, status), behind the login",
           ("http",), _one),
     Stage("ingest", "logwarden.ingest.service", "syslog (UDP/TCP/TLS) and HTTP NDJSON/_bulk receivers -> raw envelopes",

@@ -88,7 +88,7 @@ class IndexStage:
             # (sinks.metrics_service: a separate decode only to count cost more than indexing's share).
             from logwarden.sinks.metrics_service import EventCounter
 
-            self.counter = EventCounter()
+            self.counter = EventCounter(cfg)
 
     def process(self, msgs: list["Message"]) -> Iterator[Output]:
         batches: dict[str, list[tuple[dict[str, Any], bytes]]] = {"events": [], "alerts": []}
@@ -118,7 +118,13 @@ class IndexStage:
                 bad = {i for i, _ in rejected}
                 self.archive.write(d for i, d in enumerate(docs) if i not in bad)
         if self.counter is not None and batches["events"]:
-            self.counter.observe(doc for doc, _ in batches["events"])
+            self.counter.observe([doc for doc, _ in batches["events"]])
+        if self.counter is not None:
+            yield from self.counter.samples()
+
+    def idle(self) -> Iterator[Output]:
+        """The metrics feeds' samples fall due with time, not only with events."""
+        return iter(self.counter.samples()) if self.counter is not None else iter(())
 
     def _dead_letter(self, value: bytes, reason: str, doc: dict[str, Any] | None = None) -> Output:
         return dead_letter(value, reason, doc, topic=self.dlq_topic)
@@ -159,7 +165,7 @@ def run(cfg: "Config") -> None:
     from logwarden.worker import run_stage
 
     stage = IndexStage(cfg)
-    ensure_topics(cfg, stage.topics)
+    ensure_topics(cfg, stage.topics + ([cfg.topics.metrics] if stage.counter is not None and stage.counter.feeds else []))
     backend = stage.backend
     if isinstance(backend, EmbeddedBackend) and any(w.created for w in backend.writers.values()):
         # A new embedded index (first start, or deleted to rebuild): read all that is retained.

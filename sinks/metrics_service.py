@@ -25,6 +25,10 @@ work), more than the parsers; counting inside the index stage costs 1-2 µs. Wor
 on their own (compose, Kubernetes) keep the separate count unless `index.count_events:
 true` is set, because there only this worker serves /metrics.
 
+The log-to-metric feeds of `metrics.feeds` (sinks.feeds: logwarden_feed_<name>, and
+JSON samples on topics.metrics) are evaluated inside `EventCounter.observe`, so they run
+wherever the events are counted, in the index stage or here, by one code path.
+
 Multiprocess: under `logwarden up` PROMETHEUS_MULTIPROC_DIR is set and the HTTP app's
 /metrics aggregates this process with the others. Run on its own, set `index.metrics_listen`
 to serve /metrics from this process. Counters are at-least-once like the rest of the
@@ -41,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 import orjson
 from prometheus_client import Counter, Histogram
 
+from logwarden.sinks.feeds import Feeds
 from logwarden.stages import BY_NAME
 from logwarden.worker import Output
 
@@ -93,10 +98,24 @@ def observe_many(child: Any, values: list[float]) -> None:
 
 
 class EventCounter:
-    """The per-event metrics of logs.ecs, counted over decoded batches; label values bounded."""
+    """The per-event metrics of logs.ecs, counted over decoded batches; label values bounded.
 
-    def __init__(self) -> None:
+    With a config, also the log-to-metric feeds of `metrics.feeds` (sinks.feeds), so that
+    they run wherever the events are counted; `samples()` gives their JSON samples for
+    topics.metrics when they fall due."""
+
+    def __init__(self, cfg: "Config | None" = None) -> None:
         self._datasets: set[str] = set()
+        self.feeds: Feeds | None = None
+        if cfg is not None and cfg.metrics.feeds:
+            self.feeds = Feeds(cfg.metrics, cfg.topics.metrics)
+
+    def samples(self) -> list[Output]:
+        """The feeds' samples as records for topics.metrics, once per metrics.sample_interval_ms."""
+        if self.feeds is None:
+            return []
+        topic = self.feeds.topic
+        return [Output(topic, orjson.dumps(s), key=s["metric"]["name"].encode()) for s in self.feeds.due_samples()]
 
     def _dataset(self, value: Any) -> str:
         name = value if isinstance(value, str) and value else "unknown"
@@ -108,6 +127,9 @@ class EventCounter:
         return name
 
     def observe(self, docs: Iterable[dict[str, Any]]) -> None:
+        if self.feeds is not None:
+            docs = docs if isinstance(docs, list) else list(docs)
+            self.feeds.observe(docs)
         events: Tally[tuple[str, str]] = Tally()
         statuses: Tally[tuple[str, str]] = Tally()
         body_bytes: Tally[str] = Tally()
@@ -164,7 +186,8 @@ class MetricsStage:
         inputs = BY_NAME["metrics"].inputs(cfg.topics)
         self.topics = [t for t in inputs if t != cfg.topics.ecs] if cfg.index.count_events else inputs
         self.dlq_topic = cfg.topics.dlq
-        self.counter = EventCounter()
+        # The feeds run where the events are counted: here only when this stage reads logs.ecs.
+        self.counter = EventCounter(None if cfg.index.count_events else cfg)
         self._dlq_types: set[str] = set()
 
     def observe(self, docs: list[dict[str, Any]]) -> None:
@@ -200,7 +223,11 @@ class MetricsStage:
             (dead if m.topic() == dlq_topic else docs).append(doc)
         self.observe(docs)
         self.observe_dead_letters(dead)
-        return iter(())
+        return iter(self.counter.samples())
+
+    def idle(self) -> Iterator[Output]:
+        """The metrics feeds' samples fall due with time, not only with events."""
+        return iter(self.counter.samples())
 
     def checkpoint(self) -> None:
         """Counters live in memory (or the multiprocess files): nothing to make durable."""
@@ -221,5 +248,9 @@ def run(cfg: "Config") -> None:
         start_http_server(port, addr=host)
         log.info("serving /metrics", extra={"listen": cfg.index.metrics_listen})
 
-    stage = MetricsStage(cfg)  # run_stage creates its input topics
+    stage = MetricsStage(cfg)  # run_stage creates its input topics; the feeds' output topic here
+    if stage.counter.feeds:
+        from logwarden.kafka import ensure_topics
+
+        ensure_topics(cfg, [cfg.topics.metrics])
     run_stage(cfg, stage, batch_size=5000, checkpoint_interval_ms=1000)

@@ -18,14 +18,16 @@ from e2e_harness import SSHD_FAIL, Appliance, wait_for
 pytestmark = [pytest.mark.e2e]
 
 RENAMED = {"raw": "acme.lines", "ecs": "acme.events", "dlq": "acme.dead", "alerts": "acme.alerts",
-           "rules_state": "acme.rules-state"}
-DEFAULTS = {"logs.raw", "logs.ecs", "logs.dlq", "alerts", "rules.state"}
+           "rules_state": "acme.rules-state", "metrics": "acme.metrics"}
+DEFAULTS = {"logs.raw", "logs.ecs", "logs.dlq", "alerts", "rules.state", "metrics"}
+# A metrics feed, so that its samples need a topic (topics.metrics)
+FEEDS = {"sample_interval_ms": 1000, "feeds": [{"name": "topics_sshd", "query": "process.name:sshd"}]}
 
 
 @pytest.fixture
 def app(tmp_path):
     cfg = tmp_path / "logwarden.yml"
-    cfg.write_text(yaml.safe_dump({"topics": RENAMED}))
+    cfg.write_text(yaml.safe_dump({"topics": RENAMED, "metrics": FEEDS}))
     a = Appliance(tmp_path, config=cfg)
     yield a
     a.stop()
