@@ -22,7 +22,7 @@ import itertools
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .config import FileSource
 from .identity import FINGERPRINT_BYTES, file_key, fingerprint_bytes, fingerprint_fd
@@ -43,6 +43,10 @@ class Handoff:
     fingerprint: str
     resume: int  # end of the last complete line read
     tail: bytes  # the (up to) TAIL_BYTES bytes before `resume`
+    # the truncated original's identity (not part of what a handoff is): its copy's lines carry
+    # it, so a line read again from the copy has the event.id it had from the original
+    device_id: str = field(default="", compare=False)
+    inode: str = field(default="", compare=False)
 
     def matches(self, fd: int) -> bool:
         """The file behind `fd` holds the same bytes before `resume`: it is a copy of that content."""
@@ -178,7 +182,7 @@ class Harvester:
                 # complete lines of the old content waiting for their record's end: ship them
                 self.leftover = (pending, self.fingerprint, self.tracker)
             if self.fingerprint is not None:
-                self.handoff = Handoff(self.fingerprint, self.splitter.resume_offset, self.tail)
+                self.handoff = Handoff(self.fingerprint, self.splitter.resume_offset, self.tail, self.device_id, self.inode)
             self.fingerprint = fingerprint_fd(self.fd)
             self.template = None
             self._restart(0)

@@ -171,7 +171,7 @@ class Agent:
             if entry.fingerprint and entry.offset and entry.tail:
                 # Truncated while the agent was not running (copytruncate during a restart): its
                 # copy, if one appears, continues where this file's acknowledged reading ended.
-                self._remember(Handoff(entry.fingerprint, entry.offset, bytes.fromhex(entry.tail)))
+                self._remember(Handoff(entry.fingerprint, entry.offset, bytes.fromhex(entry.tail), entry.device_id, entry.inode))
         elif self._first_scan and source.start_at == "end":
             offset = size
         else:
@@ -222,6 +222,12 @@ class Agent:
         ho = self.handoffs.get(h.fingerprint or "")
         if ho is not None and ho.resume and ho.matches(h.fd):
             h.resume_at(ho.resume)
+            # The copy's lines are the original's content at the original's offsets: they carry
+            # its file identity, so a line shipped from the original and read again from the copy
+            # (acknowledged but not yet in the registry when the agent was killed) has the same
+            # event.id and collapses in the index instead of being indexed twice.
+            if ho.inode:
+                h.device_id, h.inode, h.template = ho.device_id, ho.inode, None
             log.info("copy of a truncated file, reading it from where the original's reading ended",
                      extra={"path": h.path, "file_key": h.key, "offset": ho.resume})
 

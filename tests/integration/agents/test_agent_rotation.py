@@ -269,3 +269,36 @@ def test_copytruncate_while_the_agent_is_stopped_ships_each_line_once(tmp_path, 
     assert r.agent.stats.spooled == 30, f"{r.agent.stats.spooled} records shipped after the restart, 30 expected"
     messages = sorted(d["message"] for d in shipped(tmp_path))
     assert messages == sorted([f"before {i}" for i in range(110)] + [f"after {i}" for i in range(20)])
+
+
+def test_lines_read_again_from_a_copy_keep_the_originals_event_ids(tmp_path, run_agent):
+    # The agent killed after shipping lines but before its registry recorded them, then a
+    # copytruncate while it was down: the copy continues at the registry's (older) offset and
+    # reads those lines again. They carried the copy's inode and so new event ids: indexed twice
+    # (264 lines in a chaos run, seed 22). Now they carry the original's identity and ids.
+    log = tmp_path / "app.log"
+    write(log, [f"line {i}" for i in range(100)], "w")
+    glob = [str(tmp_path / "*app.log*")]
+    r = run_agent(agent(tmp_path, glob))
+    assert wait_until(lambda: r.agent.stats.spooled == 100)
+    r.stop()
+    reg_path = tmp_path / "data" / "agent" / "registry.json"
+    reg = Registry(reg_path)
+    (key, entry), = reg.entries.items()
+    content = log.read_bytes()
+    behind = content.index(b"line 60\n")   # as if lines 60-99 were shipped but not yet recorded
+    reg.set(key, entry.path, entry.fingerprint, behind, content[max(0, behind - 256):behind])
+    reg.flush(force=True)
+    shutil.copy(log, tmp_path / "app.log.1")
+    with open(log, "r+") as f:
+        f.truncate(0)
+    write(log, [f"after {i}" for i in range(5)])
+    r = run_agent(agent(tmp_path, glob))
+    assert wait_until(lambda: r.agent.stats.spooled >= 45)
+    r.stop()
+    ids: dict[str, set[str]] = {}
+    for d in shipped(tmp_path):
+        ids.setdefault(d["message"], set()).add(d["event"]["id"])
+    assert sorted(ids) == sorted([f"line {i}" for i in range(100)] + [f"after {i}" for i in range(5)])
+    twice = {m: v for m, v in ids.items() if len(v) > 1}
+    assert not twice, f"{len(twice)} lines under two event ids, e.g. {next(iter(twice.items()))}"
