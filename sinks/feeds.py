@@ -37,6 +37,7 @@ from prometheus_client import Counter, Histogram
 
 from logwarden.sinks.query import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, QueryError, Range, Regexp, Wildcard, parse
 from logwarden.sinks.query import fields as ecs_fields
+from logwarden.sinks.query.ast import wildcard_to_regex
 
 if TYPE_CHECKING:
     from logwarden.sinks.config import FeedConfig, MetricsConfig
@@ -107,16 +108,7 @@ def _number(text: str) -> float | None:
 
 
 def _wildcard_regex(pattern: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
-        i += 1
-    return re.compile("".join(out), re.DOTALL)
+    return re.compile(wildcard_to_regex(pattern, re.escape), re.DOTALL)
 
 
 def _check_field(field: str | None, what: str) -> str:

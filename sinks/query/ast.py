@@ -10,6 +10,7 @@ field's ECS type (`fields.kind`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 
 class Node:
@@ -91,6 +92,23 @@ def with_field(node: Node, field: str) -> Node:
     if isinstance(node, Not):
         return Not(with_field(node.child, field))
     return node
+
+
+def wildcard_to_regex(pattern: str, escape: Callable[[str], str]) -> str:
+    """Wildcard syntax (`*`, `?`, backslash escapes) as a regex body, each literal character
+    escaped by `escape` for the regex engine that runs it (Rust's for tantivy, Python's `re`
+    for the metrics feeds)."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "*" else "." if ch == "?" else escape(ch))
+        i += 1
+    return "".join(out)
 
 
 def wildcard_literal(pattern: str) -> str:

@@ -27,7 +27,7 @@ from tantivy import FieldType, Occur, Query
 from logwarden.sinks import tantivy_schema as S
 
 from . import datemath, fields
-from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Regexp, Wildcard
+from .ast import And, Cidr, Exists, Match, MatchAll, Node, Not, Or, Range, Regexp, Wildcard, wildcard_to_regex
 from .grammar import QueryError
 from .regex import compile_regex
 
@@ -51,17 +51,7 @@ def _rx_escape(text: str) -> str:
 
 def wildcard_regex(pattern: str) -> str:
     """ES wildcard syntax (`*`, `?`, backslash escapes) to a Rust regex body."""
-    out = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(_rx_escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "*" else "." if ch == "?" else _rx_escape(ch))
-        i += 1
-    return "".join(out)
+    return wildcard_to_regex(pattern, _rx_escape)
 
 
 def _json_prefix(path: str) -> str:
