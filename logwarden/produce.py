@@ -24,16 +24,17 @@ DeliveryCallback = Callable[[Any, Any], None]
 
 def produce_waiting(producer: Producer, topic: str, value: bytes, key: bytes | None = None, *,
                     on_delivery: DeliveryCallback | None = None, poll_s: float = 0.05,
-                    attempts: int | None = None) -> bool:
+                    attempts: int | None = None, **record: Any) -> bool:
     """Queue one record, serving delivery reports for `poll_s` whenever the queue is full.
 
     Tries `attempts` times at most (None: until the record fits, which is backpressure on
     the caller's thread). True once queued; False when every attempt found the queue full.
+    `record`: more of the record for `Producer.produce` (headers, timestamp: a replay's copy).
     """
     tried = 0
     while True:
         try:
-            producer.produce(topic, value, key, on_delivery=on_delivery)
+            producer.produce(topic, value, key, on_delivery=on_delivery, **record)
             return True
         except BufferError:
             producer.poll(poll_s)

@@ -48,6 +48,7 @@ import click
 
 from logwarden.cli import config_option, resolve
 from logwarden.replay_plan import Cursor, Plan, PlanError, Target, parse_from, parse_to, plan, resolve_target
+from logwarden.produce import produce_waiting
 from logwarden.worker import _Shell
 
 if TYPE_CHECKING:
@@ -119,16 +120,11 @@ def build_stage(cfg: "Config", name: str, *, notify: bool = False) -> Any:
                             f"(the appliance's index worker; only one process may write it). Replay into the topic "
                             f"it reads instead (--into {cfg.topics.ecs}): the index collapses the copies by event.id") from None
     if name == "rules":
-        from logwarden.apiclient import listen_url
-        from logwarden.rules.service import RulesStage
-
-        update: dict[str, Any] = {} if notify else {"notifiers": []}
-        if not cfg.rules.base_url:  # alert links lead to this appliance's web UI, as the worker's do
-            update["base_url"] = listen_url(cfg.http.listen)
         from logwarden.rules.mapping import PipelineError
+        from logwarden.rules.service import RulesStage, rules_config
 
         try:
-            return RulesStage(cfg.rules.model_copy(update=update), topics=cfg.topics, store=None)
+            return RulesStage(rules_config(cfg, **({} if notify else {"notifiers": []})), topics=cfg.topics, store=None)
         except PipelineError as exc:  # a broken custom mapping pipeline, as the worker reports it
             raise PlanError(f"--into rules: {exc}") from None
     raise PlanError(f"cannot replay into {name}")
@@ -208,13 +204,8 @@ class ReplayShell(_Shell):
         if not isinstance(out, Copy):
             self._produce(out)
             return
-        while True:
-            try:
-                self.producer.produce(out.topic, out.value, out.key, headers=out.headers, timestamp=out.timestamp or 0,
-                                      on_delivery=self._delivered)
-                return
-            except BufferError:
-                self.producer.poll(0.05)
+        produce_waiting(self.producer, out.topic, out.value, out.key, on_delivery=self._delivered,
+                        headers=out.headers, timestamp=out.timestamp or 0)
 
 
 def read_plan(cfg: "Config", topic: str, from_text: str | None, to_text: str | None,

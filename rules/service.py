@@ -317,19 +317,24 @@ class RulesStage:
         return orjson.dumps(dead_letter(value, reason, "rules", eid=eid, decoded=decoded))
 
 
+def rules_config(cfg: "Config", **update: Any) -> RulesConfig:
+    """`rules:` as a rules stage runs it (the worker, a replay): alert links lead to this
+    appliance's own web UI unless `rules.base_url` says otherwise; `update` overrides keys."""
+    from logwarden.apiclient import listen_url
+
+    if not cfg.rules.base_url:
+        update = {"base_url": listen_url(cfg.http.listen), **update}
+    return cfg.rules.model_copy(update=update) if update else cfg.rules
+
+
 def run(cfg: "Config") -> None:
     """Entry point of `logwarden worker rules`: blocks until SIGTERM/SIGINT."""
     from logwarden.worker import run_stage
 
-    from logwarden.apiclient import listen_url
-
     from .state import StateStore
 
-    rules = cfg.rules
-    if not rules.base_url:  # alert links lead to this appliance's own web UI
-        rules = rules.model_copy(update={"base_url": listen_url(cfg.http.listen)})
     try:
-        stage = RulesStage(rules, topics=cfg.topics, store=StateStore(cfg, cfg.topics.rules_state))
+        stage = RulesStage(rules_config(cfg), topics=cfg.topics, store=StateStore(cfg, cfg.topics.rules_state))
     except PipelineError as exc:  # a broken custom pipeline file: say so, exit as a config error
         log.error("cannot start the rules stage", extra={"error": str(exc)})
         raise SystemExit(2) from None
